@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The verbs of the agentgw command line. Each cmd_<verb> gets argv starting
+ * at the verb itself and returns the process exit code: 0 ok, 1 runtime
+ * failure, 2 usage or policy error. Only these functions may print for the
+ * user; library code returns error codes.
+ */
+#ifndef AGW_CLI_H
+#define AGW_CLI_H
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+/* True if argv has -h or --help before a "--". */
+int cli_wants_help(int argc, char **argv);
+
+int cmd_policy(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
+
+#endif

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Error texts and clocks shared by every module. */
+#include "agw.h"
+
+#include <string.h>
+#include <time.h>
+
+static const char *const agw_texts[] = {
+	[AGW_EPARSE - AGW_EBASE] = "parse error",
+	[AGW_EPOLICY - AGW_EBASE] = "policy has errors",
+	[AGW_ENOMEM - AGW_EBASE] = "out of memory",
+	[AGW_ETOOBIG - AGW_EBASE] = "input too large",
+	[AGW_EINVAL - AGW_EBASE] = "invalid argument",
+	[AGW_EFULL - AGW_EBASE] = "queue full",
+	[AGW_ESCHEMA - AGW_EBASE] = "database schema is newer than this agentgw",
+	[AGW_EDB - AGW_EBASE] = "database error",
+	[AGW_ENOTFOUND - AGW_EBASE] = "not found",
+	[AGW_ETRUNC - AGW_EBASE] = "input truncated",
+	[AGW_EPROTO - AGW_EBASE] = "protocol error",
+};
+
+const char *agw_strerror(int err)
+{
+	if (err >= 0)
+		return "success";
+	err = -err;
+	if (err > AGW_EBASE && err < AGW_ELAST && agw_texts[err - AGW_EBASE])
+		return agw_texts[err - AGW_EBASE];
+	if (err < AGW_EBASE)
+		return strerror(err);
+	return "unknown error";
+}
+
+static int64_t agw_clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t agw_now_us(void)
+{
+	return agw_clock_us(CLOCK_REALTIME);
+}
+
+int64_t agw_mono_us(void)
+{
+	return agw_clock_us(CLOCK_MONOTONIC);
+}

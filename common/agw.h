@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Project-wide error convention and small helpers. Library functions return
+ * 0 on success or a negative AGW_E* code; agw_strerror() turns a code into
+ * text. Codes below AGW_EBASE are plain negated errno values, so a failed
+ * system call can be passed up as -errno unchanged.
+ */
+#ifndef AGW_AGW_H
+#define AGW_AGW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGW_VERSION "0.1.0"
+
+enum agw_err {
+	AGW_EBASE = 10000,
+	AGW_EPARSE,    /* input did not parse */
+	AGW_EPOLICY,   /* policy has errors (see the error list) */
+	AGW_ENOMEM,    /* allocation failed */
+	AGW_ETOOBIG,   /* input over its maximum size */
+	AGW_EINVAL,    /* invalid argument */
+	AGW_EFULL,     /* queue full: caller must fail closed */
+	AGW_ESCHEMA,   /* database schema newer than this program */
+	AGW_EDB,       /* database error (see log for the SQLite text) */
+	AGW_ENOTFOUND, /* no such object */
+	AGW_ETRUNC,    /* input ends early; more bytes are needed */
+	AGW_EPROTO,    /* peer broke the protocol */
+	AGW_ELAST
+};
+
+/* Text for a negative AGW_E* or -errno code. Never NULL; static storage. */
+const char *agw_strerror(int err);
+
+#define AGW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define AGW_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AGW_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Wall clock in unix microseconds (CLOCK_REALTIME). Never blocks. */
+int64_t agw_now_us(void);
+/* Monotonic clock in microseconds (CLOCK_MONOTONIC). Never blocks. */
+int64_t agw_mono_us(void);
+
+#endif
