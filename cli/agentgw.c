@@ -23,6 +23,10 @@ static const struct verb verbs[] = {
 	{"policy", cmd_policy, "check, explain and reload policies"},
 	{"audit", cmd_audit, "query, tail, summarise and export the audit database"},
 	{"gateway", cmd_gateway, "enforce a policy on an existing interface (no VM)"},
+	{"fs-serve", cmd_fs, "serve a workspace over 9P2000.L with the policy's path rules, without a VM"},
+	{"up", cmd_up, "boot a sandbox microvm behind the gateway and run a command in it"},
+	{"image", cmd_image, "build the guest image (kernel, modules, busybox, agentgw-init)"},
+	{"vm-run", cmd_vm_run, "development: boot the guest image and run commands in it"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "print this help"},
 };

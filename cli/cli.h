@@ -18,5 +18,11 @@ int cli_wants_help(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
+/* `agentgw policy reload NAME` (argv: "reload" NAME); lives in cmd_gateway.c. */
+int cmd_policy_reload(int argc, char **argv);
+int cmd_fs(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_vm_run(int argc, char **argv);
 
 #endif

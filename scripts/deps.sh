@@ -13,7 +13,7 @@ pkgs=(
   nftables iproute2 qemu-system-x86 busybox-static kmod cpio zstd xz-utils
   # integration tests: real clients and servers
   curl openssl dnsutils dnsmasq-base nginx-light netcat-openbsd diod
-  procps psmisc file
+  procps psmisc file iputils-ping jq
 )
 missing=()
 for p in "${pkgs[@]}"; do

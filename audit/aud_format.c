@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Output formats of audit rows: JSON lines, CSV (RFC 4180) and a fixed-width
+ * table. Every string in the database may come from the agent (paths, host
+ * names, HTTP paths), so each format treats it as hostile: JSON escapes
+ * controls and replaces invalid UTF-8, the table shows controls and invalid
+ * bytes as \xNN so nothing reaches the terminal raw, CSV quotes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agw.h"
+#include "audit/aud.h"
+
+/*
+ * Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
+ * are not one (bad lead, bad continuation, overlong, surrogate, > U+10FFFF).
+ */
+static size_t aud_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+void aud_fmt_json_str(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	while (*s) {
+		size_t n = aud_utf8_len(s);
+
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			s++;
+			continue;
+		}
+		if (n > 1) {
+			/* U+2028/2029 end lines in JavaScript; escape them too */
+			if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+			    (s[2] == 0xa8 || s[2] == 0xa9))
+				fprintf(f, "\\u%04x", s[2] == 0xa8 ? 0x2028 : 0x2029);
+			else
+				fwrite(s, 1, n, f);
+			s += n;
+			continue;
+		}
+		switch (*s) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*s < 0x20 || *s == 0x7f)
+				fprintf(f, "\\u%04x", *s);
+			else
+				fputc(*s, f);
+		}
+		s++;
+	}
+	fputc('"', f);
+}
+
+void aud_fmt_csv_field(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void aud_fmt_time(int64_t us, bool utc, char *buf, size_t cap)
+{
+	time_t t = (time_t)(us / 1000000);
+	int64_t frac = us % 1000000;
+	struct tm tm;
+	char base[32];
+
+	if (frac < 0) {
+		frac += 1000000;
+		t--;
+	}
+	if (!(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)) ||
+	    !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, cap, "%lld", (long long)us);
+		return;
+	}
+	if (utc)
+		snprintf(buf, cap, "%s.%06lldZ", base, (long long)frac);
+	else
+		snprintf(buf, cap, "%s.%03lld", base, (long long)(frac / 1000));
+}
+
+static void aud_json_int(FILE *f, const char *key, int64_t v)
+{
+	if (v < 0)
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%lld", key, (long long)v);
+}
+
+static void aud_json_kv(FILE *f, const char *key, const char *v)
+{
+	fprintf(f, ",\"%s\":", key);
+	aud_fmt_json_str(f, v);
+}
+
+void aud_fmt_jsonl_row(FILE *f, const struct aud_row *r)
+{
+	char tbuf[48];
+
+	aud_fmt_time(r->ts, true, tbuf, sizeof(tbuf));
+	fprintf(f, "{\"id\":%lld,\"sandbox_id\":%lld", (long long)r->id, (long long)r->sandbox_id);
+	aud_json_kv(f, "sandbox", r->sandbox);
+	fprintf(f, ",\"ts\":%lld,\"time\":\"%s\"", (long long)r->ts, tbuf);
+	aud_json_kv(f, "kind", r->kind);
+	aud_json_kv(f, "op", r->op);
+	aud_json_kv(f, "target", r->target);
+	aud_json_kv(f, "decision", r->decision);
+	aud_json_kv(f, "rule", r->rule);
+	aud_json_kv(f, "reason", r->reason);
+	aud_json_kv(f, "src", r->src);
+	aud_json_kv(f, "dst", r->dst);
+	aud_json_int(f, "bytes_up", r->bytes_up);
+	aud_json_int(f, "bytes_down", r->bytes_down);
+	aud_json_int(f, "duration_us", r->duration_us);
+	/* detail stays a string: it is whatever JSON text the writer was given */
+	aud_json_kv(f, "detail", r->detail);
+	fputs("}\n", f);
+}
+
+void aud_fmt_csv_header(FILE *f)
+{
+	fputs("id,sandbox_id,sandbox,ts,time,kind,op,target,decision,rule,reason,src,dst,"
+	      "bytes_up,bytes_down,duration_us,detail\r\n",
+	      f);
+}
+
+static void aud_csv_next(FILE *f, const char *s)
+{
+	fputc(',', f);
+	aud_fmt_csv_field(f, s);
+}
+
+static void aud_csv_int(FILE *f, int64_t v)
+{
+	fputc(',', f);
+	if (v >= 0)
+		fprintf(f, "%lld", (long long)v);
+}
+
+void aud_fmt_csv_row(FILE *f, const struct aud_row *r)
+{
+	char tbuf[48];
+
+	aud_fmt_time(r->ts, true, tbuf, sizeof(tbuf));
+	fprintf(f, "%lld,%lld", (long long)r->id, (long long)r->sandbox_id);
+	aud_csv_next(f, r->sandbox);
+	fprintf(f, ",%lld,%s", (long long)r->ts, tbuf);
+	aud_csv_next(f, r->kind);
+	aud_csv_next(f, r->op);
+	aud_csv_next(f, r->target);
+	aud_csv_next(f, r->decision);
+	aud_csv_next(f, r->rule);
+	aud_csv_next(f, r->reason);
+	aud_csv_next(f, r->src);
+	aud_csv_next(f, r->dst);
+	aud_csv_int(f, r->bytes_up);
+	aud_csv_int(f, r->bytes_down);
+	aud_csv_int(f, r->duration_us);
+	aud_csv_next(f, r->detail);
+	fputs("\r\n", f);
+}
+
+/*
+ * One table cell: at most width columns (0: no limit, no padding), ending
+ * in "~" when cut. Controls and invalid UTF-8 are written as \xNN.
+ */
+static void aud_cell(FILE *f, const char *str, int width)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "-");
+	char esc[8];
+	int col = 0, w;
+
+	while (*s) {
+		size_t n = aud_utf8_len(s);
+
+		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f))) {
+			snprintf(esc, sizeof(esc), "\\x%02x", *s);
+			n = 1;
+			w = 4;
+		} else {
+			w = 1;
+		}
+		if (width > 0 && col + w > width - 1 && (s[n] || col + w > width)) {
+			fputc('~', f);
+			col++;
+			break;
+		}
+		if (w == 4)
+			fputs(esc, f);
+		else
+			fwrite(s, 1, n, f);
+		col += w;
+		s += n;
+	}
+	for (; col < width; col++)
+		fputc(' ', f);
+}
+
+void aud_fmt_table_header(FILE *f)
+{
+	fprintf(f, "%-23s %-12s %-9s %-8s %-40s %-10s %s\n", "TIME", "SANDBOX", "KIND", "OP",
+		"TARGET", "DECISION", "RULE");
+}
+
+void aud_fmt_table_row(FILE *f, const struct aud_row *r)
+{
+	char tbuf[48];
+
+	aud_fmt_time(r->ts, false, tbuf, sizeof(tbuf));
+	fprintf(f, "%-23s ", tbuf);
+	aud_cell(f, r->sandbox, 12);
+	fputc(' ', f);
+	aud_cell(f, r->kind, 9);
+	fputc(' ', f);
+	aud_cell(f, r->op, 8);
+	fputc(' ', f);
+	aud_cell(f, r->target, 40);
+	fputc(' ', f);
+	aud_cell(f, r->decision, 10);
+	fputc(' ', f);
+	aud_cell(f, r->rule, 0);
+	fputc('\n', f);
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `agentgw gateway`: enforce a policy on an existing interface (a veth or a
+ * tap) without a VM, by running the supervisor (vmctl/sup.c) in the
+ * foreground; and `agentgw policy reload N`, which checks the policy file a
+ * running supervisor uses and signals it (SIGHUP) through the pid file in
+ * its state directory /run/agentgw/<name>/.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agw.h"
+#include "cli.h"
+#include "log.h"
+#include "policies/pol.h"
+#include "vmctl/sup.h"
+
+static void gateway_usage(FILE *f)
+{
+	fprintf(f, "usage: agentgw gateway --iface IF --policy FILE [--audit DB] [--name N]\n"
+		   "                       [--dns-port P] [--proxy-port P] [--guest-addr A]\n"
+		   "                       [--nflog-group G] [--no-fs] [-v]\n\n"
+		   "Enforces FILE on the sandbox behind interface IF (a veth or tap with an\n"
+		   "IPv4 address): installs the nftables table, serves DNS and the transparent\n"
+		   "proxy on IF's address, records every action in the audit database.\n"
+		   "Runs in the foreground until SIGINT/SIGTERM; SIGHUP or\n"
+		   "'agentgw policy reload N' re-reads FILE.\n");
+}
+
+static int gateway_port(const char *s, uint16_t *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end || v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int gateway_print_errors(const char *path, int rc, struct pol_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s:%d:%d: %s\n", errs->v[i].file ? errs->v[i].file : path,
+			errs->v[i].line, errs->v[i].col, errs->v[i].msg);
+	if (!errs->n)
+		fprintf(stderr, "%s: %s\n", path, agw_strerror(rc));
+	return CLI_USAGE;
+}
+
+int cmd_gateway(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"iface", required_argument, NULL, 'i'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"audit", required_argument, NULL, 'a'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"dns-port", required_argument, NULL, 'd'},
+	    {"proxy-port", required_argument, NULL, 'P'},
+	    {"guest-addr", required_argument, NULL, 'g'},
+	    {"nflog-group", required_argument, NULL, 'G'},
+	    {"no-fs", no_argument, NULL, 'F'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct sup_config c = {.nflog_group = -1};
+	struct pol_errors errs = {0};
+	struct sup *s = NULL;
+	char name[64], err[512];
+	int opt, verbose = 0, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "i:p:a:n:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			c.iface = optarg;
+			break;
+		case 'p':
+			c.policy_path = optarg;
+			break;
+		case 'a':
+			c.audit_db = optarg;
+			break;
+		case 'n':
+			c.name = optarg;
+			break;
+		case 'd':
+		case 'P':
+			if (gateway_port(optarg, opt == 'd' ? &c.dns_port : &c.proxy_port)) {
+				fprintf(stderr, "agentgw gateway: bad port '%s' (1-65535)\n",
+					optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'g':
+			if (inet_pton(AF_INET, optarg, &c.guest_addr) != 1) {
+				fprintf(stderr, "agentgw gateway: bad --guest-addr '%s' (IPv4)\n",
+					optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'G':
+			c.nflog_group = atoi(optarg);
+			if (c.nflog_group < 0 || c.nflog_group > 65535) {
+				fprintf(stderr, "agentgw gateway: bad --nflog-group '%s'\n",
+					optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'F':
+			c.no_fs = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			gateway_usage(stdout);
+			return CLI_OK;
+		default:
+			fprintf(stderr, "agentgw gateway: unknown option '%s'\n", argv[optind - 1]);
+			gateway_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (!c.iface || !c.policy_path || optind != argc) {
+		gateway_usage(stderr);
+		return CLI_USAGE;
+	}
+	log_init("supervisor", verbose > 1 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
+	rc = pol_load_file(c.policy_path, &c.pol, &errs);
+	if (rc) {
+		rc = gateway_print_errors(c.policy_path, rc, &errs);
+		pol_errors_free(&errs);
+		return rc;
+	}
+	pol_errors_free(&errs);
+	if (!c.name) {
+		snprintf(name, sizeof(name), "gw-%s", c.iface);
+		for (char *p = name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+				*p = '_';
+		c.name = name;
+	}
+	rc = sup_new(&c, &s, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "agentgw gateway: %s\n", err);
+		return CLI_FAIL;
+	}
+	rc = sup_run(s);
+	sup_free(s);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* argv: "reload" NAME. */
+int cmd_policy_reload(int argc, char **argv)
+{
+	struct pol_errors errs = {0};
+	struct pol *p = NULL;
+	char path[PATH_MAX + 64], policy[PATH_MAX];
+	FILE *f;
+	long pid = 0;
+	int rc;
+
+	if (argc != 2 || cli_wants_help(argc, argv)) {
+		fprintf(argc == 2 ? stdout : stderr,
+			"usage: agentgw policy reload NAME\n\n"
+			"Checks the policy file the sandbox NAME was started with and, when it is\n"
+			"valid, makes the running gateway re-read it (new connections only).\n");
+		return argc == 2 ? CLI_OK : CLI_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s/%s/pid", SUP_RUN_DIR, argv[1]);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+		fprintf(stderr, "agentgw policy reload: no running sandbox '%s' (%s: %s)\n",
+			argv[1], path, f ? "bad pid file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return CLI_FAIL;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s/policy", SUP_RUN_DIR, argv[1]);
+	f = fopen(path, "r");
+	if (!f || !fgets(policy, sizeof(policy), f)) {
+		fprintf(stderr, "agentgw policy reload: %s: cannot read the policy path\n", path);
+		if (f)
+			fclose(f);
+		return CLI_FAIL;
+	}
+	fclose(f);
+	policy[strcspn(policy, "\n")] = '\0';
+	rc = pol_load_file(policy, &p, &errs);
+	if (rc) {
+		rc = gateway_print_errors(policy, rc, &errs);
+		pol_errors_free(&errs);
+		fprintf(stderr, "agentgw policy reload: %s has errors; the running policy stays\n",
+			policy);
+		return rc;
+	}
+	pol_errors_free(&errs);
+	printf("reloading %s (%s, sha256 %.12s) in sandbox %s\n", policy, pol_name(p),
+	       pol_sha256(p), argv[1]);
+	pol_free(p);
+	if (kill((pid_t)pid, SIGHUP) < 0) {
+		fprintf(stderr, "agentgw policy reload: cannot signal pid %ld: %s\n", pid,
+			strerror(errno));
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}

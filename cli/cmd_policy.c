@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `agentgw policy`: check policies (a summary, or every error with its
+ * file:line:column) and explain a decision (the verdict, the deciding rule
+ * and every other rule that matched). Sub-verbs live in one table; `reload`
+ * (talks to a running sandbox) is added there by the supervisor's work.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agw.h"
+#include "cli.h"
+#include "policies/pol.h"
+
+#define EXPLAIN_MAX 64
+
+struct subverb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+static int policy_check(int argc, char **argv);
+static int policy_explain(int argc, char **argv);
+
+static const struct subverb subverbs[] = {
+    {"check", policy_check, "FILE...", "validate policies: a summary, or every error"},
+    {"explain", policy_explain,
+     "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A) [--json]",
+     "show the decision for one request and the rules that matched"},
+    /* sub-verbs: "reload N" (supervisor) and "suggest" go here, one line each */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: agentgw policy SUBVERB [ARGS...]\n\nsubverbs:\n");
+	for (size_t i = 0; i < AGW_ARRAY_LEN(subverbs); i++)
+		fprintf(out, "  %-8s %s\n           %s\n", subverbs[i].name, subverbs[i].args,
+			subverbs[i].summary);
+	fprintf(out, "\nRun 'agentgw policy SUBVERB --help' for details. "
+		     "See docs/policy.md for the policy format.\n");
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < AGW_ARRAY_LEN(subverbs); i++)
+		if (!strcmp(argv[1], subverbs[i].name))
+			return subverbs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "agentgw policy: unknown subverb '%s'; run 'agentgw policy --help'\n",
+		argv[1]);
+	return CLI_USAGE;
+}
+
+static int load_err_exit(int ret)
+{
+	if (ret == -AGW_ENOMEM)
+		return CLI_FAIL;
+	return CLI_USAGE; /* policy errors, missing or unreadable file */
+}
+
+/* Load one policy, printing every error; returns NULL on failure. */
+static struct pol *load(const char *file, int *rc)
+{
+	struct pol_errors errs = {0};
+	struct pol *p = NULL;
+	int ret = pol_load_file(file, &p, &errs);
+
+	for (size_t i = 0; i < errs.n; i++) {
+		if (errs.v[i].line > 0)
+			fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line,
+				errs.v[i].col, errs.v[i].msg);
+		else
+			fprintf(stderr, "%s: %s\n", errs.v[i].file, errs.v[i].msg);
+	}
+	if (ret < 0 && errs.n == 0)
+		fprintf(stderr, "%s: %s\n", file, agw_strerror(ret));
+	pol_errors_free(&errs);
+	*rc = ret < 0 ? load_err_exit(ret) : CLI_OK;
+	return p;
+}
+
+static int policy_check(int argc, char **argv)
+{
+	int rc = CLI_OK;
+
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: agentgw policy check FILE...\n\n"
+		       "Loads each policy and prints one summary line, or every error as\n"
+		       "file:line:column: message on stderr. Exit 0 if all are valid, 2 if not.\n");
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: agentgw policy check FILE...\n");
+		return CLI_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		struct pol_counts c;
+		int one;
+		struct pol *p = load(argv[i], &one);
+		const char *base;
+
+		if (!p) {
+			if (rc == CLI_OK || one == CLI_USAGE)
+				rc = one;
+			continue;
+		}
+		pol_counts(p, &c);
+		base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+		printf("%s: ok — policy '%s', %s, %zu network rules (%zu allow, %zu deny), "
+		       "%zu filesystem rules (%zu allow, %zu deny), sha256 %.12s…\n",
+		       base, pol_name(p), pol_mode(p) == POL_MODE_AUDIT ? "audit" : "enforce",
+		       c.net_allow + c.net_deny, c.net_allow, c.net_deny, c.fs_allow + c.fs_deny,
+		       c.fs_allow, c.fs_deny, pol_sha256(p));
+		pol_free(p);
+	}
+	return rc;
+}
+
+static void explain_help(FILE *out)
+{
+	fprintf(out, "usage: agentgw policy explain FILE --host H [--port P] [--method M [--path "
+		     "P]] [--json]\n"
+		     "       agentgw policy explain FILE --fs PATH --access A[,A...] [--json]\n\n"
+		     "Prints the verdict (allow, deny or would_deny), the deciding rule with its\n"
+		     "file:line and the reason, and every rule that matched, most specific first.\n"
+		     "Rules that matched the host or path but not the port, HTTP method/path or\n"
+		     "access are listed too, marked as not counted.\n\n"
+		     "  --host H      host name, or an IP address (checked against cidr rules)\n"
+		     "  --port P      port, default 443 (80 with --method)\n"
+		     "  --method M    a plain HTTP request with this method (case-sensitive)\n"
+		     "  --path P      its path, default /\n"
+		     "  --fs PATH     workspace-relative path\n"
+		     "  --access A    read, write, create, delete (comma list)\n"
+		     "  --json        one JSON object on stdout\n");
+}
+
+static int explain_print(const char *file, const char *what, const struct pol_decision *d,
+			 const struct pol_match *m, size_t n, size_t total, bool json)
+{
+	char acc[64];
+
+	if (json) {
+		json_t *o = json_object(), *arr = json_array();
+		char *s;
+
+		if (!o || !arr) {
+			json_decref(o);
+			json_decref(arr);
+			return CLI_FAIL;
+		}
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "request", json_string(what));
+		json_object_set_new(o, "verdict", json_string(pol_verdict_str(d->verdict)));
+		json_object_set_new(o, "rule", d->rule[0] ? json_string(d->rule) : json_null());
+		json_object_set_new(o, "line", d->line ? json_integer(d->line) : json_null());
+		json_object_set_new(o, "reason", json_string(d->reason));
+		for (size_t i = 0; i < n; i++) {
+			json_t *r = json_object();
+
+			json_object_set_new(r, "rule", json_string(m[i].rule));
+			json_object_set_new(r, "line", json_integer(m[i].line));
+			json_object_set_new(r, "action", json_string(m[i].deny ? "deny" : "allow"));
+			json_object_set_new(r, "pattern", json_string(m[i].pattern));
+			if (m[i].access)
+				json_object_set_new(
+				    r, "access",
+				    json_string(pol_access_str(m[i].access, acc, sizeof(acc))));
+			json_object_set_new(r, "counted", json_boolean(m[i].matched));
+			json_object_set_new(r, "specificity", json_integer(m[i].specificity));
+			if (m[i].note)
+				json_object_set_new(r, "note", json_string(m[i].note));
+			json_object_set_new(
+			    r, "deciding", json_boolean(d->rule[0] && !strcmp(d->rule, m[i].rule)));
+			json_array_append_new(arr, r);
+		}
+		json_object_set_new(o, "matches", arr);
+		json_object_set_new(o, "matches_total", json_integer((json_int_t)total));
+		s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (!s)
+			return CLI_FAIL;
+		printf("%s\n", s);
+		free(s);
+		return CLI_OK;
+	}
+	printf("%s: %s\n", what, pol_verdict_str(d->verdict));
+	if (d->rule[0])
+		printf("  rule:   %s (%s:%d)\n", d->rule, file, d->line);
+	else
+		printf("  rule:   none\n");
+	printf("  reason: %s\n", d->reason);
+	if (n == 0) {
+		printf("  no rule matched\n");
+		return CLI_OK;
+	}
+	printf("  rules that matched, most specific first:\n");
+	for (size_t i = 0; i < n; i++) {
+		bool deciding = d->rule[0] && !strcmp(d->rule, m[i].rule);
+
+		printf("  %s %-22s %s:%-4d %-5s %s%s%s%s\n", deciding ? "*" : " ", m[i].rule, file,
+		       m[i].line, m[i].deny ? "deny" : "allow", m[i].pattern,
+		       m[i].access ? " [" : "",
+		       m[i].access ? pol_access_str(m[i].access, acc, sizeof(acc)) : "",
+		       m[i].access ? "]" : "");
+		if (m[i].note)
+			printf("      not counted: %s\n", m[i].note);
+	}
+	if (total > n)
+		printf("  ... and %zu more\n", total - n);
+	return CLI_OK;
+}
+
+static int policy_explain(int argc, char **argv)
+{
+	const char *file = NULL, *host = NULL, *method = NULL, *path = NULL, *fs = NULL,
+		   *access = NULL;
+	long port = -1;
+	bool json = false;
+	struct pol_match m[EXPLAIN_MAX];
+	struct pol_decision d;
+	char what[600];
+	size_t total;
+	struct pol *p;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		explain_help(stdout);
+		return CLI_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **slot = NULL;
+
+		if (!strcmp(a, "--json")) {
+			json = true;
+			continue;
+		}
+		if (!strcmp(a, "--host"))
+			slot = &host;
+		else if (!strcmp(a, "--method"))
+			slot = &method;
+		else if (!strcmp(a, "--path"))
+			slot = &path;
+		else if (!strcmp(a, "--fs"))
+			slot = &fs;
+		else if (!strcmp(a, "--access"))
+			slot = &access;
+		if (slot || !strcmp(a, "--port")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "agentgw policy explain: %s needs a value\n", a);
+				return CLI_USAGE;
+			}
+			if (slot) {
+				*slot = argv[++i];
+			} else {
+				char *end;
+
+				errno = 0;
+				port = strtol(argv[++i], &end, 10);
+				if (errno || *end || port < 1 || port > 65535) {
+					fprintf(
+					    stderr,
+					    "agentgw policy explain: port '%s' is not 1-65535\n",
+					    argv[i]);
+					return CLI_USAGE;
+				}
+			}
+			continue;
+		}
+		if (a[0] == '-' || file) {
+			fprintf(stderr, "agentgw policy explain: unexpected '%s'\n", a);
+			explain_help(stderr);
+			return CLI_USAGE;
+		}
+		file = a;
+	}
+	if (!file || (!host == !fs) || (fs && !access) || (host && access) ||
+	    (fs && (method || path || port >= 0)) || (path && !method)) {
+		explain_help(stderr);
+		return CLI_USAGE;
+	}
+	p = load(file, &rc);
+	if (!p)
+		return rc;
+	if (fs) {
+		unsigned acc;
+
+		if (pol_access_parse(access, &acc) < 0) {
+			fprintf(stderr,
+				"agentgw policy explain: unknown access in '%s'; expected read, "
+				"write, create, delete\n",
+				access);
+			pol_free(p);
+			return CLI_USAGE;
+		}
+		snprintf(what, sizeof(what), "%s %s", access, fs);
+		total = pol_explain_fs(p, fs, acc, &d, m, EXPLAIN_MAX);
+	} else {
+		struct sockaddr_in s4 = {.sin_family = AF_INET};
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+
+		if (port < 0)
+			port = method ? 80 : 443;
+		if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
+			snprintf(what, sizeof(what), "%s port %ld", host, port);
+			total = pol_explain_addr(p, (struct sockaddr *)&s4, (uint16_t)port, &d, m,
+						 EXPLAIN_MAX);
+		} else if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
+			snprintf(what, sizeof(what), "[%s] port %ld", host, port);
+			total = pol_explain_addr(p, (struct sockaddr *)&s6, (uint16_t)port, &d, m,
+						 EXPLAIN_MAX);
+		} else {
+			if (method)
+				snprintf(what, sizeof(what), "%s http://%s:%ld%s", method, host,
+					 port, path ? path : "/");
+			else
+				snprintf(what, sizeof(what), "%s port %ld", host, port);
+			total = pol_explain_host(p, host, (uint16_t)port, method, path ? path : "/",
+						 &d, m, EXPLAIN_MAX);
+		}
+	}
+	rc = explain_print(file, what, &d, m, AGW_MIN(total, (size_t)EXPLAIN_MAX), total, json);
+	pol_free(p);
+	return rc;
+}

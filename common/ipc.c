@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Supervisor <-> child message framing and the tagged payload encodings for
+ * audit events and policy updates (see ipc.h). The receive side is written
+ * for a hostile sender: every length is checked against what arrived, and
+ * fds that come with a bad message are closed.
+ */
+#include "ipc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+enum ipc_tag {
+	IPC_T_KIND = 1,
+	IPC_T_OP,
+	IPC_T_TARGET,
+	IPC_T_DECISION,
+	IPC_T_RULE,
+	IPC_T_REASON,
+	IPC_T_SRC,
+	IPC_T_DST,
+	IPC_T_DETAIL,
+	IPC_T_TS,
+	IPC_T_UP,
+	IPC_T_DOWN,
+	IPC_T_DUR,
+	IPC_T_SANDBOX,
+	IPC_T_LAST
+};
+
+enum ipc_ptag { IPC_P_PATH = 1, IPC_P_BASEDIR, IPC_P_TEXT, IPC_P_LAST };
+
+const char *ipc_type_str(unsigned type)
+{
+	switch (type) {
+	case IPC_AUDIT_EVENT:
+		return "audit-event";
+	case IPC_AUDIT_STATE:
+		return "audit-state";
+	case IPC_POLICY_UPDATE:
+		return "policy-update";
+	case IPC_READY:
+		return "ready";
+	case IPC_STATS:
+		return "stats";
+	default:
+		return "unknown";
+	}
+}
+
+int ipc_pair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		return -errno;
+	return 0;
+}
+
+int ipc_send(int fd, unsigned type, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	uint8_t hdr[IPC_HDR_LEN];
+	struct iovec iov[2];
+	struct msghdr msg = {0};
+	ssize_t n;
+
+	if (len > IPC_PAYLOAD_MAX || nfds > IPC_MAX_FDS || type == 0 || type >= IPC_TYPE_LAST)
+		return -AGW_ETOOBIG;
+	hdr[0] = (uint8_t)type;
+	hdr[1] = (uint8_t)(type >> 8);
+	hdr[2] = 0;
+	hdr[3] = 0;
+	hdr[4] = (uint8_t)len;
+	hdr[5] = (uint8_t)(len >> 8);
+	hdr[6] = (uint8_t)(len >> 16);
+	hdr[7] = (uint8_t)(len >> 24);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)buf;
+	iov[1].iov_len = len;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = len ? 2 : 1;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if ((size_t)n != IPC_HDR_LEN + len)
+		return -EPIPE; /* SEQPACKET is all or nothing; be safe */
+	return 0;
+}
+
+static void ipc_close_fds(int *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] >= 0)
+			close(v[i]);
+}
+
+int ipc_recv(int fd, unsigned *type, void *buf, size_t cap, size_t *len, int *fds, size_t *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	uint8_t hdr[IPC_HDR_LEN];
+	struct iovec iov[2];
+	struct msghdr msg = {0};
+	int got[IPC_MAX_FDS];
+	size_t ngot = 0, plen;
+	ssize_t n;
+	int rc;
+
+	*type = 0;
+	*len = 0;
+	if (nfds)
+		*nfds = 0;
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = buf;
+	iov[1].iov_len = cap;
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	do
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0)
+		return -EPIPE;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && ngot < IPC_MAX_FDS; i++)
+			memcpy(&got[ngot++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	if (msg.msg_flags & MSG_CTRUNC) {
+		rc = -AGW_EPROTO;
+		goto bad;
+	}
+	if (n < IPC_HDR_LEN) {
+		rc = -AGW_EPROTO;
+		goto bad;
+	}
+	plen = (size_t)hdr[4] | (size_t)hdr[5] << 8 | (size_t)hdr[6] << 16 | (size_t)hdr[7] << 24;
+	if (msg.msg_flags & MSG_TRUNC) {
+		rc = plen > cap ? -AGW_ETOOBIG : -AGW_EPROTO;
+		goto bad;
+	}
+	if (plen != (size_t)n - IPC_HDR_LEN || plen > IPC_PAYLOAD_MAX) {
+		rc = -AGW_EPROTO;
+		goto bad;
+	}
+	*type = (unsigned)hdr[0] | (unsigned)hdr[1] << 8;
+	if (*type == 0 || *type >= IPC_TYPE_LAST || hdr[2] || hdr[3]) {
+		*type = 0;
+		rc = -AGW_EPROTO;
+		goto bad;
+	}
+	if (ngot && !fds) {
+		ipc_close_fds(got, ngot);
+		ngot = 0;
+	}
+	if (ngot) {
+		memcpy(fds, got, ngot * sizeof(int));
+		*nfds = ngot;
+	}
+	*len = plen;
+	return 0;
+bad:
+	ipc_close_fds(got, ngot);
+	return rc;
+}
+
+/* ---- tagged fields ---- */
+
+static int ipc_put(uint8_t *out, size_t cap, size_t *off, unsigned tag, const void *v, size_t n)
+{
+	if (n > 0xffff || cap - *off < 3 + n || *off > cap)
+		return -AGW_ETOOBIG;
+	out[*off] = (uint8_t)tag;
+	out[*off + 1] = (uint8_t)n;
+	out[*off + 2] = (uint8_t)(n >> 8);
+	if (n)
+		memcpy(out + *off + 3, v, n);
+	*off += 3 + n;
+	return 0;
+}
+
+static int ipc_put_str(uint8_t *out, size_t cap, size_t *off, unsigned tag, const char *s,
+		       size_t max)
+{
+	if (!s)
+		return 0;
+	return ipc_put(out, cap, off, tag, s, strnlen(s, max));
+}
+
+static int ipc_put_i64(uint8_t *out, size_t cap, size_t *off, unsigned tag, int64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)v >> (8 * i));
+	return ipc_put(out, cap, off, tag, b, 8);
+}
+
+int ipc_event_encode(const struct aud_event *ev, uint8_t *out, size_t cap, size_t *len)
+{
+	const char *strs[] = {ev->kind,	  ev->op,  ev->target, ev->decision, ev->rule,
+			      ev->reason, ev->src, ev->dst,    ev->detail};
+	size_t off = 0;
+	int rc = 0;
+
+	*len = 0;
+	for (unsigned i = 0; i < AGW_ARRAY_LEN(strs) && !rc; i++)
+		rc = ipc_put_str(out, cap, &off, IPC_T_KIND + i, strs[i],
+				 IPC_T_KIND + i == IPC_T_DETAIL ? IPC_DETAIL_MAX : IPC_STR_MAX);
+	if (!rc && ev->ts)
+		rc = ipc_put_i64(out, cap, &off, IPC_T_TS, ev->ts);
+	if (!rc && ev->bytes_up >= 0)
+		rc = ipc_put_i64(out, cap, &off, IPC_T_UP, ev->bytes_up);
+	if (!rc && ev->bytes_down >= 0)
+		rc = ipc_put_i64(out, cap, &off, IPC_T_DOWN, ev->bytes_down);
+	if (!rc && ev->duration_us >= 0)
+		rc = ipc_put_i64(out, cap, &off, IPC_T_DUR, ev->duration_us);
+	if (!rc && ev->sandbox_id)
+		rc = ipc_put_i64(out, cap, &off, IPC_T_SANDBOX, ev->sandbox_id);
+	if (rc)
+		return rc;
+	*len = off;
+	return 0;
+}
+
+static bool ipc_in_set(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *const ipc_kinds[] = {"dns", "net", "http", "fs", "exec", "lifecycle", "policy"};
+static const char *const ipc_decisions[] = {"allow", "deny", "would_deny", "error"};
+
+int ipc_event_decode(const uint8_t *buf, size_t len, struct ipc_event *out)
+{
+	const char **strs[] = {&out->ev.kind,	  &out->ev.op,	 &out->ev.target,
+			       &out->ev.decision, &out->ev.rule, &out->ev.reason,
+			       &out->ev.src,	  &out->ev.dst,	 &out->ev.detail};
+	int64_t *nums[] = {&out->ev.ts, &out->ev.bytes_up, &out->ev.bytes_down,
+			   &out->ev.duration_us, &out->ev.sandbox_id};
+	unsigned seen = 0;
+	size_t off = 0, so = 0;
+
+	memset(&out->ev, 0, sizeof(out->ev));
+	out->ev.bytes_up = out->ev.bytes_down = out->ev.duration_us = -1;
+	if (len > IPC_PAYLOAD_MAX)
+		return -AGW_EPROTO;
+	while (off < len) {
+		unsigned tag;
+		size_t n;
+
+		if (len - off < 3)
+			return -AGW_EPROTO;
+		tag = buf[off];
+		n = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
+		off += 3;
+		if (n > len - off || tag == 0 || tag >= IPC_T_LAST || (seen & (1u << tag)))
+			return -AGW_EPROTO;
+		seen |= 1u << tag;
+		if (tag <= IPC_T_DETAIL) {
+			if (n > (tag == IPC_T_DETAIL ? IPC_DETAIL_MAX : IPC_STR_MAX) ||
+			    memchr(buf + off, 0, n) || so + n + 1 > sizeof(out->store))
+				return -AGW_EPROTO;
+			memcpy(out->store + so, buf + off, n);
+			out->store[so + n] = '\0';
+			*strs[tag - IPC_T_KIND] = out->store + so;
+			so += n + 1;
+		} else {
+			uint64_t v = 0;
+
+			if (n != 8)
+				return -AGW_EPROTO;
+			for (int i = 7; i >= 0; i--)
+				v = v << 8 | buf[off + (size_t)i];
+			*nums[tag - IPC_T_TS] = (int64_t)v;
+			if ((tag != IPC_T_TS && tag != IPC_T_SANDBOX && (int64_t)v < 0))
+				return -AGW_EPROTO;
+		}
+		off += n;
+	}
+	if (!out->ev.kind || !out->ev.op || !out->ev.decision || !out->ev.op[0] ||
+	    !ipc_in_set(out->ev.kind, ipc_kinds, AGW_ARRAY_LEN(ipc_kinds)) ||
+	    !ipc_in_set(out->ev.decision, ipc_decisions, AGW_ARRAY_LEN(ipc_decisions)))
+		return -AGW_EPROTO;
+	return 0;
+}
+
+int ipc_policy_encode(const char *path, const char *basedir, const char *text, size_t text_len,
+		      uint8_t *out, size_t cap, size_t *len)
+{
+	size_t off = 0;
+	int rc;
+
+	*len = 0;
+	if (text_len > 0xffff)
+		return -AGW_ETOOBIG;
+	rc = ipc_put_str(out, cap, &off, IPC_P_PATH, path ? path : "", IPC_STR_MAX);
+	if (!rc)
+		rc =
+		    ipc_put_str(out, cap, &off, IPC_P_BASEDIR, basedir ? basedir : "", IPC_STR_MAX);
+	if (!rc)
+		rc = ipc_put(out, cap, &off, IPC_P_TEXT, text, text_len);
+	if (rc)
+		return rc;
+	*len = off;
+	return 0;
+}
+
+int ipc_policy_decode(const uint8_t *buf, size_t len, struct ipc_policy *out)
+{
+	const char **dst[] = {&out->path, &out->basedir, &out->text};
+	unsigned seen = 0;
+	size_t off = 0, so = 0;
+
+	out->path = out->basedir = out->text = NULL;
+	out->text_len = 0;
+	if (len > IPC_PAYLOAD_MAX)
+		return -AGW_EPROTO;
+	while (off < len) {
+		unsigned tag;
+		size_t n;
+
+		if (len - off < 3)
+			return -AGW_EPROTO;
+		tag = buf[off];
+		n = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
+		off += 3;
+		if (n > len - off || tag == 0 || tag >= IPC_P_LAST || (seen & (1u << tag)) ||
+		    memchr(buf + off, 0, n) || so + n + 1 > sizeof(out->store))
+			return -AGW_EPROTO;
+		seen |= 1u << tag;
+		memcpy(out->store + so, buf + off, n);
+		out->store[so + n] = '\0';
+		*dst[tag - 1] = out->store + so;
+		if (tag == IPC_P_TEXT)
+			out->text_len = n;
+		so += n + 1;
+		off += n;
+	}
+	if (seen != ((1u << IPC_P_PATH) | (1u << IPC_P_BASEDIR) | (1u << IPC_P_TEXT)))
+		return -AGW_EPROTO;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The fs child's main loop: accept 9P connections on a TCP listener (only
+ * from the allowed peer address), feed them to the p9 server over the ev
+ * event loop, and stop on SIGTERM/SIGINT or when the control hook says so.
+ * fsd_run() is meant to be called in a forked child (the supervisor's fs
+ * child) or by `agentgw fs-serve`; it blocks until stopped.
+ */
+#ifndef AGW_FSD_H
+#define AGW_FSD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gateway/fs/p9_srv.h"
+
+struct pol;
+
+struct fsd_config {
+	/* Where to listen: a bound, listening TCP socket (made non-blocking by
+	 * fsd_run, not closed), or listen_fd = -1 and listen_addr "ADDR:PORT"
+	 * (IPv4 or [IPv6]; port 0 picks a free one). */
+	int listen_fd;
+	const char *listen_addr;
+	/* The one numeric peer address allowed to connect (e.g. the guest's
+	 * "10.0.0.2"); NULL allows any. Others are closed at once and audited
+	 * as fs/connect deny events. */
+	const char *allow_peer;
+	/* The policy (borrowed, must outlive fsd_run or its replacement):
+	 * pol_workspace() is the export root, filesystem rules and mode apply. */
+	const struct pol *pol;
+	/* Audit sink, see p9_emit_fn: a negative return denies the operation. */
+	p9_emit_fn *emit;
+	void *emit_ctx;
+	int64_t sandbox_id;
+	/* Owner of created files; (uid_t)-1 / (gid_t)-1: the owner of the
+	 * workspace directory. */
+	uid_t owner_uid;
+	gid_t owner_gid;
+	unsigned max_conns; /* 0: 64 */
+	uint32_t max_msize; /* 0: 1 MiB */
+	/* Optional control fd (e.g. the supervisor's socketpair end): when it is
+	 * readable fsd_run calls on_ctl. on_ctl returns < 0 to stop fsd_run
+	 * (e.g. EOF), 0 to go on; setting *newpol swaps the policy (the caller
+	 * keeps ownership of both policies). */
+	int ctl_fd;
+	int (*on_ctl)(void *ctx, int fd, const struct pol **newpol);
+	void *ctl_ctx;
+	/* Optional: called once listening, with the bound "ADDR:PORT". */
+	void (*on_ready)(void *ctx, const char *addr);
+	void *ready_ctx;
+};
+
+/*
+ * Serve until SIGTERM/SIGINT (handled through the loop's signalfd; they are
+ * blocked in the calling thread while it runs) or on_ctl < 0. Returns 0 when
+ * stopped that way, or a negative code when it could not start: -AGW_EINVAL
+ * (no workspace in the policy, bad address), -errno (workspace cannot be
+ * opened, bind failed). Open connections are closed and their fids' events
+ * emitted before it returns. Blocks; single-threaded.
+ */
+int fsd_run(const struct fsd_config *c);
+
+/*
+ * Bind and listen on "ADDR:PORT" (IPv4 "1.2.3.4:564" or "[::1]:564").
+ * Returns 0 and *fd (CLOEXEC, non-blocking) or -AGW_EINVAL / -errno.
+ */
+int fsd_listen(const char *addr, int *fd);
+
+#endif

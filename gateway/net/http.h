@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * HTTP/1.x request parsing for the transparent proxy: a strict parser for
+ * the request head (method, target, Host, framing headers) that rejects
+ * anything two HTTP implementations could read differently (request
+ * smuggling), body framing for keep-alive connections (Content-Length and
+ * chunked with trailers) so every pipelined request is seen and judged, and
+ * the 403 reply for a denied request. Pure: no I/O, no globals, no
+ * allocation; never blocks.
+ */
+#ifndef AGW_HTTP_H
+#define AGW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agw.h"
+
+#define HTTP_HEAD_MAX 16384
+#define HTTP_HOST_MAX 253
+#define HTTP_CHUNK_LINE_MAX 4096 /* chunk-size line incl. extensions */
+#define HTTP_TRAILER_MAX 8192	 /* all trailer lines of one body */
+
+struct http_req {
+	char method[16];
+	char path[2048];	/* origin-form path+query as sent; for absolute-form
+				   the path part ("/" when empty); "*" for OPTIONS *;
+				   "" for CONNECT */
+	char host[254];		/* from Host (or absolute-form / CONNECT authority),
+				   lowercased, port stripped; IPv6 literal without
+				   brackets */
+	uint16_t host_port;	/* port in Host (or authority), 0 if none */
+	int version_minor;	/* 0 or 1 */
+	size_t head_len;	/* bytes up to and including the blank line */
+	int64_t content_length; /* -1 if none */
+	bool chunked;
+	bool conn_close; /* Connection: close, or HTTP/1.0 without keep-alive */
+	bool upgrade;	 /* Upgrade header with Connection: upgrade, or CONNECT.
+			    The request only asks: relay raw bytes only after
+			    the server answered 101 (or 2xx to CONNECT) */
+	bool expect_continue;
+	bool method_override; /* X-HTTP-Method-Override, X-HTTP-Method or
+				 X-Method-Override present: many frameworks
+				 then act on that method, not the request
+				 line's, so method rules cannot be trusted */
+	bool absolute_form;   /* target was http://authority/path */
+	bool https_scheme;    /* absolute-form target used https:// */
+};
+
+/*
+ * Parses a request head from the start of buf (re-parse from the start
+ * when more bytes arrive: linear in len, at most HTTP_HEAD_MAX). Returns
+ *  0            a complete head; *r filled, r->head_len bytes consumed;
+ *  -AGW_ETRUNC  the head is not complete yet (and len < HTTP_HEAD_MAX);
+ *  -AGW_ETOOBIG no blank line within HTTP_HEAD_MAX bytes;
+ *  -AGW_EPARSE  malformed or dangerous: missing Host on 1.1 (except
+ *               CONNECT), duplicate Host, Host with
+ *               invalid characters or userinfo, absolute-form/CONNECT
+ *               authority differing from Host, obs-fold, both
+ *               Content-Length and Transfer-Encoding, differing duplicate
+ *               Content-Length, Transfer-Encoding other than exactly
+ *               "chunked", bare CR or LF-only line ends, NUL or other
+ *               control characters, method not an uppercase token, target
+ *               not origin/absolute form (asterisk-form only with OPTIONS,
+ *               authority-form only with CONNECT), HTTP/0.9, HTTP/2.0
+ *               (including the "PRI * HTTP/2.0" preface), any version
+ *               other than 1.0/1.1.
+ */
+int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r);
+
+/* Cheap dispatcher check: starts with 1..15 uppercase letters (or '-'/'_')
+ * followed by a space; with fewer bytes, true if what is there could still
+ * become that. */
+bool http_looks_like_http(const uint8_t *buf, size_t len);
+
+enum http_body_state {
+	HTTP_BODY_DONE = 0,
+	HTTP_BODY_LENGTH,     /* Content-Length bytes left in remaining */
+	HTTP_BODY_CHUNK_SIZE, /* hex digits of a chunk-size line */
+	HTTP_BODY_CHUNK_EXT,  /* ;extensions up to CR */
+	HTTP_BODY_CHUNK_SIZE_LF,
+	HTTP_BODY_CHUNK_DATA, /* remaining bytes of chunk data */
+	HTTP_BODY_CHUNK_DATA_CR,
+	HTTP_BODY_CHUNK_DATA_LF,
+	HTTP_BODY_TRAILER, /* start of a trailer line (or the final CRLF) */
+	HTTP_BODY_TRAILER_LINE,
+	HTTP_BODY_TRAILER_LF,
+	HTTP_BODY_FINAL_LF,
+};
+
+struct http_body {
+	int state;	    /* enum http_body_state */
+	uint64_t remaining; /* bytes left in a Content-Length body or chunk */
+	unsigned digits;    /* hex digits read in this chunk-size line */
+	size_t line_len;    /* bytes in this chunk-size line */
+	size_t trailer_len; /* bytes of trailers so far */
+	bool last_chunk;    /* the size line was 0 */
+};
+
+/* Sets up body framing for the request r: Content-Length, chunked, or none
+ * (a request without either has no body: state DONE). */
+void http_body_init(struct http_body *b, const struct http_req *r);
+
+/*
+ * Consumes up to len body bytes. Returns 1 when the body is complete
+ * (*used = bytes of buf that belong to this body; the next request starts
+ * at buf + *used), 0 when more is needed (*used = len), -AGW_EPARSE on bad
+ * chunk syntax (bad hex, more than 15 hex digits (sizes over 2^60), missing
+ * CRLF after data, chunk line or trailers too long, control characters in
+ * trailers). An already-complete body returns 1 with *used = 0.
+ */
+int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_t *used);
+
+/*
+ * Writes a complete "HTTP/1.1 403 Forbidden" response (Content-Type:
+ * text/plain, Content-Length, Connection: close) whose body is
+ * "agentgw: denied by <rule>: <reason>\n", or "agentgw: denied by default:
+ * no rule allows this request: <reason>\n" when rule is NULL or empty
+ * (": <reason>" is left out when reason is NULL or empty). Bytes of rule
+ * and reason outside printable ASCII become '?', each truncated to 256.
+ * Returns 0 and *out_len (out is NUL-terminated), -AGW_ETOOBIG when cap is
+ * too small.
+ */
+int http_build_403(char *out, size_t cap, const char *rule, const char *reason, size_t *out_len);
+
+#endif

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The net child's main loop (see netd.h): wires the DNS server, the proxy
+ * and the NFLOG drop reader to one ev loop, one resolver and one bindings
+ * table; talks to the supervisor (audit events out; audit state and policy
+ * updates in); swaps policies between connections.
+ */
+#include "netd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dnsb.h"
+#include "dnss.h"
+#include "ipc.h"
+#include "log.h"
+#include "nlog.h"
+#include "prx.h"
+#include "res.h"
+
+#define NETD_DNSB_MAX 4096
+#define NETD_STATS_MS 10000
+
+struct netd_drops {
+	struct netd *n;
+	struct nlog *nl;
+	struct nlog_ratelimit rl;
+	uint64_t timer;
+};
+
+static struct netd_pol *netd_pol_wrap(struct pol *p)
+{
+	struct netd_pol *np = calloc(1, sizeof(*np));
+
+	if (!np)
+		return NULL;
+	np->p = p;
+	np->refs = 1;
+	return np;
+}
+
+struct netd_pol *netd_pol_get(struct netd *n)
+{
+	n->pol->refs++;
+	return n->pol;
+}
+
+void netd_pol_put(struct netd_pol *p)
+{
+	if (!p || --p->refs)
+		return;
+	pol_free(p->p);
+	free(p);
+}
+
+void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts = agw_now_us();
+	ev->kind = kind;
+	ev->op = op;
+	ev->bytes_up = ev->bytes_down = ev->duration_us = -1;
+}
+
+int netd_audit(struct netd *n, const struct aud_event *ev)
+{
+	uint8_t buf[IPC_PAYLOAD_MAX];
+	size_t len;
+	int rc;
+
+	rc = ipc_event_encode(ev, buf, sizeof(buf), &len);
+	if (!rc)
+		rc = ipc_send(n->ipc_fd, IPC_AUDIT_EVENT, buf, len, NULL, 0);
+	if (rc) {
+		n->stats[NETD_ST_AUDIT_FULL]++;
+		log_warn("audit event %s/%s %s not sent: %s", ev->kind, ev->op,
+			 ev->target ? ev->target : "", agw_strerror(rc));
+		return -AGW_EFULL;
+	}
+	return n->audit_ok ? 0 : -AGW_EFULL;
+}
+
+int netd_audit_action(struct netd *n, struct aud_event *ev)
+{
+	int rc = netd_audit(n, ev);
+
+	if (rc == 0)
+		return 0;
+	/* Fail closed, and still try to say so. */
+	ev->decision = "error";
+	ev->reason = "audit unavailable: action denied";
+	netd_audit(n, ev);
+	return -AGW_EFULL;
+}
+
+/* ---- NFLOG drops ---- */
+
+static void netd_drop_summary(struct netd_drops *d)
+{
+	uint64_t k = nlog_ratelimit_take_suppressed(&d->rl);
+	struct aud_event ev;
+	char reason[96];
+
+	if (!k)
+		return;
+	d->n->stats[NETD_ST_DROPS_LIMITED] += k;
+	netd_event_init(&ev, "net", "drop");
+	snprintf(reason, sizeof(reason), "%llu more dropped packets not recorded (rate limit)",
+		 (unsigned long long)k);
+	ev.target = "*";
+	ev.decision = "deny";
+	ev.reason = reason;
+	netd_audit(d->n, &ev);
+}
+
+static void netd_drop_cb(void *ctx, const struct pkt_info *pi, const char *prefix)
+{
+	struct netd_drops *d = ctx;
+	struct aud_event ev;
+	char dst[PKT_ADDR_STRLEN], src[PKT_ADDR_STRLEN], json[256], name[64];
+	const char *why = NULL;
+
+	d->n->stats[NETD_ST_DROPS]++;
+	if (!nlog_ratelimit_allow(&d->rl, agw_mono_us()))
+		return;
+	pkt_format_dst(pi, dst, sizeof(dst));
+	pkt_format_src(pi, src, sizeof(src));
+	pkt_format_json(pi, json, sizeof(json));
+	nlog_prefix_parse(prefix, name, sizeof(name), &why);
+	netd_event_init(&ev, "net", "drop");
+	ev.target = dst;
+	ev.decision = "deny";
+	ev.rule = NULL;
+	ev.reason = !why			? "dropped by the gateway firewall"
+		    : strcmp(why, "v6") == 0	? "IPv6 is not routed"
+		    : strcmp(why, "fwd") == 0	? "the sandbox is not routed"
+		    : strcmp(why, "spoof") == 0 ? "spoofed source address"
+						: "not a gateway service";
+	ev.src = src;
+	ev.dst = dst;
+	ev.detail = json;
+	netd_audit(d->n, &ev);
+}
+
+static void netd_drops_timer(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct netd_drops *d = ctx;
+
+	(void)id;
+	netd_drop_summary(d);
+	d->timer = ev_timer_add(loop, 1000, netd_drops_timer, d);
+}
+
+static void netd_nlog_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct netd_drops *d = ctx;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	if (nlog_read(d->nl, netd_drop_cb, d) < 0)
+		log_warn("nflog read failed");
+}
+
+/* ---- supervisor messages ---- */
+
+static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
+{
+	struct ipc_policy *ip = malloc(sizeof(*ip));
+	struct pol_errors errs = {0};
+	struct pol *p = NULL;
+	struct netd_pol *np;
+	int rc;
+
+	if (!ip)
+		return;
+	if (ipc_policy_decode(buf, len, ip)) {
+		log_error("bad policy update from the supervisor");
+		goto out;
+	}
+	rc = pol_load_buf(ip->path, ip->text, ip->text_len, ip->basedir[0] ? ip->basedir : NULL, &p,
+			  &errs);
+	if (rc) {
+		log_error("policy update rejected: %s", agw_strerror(rc));
+		goto out;
+	}
+	np = netd_pol_wrap(p);
+	if (!np) {
+		pol_free(p);
+		goto out;
+	}
+	netd_pol_put(n->pol);
+	n->pol = np;
+	log_info("policy %s (%.12s) in effect for new connections", pol_name(p), pol_sha256(p));
+out:
+	pol_errors_free(&errs);
+	free(ip);
+}
+
+static void netd_ipc_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct netd *n = ctx;
+	static uint8_t buf[IPC_PAYLOAD_MAX];
+
+	(void)events;
+	for (;;) {
+		unsigned type;
+		size_t len;
+		int rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
+
+		if (rc == -EAGAIN)
+			return;
+		if (rc) {
+			if (rc != -EPIPE)
+				log_error("supervisor channel: %s", agw_strerror(rc));
+			ev_stop(loop);
+			return;
+		}
+		switch (type) {
+		case IPC_AUDIT_STATE:
+			if (len == 1) {
+				if (n->audit_ok != (buf[0] == 1))
+					log_warn("audit %s", buf[0] == 1
+								 ? "healthy again"
+								 : "failing: denying new actions");
+				n->audit_ok = buf[0] == 1;
+			}
+			break;
+		case IPC_POLICY_UPDATE:
+			netd_policy_update(n, buf, len);
+			break;
+		default:
+			log_warn("unexpected %s message from the supervisor", ipc_type_str(type));
+			break;
+		}
+	}
+}
+
+static void netd_stats_timer(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)id;
+	ipc_send(n->ipc_fd, IPC_STATS, n->stats, sizeof(n->stats), NULL, 0);
+	ev_timer_add(loop, NETD_STATS_MS, netd_stats_timer, n);
+}
+
+static void netd_on_term(struct ev_loop *loop, int signo, void *ctx)
+{
+	(void)signo;
+	(void)ctx;
+	ev_stop(loop);
+}
+
+int netd_run(const struct netd_config *c)
+{
+	struct netd n = {0};
+	struct netd_drops drops = {0};
+	const char *const *ups = NULL;
+	size_t nups;
+	int rc, code = 1;
+	int dns_udp = c->dns_udp_fd, dns_tcp = c->dns_tcp_fd, pfd = c->proxy_fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN); /* the supervisor decides when we stop */
+	n.ipc_fd = c->ipc_fd;
+	n.audit_ok = true;
+	n.pol = netd_pol_wrap(c->pol);
+	if (!n.pol) {
+		pol_free(c->pol);
+		goto out;
+	}
+	rc = ev_new(&n.loop);
+	if (rc)
+		goto out;
+	nups = pol_dns_upstreams(n.pol->p, &ups);
+	rc = res_new(n.loop, ups, nups, &n.res);
+	if (rc) {
+		log_error("resolver: %s", agw_strerror(rc));
+		goto out;
+	}
+	rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb);
+	if (rc)
+		goto out;
+	rc = dnss_new(&n, dns_udp, dns_tcp, &n.dnss);
+	dns_udp = dns_tcp = -1;
+	if (rc) {
+		log_error("dns server: %s", agw_strerror(rc));
+		goto out;
+	}
+	rc = prx_new(&n, pfd, &n.prx);
+	pfd = -1;
+	if (rc) {
+		log_error("proxy: %s", agw_strerror(rc));
+		goto out;
+	}
+	if (c->nflog_group >= 0) {
+		drops.n = &n;
+		nlog_ratelimit_init(&drops.rl, NLOG_RATE_DEFAULT, NLOG_BURST_DEFAULT,
+				    agw_mono_us());
+		rc = nlog_open((uint16_t)c->nflog_group, &drops.nl);
+		if (rc) {
+			log_warn("nflog group %d: %s; drops will not be recorded", c->nflog_group,
+				 agw_strerror(rc));
+		} else {
+			ev_add_fd(n.loop, nlog_fd(drops.nl), EV_READ, netd_nlog_cb, &drops);
+			drops.timer = ev_timer_add(n.loop, 1000, netd_drops_timer, &drops);
+			n.nlog = drops.nl;
+		}
+	}
+	rc = ev_add_fd(n.loop, n.ipc_fd, EV_READ, netd_ipc_cb, &n);
+	if (rc)
+		goto out;
+	ev_signal_add(n.loop, SIGTERM, netd_on_term, NULL);
+	ev_timer_add(n.loop, NETD_STATS_MS, netd_stats_timer, &n);
+	ipc_send(n.ipc_fd, IPC_READY, NULL, 0, NULL, 0);
+	log_debug("net child ready");
+	rc = ev_run(n.loop);
+	code = rc ? 1 : 0;
+out:
+	prx_free(n.prx);
+	dnss_free(n.dnss);
+	if (drops.nl) {
+		netd_drop_summary(&drops);
+		ev_del_fd(n.loop, nlog_fd(drops.nl));
+		nlog_free(drops.nl);
+	}
+	res_free(n.res);
+	dnsb_free(n.dnsb);
+	netd_pol_put(n.pol);
+	ev_free(n.loop);
+	if (dns_udp >= 0)
+		close(dns_udp);
+	if (dns_tcp >= 0)
+		close(dns_tcp);
+	if (pfd >= 0)
+		close(pfd);
+	close(c->ipc_fd);
+	return code;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The transparent TCP proxy: takes the connections nftables redirected from
+ * the sandbox, finds the original destination (SO_ORIGINAL_DST), peeks at
+ * the first bytes (TLS ClientHello -> SNI, HTTP/1.x -> Host, method, path),
+ * decides with the policy, and relays to the address the gateway itself
+ * resolved for the name (never the one the agent chose). Without a name the
+ * original destination must be bound to an allowed name by the sandbox's
+ * DNS answers, or allowed by a cidr rule. Special-purpose addresses are
+ * refused unless a cidr rule allows them. Plain HTTP is judged request by
+ * request on keep-alive connections; a denied request gets a 403 naming
+ * the rule. Runs on the net child's loop; never blocks.
+ */
+#ifndef AGW_PRX_H
+#define AGW_PRX_H
+
+#include "netd.h"
+
+#define PRX_BUF 65536	 /* per direction */
+#define PRX_PEEK_MS 5000 /* first bytes */
+#define PRX_RESOLVE_MS 10000
+#define PRX_CONNECT_MS 10000
+#define PRX_IDLE_MS 300000
+#define PRX_DRAIN_MS 5000
+#define PRX_EMFILE_PAUSE_MS 200
+
+struct prx;
+
+/* Starts accepting on listen_fd (prx takes ownership). Returns 0 and *out,
+ * or -AGW_ENOMEM / -errno. */
+int prx_new(struct netd *n, int listen_fd, struct prx **out);
+/* Closes the listener and every session (close events are recorded).
+ * NULL-safe. */
+void prx_free(struct prx *px);
+/* Sessions alive. */
+size_t prx_sessions(const struct prx *px);
+
+#endif

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `agentgw up` end to end, in a network namespace made here: a real microvm
+# (TCG without KVM) behind the gateway. Checks from inside the guest: eth0
+# and resolv.conf come from the kernel command line, the gateway answers
+# ping, a name outside the policy gets NXDOMAIN, /workspace (9P through the
+# fs gateway) can be read, .env cannot, writes outside out/ fail with
+# EACCES and inside succeed; the command's exit status comes back; the audit
+# database has each of these; afterwards no tap, no nftables table and no
+# QEMU remain.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, tap, nftables)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
+[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
+"$AGENTGW" image build --add curl openssl dig nc >/dev/null || { echo "FAIL: image build"; exit 1; }
+
+ns=agwup$$
+tmp=$(mktemp -d /tmp/agentgw-up.XXXXXX)
+cleanup() {
+	local p
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
+mkdir -p "$tmp/ws/out"
+echo secret >"$tmp/ws/.env"
+echo hello-ws >"$tmp/ws/readme.txt"
+cat >"$tmp/p.yaml" <<'YAML'
+version: 1
+name: e2e-up
+mode: enforce
+network:
+  allow:
+    - allowed.test
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+    - { path: "out/**", access: [read, write, create, delete] }
+  deny:
+    - { path: "**/.env" }
+audit:
+  database: audit.db
+YAML
+fails=0
+check() {
+	local what=$1
+	shift
+	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+
+ip netns exec "$ns" timeout 300 "$AGENTGW" up -v --policy "$tmp/p.yaml" --name e2e -- sh -c '
+	ip -4 addr show eth0 | grep -o "inet [0-9./]*"
+	echo "resolv: $(cat /etc/resolv.conf)"
+	gw=$(cut -d" " -f2 /etc/resolv.conf)
+	ping -c1 -W5 "$gw" >/dev/null && echo ping-ok
+	nslookup denied.example 2>&1 | grep -q NXDOMAIN && echo dns-denied
+	cat /workspace/readme.txt
+	cat /workspace/.env 2>&1 | grep -q "Permission denied" && echo env-denied
+	(echo y >/workspace/nope) 2>&1 | grep -q "Permission denied" && echo write-denied
+	echo x >/workspace/out/new && echo write-ok
+	exit 5' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+cat "$tmp/out"
+grep -v "^agentgw\[" "$tmp/err"
+check "command's exit status 5 comes back" [ "$rc" = 5 ]
+check "eth0 has the guest address of a /30" grep -q "^inet 10\.77\.[0-9]*\.[0-9]*/30" "$tmp/out"
+check "resolv.conf points at the gateway" grep -q "^resolv: nameserver 10\.77\." "$tmp/out"
+check "the gateway answers ping" grep -qx ping-ok "$tmp/out"
+check "a name outside the policy is NXDOMAIN" grep -qx dns-denied "$tmp/out"
+check "/workspace is readable over 9P" grep -qx hello-ws "$tmp/out"
+check ".env cannot be read" grep -qx env-denied "$tmp/out"
+check "writes outside out/ fail with EACCES" grep -qx write-denied "$tmp/out"
+check "writes in out/ work" sh -c "grep -qx write-ok '$tmp/out' && [ \"\$(cat '$tmp/ws/out/new')\" = x ]"
+check "tcg or kvm reported" grep -Eq "guest ready in [0-9]+ ms \((tcg|kvm)\)" "$tmp/err"
+q() { sqlite3 "$tmp/audit.db" "$1" 2>/dev/null; }
+check "audit: fs read allowed" [ "$(q "select count(*) from event where kind='fs' and target='readme.txt' and decision='allow'")" -ge 1 ]
+check "audit: .env denied" [ "$(q "select count(*) from event where kind='fs' and target='.env' and decision='deny'")" -ge 1 ]
+check "audit: create outside out/ denied" [ "$(q "select count(*) from event where kind='fs' and op='create' and target='nope' and decision='deny'")" -ge 1 ]
+check "audit: dns denied" [ "$(q "select count(*) from event where kind='dns' and target='denied.example' and decision='deny'")" -ge 1 ]
+check "audit: sandbox stopped" [ -n "$(q "select stopped_at from sandbox where name='e2e'")" ]
+check "no tap left" sh -c "! ip -n '$ns' link show agw-e2e >/dev/null 2>&1"
+check "no nftables table left" sh -c "! ip netns exec '$ns' nft list tables | grep -q agentgw"
+check "no process left in the namespace" [ -z "$(ip netns pids "$ns")" ]
+[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
+echo "all checks passed"

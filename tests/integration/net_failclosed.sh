@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Fail closed: the audit database lives on a tiny tmpfs (mounted under this
+# test's own temp dir); when it fills up the writer fails, the supervisor
+# tells the net child, and new actions are denied (DNS SERVFAIL, TCP
+# closed) until the disk has room again. Real SQLite, real ENOSPC.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/topo.sh
+
+AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
+for t in curl dig sqlite3 mount; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+done
+[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
+
+GW_PID=
+MNT=
+failures=0
+cleanup() {
+	if [ -n "$GW_PID" ]; then
+		kill -TERM "$GW_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$GW_PID" 2>/dev/null
+		wait "$GW_PID" 2>/dev/null
+	fi
+	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
+	topo_down
+}
+topo_up
+trap cleanup EXIT
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+MNT=$TOPO_DIR/small
+mkdir -p "$MNT"
+mount -t tmpfs -o size=2m tmpfs "$MNT" || { MNT=; echo "SKIP: cannot mount tmpfs"; exit 77; }
+DB=$MNT/audit.db
+cat >"$TOPO_DIR/policy.yaml" <<P
+version: 1
+name: failclosed
+network:
+  allow: [allowed.test]
+  dns: { upstream: [$DNS_IP] }
+P
+ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
+	--audit "$DB" --name "fc$TOPO_ID" -vv >"$TOPO_DIR/gw.log" 2>&1 &
+GW_PID=$!
+wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+
+status() { in_guest dig +time=3 +tries=1 "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
+
+[ "$(status allowed.test)" = NOERROR ] && ok "healthy: allowed.test resolves" || bad "healthy DNS failed"
+body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
+[ "$body" = allowed.test ] && ok "healthy: http://allowed.test/ works" || bad "healthy HTTP gave '$body'"
+
+# fill the disk; the next commit fails
+dd if=/dev/zero of="$MNT/filler" bs=64k 2>/dev/null
+for i in $(seq 20); do status allowed.test >/dev/null; sleep 0.1; done
+st=$(status allowed.test)
+[ "$st" = SERVFAIL ] && ok "audit failing: allowed.test -> SERVFAIL" || bad "audit failing: DNS status '$st'"
+if in_guest curl -sS --max-time 8 http://allowed.test/ >/dev/null 2>&1; then
+	bad "audit failing: HTTP still allowed"
+else ok "audit failing: new connection refused"; fi
+grep -q "children deny new actions" "$TOPO_DIR/gw.log" && ok "supervisor logged the failure" ||
+	bad "no failure log line"
+
+# room again: the writer catches up and actions are allowed again
+rm -f "$MNT/filler"
+st=
+for i in $(seq 50); do
+	st=$(status allowed.test)
+	[ "$st" = NOERROR ] && break
+	sleep 0.2
+done
+[ "$st" = NOERROR ] && ok "recovered: allowed.test resolves again" || bad "no recovery: status '$st'"
+body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
+[ "$body" = allowed.test ] && ok "recovered: HTTP works again" || bad "after recovery HTTP gave '$body'"
+# While failing, the writer rejects every event (aud_writer_submit returns
+# -AGW_EFULL), so the denied actions' own rows are lost; the log says so.
+n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'" 2>/dev/null)
+[ "${n:-0}" -ge 2 ] && ok "audit rows of the allowed connections before and after ($n)" ||
+	bad "missing connect rows ($n)"
+
+if [ "$failures" != 0 ]; then
+	tail -n 40 "$TOPO_DIR/gw.log"
+	exit 1
+fi
+echo "all checks passed"

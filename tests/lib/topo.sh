@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared test topology for integration and e2e tests: three network
+# namespaces made by the test itself and nothing outside them.
+#
+#   guest (gveth 10.77.0.2/30, fd77::2/64) <-> gw (gw0 10.77.0.1/30, fd77::1/64)
+#   gw (up0 198.51.100.1/24) <-> net (nn0 198.51.100.2/24, 203.0.113.10-12)
+#
+# NS_NET is a fake internet: dnsmasq on 198.51.100.2:53 answering the test
+# names and nginx serving HTTP and HTTPS (certificates from a test CA) on
+# 203.0.113.10 (allowed.test, api.allowed.test), .11 (other.test) and
+# .12 (evil.test). Everything lives under TOPO_DIR.
+#
+# Usage:
+#   source tests/lib/topo.sh
+#   topo_up              # exits 77 when not root
+#   trap topo_down EXIT
+#   in_guest curl ...; in_gw ...; in_net ...
+#   wait_port NS ADDR PORT [timeout-seconds]
+#
+# Exported: TOPO_ID NS_GUEST NS_GW NS_NET TOPO_DIR GUEST_IF GUEST_IP GW_IP
+# GUEST_IP6 GW_IP6 UP_IF UP_IP NET_IP DNS_IP TOPO_CA
+# ALLOWED_IP OTHER_IP EVIL_IP.
+# KEEP_TOPO=1 keeps TOPO_DIR after topo_down (logs, certificates).
+
+TOPO_ID=${TOPO_ID:-$$}
+NS_GUEST=agw-guest-$TOPO_ID
+NS_GW=agw-gw-$TOPO_ID
+NS_NET=agw-net-$TOPO_ID
+GUEST_IF=gw0
+GUEST_IP=10.77.0.2
+GW_IP=10.77.0.1
+GUEST_IP6=fd77::2
+GW_IP6=fd77::1
+UP_IF=up0
+UP_IP=198.51.100.1
+NET_IP=198.51.100.2
+DNS_IP=198.51.100.2
+ALLOWED_IP=203.0.113.10
+OTHER_IP=203.0.113.11
+EVIL_IP=203.0.113.12
+TOPO_DIR=${TOPO_DIR:-}
+TOPO_CA=${TOPO_CA:-}
+export TOPO_ID NS_GUEST NS_GW NS_NET GUEST_IF GUEST_IP GW_IP GUEST_IP6 GW_IP6 \
+	UP_IF UP_IP NET_IP DNS_IP ALLOWED_IP OTHER_IP EVIL_IP TOPO_DIR TOPO_CA
+
+in_guest() { ip netns exec "$NS_GUEST" "$@"; }
+in_gw() { ip netns exec "$NS_GW" "$@"; }
+in_net() { ip netns exec "$NS_NET" "$@"; }
+
+# wait_port NS ADDR PORT [timeout]: waits until a TCP listener on ADDR:PORT
+# exists inside namespace NS. Returns 1 on timeout.
+wait_port() {
+	local ns=$1 addr=$2 port=$3 t=${4:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		if ip netns exec "$ns" ss -Hltn "src $addr:$port" 2>/dev/null | grep -q .; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "topo: nothing listens on $addr:$port in $ns after ${t}s" >&2
+	return 1
+}
+
+# wait_udp NS ADDR PORT [timeout]: same for a UDP socket.
+wait_udp() {
+	local ns=$1 addr=$2 port=$3 t=${4:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		if ip netns exec "$ns" ss -Hlun "src $addr:$port" 2>/dev/null | grep -q .; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "topo: no UDP socket on $addr:$port in $ns after ${t}s" >&2
+	return 1
+}
+
+_topo_die() {
+	echo "topo: $*" >&2
+	topo_down
+	exit 1
+}
+
+# Certificates: one CA, one leaf per server with its names as SANs.
+_topo_certs() {
+	local d=$TOPO_DIR/pki leaf names
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$TOPO_DIR/ca.pem" -days 2 \
+		-subj "/CN=agentgw test CA $TOPO_ID" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || return 1
+	for leaf in allowed.test other.test evil.test; do
+		names="DNS:$leaf"
+		[ "$leaf" = allowed.test ] && names="$names,DNS:api.allowed.test"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$d/$leaf.key" -out "$d/$leaf.csr" -subj "/CN=$leaf" \
+			2>/dev/null || return 1
+		printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+			"$names" >"$d/$leaf.ext"
+		openssl x509 -req -in "$d/$leaf.csr" -CA "$TOPO_DIR/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/$leaf.ext" -out "$d/$leaf.pem" \
+			2>/dev/null || return 1
+	done
+}
+
+_topo_nginx_server() { # ip name extra-names
+	local ip=$1 name=$2 extra=$3 port
+	for port in 80 443; do
+		cat <<EOF
+	server {
+		listen $ip:$port$([ $port = 443 ] && echo " ssl");
+		server_name $name $extra;
+$([ $port = 443 ] && printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s;\n' \
+	"$TOPO_DIR/pki/$name.pem" "$TOPO_DIR/pki/$name.key")
+		root $TOPO_DIR/www;
+		location = / { return 200 "$name\n"; }
+		location /docs/ { return 200 "$name docs \$uri\n"; }
+		location /admin { return 200 "$name admin\n"; }
+		location = /big { }
+		location = /small { }
+		location / { return 404 "$name not found\n"; }
+	}
+EOF
+	done
+}
+
+_topo_nginx() {
+	local c=$TOPO_DIR/nginx.conf
+	mkdir -p "$TOPO_DIR/www" "$TOPO_DIR/nginx-tmp"
+	truncate -s 64M "$TOPO_DIR/www/big"
+	head -c 100 /dev/zero | tr '\0' 'x' >"$TOPO_DIR/www/small"
+	{
+		cat <<EOF
+user root;
+worker_processes 2;
+worker_rlimit_nofile 16384;
+pid $TOPO_DIR/nginx.pid;
+error_log $TOPO_DIR/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log $TOPO_DIR/nginx-access.log;
+	default_type text/plain;
+	client_body_temp_path $TOPO_DIR/nginx-tmp/body;
+	proxy_temp_path $TOPO_DIR/nginx-tmp/proxy;
+	fastcgi_temp_path $TOPO_DIR/nginx-tmp/fastcgi;
+	uwsgi_temp_path $TOPO_DIR/nginx-tmp/uwsgi;
+	scgi_temp_path $TOPO_DIR/nginx-tmp/scgi;
+	keepalive_requests 100000;
+	sendfile on;
+EOF
+		_topo_nginx_server "$ALLOWED_IP" allowed.test api.allowed.test
+		_topo_nginx_server "$OTHER_IP" other.test ""
+		_topo_nginx_server "$EVIL_IP" evil.test ""
+		echo "}"
+	} >"$c"
+	in_net nginx -e "$TOPO_DIR/nginx-error.log" -p "$TOPO_DIR" -c "$c" ||
+		return 1
+}
+
+_topo_dnsmasq() {
+	# Only the listed names exist: --address=/#/ makes every other name
+	# NXDOMAIN, host/txt records are answered before it.
+	in_net dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+		--user=root --group=root \
+		--listen-address="$DNS_IP" --bind-interfaces --port=53 \
+		--pid-file="$TOPO_DIR/dnsmasq.pid" \
+		--log-queries=extra --log-facility="$TOPO_DIR/dnsmasq.log" \
+		--host-record=allowed.test,"$ALLOWED_IP" \
+		--host-record=api.allowed.test,"$ALLOWED_IP" \
+		--host-record=other.test,"$OTHER_IP" \
+		--host-record=evil.test,"$EVIL_IP" \
+		--host-record=rebind.test,127.0.0.1 \
+		--host-record=lan.test,192.168.50.5 \
+		--host-record=v6only.test,2001:db8::10 \
+		--txt-record=secret.evil.test,"exfiltrated-secret" \
+		--address=/#/ || return 1
+}
+
+topo_up() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root"
+		exit 77
+	fi
+	local t
+	for t in ip dnsmasq nginx openssl ss; do
+		if ! command -v "$t" >/dev/null; then
+			echo "SKIP: $t not installed (run scripts/deps.sh)"
+			exit 77
+		fi
+	done
+	TOPO_DIR=$(mktemp -d /tmp/agw-topo-XXXXXX) || exit 1
+	TOPO_CA=$TOPO_DIR/ca.pem
+	export TOPO_DIR TOPO_CA
+	_TOPO_UP=1
+
+	ip netns add "$NS_GUEST" || _topo_die "cannot create $NS_GUEST"
+	ip netns add "$NS_GW" || _topo_die "cannot create $NS_GW"
+	ip netns add "$NS_NET" || _topo_die "cannot create $NS_NET"
+	mkdir -p "/etc/netns/$NS_GUEST" "/etc/netns/$NS_GW"
+	echo "nameserver $GW_IP" >"/etc/netns/$NS_GUEST/resolv.conf"
+	echo "nameserver $DNS_IP" >"/etc/netns/$NS_GW/resolv.conf"
+
+	# Interfaces are created inside the namespaces, so their names can
+	# never clash with the host's or with a parallel run's.
+	{
+		ip -n "$NS_GW" link add "$GUEST_IF" type veth peer name gveth netns "$NS_GUEST" &&
+			ip -n "$NS_GW" link add "$UP_IF" type veth peer name nn0 netns "$NS_NET" &&
+			ip -n "$NS_GUEST" link set lo up &&
+			ip -n "$NS_GW" link set lo up &&
+			ip -n "$NS_NET" link set lo up &&
+			ip -n "$NS_GUEST" addr add "$GUEST_IP/30" dev gveth &&
+			ip -n "$NS_GUEST" addr add "$GUEST_IP6/64" dev gveth nodad &&
+			ip -n "$NS_GW" addr add "$GW_IP/30" dev "$GUEST_IF" &&
+			ip -n "$NS_GW" addr add "$GW_IP6/64" dev "$GUEST_IF" nodad &&
+			ip -n "$NS_GW" addr add "$UP_IP/24" dev "$UP_IF" &&
+			ip -n "$NS_NET" addr add "$NET_IP/24" dev nn0 &&
+			ip -n "$NS_NET" addr add "$ALLOWED_IP/32" dev nn0 &&
+			ip -n "$NS_NET" addr add "$OTHER_IP/32" dev nn0 &&
+			ip -n "$NS_NET" addr add "$EVIL_IP/32" dev nn0 &&
+			ip -n "$NS_GUEST" link set gveth up &&
+			ip -n "$NS_GW" link set "$GUEST_IF" up &&
+			ip -n "$NS_GW" link set "$UP_IF" up &&
+			ip -n "$NS_NET" link set nn0 up &&
+			ip -n "$NS_GUEST" route add default via "$GW_IP" &&
+			ip -n "$NS_GUEST" -6 route add default via "$GW_IP6" &&
+			ip -n "$NS_GW" route add default via "$NET_IP" &&
+			ip -n "$NS_NET" route add 10.77.0.0/30 via "$UP_IP"
+	} || _topo_die "cannot set up links and addresses"
+
+	_topo_certs || _topo_die "cannot make test certificates"
+	_topo_dnsmasq || _topo_die "cannot start dnsmasq (see $TOPO_DIR/dnsmasq.log)"
+	_topo_nginx || _topo_die "cannot start nginx (see $TOPO_DIR/nginx-error.log)"
+	wait_udp "$NS_NET" "$DNS_IP" 53 10 || _topo_die "dnsmasq did not come up"
+	for t in "$ALLOWED_IP" "$OTHER_IP" "$EVIL_IP"; do
+		wait_port "$NS_NET" "$t" 443 10 || _topo_die "nginx did not come up"
+	done
+	return 0
+}
+
+_topo_kill_pidfile() {
+	local f=$1 pid i
+	[ -f "$f" ] || return 0
+	pid=$(head -n1 "$f" 2>/dev/null)
+	case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+	kill "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
+topo_down() {
+	local ns
+	[ -n "${TOPO_DIR:-}" ] && [ -d "$TOPO_DIR" ] && {
+		_topo_kill_pidfile "$TOPO_DIR/nginx.pid"
+		_topo_kill_pidfile "$TOPO_DIR/dnsmasq.pid"
+	}
+	for ns in "$NS_GUEST" "$NS_GW" "$NS_NET"; do
+		# Whatever a test left running in the namespace would keep it
+		# alive; kill only processes inside our own namespaces.
+		if [ -e "/run/netns/$ns" ]; then
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+			ip netns del "$ns" 2>/dev/null
+		fi
+		rm -rf "/etc/netns/$ns"
+	done
+	if [ -n "${TOPO_DIR:-}" ] && [ -d "$TOPO_DIR" ]; then
+		if [ "${KEEP_TOPO:-0}" = 1 ]; then
+			echo "topo: kept $TOPO_DIR" >&2
+		else
+			rm -rf "$TOPO_DIR"
+		fi
+	fi
+	return 0
+}

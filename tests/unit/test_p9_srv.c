@@ -1,0 +1,914 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The 9P server against a real temporary workspace and a real policy,
+ * driven through p9_conn with encoded messages: version/attach/walk/open/
+ * read/write/create/readdir/getattr/setattr/unlink/rename/link/symlink/
+ * mknod/lock/statfs/xattr, escape attempts (walk "..", symlink to /etc and
+ * through it, symlink chains, rename of a directory under a fid, a host-side
+ * symlink swap, link names with '/'), the .env rule, audit mode, fail-closed
+ * audit, fid limits, msize negotiation and malformed input; each checks the
+ * reply and the audit events emitted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agw.h"
+#include "audit/aud.h"
+#include "gateway/fs/p9_msg.h"
+#include "gateway/fs/p9_srv.h"
+#include "policies/pol.h"
+
+struct rec {
+	char op[24], target[512], decision[16], rule[48], reason[128], detail[256];
+	int64_t up, down;
+};
+
+struct tc {
+	char ws[64];
+	int root;
+	struct pol *pol;
+	struct p9_srv *srv;
+	struct p9_conn *c;
+	struct rec ev[512];
+	size_t nev;
+	bool fail_emit;
+	uint16_t tag;
+	uint8_t rbuf[P9_MSIZE_MAX];
+};
+
+static struct tc T;
+
+static void cpy(char *dst, size_t cap, const char *s)
+{
+	snprintf(dst, cap, "%s", s ? s : "");
+}
+
+static int rec_emit(void *ctx, const struct aud_event *ev)
+{
+	struct tc *t = ctx;
+	struct rec *r;
+
+	if (t->fail_emit)
+		return -AGW_EFULL;
+	assert_string_equal(ev->kind, "fs");
+	if (t->nev >= AGW_ARRAY_LEN(t->ev))
+		return 0;
+	r = &t->ev[t->nev++];
+	cpy(r->op, sizeof(r->op), ev->op);
+	cpy(r->target, sizeof(r->target), ev->target);
+	cpy(r->decision, sizeof(r->decision), ev->decision);
+	cpy(r->rule, sizeof(r->rule), ev->rule);
+	cpy(r->reason, sizeof(r->reason), ev->reason);
+	cpy(r->detail, sizeof(r->detail), ev->detail);
+	r->up = ev->bytes_up;
+	r->down = ev->bytes_down;
+	return 0;
+}
+
+static const struct rec *find_ev(const char *op, const char *target, const char *decision)
+{
+	for (size_t i = 0; i < T.nev; i++)
+		if (!strcmp(T.ev[i].op, op) && (!target || !strcmp(T.ev[i].target, target)) &&
+		    !strcmp(T.ev[i].decision, decision))
+			return &T.ev[i];
+	return NULL;
+}
+
+static void put_file(const char *rel, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void mk(const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static int start(const char *mode, unsigned max_fids)
+{
+	char pol[2048];
+	struct pol_errors errs = {0};
+	struct p9_srv_config cfg = {0};
+	struct stat st;
+	int n, rc;
+
+	memset(&T, 0, sizeof(T));
+	snprintf(T.ws, sizeof(T.ws), "/tmp/agw-p9-XXXXXX");
+	assert_non_null(mkdtemp(T.ws));
+	mk("src");
+	mk("pub");
+	mk("pub/d");
+	mk("drop");
+	mk("drop/box");
+	put_file("README", "readme\n");
+	put_file(".env", "SECRET=1\n");
+	put_file("src/a.c", "int a;\n");
+	put_file("pub/d/f", "data\n");
+	if (geteuid() == 0)
+		assert_int_equal(chown(T.ws, 65534, 65534), 0);
+	n = snprintf(pol, sizeof(pol),
+		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n  allow:\n"
+		     "    - { path: \"**\", access: [read] }\n"
+		     "    - { path: \"src/**\", access: [read, write, create, delete] }\n"
+		     "    - { path: \"pub/**\", access: [read, write, create, delete] }\n"
+		     "    - { path: \"drop/**\", access: [create] }\n"
+		     "  deny:\n    - { path: \"**/.env\" }\n"
+		     "    - { path: \"drop/**\", access: [read] }\n",
+		     mode, T.ws);
+	rc = pol_load_buf("t.yaml", pol, (size_t)n, "/", &T.pol, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].col,
+			errs.v[i].msg);
+	pol_errors_free(&errs);
+	assert_int_equal(rc, 0);
+	T.root = open(T.ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(T.root >= 0);
+	assert_int_equal(fstat(T.root, &st), 0);
+	cfg.root_fd = T.root;
+	cfg.pol = T.pol;
+	cfg.emit = rec_emit;
+	cfg.emit_ctx = &T;
+	cfg.sandbox_id = 7;
+	cfg.owner_uid = st.st_uid;
+	cfg.owner_gid = st.st_gid;
+	cfg.max_fids = max_fids;
+	assert_int_equal(p9_srv_new(&cfg, &T.srv), 0);
+	assert_int_equal(p9_conn_new(T.srv, "10.0.0.2:1234", &T.c), 0);
+	return 0;
+}
+
+static int stop(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	p9_conn_free(T.c);
+	p9_srv_free(T.srv);
+	pol_free(T.pol);
+	close(T.root);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T.ws);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return start("enforce", 0);
+}
+
+/* Send t on c; returns 0 and the decoded reply in r, or -ecode for Rlerror,
+ * or the connection's negative error. */
+static int rpc_on(struct p9_conn *c, struct p9_msg *t, struct p9_msg *r)
+{
+	uint8_t b[8192];
+	const uint8_t *out;
+	size_t l, ol;
+	uint32_t size;
+	int rc;
+
+	t->tag = T.tag++;
+	assert_int_equal(p9_encode(t, b, sizeof(b), &l), 0);
+	rc = p9_conn_input(c, b, l);
+	if (rc < 0)
+		return rc;
+	out = p9_conn_output(c, &ol);
+	assert_int_equal(p9_frame(out, ol, P9_MSIZE_MAX, &size), 0);
+	assert_int_equal(size, ol); /* exactly one reply */
+	memcpy(T.rbuf, out, ol);
+	p9_conn_consume(c, ol);
+	assert_int_equal(p9_decode(T.rbuf, ol, r), 0);
+	assert_int_equal(r->tag, t->tag);
+	if (r->type == P9_RLERROR)
+		return -(int)r->u.lerror.ecode;
+	assert_int_equal(r->type, t->type + 1);
+	return 0;
+}
+
+static int rpc(struct p9_msg *t, struct p9_msg *r)
+{
+	return rpc_on(T.c, t, r);
+}
+
+static struct p9_str str(const char *s)
+{
+	return (struct p9_str){s, (uint16_t)strlen(s)};
+}
+
+static int version_on(struct p9_conn *c, uint32_t msize, const char *v, struct p9_msg *r)
+{
+	struct p9_msg t = {.type = P9_TVERSION};
+
+	t.u.version.msize = msize;
+	t.u.version.version = str(v);
+	return rpc_on(c, &t, r);
+}
+
+static void session_on(struct p9_conn *c)
+{
+	struct p9_msg t = {.type = P9_TATTACH}, r;
+
+	assert_int_equal(version_on(c, 65536, "9P2000.L", &r), 0);
+	t.u.attach.fid = 0;
+	t.u.attach.afid = P9_NOFID;
+	t.u.attach.uname = str("u");
+	t.u.attach.aname = str("");
+	assert_int_equal(rpc_on(c, &t, &r), 0);
+	assert_int_equal(r.u.qid.type, P9_QTDIR);
+}
+
+static void session(void)
+{
+	session_on(T.c);
+}
+
+/* Walk fid -> newfid through "a/b/c"; returns 0, -errno, or the number of
+ * qids of a partial walk (> 0). */
+static int walk(uint32_t fid, uint32_t newfid, const char *path)
+{
+	struct p9_msg t = {.type = P9_TWALK}, r;
+	char buf[512], *save = NULL, *tok;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	t.u.walk.fid = fid;
+	t.u.walk.newfid = newfid;
+	for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
+		t.u.walk.wname[t.u.walk.nwname++] = str(tok);
+	rc = rpc(&t, &r);
+	if (rc)
+		return rc;
+	return r.u.rwalk.nwqid == t.u.walk.nwname ? 0 : r.u.rwalk.nwqid;
+}
+
+static int lopen(uint32_t fid, uint32_t flags)
+{
+	struct p9_msg t = {.type = P9_TLOPEN}, r;
+
+	t.u.lopen.fid = fid;
+	t.u.lopen.flags = flags;
+	return rpc(&t, &r);
+}
+
+static int clunk(uint32_t fid)
+{
+	struct p9_msg t = {.type = P9_TCLUNK}, r;
+
+	t.u.fid.fid = fid;
+	return rpc(&t, &r);
+}
+
+static int rd(uint32_t fid, uint64_t off, char *out, size_t cap)
+{
+	struct p9_msg t = {.type = P9_TREAD}, r;
+	int rc;
+
+	t.u.read.fid = fid;
+	t.u.read.offset = off;
+	t.u.read.count = (uint32_t)cap - 1;
+	rc = rpc(&t, &r);
+	if (rc)
+		return rc;
+	memcpy(out, r.u.data.data, r.u.data.count);
+	out[r.u.data.count] = 0;
+	return (int)r.u.data.count;
+}
+
+static int wr(uint32_t fid, uint64_t off, const char *s)
+{
+	struct p9_msg t = {.type = P9_TWRITE}, r;
+	int rc;
+
+	t.u.write.fid = fid;
+	t.u.write.offset = off;
+	t.u.write.count = (uint32_t)strlen(s);
+	t.u.write.data = (const uint8_t *)s;
+	rc = rpc(&t, &r);
+	return rc ? rc : (int)r.u.rwrite.count;
+}
+
+static int lcreate(uint32_t dfid, const char *name, uint32_t flags)
+{
+	struct p9_msg t = {.type = P9_TLCREATE}, r;
+
+	t.u.lcreate.fid = dfid;
+	t.u.lcreate.name = str(name);
+	t.u.lcreate.flags = flags;
+	t.u.lcreate.mode = 06755; /* set-id bits must not survive */
+	return rpc(&t, &r);
+}
+
+static int symlink9(uint32_t dfid, const char *name, const char *target)
+{
+	struct p9_msg t = {.type = P9_TSYMLINK}, r;
+
+	t.u.symlink.fid = dfid;
+	t.u.symlink.name = str(name);
+	t.u.symlink.target = str(target);
+	return rpc(&t, &r);
+}
+
+static int renameat9(uint32_t od, const char *on, uint32_t nd, const char *nn)
+{
+	struct p9_msg t = {.type = P9_TRENAMEAT}, r;
+
+	t.u.renameat.olddfid = od;
+	t.u.renameat.oldname = str(on);
+	t.u.renameat.newdfid = nd;
+	t.u.renameat.newname = str(nn);
+	return rpc(&t, &r);
+}
+
+static int unlinkat9(uint32_t dfid, const char *name, uint32_t flags)
+{
+	struct p9_msg t = {.type = P9_TUNLINKAT}, r;
+
+	t.u.unlinkat.dfid = dfid;
+	t.u.unlinkat.name = str(name);
+	t.u.unlinkat.flags = flags;
+	return rpc(&t, &r);
+}
+
+static bool exists(const char *rel)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* ---- tests ---- */
+
+static void test_read_allowed_and_summed(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "README"), 0);
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
+	assert_int_equal(rd(1, 0, buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "readme\n");
+	assert_int_equal(rd(1, 3, buf, sizeof(buf)), 4);
+	assert_int_equal(rd(1, 7, buf, sizeof(buf)), 0);
+	assert_null(find_ev("read", "README", "allow")); /* summed at clunk */
+	assert_int_equal(clunk(1), 0);
+	const struct rec *e = find_ev("read", "README", "allow");
+	assert_non_null(e);
+	assert_int_equal(e->down, 11);
+	assert_int_equal(e->up, 0);
+	assert_string_equal(e->rule, "filesystem.allow[0]");
+	/* the fid is gone */
+	assert_int_equal(clunk(1), -EBADF);
+}
+
+static void test_env_denied_and_audited(void **state)
+{
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, ".env"), 0); /* walking reveals nothing more than readdir */
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
+	const struct rec *e = find_ev("open", ".env", "deny");
+	assert_non_null(e);
+	assert_string_equal(e->rule, "filesystem.deny[0]");
+	/* getattr is a read too */
+	struct p9_msg t = {.type = P9_TGETATTR}, r;
+	t.u.getattr.fid = 1;
+	t.u.getattr.mask = P9_GETATTR_BASIC;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_non_null(find_ev("getattr", ".env", "deny"));
+	/* and a .env deeper down */
+	put_file("src/.env", "X=1\n");
+	assert_int_equal(walk(0, 2, "src/.env"), 0);
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	assert_non_null(find_ev("open", "src/.env", "deny"));
+}
+
+static void test_create_write_owner(void **state)
+{
+	char p[256], buf[64];
+	struct stat st, ws;
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	assert_int_equal(lcreate(1, "new.c", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
+	assert_int_equal(wr(1, 0, "hello"), 5);
+	assert_int_equal(wr(1, 5, " world"), 6);
+	assert_non_null(find_ev("create", "src/new.c", "allow"));
+	assert_int_equal(clunk(1), 0);
+	const struct rec *e = find_ev("write", "src/new.c", "allow");
+	assert_non_null(e);
+	assert_int_equal(e->up, 11);
+	snprintf(p, sizeof(p), "%s/src/new.c", T.ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(stat(T.ws, &ws), 0);
+	assert_int_equal(st.st_uid, ws.st_uid); /* the workspace owner, not root */
+	assert_int_equal(st.st_gid, ws.st_gid);
+	assert_int_equal(st.st_mode & 07000, 0);
+	assert_int_equal(st.st_size, 11);
+	/* read it back through a new fid */
+	assert_int_equal(walk(0, 2, "src/new.c"), 0);
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
+	assert_int_equal(rd(2, 0, buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "hello world");
+	/* writing through a read-only fid fails */
+	assert_int_equal(wr(2, 0, "x"), -EBADF);
+	/* creating at the root is not allowed (read only there) */
+	assert_int_equal(walk(0, 3, ""), 0);
+	assert_int_equal(lcreate(3, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EACCES);
+	assert_non_null(find_ev("create", "x", "deny"));
+	assert_false(exists("x"));
+	/* opening README for writing is denied */
+	assert_int_equal(walk(0, 4, "README"), 0);
+	assert_int_equal(lopen(4, P9_DOTL_RDWR), -EACCES);
+	assert_int_equal(lopen(4, P9_DOTL_RDONLY | P9_DOTL_TRUNC), -EACCES);
+}
+
+static void test_walk_dotdot_escape(void **state)
+{
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, ".."), -EACCES);
+	assert_non_null(find_ev("walk", "..", "deny"));
+	/* src/.. is the root; src/../.. would be above it: partial walk */
+	assert_int_equal(walk(0, 2, "src/.."), 0);
+	assert_int_equal(walk(0, 3, "src/../.."), 2);
+	assert_int_equal(clunk(3), -EBADF); /* a partial walk creates no fid */
+	/* names with '/' or '.' are refused */
+	struct p9_msg t = {.type = P9_TWALK}, r;
+	t.u.walk.fid = 0;
+	t.u.walk.newfid = 4;
+	t.u.walk.nwname = 1;
+	t.u.walk.wname[0] = str("../etc");
+	assert_int_equal(rpc(&t, &r), -EINVAL);
+	t.u.walk.wname[0] = str("..");
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	/* "." stays where it is */
+	assert_int_equal(walk(0, 5, "src/./."), 0);
+	assert_int_equal(lopen(5, P9_DOTL_RDONLY), 0);
+	assert_int_equal(clunk(5), 0);
+	assert_non_null(find_ev("readdir", "src", "allow"));
+	t.u.walk.wname[0] = (struct p9_str){"a\0b", 3};
+	assert_int_equal(rpc(&t, &r), -EINVAL);
+	assert_int_equal(lcreate(2, "..", P9_DOTL_WRONLY), -EINVAL);
+}
+
+static void test_symlink_escapes(void **state)
+{
+	struct p9_msg t = {.type = P9_TREADLINK}, r;
+	char p[256], l[256];
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	assert_int_equal(symlink9(1, "etc", "/etc"), 0);
+	assert_non_null(find_ev("symlink", "src/etc", "allow"));
+	/* walking through it stops at the link */
+	assert_int_equal(walk(0, 2, "src/etc/passwd"), 2);
+	assert_non_null(find_ev("walk", "src/etc/passwd", "deny"));
+	/* the link itself can be read as a link, never opened through */
+	assert_int_equal(walk(0, 3, "src/etc"), 0);
+	t.u.fid.fid = 3;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_true(p9_str_eq(r.u.rreadlink.target, "/etc"));
+	assert_int_not_equal(lopen(3, P9_DOTL_RDONLY), 0);
+	/* a chain of relative links towards .env is not followed either */
+	assert_int_equal(symlink9(1, "l2", "../.env"), 0);
+	assert_int_equal(symlink9(1, "l1", "l2"), 0);
+	assert_int_equal(walk(0, 4, "src/l1"), 0);
+	assert_int_not_equal(lopen(4, P9_DOTL_RDONLY), 0);
+	/* a link to a directory outside, walked with a trailing name */
+	assert_int_equal(symlink9(1, "up", "../../../../.."), 0);
+	assert_int_equal(walk(0, 5, "src/up/etc"), 2);
+	/* the links exist on the host but point where they said */
+	snprintf(p, sizeof(p), "%s/src/etc", T.ws);
+	assert_int_equal(readlink(p, l, sizeof(l)), 4);
+}
+
+static void test_host_symlink_swap_under_fid(void **state)
+{
+	char a[256], b[256];
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "pub/d/f"), 0);
+	/* the host (or a race) swaps pub/d for a symlink to /etc */
+	snprintf(a, sizeof(a), "%s/pub/d", T.ws);
+	snprintf(b, sizeof(b), "%s/pub/d.old", T.ws);
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(symlink("/etc", a), 0);
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
+	assert_non_null(find_ev("open", "pub/d/f", "deny"));
+}
+
+static void test_rename_dir_under_fid(void **state)
+{
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "pub/d/f"), 0);
+	assert_int_equal(walk(0, 2, "pub"), 0);
+	assert_int_equal(walk(0, 3, "drop"), 0);
+	/* drop/ is create-only (read denied): moving pub/d there is allowed ... */
+	assert_int_equal(renameat9(2, "d", 3, "d"), 0);
+	const struct rec *e = find_ev("rename", "pub/d", "allow");
+	assert_non_null(e);
+	assert_non_null(strstr(e->detail, "drop/d"));
+	assert_true(exists("drop/d/f"));
+	/* ... and the fid now names drop/d/f, which cannot be read */
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
+	assert_non_null(find_ev("open", "drop/d/f", "deny"));
+	/* renaming out of drop needs delete there: denied */
+	assert_int_equal(renameat9(3, "d", 2, "d"), -EACCES);
+	assert_non_null(find_ev("rename", "drop/d", "deny"));
+	/* renaming README (no delete) is denied, and onto .env too */
+	assert_int_equal(renameat9(0, "README", 2, "R"), -EACCES);
+	assert_int_equal(walk(0, 4, "src"), 0);
+	assert_int_equal(renameat9(4, "a.c", 4, ".env"), -EACCES);
+	assert_true(exists("src/a.c"));
+	/* Trename form */
+	struct p9_msg t = {.type = P9_TRENAME}, r;
+	assert_int_equal(walk(0, 5, "src/a.c"), 0);
+	t.u.rename.fid = 5;
+	t.u.rename.dfid = 4;
+	t.u.rename.name = str("b.c");
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_true(exists("src/b.c"));
+	assert_int_equal(lopen(5, P9_DOTL_RDONLY), 0); /* follows the rename */
+}
+
+static void test_link_rules(void **state)
+{
+	struct p9_msg t = {.type = P9_TLINK}, r;
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	assert_int_equal(walk(0, 2, ".env"), 0);
+	/* a writable alias of .env in src: denied (the source is not readable) */
+	t.u.link.dfid = 1;
+	t.u.link.fid = 2;
+	t.u.link.name = str("env-alias");
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_false(exists("src/env-alias"));
+	assert_non_null(find_ev("link", ".env", "deny"));
+	/* a writable alias of the read-only README: denied (no write on the source) */
+	assert_int_equal(walk(0, 3, "README"), 0);
+	t.u.link.fid = 3;
+	t.u.link.name = str("readme-alias");
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_false(exists("src/readme-alias"));
+	/* a name with '/' cannot reach outside */
+	t.u.link.name = str("../../x");
+	assert_int_equal(rpc(&t, &r), -EINVAL);
+	/* within src it works */
+	assert_int_equal(walk(0, 4, "src/a.c"), 0);
+	t.u.link.fid = 4;
+	t.u.link.name = str("a2.c");
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_true(exists("src/a2.c"));
+	assert_non_null(find_ev("link", "src/a2.c", "allow"));
+}
+
+static void test_metadata_ops(void **state)
+{
+	struct p9_msg t, r;
+	char p[256];
+	struct stat st;
+
+	(void)state;
+	session();
+	/* getattr */
+	assert_int_equal(walk(0, 1, "README"), 0);
+	t = (struct p9_msg){.type = P9_TGETATTR};
+	t.u.getattr.fid = 1;
+	t.u.getattr.mask = P9_GETATTR_BASIC;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_int_equal(r.u.rgetattr.a.size, 7);
+	assert_true((r.u.rgetattr.a.mode & S_IFMT) == S_IFREG);
+	/* setattr on README: write denied */
+	t = (struct p9_msg){.type = P9_TSETATTR};
+	t.u.setattr.fid = 1;
+	t.u.setattr.valid = P9_SETATTR_SIZE;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_non_null(find_ev("setattr", "README", "deny"));
+	/* setattr in src: truncate and chmod (set-id bits dropped) */
+	assert_int_equal(walk(0, 2, "src/a.c"), 0);
+	t.u.setattr.fid = 2;
+	t.u.setattr.valid =
+	    P9_SETATTR_SIZE | P9_SETATTR_MODE | P9_SETATTR_MTIME | P9_SETATTR_MTIME_SET;
+	t.u.setattr.size = 3;
+	t.u.setattr.mode = 04600;
+	t.u.setattr.mtime_sec = 1000000000;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_non_null(find_ev("setattr", "src/a.c", "allow"));
+	snprintf(p, sizeof(p), "%s/src/a.c", T.ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_mtime, 1000000000);
+	/* mkdir, unlinkat, rmdir */
+	t = (struct p9_msg){.type = P9_TMKDIR};
+	assert_int_equal(walk(0, 3, "src"), 0);
+	t.u.mkdir.dfid = 3;
+	t.u.mkdir.name = str("sub");
+	t.u.mkdir.mode = 0755;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_int_equal(r.u.qid.type, P9_QTDIR);
+	assert_non_null(find_ev("mkdir", "src/sub", "allow"));
+	t.u.mkdir.dfid = 0;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_int_equal(unlinkat9(3, "sub", 0), -EISDIR);
+	assert_int_equal(unlinkat9(3, "sub", P9_AT_REMOVEDIR), 0);
+	assert_non_null(find_ev("rmdir", "src/sub", "allow"));
+	assert_int_equal(unlinkat9(0, "README", 0), -EACCES);
+	assert_non_null(find_ev("unlink", "README", "deny"));
+	assert_true(exists("README"));
+	assert_int_equal(unlinkat9(3, "nothere", 0), -ENOENT);
+	/* Tremove clunks the fid even when denied */
+	t = (struct p9_msg){.type = P9_TREMOVE};
+	t.u.fid.fid = 1;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_int_equal(clunk(1), -EBADF);
+	t.u.fid.fid = 2;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_false(exists("src/a.c"));
+	assert_non_null(find_ev("unlink", "src/a.c", "allow"));
+	/* mknod: never */
+	t = (struct p9_msg){.type = P9_TMKNOD};
+	t.u.mknod.dfid = 3;
+	t.u.mknod.name = str("null");
+	t.u.mknod.mode = S_IFCHR | 0666;
+	t.u.mknod.major = 1;
+	t.u.mknod.minor = 3;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_non_null(find_ev("mknod", "src/null", "deny"));
+	assert_false(exists("src/null"));
+	/* statfs, fsync, lock, getlock, xattr, flush, auth */
+	t = (struct p9_msg){.type = P9_TSTATFS};
+	t.u.fid.fid = 0;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_int_equal(r.u.statfs.type, P9_V9FS_MAGIC);
+	assert_true(r.u.statfs.namelen > 0);
+	t = (struct p9_msg){.type = P9_TFSYNC};
+	t.u.fsync.fid = 3;
+	assert_int_equal(rpc(&t, &r), 0);
+	t = (struct p9_msg){.type = P9_TLOCK};
+	t.u.lock.fid = 3;
+	t.u.lock.l.client_id = str("me");
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_int_equal(r.u.rlock.status, P9_LOCK_SUCCESS);
+	t.type = P9_TGETLOCK;
+	t.u.lock.l.type = 1;
+	assert_int_equal(rpc(&t, &r), 0);
+	assert_int_equal(r.u.rgetlock.type, P9_LOCK_TYPE_UNLCK);
+	assert_true(p9_str_eq(r.u.rgetlock.client_id, "me"));
+	t = (struct p9_msg){.type = P9_TXATTRWALK};
+	t.u.xattrwalk.fid = 3;
+	t.u.xattrwalk.newfid = 9;
+	t.u.xattrwalk.name = str("user.x");
+	assert_int_equal(rpc(&t, &r), -EOPNOTSUPP);
+	t = (struct p9_msg){.type = P9_TXATTRCREATE};
+	t.u.xattrcreate.fid = 3;
+	t.u.xattrcreate.name = str("user.x");
+	assert_int_equal(rpc(&t, &r), -EOPNOTSUPP);
+	t = (struct p9_msg){.type = P9_TFLUSH};
+	t.u.flush.oldtag = 1;
+	assert_int_equal(rpc(&t, &r), 0);
+	t = (struct p9_msg){.type = P9_TAUTH};
+	t.u.auth.afid = 10;
+	assert_int_equal(rpc(&t, &r), -ENOENT);
+	/* an R message or an unknown type from the client: EOPNOTSUPP */
+	t = (struct p9_msg){.type = P9_RCLUNK};
+	assert_int_equal(rpc(&t, &r), -EOPNOTSUPP);
+}
+
+static void test_readdir(void **state)
+{
+	struct p9_msg t = {.type = P9_TREADDIR}, r;
+	bool readme = false, env = false, src = false;
+	uint64_t off = 0;
+	int entries = 0;
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, ""), 0);
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
+	for (;;) {
+		size_t pos = 0;
+		struct p9_qid q;
+		uint64_t o;
+		uint8_t ty;
+		struct p9_str name;
+		int got = 0;
+
+		t.u.read.fid = 1;
+		t.u.read.offset = off;
+		t.u.read.count = 64; /* small: forces several calls */
+		assert_int_equal(rpc(&t, &r), 0);
+		while (p9_dirent_next(r.u.data.data, r.u.data.count, &pos, &q, &o, &ty, &name) ==
+		       1) {
+			readme |= p9_str_eq(name, "README");
+			env |= p9_str_eq(name, ".env");
+			if (p9_str_eq(name, "src")) {
+				src = true;
+				assert_int_equal(q.type, P9_QTDIR);
+			}
+			off = o;
+			got++;
+		}
+		if (!got)
+			break;
+		entries += got;
+		assert_true(entries < 100);
+	}
+	assert_true(readme && env && src);
+	assert_int_equal(entries, 7); /* . .. README .env src pub drop */
+	assert_int_equal(clunk(1), 0);
+	assert_non_null(find_ev("readdir", ".", "allow"));
+	/* a directory you cannot read: drop/box (create only) */
+	assert_int_equal(walk(0, 2, "drop/box"), 0);
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	assert_non_null(find_ev("readdir", "drop/box", "deny"));
+	/* reading a directory fid as a file, readdir on a file */
+	assert_int_equal(walk(0, 3, "README"), 0);
+	assert_int_equal(lopen(3, P9_DOTL_RDONLY), 0);
+	t.u.read.fid = 3;
+	t.u.read.offset = 0;
+	assert_int_equal(rpc(&t, &r), -ENOTDIR);
+}
+
+static void test_version_and_msize(void **state)
+{
+	struct p9_msg r, t = {.type = P9_TCLUNK};
+	struct p9_conn *c2;
+
+	(void)state;
+	assert_int_equal(version_on(T.c, 4u << 20, "9P2000.L", &r), 0);
+	assert_int_equal(r.u.version.msize, P9_MSIZE_MAX);
+	assert_true(p9_str_eq(r.u.version.version, "9P2000.L"));
+	assert_int_equal(version_on(T.c, 8192, "9P2000.u", &r), 0);
+	assert_true(p9_str_eq(r.u.version.version, "unknown"));
+	assert_int_equal(version_on(T.c, 1000, "9P2000.L", &r), 0);
+	assert_true(p9_str_eq(r.u.version.version, "unknown"));
+	/* after a refused version, anything else closes the connection */
+	t.u.fid.fid = 0;
+	assert_int_equal(rpc(&t, &r), -AGW_EPROTO);
+	assert_non_null(find_ev("protocol", NULL, "error"));
+	/* a second connection is independent; Tversion resets its fids */
+	assert_int_equal(p9_conn_new(T.srv, "10.0.0.2:2", &c2), 0);
+	session_on(c2);
+	assert_int_equal(version_on(c2, 8192, "9P2000.L", &r), 0);
+	t.u.fid.fid = 0;
+	assert_int_equal(rpc_on(c2, &t, &r), -EBADF);
+	p9_conn_free(c2);
+}
+
+static void test_malformed_closes(void **state)
+{
+	static const uint8_t lying[] = {50, 0, 0, 0, P9_TCLUNK, 1, 0, 0, 0, 0, 0};
+	uint8_t big[16] = {0, 0, 0, 0x40, P9_TWRITE};
+	struct p9_conn *c2;
+
+	(void)state;
+	session();
+	/* a size field that says more than a fid: waits for more bytes ... */
+	assert_int_equal(p9_conn_input(T.c, lying, sizeof(lying)), 0);
+	/* size over msize: closes */
+	assert_int_equal(p9_conn_new(T.srv, "p", &c2), 0);
+	session_on(c2);
+	assert_int_equal(p9_conn_input(c2, big, sizeof(big)), -AGW_EPROTO);
+	p9_conn_free(c2);
+	/* a truncated Twalk body inside a correct frame */
+	static const uint8_t badwalk[] = {17, 0, 0, 0, P9_TWALK, 1, 0, 0, 0,
+					  0,  0, 1, 0, 0,	 0, 1, 0};
+	assert_int_equal(p9_conn_new(T.srv, "p", &c2), 0);
+	session_on(c2);
+	assert_int_equal(p9_conn_input(c2, badwalk, sizeof(badwalk)), -AGW_EPROTO);
+	assert_non_null(find_ev("protocol", NULL, "error"));
+	p9_conn_free(c2);
+	/* unknown type in a good frame: Rlerror, connection stays */
+	static const uint8_t unk[] = {7, 0, 0, 0, 200, 5, 0};
+	struct p9_msg r;
+	size_t ol;
+	const uint8_t *o;
+	assert_int_equal(p9_conn_new(T.srv, "p", &c2), 0);
+	session_on(c2);
+	assert_int_equal(p9_conn_input(c2, unk, sizeof(unk)), 0);
+	o = p9_conn_output(c2, &ol);
+	assert_int_equal(p9_decode(o, ol, &r), 0);
+	assert_int_equal(r.type, P9_RLERROR);
+	assert_int_equal(r.u.lerror.ecode, EOPNOTSUPP);
+	p9_conn_free(c2);
+}
+
+static void test_fid_limit(void **state)
+{
+	(void)state;
+	stop(NULL);
+	start("enforce", 8);
+	session(); /* fid 0 */
+	for (uint32_t i = 1; i < 8; i++)
+		assert_int_equal(walk(0, i, "src"), 0);
+	assert_int_equal(walk(0, 8, "src"), -EMFILE);
+	assert_int_equal(walk(0, 1, "src"), -EBADF); /* in use */
+	assert_int_equal(clunk(7), 0);
+	assert_int_equal(walk(0, 8, "src"), 0);
+}
+
+static void test_audit_mode(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	stop(NULL);
+	start("audit", 0);
+	session();
+	assert_int_equal(walk(0, 1, ".env"), 0);
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
+	assert_int_equal(rd(1, 0, buf, sizeof(buf)), 9);
+	assert_int_equal(clunk(1), 0);
+	const struct rec *e = find_ev("read", ".env", "would_deny");
+	assert_non_null(e);
+	assert_int_equal(e->down, 9);
+	assert_null(find_ev("open", ".env", "deny"));
+	/* creating at the root goes ahead, audited as would_deny */
+	assert_int_equal(walk(0, 2, ""), 0);
+	assert_int_equal(lcreate(2, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
+	assert_non_null(find_ev("create", "x", "would_deny"));
+	assert_true(exists("x"));
+	/* mknod stays denied */
+	struct p9_msg t = {.type = P9_TMKNOD}, r;
+	t.u.mknod.dfid = 0;
+	t.u.mknod.name = str("fifo");
+	t.u.mknod.mode = S_IFIFO | 0600;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+}
+
+static void test_fail_closed(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	T.fail_emit = true;
+	assert_int_equal(lcreate(1, "n.c", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EACCES);
+	assert_false(exists("src/n.c"));
+	assert_int_equal(unlinkat9(1, "a.c", 0), -EACCES);
+	assert_true(exists("src/a.c"));
+	assert_int_equal(walk(0, 2, "README"), 0);
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	struct p9_srv_stats st;
+	p9_srv_get_stats(T.srv, &st);
+	assert_true(st.emit_failures >= 3);
+	/* the sink recovers: operations go on */
+	T.fail_emit = false;
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
+	assert_int_equal(rd(2, 0, buf, sizeof(buf)), 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_read_allowed_and_summed, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_env_denied_and_audited, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_create_write_owner, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_walk_dotdot_escape, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_symlink_escapes, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_host_symlink_swap_under_fid, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_rename_dir_under_fid, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_link_rules, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_metadata_ops, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_readdir, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_version_and_msize, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_malformed_closes, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_fid_limit, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_audit_mode, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_fail_closed, setup, stop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

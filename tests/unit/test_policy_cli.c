@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `agentgw policy` as a user runs it: cmd_policy with real argv and real
+ * files, stdout and stderr captured; exit codes, the summary line, errors
+ * with file:line:col, explain's text and JSON.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agw.h"
+#include "cli/cli.h"
+
+/* argv terminator: a typed null pointer, as variadic calls need */
+#define END ((const char *)NULL)
+
+static char out[65536], err[65536];
+
+static void slurp(int fd, char *buf, size_t sz)
+{
+	ssize_t n;
+	size_t o = 0;
+
+	lseek(fd, 0, SEEK_SET);
+	while (o + 1 < sz && (n = read(fd, buf + o, sz - 1 - o)) > 0)
+		o += (size_t)n;
+	buf[o] = 0;
+}
+
+/* Run `agentgw policy ARGS...` (NULL-terminated); returns the exit code. */
+static int run(const char *first, ...)
+{
+	static char args[32][256];
+	char *argv[32];
+	int argc = 0, rc, o1, o2;
+	FILE *f1 = tmpfile(), *f2 = tmpfile();
+	va_list ap;
+
+	assert_non_null(f1);
+	assert_non_null(f2);
+	snprintf(args[0], sizeof(args[0]), "policy");
+	argv[argc++] = args[0];
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *)) {
+		snprintf(args[argc], sizeof(args[argc]), "%s", a);
+		argv[argc] = args[argc];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	o1 = dup(1);
+	o2 = dup(2);
+	dup2(fileno(f1), 1);
+	dup2(fileno(f2), 2);
+	rc = cmd_policy(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(o1, 1);
+	dup2(o2, 2);
+	close(o1);
+	close(o2);
+	slurp(fileno(f1), out, sizeof(out));
+	slurp(fileno(f2), err, sizeof(err));
+	fclose(f1);
+	fclose(f2);
+	return rc;
+}
+
+static void test_check(void **state)
+{
+	char path[] = "/tmp/agw-cli-XXXXXX";
+	int fd;
+
+	(void)state;
+	assert_int_equal(run("check", "examples/strict.yaml", END), 0);
+	assert_non_null(strstr(
+	    out, "strict.yaml: ok — policy 'strict', enforce, 3 network rules (2 allow, 1 deny)"));
+	assert_non_null(strstr(out, "sha256 "));
+	assert_int_equal(run("check", "examples/strict.yaml", "examples/dev.yaml",
+			     "examples/claude-code.yaml", END),
+			 0);
+	assert_non_null(strstr(out, "policy 'claude-code', audit"));
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(
+	    write(fd, "version: 1\nnetwork:\n  alow: [a.test]\n  allow: [\"a.*.b\"]\n", 56) == 56);
+	close(fd);
+	assert_int_equal(run("check", path, END), 2);
+	assert_string_equal(out, "");
+	{
+		char want[200];
+
+		snprintf(want, sizeof(want),
+			 "%s:3:3: unknown key 'alow' in network (did you mean 'allow'?)\n%s:4:11: "
+			 "bad host pattern",
+			 path, path);
+		assert_non_null(strstr(err, want));
+	}
+	/* one bad file fails the run, the good one is still summarised */
+	assert_int_equal(run("check", "examples/dev.yaml", path, END), 2);
+	assert_non_null(strstr(out, "dev.yaml: ok"));
+	unlink(path);
+	assert_int_equal(run("check", "/nonexistent/p.yaml", END), 2);
+	assert_non_null(strstr(err, "/nonexistent/p.yaml: cannot read the policy"));
+	assert_int_equal(run("check", END), 2);
+}
+
+static void test_explain_text(void **state)
+{
+	(void)state;
+	assert_int_equal(run("explain", "examples/strict.yaml", "--host", "x.pastebin.com", END),
+			 0);
+	assert_non_null(strstr(out, "x.pastebin.com port 443: deny"));
+	assert_non_null(strstr(out, "rule:   network.deny[0] (examples/strict.yaml:"));
+	assert_non_null(strstr(out, "reason: denied by rule"));
+
+	assert_int_equal(
+	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END),
+	    0);
+	assert_non_null(strstr(out, "read src/.env: deny"));
+	assert_non_null(strstr(out, "filesystem.allow[1]")); /* also matched, listed */
+
+	assert_int_equal(run("explain", "examples/strict.yaml", "--host", "api.anthropic.com",
+			     "--port", "22", END),
+			 0);
+	assert_non_null(strstr(out, ": deny"));
+	assert_non_null(strstr(out, "not counted: port not listed in the rule"));
+}
+
+static void test_explain_json(void **state)
+{
+	json_error_t je;
+	json_t *o, *m;
+
+	(void)state;
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "raw.githubusercontent.com",
+			     "--json", END),
+			 0);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "allow");
+	assert_string_equal(json_string_value(json_object_get(o, "rule")), "network.allow[2]");
+	assert_true(json_integer_value(json_object_get(o, "line")) > 0);
+	m = json_object_get(o, "matches");
+	assert_int_equal(json_array_size(m), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(m, 0), "deciding")));
+	json_decref(o);
+
+	assert_int_equal(run("explain", "examples/claude-code.yaml", "--fs", "a/.env", "--access",
+			     "read,write", "--json", END),
+			 0);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "would_deny");
+	json_decref(o);
+}
+
+static void test_usage(void **state)
+{
+	(void)state;
+	assert_int_equal(run("--help", END), 0);
+	assert_non_null(strstr(out, "check"));
+	assert_non_null(strstr(out, "explain"));
+	assert_int_equal(run("check", "--help", END), 0);
+	assert_non_null(strstr(out, "usage: agentgw policy check"));
+	assert_int_equal(run("explain", "-h", END), 0);
+	assert_int_equal(run(END), 2);
+	assert_int_equal(run("frobnicate", END), 2);
+	assert_non_null(strstr(err, "unknown subverb 'frobnicate'"));
+	assert_int_equal(run("explain", "examples/dev.yaml", END), 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--fs", "b", END), 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--port", "0", END),
+			 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--fs", "a", "--access", "rd", END),
+			 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", END), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_check),
+	    cmocka_unit_test(test_explain_text),
+	    cmocka_unit_test(test_explain_json),
+	    cmocka_unit_test(test_usage),
+	};
+
+	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);
+}

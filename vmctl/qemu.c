@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * QEMU microvm command line and process start. The kernel command line
+ * makes a panic reboot at once and -no-reboot turns any reboot into QEMU's
+ * exit, so a guest that cannot go on never lingers.
+ */
+#include "qemu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agw.h"
+
+extern char **environ;
+
+int qemu_kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+const char *qemu_accel_name(enum qemu_accel a)
+{
+	return a == QEMU_ACCEL_KVM ? "kvm" : a == QEMU_ACCEL_TCG ? "tcg" : "auto";
+}
+
+int qemu_host_tsc_khz(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[256];
+	double mhz = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "cpu MHz", 7) == 0 && sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+			break;
+	fclose(f);
+	return mhz > 100 && mhz < 100000 ? (int)(mhz * 1000) : 0;
+}
+
+static int add(struct qemu_argv *qa, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add(struct qemu_argv *qa, const char *fmt, ...)
+{
+	size_t room = sizeof(qa->store) - qa->used;
+	va_list ap;
+	int n;
+
+	if (qa->argc >= QEMU_MAX_ARGS)
+		return -AGW_ETOOBIG;
+	va_start(ap, fmt);
+	n = vsnprintf(qa->store + qa->used, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -AGW_ETOOBIG;
+	qa->argv[qa->argc++] = qa->store + qa->used;
+	qa->argv[qa->argc] = NULL;
+	qa->used += (size_t)n + 1;
+	return 0;
+}
+
+/* QEMU option values are comma-separated: a path with a comma cannot be passed. */
+static int safe_path(const char *p)
+{
+	return p && *p && !strchr(p, ',');
+}
+
+int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
+{
+	enum qemu_accel accel = cfg->accel;
+	int r = 0;
+
+	memset(qa, 0, sizeof(*qa));
+	if (!safe_path(cfg->kernel) || !safe_path(cfg->initrd) || !safe_path(cfg->ctl_sock) ||
+	    !safe_path(cfg->qmp_sock) || !safe_path(cfg->console_log))
+		return -AGW_EINVAL;
+	if (cfg->append && strchr(cfg->append, '"'))
+		return -AGW_EINVAL;
+	if (accel == QEMU_ACCEL_AUTO)
+		accel = qemu_kvm_usable() ? QEMU_ACCEL_KVM : QEMU_ACCEL_TCG;
+	qa->accel = accel;
+	r |= add(qa, "%s", cfg->binary ? cfg->binary : "qemu-system-x86_64");
+	r |= add(qa, "-M");
+	r |= add(qa, "microvm,acpi=on");
+	r |= add(qa, "-accel");
+	r |= add(qa, "%s", qemu_accel_name(accel));
+	r |= add(qa, "-cpu");
+	r |= add(qa, "%s", accel == QEMU_ACCEL_KVM ? "host" : "max");
+	r |= add(qa, "-m");
+	r |= add(qa, "%u", cfg->mem_mb ? cfg->mem_mb : 512);
+	r |= add(qa, "-smp");
+	r |= add(qa, "%u", cfg->vcpus ? cfg->vcpus : 1);
+	r |= add(qa, "-nodefaults");
+	r |= add(qa, "-no-user-config");
+	r |= add(qa, "-nographic");
+	r |= add(qa, "-no-reboot");
+	r |= add(qa, "-kernel");
+	r |= add(qa, "%s", cfg->kernel);
+	r |= add(qa, "-initrd");
+	r |= add(qa, "%s", cfg->initrd);
+	r |= add(qa, "-append");
+	if (accel == QEMU_ACCEL_TCG) {
+		/*
+		 * Under TCG on a busy host the guest fails to calibrate the TSC
+		 * against the PIT and hangs before init (measured: most boots
+		 * at load 4 on 2 cores). TCG's TSC runs at the host's rate, so
+		 * hand that over and skip the timer check.
+		 */
+		int khz = qemu_host_tsc_khz();
+
+		if (khz)
+			r |= add(qa,
+				 "console=ttyS0 quiet panic=-1 no_timer_check tsc_early_khz=%d %s",
+				 khz, cfg->append ? cfg->append : "");
+		else
+			r |= add(qa, "console=ttyS0 quiet panic=-1 no_timer_check %s",
+				 cfg->append ? cfg->append : "");
+	} else {
+		r |= add(qa, "console=ttyS0 quiet panic=-1 %s", cfg->append ? cfg->append : "");
+	}
+	r |= add(qa, "-chardev");
+	r |= add(qa, "file,id=con0,path=%s", cfg->console_log);
+	r |= add(qa, "-serial");
+	r |= add(qa, "chardev:con0");
+	r |= add(qa, "-device");
+	r |= add(qa, "virtio-serial-device,max_ports=2");
+	r |= add(qa, "-chardev");
+	/* The host listens and QEMU connects: the guest's writes never block. */
+	r |= add(qa, "socket,id=ctl0,path=%s,server=off", cfg->ctl_sock);
+	r |= add(qa, "-device");
+	r |= add(qa, "virtserialport,chardev=ctl0,name=agentgw.ctl");
+	r |= add(qa, "-qmp");
+	r |= add(qa, "unix:%s,server=on,wait=off", cfg->qmp_sock);
+	if (cfg->tap_fd >= 0) {
+		r |= add(qa, "-netdev");
+		r |= add(qa, "tap,id=net0,fd=%d,vhost=off", cfg->tap_fd);
+		r |= add(qa, "-device");
+		r |= add(qa, "virtio-net-device,netdev=net0,mac=%s",
+			 cfg->mac ? cfg->mac : "52:54:00:77:00:02");
+	}
+	return r ? -AGW_ETOOBIG : 0;
+}
+
+int qemu_spawn(const struct qemu_argv *qa, int tap_fd, int log_fd, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	int r;
+
+	*pid = -1;
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return -r;
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (log_fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+		posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	/* dup2 onto itself clears FD_CLOEXEC (glibc >= 2.29): QEMU inherits it. */
+	if (tap_fd > 2)
+		posix_spawn_file_actions_adddup2(&fa, tap_fd, tap_fd);
+	r = posix_spawnp(pid, qa->argv[0], &fa, NULL, qa->argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return r ? -r : 0;
+}

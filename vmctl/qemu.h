@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The QEMU command line for a sandbox microvm and its process: machine
+ * microvm,acpi=on (accepted by QEMU 7.2; ACPI gives the guest a working
+ * power-off), KVM when /dev/kvm opens read-write, TCG otherwise, an ELF
+ * vmlinux booted through PVH, the console to a file, the virtio-serial control
+ * port as a client of the host's unix socket, QMP on a unix socket and
+ * optionally a virtio-net device on an inherited tap fd.
+ */
+#ifndef AGW_QEMU_H
+#define AGW_QEMU_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
+
+struct qemu_cfg {
+	const char *binary;	 /* NULL: qemu-system-x86_64 from PATH */
+	const char *kernel;	 /* ELF vmlinux with a PVH note */
+	const char *initrd;	 /* newc cpio */
+	const char *append;	 /* extra kernel command line (agentgw.ip=...), may be NULL */
+	unsigned int mem_mb;	 /* 0: 512 */
+	unsigned int vcpus;	 /* 0: 1 */
+	enum qemu_accel accel;	 /* AUTO: KVM if usable */
+	int tap_fd;		 /* -1: no NIC; else inherited by QEMU */
+	const char *mac;	 /* NULL: 52:54:00:77:00:02 */
+	const char *ctl_sock;	 /* host-listening socket for agentgw.ctl */
+	const char *qmp_sock;	 /* QMP server socket QEMU creates */
+	const char *console_log; /* serial console output file */
+};
+
+#define QEMU_MAX_ARGS 64
+#define QEMU_ARG_STORE 8192
+
+/* A built command line; argv points into store. */
+struct qemu_argv {
+	int argc;
+	char *argv[QEMU_MAX_ARGS + 1];
+	char store[QEMU_ARG_STORE];
+	size_t used;
+	enum qemu_accel accel; /* what AUTO resolved to */
+};
+
+/* 1 if /dev/kvm opens O_RDWR, else 0. Never blocks. */
+int qemu_kvm_usable(void);
+
+/* The host's TSC rate in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
+ * Under TCG the guest's TSC ticks at this rate. Never blocks. */
+int qemu_host_tsc_khz(void);
+
+/* Name of an accelerator ("kvm", "tcg"). Static storage. */
+const char *qemu_accel_name(enum qemu_accel a);
+
+/*
+ * Build the argv for cfg. Returns 0, -AGW_EINVAL when kernel, initrd or a
+ * socket path is missing, -AGW_ETOOBIG when it does not fit. Resolves AUTO
+ * with qemu_kvm_usable(); otherwise pure.
+ */
+int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *out);
+
+/*
+ * Start QEMU: stdin /dev/null, stdout and stderr to log_fd (or /dev/null if
+ * -1), tap_fd (if >= 0) inherited under the same number, every other fd
+ * closed on exec by the caller's O_CLOEXEC. *pid is the child. Returns 0 or
+ * -errno. Does not wait.
+ */
+int qemu_spawn(const struct qemu_argv *qa, int tap_fd, int log_fd, pid_t *pid);
+
+#endif

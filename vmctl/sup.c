@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The supervisor (see sup.h). Children are forked before the audit writer's
+ * thread exists, so they never inherit a lock held by it; their events wait
+ * in the socketpair until the loop runs. Every message from a child is
+ * validated (ipc_event_decode); a child that sends anything else is killed
+ * and the sandbox stops, failing closed.
+ */
+#include "sup.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit/aud.h"
+#include "gateway/fs/fsd.h"
+#include "gateway/net/netd.h"
+#include "ipc.h"
+#include "log.h"
+#include "vmctl/fw.h"
+
+#define SUP_HEALTH_MS 200
+#define SUP_MAX_OLD_POLS 64
+
+struct sup_child {
+	const char *role;
+	pid_t pid;
+	int fd; /* our end of the socketpair */
+	bool ready;
+};
+
+struct sup {
+	struct ev_loop *loop;
+	char name[FW_NAME_MAX + 1];
+	char iface[IF_NAMESIZE];
+	char policy_path[PATH_MAX];
+	char basedir[PATH_MAX];
+	char state_dir[PATH_MAX];
+	struct pol *pol;
+	struct aud_writer *w;
+	int64_t sandbox_id;
+	struct in_addr gw_addr, guest_addr;
+	uint16_t dns_port, proxy_port, p9_port;
+	int nflog_group;
+	bool fw_applied;
+	bool audit_ok;
+	int exit_code;
+	struct sup_child net, fs;
+	uint64_t health_timer;
+	struct ipc_event *ev_buf;
+};
+
+/* ---- helpers ---- */
+
+static int sup_iface_addr(const char *iface, struct in_addr *addr, int *prefix)
+{
+	struct ifaddrs *ifs = NULL;
+	int rc = -AGW_ENOTFOUND;
+
+	if (getifaddrs(&ifs) < 0)
+		return -errno;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, iface))
+			continue;
+		*addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		*prefix = 32;
+		if (i->ifa_netmask) {
+			uint32_t m = ntohl(((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr);
+
+			*prefix = __builtin_popcount(m);
+		}
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifs);
+	return rc;
+}
+
+static int sup_listen(int type, struct in_addr a, uint16_t port, int *out)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a};
+	int fd, one = 1;
+
+	*out = -1;
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 1024) < 0)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	*out = fd;
+	return 0;
+}
+
+static void sup_event(struct sup *s, const char *kind, const char *op, const char *target,
+		      const char *decision, const char *reason, const char *detail)
+{
+	struct aud_event ev = {0};
+
+	if (!s->w)
+		return;
+	ev.sandbox_id = s->sandbox_id;
+	ev.ts = agw_now_us();
+	ev.kind = kind;
+	ev.op = op;
+	ev.target = target;
+	ev.decision = decision;
+	ev.reason = reason;
+	ev.detail = detail;
+	ev.bytes_up = ev.bytes_down = ev.duration_us = -1;
+	if (aud_writer_submit(s->w, &ev))
+		log_error("audit: cannot record %s/%s", kind, op);
+}
+
+static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
+{
+	struct sup_child *cs[] = {&s->net, &s->fs};
+
+	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++)
+		if (cs[i]->fd >= 0 && ipc_send(cs[i]->fd, type, buf, len, NULL, 0))
+			log_warn("cannot send %s to the %s child", ipc_type_str(type), cs[i]->role);
+}
+
+static void sup_set_audit_ok(struct sup *s, bool ok)
+{
+	uint8_t b = ok ? 1 : 0;
+
+	if (s->audit_ok == ok)
+		return;
+	s->audit_ok = ok;
+	log_warn("audit writer %s", ok ? "healthy again" : "failing: children deny new actions");
+	sup_broadcast(s, IPC_AUDIT_STATE, &b, 1);
+}
+
+/* ---- children ---- */
+
+static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
+{
+	if (c->pid > 0) {
+		log_error("%s child: %s; stopping it", c->role, why);
+		kill(c->pid, SIGKILL);
+	}
+	if (c->fd >= 0) {
+		ev_del_fd(s->loop, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	s->exit_code = 1;
+	ev_stop(s->loop);
+}
+
+static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct sup *s = ctx;
+	struct sup_child *c = fd == s->net.fd ? &s->net : &s->fs;
+	static uint8_t buf[IPC_PAYLOAD_MAX];
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < 256; i++) {
+		unsigned type;
+		size_t len;
+		int rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
+
+		if (rc == -EAGAIN)
+			return;
+		if (rc == -EPIPE) {
+			ev_del_fd(s->loop, c->fd);
+			close(c->fd);
+			c->fd = -1;
+			log_info("%s child closed its channel", c->role);
+			s->exit_code = 1;
+			ev_stop(s->loop);
+			return;
+		}
+		if (rc) {
+			sup_kill_child(s, c, "sent a malformed message");
+			return;
+		}
+		switch (type) {
+		case IPC_AUDIT_EVENT:
+			if (ipc_event_decode(buf, len, s->ev_buf)) {
+				sup_kill_child(s, c, "sent an invalid audit event");
+				return;
+			}
+			s->ev_buf->ev.sandbox_id = s->sandbox_id;
+			if (!s->ev_buf->ev.ts)
+				s->ev_buf->ev.ts = agw_now_us();
+			if (aud_writer_submit(s->w, &s->ev_buf->ev))
+				sup_set_audit_ok(s, false);
+			break;
+		case IPC_READY:
+			if (len) {
+				sup_kill_child(s, c, "sent a bad ready message");
+				return;
+			}
+			c->ready = true;
+			log_debug("%s child ready", c->role);
+			break;
+		case IPC_STATS:
+			if (len % 8 || len > IPC_STATS_MAX * 8) {
+				sup_kill_child(s, c, "sent bad stats");
+				return;
+			}
+			break;
+		default:
+			sup_kill_child(s, c, "sent an unexpected message type");
+			return;
+		}
+	}
+}
+
+static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
+{
+	int sv[2], rc;
+	pid_t pid;
+
+	rc = ipc_pair(sv);
+	if (rc)
+		return rc;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		struct netd_config nc = {.ipc_fd = sv[1],
+					 .dns_udp_fd = udp,
+					 .dns_tcp_fd = tcp,
+					 .proxy_fd = pfd,
+					 .nflog_group = s->nflog_group,
+					 .pol = s->pol,
+					 .policy_path = s->policy_path};
+
+		close(sv[0]);
+		if (s->fs.fd >= 0)
+			close(s->fs.fd);
+		log_init("net", log_get_level());
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
+		_exit(netd_run(&nc));
+	}
+	close(sv[1]);
+	s->net.pid = pid;
+	s->net.fd = sv[0];
+	return 0;
+}
+
+struct sup_fsctx {
+	int fd;
+	bool audit_failing; /* the supervisor said the writer fails */
+	struct pol *pols[SUP_MAX_OLD_POLS];
+	size_t npols;
+};
+
+static int sup_fs_emit(void *ctx, const struct aud_event *ev)
+{
+	struct sup_fsctx *f = ctx;
+	static uint8_t buf[IPC_PAYLOAD_MAX];
+	size_t len;
+	int rc = ipc_event_encode(ev, buf, sizeof(buf), &len);
+
+	if (!rc)
+		rc = ipc_send(f->fd, IPC_AUDIT_EVENT, buf, len, NULL, 0);
+	/* Fail closed like the net child: deny while the writer fails. */
+	return rc || f->audit_failing ? -AGW_EFULL : 0;
+}
+
+static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
+{
+	struct sup_fsctx *f = ctx;
+	static uint8_t buf[IPC_PAYLOAD_MAX];
+	struct ipc_policy *ip;
+	unsigned type;
+	size_t len;
+	int rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
+
+	if (rc == -EAGAIN)
+		return 0;
+	if (rc)
+		return -1;
+	if (type == IPC_AUDIT_STATE && len == 1) {
+		f->audit_failing = buf[0] != 1;
+		return 0;
+	}
+	if (type != IPC_POLICY_UPDATE)
+		return 0;
+	ip = malloc(sizeof(*ip));
+	if (!ip)
+		return 0;
+	if (ipc_policy_decode(buf, len, ip) == 0 && f->npols < SUP_MAX_OLD_POLS) {
+		struct pol_errors errs = {0};
+		struct pol *p = NULL;
+
+		if (pol_load_buf(ip->path, ip->text, ip->text_len,
+				 ip->basedir[0] ? ip->basedir : NULL, &p, &errs) == 0) {
+			f->pols[f->npols++] = p;
+			*newpol = p;
+		}
+		pol_errors_free(&errs);
+	}
+	free(ip);
+	return 0;
+}
+
+static int sup_fork_fs(struct sup *s, int lfd)
+{
+	int sv[2], rc;
+	pid_t pid;
+
+	rc = ipc_pair(sv);
+	if (rc)
+		return rc;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		struct sup_fsctx f = {.fd = sv[1]};
+		char peer[INET_ADDRSTRLEN] = "";
+		struct fsd_config fc = {0};
+		close(sv[0]);
+		if (s->net.fd >= 0)
+			close(s->net.fd);
+		log_init("fs", log_get_level());
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (s->guest_addr.s_addr)
+			inet_ntop(AF_INET, &s->guest_addr, peer, sizeof(peer));
+		fc.listen_fd = lfd;
+		fc.allow_peer = peer[0] ? peer : NULL;
+		fc.pol = s->pol;
+		fc.emit = sup_fs_emit;
+		fc.emit_ctx = &f;
+		fc.owner_uid = (uid_t)-1;
+		fc.owner_gid = (gid_t)-1;
+		fc.ctl_fd = sv[1];
+		fc.on_ctl = sup_fs_ctl;
+		fc.ctl_ctx = &f;
+		ipc_send(sv[1], IPC_READY, NULL, 0, NULL, 0);
+		rc = fsd_run(&fc);
+		if (rc)
+			log_error("fs server: %s", agw_strerror(rc));
+		_exit(rc ? 1 : 0);
+	}
+	close(sv[1]);
+	s->fs.pid = pid;
+	s->fs.fd = sv[0];
+	return 0;
+}
+
+/* ---- signals and timers ---- */
+
+static void sup_on_term(struct ev_loop *loop, int signo, void *ctx)
+{
+	struct sup *s = ctx;
+
+	log_info("signal %d: stopping", signo);
+	s->exit_code = 0;
+	ev_stop(loop);
+}
+
+static void sup_on_hup(struct ev_loop *loop, int signo, void *ctx)
+{
+	(void)loop;
+	(void)signo;
+	sup_reload(ctx);
+}
+
+static void sup_on_chld(struct ev_loop *loop, int signo, void *ctx)
+{
+	struct sup *s = ctx;
+	struct sup_child *cs[] = {&s->net, &s->fs};
+	int st;
+
+	(void)signo;
+	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
+		if (cs[i]->pid <= 0 || waitpid(cs[i]->pid, &st, WNOHANG) != cs[i]->pid)
+			continue;
+		log_error("%s child exited (%s %d); stopping the sandbox", cs[i]->role,
+			  WIFSIGNALED(st) ? "signal" : "status",
+			  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		cs[i]->pid = 0;
+		s->exit_code = 1;
+		ev_stop(loop);
+	}
+}
+
+static void sup_health_cb(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct sup *s = ctx;
+
+	(void)id;
+	sup_set_audit_ok(s, aud_writer_healthy(s->w));
+	s->health_timer = ev_timer_add(loop, SUP_HEALTH_MS, sup_health_cb, s);
+}
+
+/* ---- reload ---- */
+
+int sup_reload(struct sup *s)
+{
+	struct pol_errors errs = {0};
+	struct pol *p = NULL;
+	static uint8_t buf[IPC_PAYLOAD_MAX];
+	char detail[256];
+	size_t len;
+	int rc;
+
+	rc = pol_load_file(s->policy_path, &p, &errs);
+	if (rc) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s:%d:%d: %s", errs.v[i].file ? errs.v[i].file : s->policy_path,
+				  errs.v[i].line, errs.v[i].col, errs.v[i].msg);
+		log_error("policy reload rejected (%s); the old policy stays", agw_strerror(rc));
+		snprintf(detail, sizeof(detail), "{\"errors\":%zu,\"kept_sha256\":\"%s\"}", errs.n,
+			 pol_sha256(s->pol));
+		sup_event(s, "policy", "reload", s->policy_path, "error",
+			  errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc), detail);
+		pol_errors_free(&errs);
+		return rc;
+	}
+	pol_errors_free(&errs);
+	rc = ipc_policy_encode(s->policy_path, s->basedir, pol_text(p), strlen(pol_text(p)), buf,
+			       sizeof(buf), &len);
+	if (rc) {
+		log_error("policy reload: policy too large to send (%s)", agw_strerror(rc));
+		sup_event(s, "policy", "reload", s->policy_path, "error", "policy too large", NULL);
+		pol_free(p);
+		return rc;
+	}
+	sup_broadcast(s, IPC_POLICY_UPDATE, buf, len);
+	snprintf(detail, sizeof(detail),
+		 "{\"sha256\":\"%s\",\"old_sha256\":\"%s\",\"name\":\"%s\"}", pol_sha256(p),
+		 pol_sha256(s->pol), pol_name(p));
+	sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, detail);
+	log_info("policy reloaded: %s (%.12s)", pol_name(p), pol_sha256(p));
+	pol_free(s->pol);
+	s->pol = p;
+	return 0;
+}
+
+/* ---- state dir ---- */
+
+static void sup_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0)
+		log_warn("cannot write %s", path);
+	close(fd);
+}
+
+static void sup_state_dir(struct sup *s)
+{
+	char pid[32];
+
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s/%s", SUP_RUN_DIR, s->name);
+	mkdir(SUP_RUN_DIR, 0755);
+	if (mkdir(s->state_dir, 0755) < 0 && errno != EEXIST) {
+		log_warn("cannot create %s: %s", s->state_dir, strerror(errno));
+		s->state_dir[0] = '\0';
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	sup_write_file(s->state_dir, "pid", pid);
+	sup_write_file(s->state_dir, "policy", s->policy_path);
+}
+
+static void sup_state_dir_remove(struct sup *s)
+{
+	char path[PATH_MAX + 16];
+
+	if (!s->state_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/pid", s->state_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/policy", s->state_dir);
+	unlink(path);
+	rmdir(s->state_dir);
+}
+
+/* ---- lifecycle ---- */
+
+int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errcap)
+{
+	struct sup *s = NULL;
+	struct fw_config fc = {0};
+	char dbpath[PATH_MAX];
+	const char *db;
+	int prefix = 0, rc;
+	int udp = -1, tcp = -1, pfd = -1, p9fd = -1;
+	uint32_t h = 2166136261u;
+
+	*out = NULL;
+	err[0] = '\0';
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pol_free(c->pol);
+		snprintf(err, errcap, "out of memory");
+		return -AGW_ENOMEM;
+	}
+	s->pol = c->pol;
+	s->net.role = "net";
+	s->fs.role = "fs";
+	s->net.fd = s->fs.fd = -1;
+	s->audit_ok = true;
+	s->ev_buf = malloc(sizeof(*s->ev_buf));
+	if (!s->ev_buf) {
+		rc = -AGW_ENOMEM;
+		snprintf(err, errcap, "out of memory");
+		goto out;
+	}
+	if (!fw_name_valid(c->name) || !c->iface || strlen(c->iface) >= sizeof(s->iface)) {
+		rc = -AGW_EINVAL;
+		snprintf(err, errcap, "bad sandbox name '%s' (want [a-z0-9_-]{1,32}) or interface",
+			 c->name ? c->name : "");
+		goto out;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", c->name);
+	snprintf(s->iface, sizeof(s->iface), "%s", c->iface);
+	if (!realpath(c->policy_path, s->policy_path))
+		snprintf(s->policy_path, sizeof(s->policy_path), "%s", c->policy_path);
+	snprintf(s->basedir, sizeof(s->basedir), "%s", s->policy_path);
+	snprintf(s->basedir, sizeof(s->basedir), "%s", dirname(s->basedir));
+	s->dns_port = c->dns_port ? c->dns_port : SUP_DNS_PORT;
+	s->proxy_port = c->proxy_port ? c->proxy_port : SUP_PROXY_PORT;
+	s->p9_port = c->p9_port ? c->p9_port : SUP_P9_PORT;
+	for (const char *p = s->name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	s->nflog_group = c->nflog_group >= 0 ? c->nflog_group : (int)(1000 + h % 30000);
+
+	rc = sup_iface_addr(s->iface, &s->gw_addr, &prefix);
+	if (rc) {
+		snprintf(err, errcap, "interface %s has no IPv4 address (%s)", s->iface,
+			 agw_strerror(rc));
+		goto out;
+	}
+	s->guest_addr = c->guest_addr;
+	if (!s->guest_addr.s_addr && prefix == 30) {
+		uint32_t g = ntohl(s->gw_addr.s_addr), net = g & ~3u;
+
+		s->guest_addr.s_addr = htonl((g & 3u) == 1 ? net + 2 : net + 1);
+	}
+
+	rc = ev_new(&s->loop);
+	if (rc) {
+		snprintf(err, errcap, "event loop: %s", agw_strerror(rc));
+		goto out;
+	}
+	/* Listeners first, so redirected connections queue until the child
+	 * runs. */
+	rc = sup_listen(SOCK_DGRAM, s->gw_addr, s->dns_port, &udp);
+	if (!rc)
+		rc = sup_listen(SOCK_STREAM, s->gw_addr, s->dns_port, &tcp);
+	if (!rc)
+		rc = sup_listen(SOCK_STREAM, s->gw_addr, s->proxy_port, &pfd);
+	if (rc) {
+		snprintf(err, errcap, "cannot listen on %s ports %u/%u: %s", inet_ntoa(s->gw_addr),
+			 s->dns_port, s->proxy_port, agw_strerror(rc));
+		goto out;
+	}
+	fc.name = s->name;
+	fc.iface = s->iface;
+	fc.gw_addr = s->gw_addr;
+	fc.guest_addr = s->guest_addr;
+	fc.dns_port = s->dns_port;
+	fc.proxy_port = s->proxy_port;
+	fc.p9_port = !c->no_fs && pol_workspace(s->pol) ? s->p9_port : 0;
+	fc.nflog_group = (uint16_t)s->nflog_group;
+	rc = fw_apply(&fc);
+	if (rc) {
+		snprintf(err, errcap, "nftables table for %s: %s", s->iface, agw_strerror(rc));
+		goto out;
+	}
+	s->fw_applied = true;
+
+	rc = sup_fork_net(s, udp, tcp, pfd);
+	if (rc) {
+		snprintf(err, errcap, "cannot start the net child: %s", agw_strerror(rc));
+		goto out;
+	}
+	/* Each child holds only its own listeners. */
+	close(udp);
+	close(tcp);
+	close(pfd);
+	udp = tcp = pfd = -1;
+	if (fc.p9_port) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "%s:%u", inet_ntoa(s->gw_addr), s->p9_port);
+		rc = fsd_listen(a, &p9fd);
+		if (rc) {
+			snprintf(err, errcap, "cannot listen on %s for 9P: %s", a,
+				 agw_strerror(rc));
+			goto out;
+		}
+		rc = sup_fork_fs(s, p9fd);
+		if (rc) {
+			snprintf(err, errcap, "cannot start the fs child: %s", agw_strerror(rc));
+			goto out;
+		}
+		close(p9fd);
+		p9fd = -1;
+	}
+
+	/* Block our signals before the writer's thread exists, so it inherits
+	 * the mask and they all arrive through the loop's signalfd. */
+	if ((rc = ev_signal_add(s->loop, SIGINT, sup_on_term, s)) ||
+	    (rc = ev_signal_add(s->loop, SIGTERM, sup_on_term, s)) ||
+	    (rc = ev_signal_add(s->loop, SIGHUP, sup_on_hup, s)) ||
+	    (rc = ev_signal_add(s->loop, SIGCHLD, sup_on_chld, s))) {
+		snprintf(err, errcap, "signals: %s", agw_strerror(rc));
+		goto out;
+	}
+	db = c->audit_db ? c->audit_db : pol_audit_db(s->pol);
+	if (!db) {
+		rc = aud_default_db_path(dbpath, sizeof(dbpath));
+		if (rc) {
+			snprintf(err, errcap, "no audit database path: %s", agw_strerror(rc));
+			goto out;
+		}
+		db = dbpath;
+		{
+			char d[PATH_MAX];
+
+			snprintf(d, sizeof(d), "%s", dbpath);
+			mkdir(dirname(d), 0700);
+		}
+	}
+	rc = aud_writer_new(db, &s->w);
+	if (rc) {
+		snprintf(err, errcap, "audit database %s: %s", db, agw_strerror(rc));
+		goto out;
+	}
+	rc = aud_writer_sandbox_start(s->w, s->name, pol_name(s->pol), pol_sha256(s->pol),
+				      pol_text(s->pol), c->image, &s->sandbox_id);
+	if (rc) {
+		snprintf(err, errcap, "audit database %s: %s", db, agw_strerror(rc));
+		goto out;
+	}
+	sup_event(s, "lifecycle", "start", s->iface, "allow", NULL, NULL);
+
+	if ((rc = ev_add_fd(s->loop, s->net.fd, EV_READ, sup_child_cb, s)) ||
+	    (s->fs.fd >= 0 && (rc = ev_add_fd(s->loop, s->fs.fd, EV_READ, sup_child_cb, s)))) {
+		snprintf(err, errcap, "event loop: %s", agw_strerror(rc));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	s->health_timer = ev_timer_add(s->loop, SUP_HEALTH_MS, sup_health_cb, s);
+	sup_state_dir(s);
+	log_info("gateway %s on %s: %s, dns :%u, proxy :%u%s, policy %s (%.12s)", s->name, s->iface,
+		 inet_ntoa(s->gw_addr), s->dns_port, s->proxy_port, s->fs.pid > 0 ? ", 9p" : "",
+		 pol_name(s->pol), pol_sha256(s->pol));
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	if (udp >= 0)
+		close(udp);
+	if (tcp >= 0)
+		close(tcp);
+	if (pfd >= 0)
+		close(pfd);
+	if (p9fd >= 0)
+		close(p9fd);
+	sup_free(s);
+	return rc;
+}
+
+struct ev_loop *sup_loop(struct sup *s)
+{
+	return s->loop;
+}
+
+int64_t sup_sandbox_id(const struct sup *s)
+{
+	return s->sandbox_id;
+}
+
+int sup_run(struct sup *s)
+{
+	int rc;
+
+	s->exit_code = 0;
+	rc = ev_run(s->loop);
+	if (rc)
+		return 1;
+	return s->exit_code;
+}
+
+void sup_stop(struct sup *s)
+{
+	ev_stop(s->loop);
+}
+
+static void sup_reap_child(struct sup *s, struct sup_child *c)
+{
+	int st;
+
+	if (c->fd >= 0) {
+		/* Drain events still queued from the child. */
+		sup_child_cb(s->loop, c->fd, EV_READ, s);
+	}
+	if (c->pid > 0) {
+		kill(c->pid, SIGTERM);
+		for (int i = 0; i < 300; i++) {
+			if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+				c->pid = 0;
+				break;
+			}
+			usleep(10000);
+		}
+		if (c->pid > 0) {
+			kill(c->pid, SIGKILL);
+			waitpid(c->pid, &st, 0);
+			c->pid = 0;
+		}
+	}
+	if (c->fd >= 0) {
+		sup_child_cb(s->loop, c->fd, EV_READ, s); /* events sent while stopping */
+		if (c->fd >= 0) {
+			ev_del_fd(s->loop, c->fd);
+			close(c->fd);
+			c->fd = -1;
+		}
+	}
+}
+
+void sup_free(struct sup *s)
+{
+	if (!s)
+		return;
+	if (s->loop) {
+		sup_reap_child(s, &s->net);
+		sup_reap_child(s, &s->fs);
+	}
+	if (s->fw_applied) {
+		int rc = fw_remove(s->name);
+
+		if (rc)
+			log_error("cannot remove nftables table of %s: %s", s->name,
+				  agw_strerror(rc));
+	}
+	if (s->w) {
+		if (s->sandbox_id) {
+			sup_event(s, "lifecycle", "stop", s->iface, "allow", NULL, NULL);
+			aud_writer_sandbox_stop(s->w, s->sandbox_id);
+		}
+		aud_writer_flush(s->w);
+		aud_writer_free(s->w);
+	}
+	sup_state_dir_remove(s);
+	if (s->loop) {
+		ev_timer_del(s->loop, s->health_timer);
+		ev_free(s->loop);
+	}
+	pol_free(s->pol);
+	free(s->ev_buf);
+	free(s);
+}

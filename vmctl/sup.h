@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The per-sandbox supervisor: the one privileged process. Given a policy
+ * and the sandbox's interface (a veth for `agentgw gateway`, a tap for
+ * `agentgw up`), it installs the nftables table (fw_), creates the
+ * gateway's listening sockets, forks the net child (netd_) and, when the
+ * policy has a filesystem section, the fs child (fsd_), owns the audit
+ * writer and relays the children's events into it, tells the children when
+ * the audit path fails (they then deny new actions), re-reads the policy on
+ * SIGHUP, and tears everything down on SIGINT/SIGTERM or a child's death.
+ * Its state directory /run/agentgw/<name>/ holds `pid` and `policy` (the
+ * policy file's absolute path) for `agentgw policy reload <name>`.
+ *
+ * Usage: sup_new() (blocks briefly: netlink, SQLite open), then sup_run()
+ * (blocks until stopped; callers such as `up` may add their own fds and
+ * timers to sup_loop() first), then sup_free().
+ */
+#ifndef AGW_SUP_H
+#define AGW_SUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "agw.h"
+#include "ev.h"
+#include "policies/pol.h"
+
+#define SUP_RUN_DIR "/run/agentgw"
+#define SUP_DNS_PORT 53
+#define SUP_PROXY_PORT 15001
+#define SUP_P9_PORT 564
+
+struct sup_config {
+	const char *name;	   /* sandbox name, [a-z0-9_-]{1,32} */
+	const char *iface;	   /* the sandbox interface; must have an IPv4 address */
+	const char *policy_path;   /* for reloads and the state dir */
+	struct pol *pol;	   /* loaded policy; sup_new takes ownership (also on error) */
+	const char *audit_db;	   /* NULL: policy audit.database, else the default */
+	const char *image;	   /* recorded in the sandbox row; may be NULL */
+	struct in_addr guest_addr; /* INADDR_ANY: the other host of a /30 */
+	uint16_t dns_port;	   /* 0: SUP_DNS_PORT */
+	uint16_t proxy_port;	   /* 0: SUP_PROXY_PORT */
+	uint16_t p9_port;	   /* 0: SUP_P9_PORT (used only with a filesystem section) */
+	int nflog_group;	   /* < 0: derived from the name */
+	bool no_fs;		   /* do not start the fs child */
+};
+
+struct sup;
+
+/*
+ * Sets everything up and starts the children. Returns 0 and *out, or a
+ * negative code with a one-line reason in err[errcap] (everything started
+ * so far is torn down again).
+ */
+int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errcap);
+
+/* The supervisor's loop (for callers that add their own work). */
+struct ev_loop *sup_loop(struct sup *s);
+/* The sandbox row id in the audit database. */
+int64_t sup_sandbox_id(const struct sup *s);
+
+/*
+ * Runs until SIGINT/SIGTERM (returns 0), a child dies or misbehaves
+ * (returns 1), or sup_stop(). Blocks.
+ */
+int sup_run(struct sup *s);
+void sup_stop(struct sup *s);
+
+/*
+ * Re-reads the policy file: on errors logs each one, records a policy/reload
+ * error event and keeps the old policy (returns -AGW_EPOLICY); otherwise
+ * sends it to the children and records policy/reload allow. Blocks on the
+ * file read.
+ */
+int sup_reload(struct sup *s);
+
+/* Stops the children, removes the nftables table and state dir, closes the
+ * sandbox row and flushes the audit database. NULL-safe. Blocks (waits for
+ * the children, up to a few seconds). */
+void sup_free(struct sup *s);
+
+#endif

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Host side of one microvm: QEMU's lifetime, the control connection and a
+ * synchronous exec over the control protocol. The control socket is
+ * created before QEMU starts so QEMU's connect never races the listen.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agw.h"
+#include "vmctl/ctl.h"
+#include "vmctl/qmp.h"
+
+#define VM_PATH_MAX 108 /* sun_path */
+
+struct vm {
+	pid_t pid;
+	int exited; /* QEMU reaped */
+	int ctl_fd;
+	enum qemu_accel accel;
+	int64_t boot_us;
+	uint32_t next_id;
+	int intr_ok; /* vm_recv() returns 2 when poll is interrupted */
+	char ctl_path[VM_PATH_MAX], qmp_path[VM_PATH_MAX];
+	uint8_t rbuf[2 * CTL_MAX_FRAME];
+	size_t rlen;
+	uint8_t wbuf[CTL_MAX_FRAME];
+};
+
+pid_t vm_qemu_pid(const struct vm *vm)
+{
+	return vm->pid;
+}
+
+int vm_ctl_fd(const struct vm *vm)
+{
+	return vm->ctl_fd;
+}
+
+int64_t vm_boot_us(const struct vm *vm)
+{
+	return vm->boot_us;
+}
+
+enum qemu_accel vm_accel(const struct vm *vm)
+{
+	return vm->accel;
+}
+
+/* Reap QEMU if it exited. Returns 1 when it is gone. */
+static int qemu_gone(struct vm *vm)
+{
+	if (vm->exited || vm->pid <= 0)
+		return 1;
+	if (waitpid(vm->pid, NULL, WNOHANG) == vm->pid) {
+		vm->exited = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EPIPE;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int vm_send(struct vm *vm, int len)
+{
+	if (len < 0)
+		return len;
+	return send_all(vm->ctl_fd, vm->wbuf, (size_t)len);
+}
+
+/*
+ * Next frame from the guest, waiting up to timeout_ms (-1: forever) and
+ * also for extra_fd to become readable (returns 1 then, without a frame).
+ * The payload stays valid until the next call. Returns 0, 1, -ETIMEDOUT,
+ * -EPIPE (connection closed), -AGW_EPROTO.
+ */
+static int vm_recv(struct vm *vm, int timeout_ms, int extra_fd, struct ctl_hdr *h,
+		   uint8_t **payload)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : agw_mono_us() + (int64_t)timeout_ms * 1000;
+	size_t flen;
+	int r;
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = vm->ctl_fd, .events = POLLIN},
+				      {.fd = extra_fd, .events = POLLIN}};
+		int left = -1;
+		ssize_t n;
+
+		/* The caller consumes each frame with vm_consume(). */
+		r = ctl_frame_parse(vm->rbuf, vm->rlen, h, &flen);
+		if (r == 0) {
+			*payload = vm->rbuf + CTL_HDR_LEN;
+			return 0;
+		}
+		if (r != -AGW_ETRUNC)
+			return -AGW_EPROTO;
+		if (deadline >= 0) {
+			int64_t us = deadline - agw_mono_us();
+
+			if (us <= 0)
+				return -ETIMEDOUT;
+			left = (int)AGW_MIN(us / 1000 + 1, 500);
+		} else {
+			left = 500;
+		}
+		if (poll(p, extra_fd >= 0 ? 2 : 1, left) < 0) {
+			if (errno != EINTR)
+				return -errno;
+			if (vm->intr_ok)
+				return 2; /* a signal (SIGWINCH) for the caller */
+			continue;
+		}
+		if (extra_fd >= 0 && p[1].revents)
+			return 1;
+		if (!p[0].revents) {
+			if (qemu_gone(vm))
+				return -EPIPE;
+			continue;
+		}
+		n = recv(vm->ctl_fd, vm->rbuf + vm->rlen, sizeof(vm->rbuf) - vm->rlen, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		vm->rlen += (size_t)n;
+	}
+}
+
+/* Consume the frame last returned by vm_recv(). */
+static void vm_consume(struct vm *vm, const struct ctl_hdr *h)
+{
+	size_t flen = CTL_HDR_LEN + h->len;
+
+	memmove(vm->rbuf, vm->rbuf + flen, vm->rlen - flen);
+	vm->rlen -= flen;
+}
+
+static volatile sig_atomic_t vm_winch;
+
+static void vm_on_winch(int sig)
+{
+	(void)sig;
+	vm_winch = 1;
+}
+
+static void log_tail(const char *path, char *err, size_t errcap, const char *what)
+{
+	char buf[512] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
+	off_t sz;
+
+	if (fd >= 0) {
+		sz = lseek(fd, 0, SEEK_END);
+		lseek(fd, sz > (off_t)sizeof(buf) - 1 ? sz - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	if (err)
+		snprintf(err, errcap, "%s%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+static int path_in(char *buf, size_t cap, const char *dir, const char *name)
+{
+	int n = snprintf(buf, cap, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= cap ? -AGW_ETOOBIG : 0;
+}
+
+int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char console[1024], qlog[1024];
+	struct qemu_cfg qc = {0};
+	struct qemu_argv *qa = NULL;
+	struct vm *vm = NULL;
+	int lfd = -1, logfd = -1, r, timeout = cfg->boot_timeout_ms ? cfg->boot_timeout_ms : 120000;
+	int64_t t0 = agw_mono_us(), deadline = t0 + (int64_t)timeout * 1000;
+	uint32_t ver = 0, maxp = 0;
+	struct ctl_hdr h;
+	uint8_t *p;
+	char dummy[8];
+
+	*out = NULL;
+	if (!err || !errcap) {
+		err = dummy;
+		errcap = sizeof(dummy);
+	}
+	err[0] = 0;
+	vm = calloc(1, sizeof(*vm));
+	qa = calloc(1, sizeof(*qa));
+	if (!vm || !qa) {
+		r = -AGW_ENOMEM;
+		goto out;
+	}
+	vm->ctl_fd = -1;
+	vm->pid = -1;
+	vm->next_id = 1;
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errcap, "%s: %s", cfg->state_dir, strerror(errno));
+		goto out;
+	}
+	if ((r = path_in(vm->ctl_path, sizeof(vm->ctl_path), cfg->state_dir, "ctl.sock")) < 0 ||
+	    (r = path_in(vm->qmp_path, sizeof(vm->qmp_path), cfg->state_dir, "qmp.sock")) < 0 ||
+	    (r = path_in(console, sizeof(console), cfg->state_dir, "console.log")) < 0 ||
+	    (r = path_in(qlog, sizeof(qlog), cfg->state_dir, "qemu.log")) < 0) {
+		snprintf(err, errcap, "%s: path too long for a unix socket", cfg->state_dir);
+		goto out;
+	}
+	unlink(vm->ctl_path);
+	unlink(vm->qmp_path);
+	memcpy(sa.sun_path, vm->ctl_path, strlen(vm->ctl_path) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+		r = -errno;
+		snprintf(err, errcap, "%s: %s", vm->ctl_path, strerror(errno));
+		goto out;
+	}
+	qc.kernel = cfg->kernel;
+	qc.initrd = cfg->initrd;
+	qc.append = cfg->append;
+	qc.mem_mb = cfg->mem_mb;
+	qc.vcpus = cfg->vcpus;
+	qc.accel = cfg->accel;
+	qc.tap_fd = cfg->tap_fd;
+	qc.mac = cfg->mac;
+	qc.ctl_sock = vm->ctl_path;
+	qc.qmp_sock = vm->qmp_path;
+	qc.console_log = console;
+	if ((r = qemu_build_argv(&qc, qa)) < 0) {
+		snprintf(err, errcap, "QEMU command line: %s", agw_strerror(r));
+		goto out;
+	}
+	vm->accel = qa->accel;
+	logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if ((r = qemu_spawn(qa, cfg->tap_fd, logfd, &vm->pid)) < 0) {
+		snprintf(err, errcap, "%s: %s", qa->argv[0], strerror(-r));
+		goto out;
+	}
+	/* QEMU connects to the control socket while it sets up the machine. */
+	for (;;) {
+		struct pollfd pl = {.fd = lfd, .events = POLLIN};
+
+		if (poll(&pl, 1, 50) > 0) {
+			vm->ctl_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (vm->ctl_fd >= 0)
+				break;
+		}
+		if (qemu_gone(vm)) {
+			r = -EPIPE;
+			log_tail(qlog, err, errcap, "QEMU exited during start");
+			goto out;
+		}
+		if (agw_mono_us() > deadline) {
+			r = -ETIMEDOUT;
+			log_tail(qlog, err, errcap, "QEMU did not connect to the control socket");
+			goto out;
+		}
+	}
+	r = vm_recv(vm, (int)((deadline - agw_mono_us()) / 1000), -1, &h, &p);
+	if (r < 0 || h.type != CTL_HELLO) {
+		r = r < 0 ? r : -AGW_EPROTO;
+		log_tail(console, err, errcap,
+			 r == -ETIMEDOUT ? "guest did not say HELLO in time (console)"
+					 : "guest failed before HELLO (console)");
+		goto out;
+	}
+	if (ctl_hello_decode(p, h.len, &ver, &maxp) < 0 || ver != CTL_VERSION) {
+		r = -AGW_EPROTO;
+		snprintf(err, errcap, "guest speaks control protocol %u, host %d", ver,
+			 CTL_VERSION);
+		goto out;
+	}
+	vm_consume(vm, &h);
+	if ((r = vm_send(vm,
+			 ctl_encode_hello(vm->wbuf, sizeof(vm->wbuf), "agentgw " AGW_VERSION))) < 0)
+		goto out;
+	vm->boot_us = agw_mono_us() - t0;
+	*out = vm;
+	vm = NULL;
+	r = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (logfd >= 0)
+		close(logfd);
+	if (vm) {
+		if (vm->pid > 0 && !vm->exited) {
+			kill(vm->pid, SIGKILL);
+			waitpid(vm->pid, NULL, 0);
+			vm->exited = 1;
+		}
+		vm_free(vm);
+	}
+	free(qa);
+	return r;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, const char *cwd,
+	    int pty, int in_fd, int out_fd, int err_fd, struct vm_exit *ex)
+{
+	uint32_t id = vm->next_id++;
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	struct sigaction old_winch;
+	struct ctl_hdr h;
+	uint8_t *p;
+	int r;
+
+	memset(ex, 0, sizeof(*ex));
+	ex->code = -1;
+	if (pty && ioctl(out_fd, TIOCGWINSZ, &ws) < 0)
+		ws = (struct winsize){.ws_row = 24, .ws_col = 80};
+	r = vm_send(vm, ctl_encode_exec(vm->wbuf, sizeof(vm->wbuf), id, argv, env, cwd, pty,
+					ws.ws_row, ws.ws_col));
+	if (r < 0)
+		return r;
+	if (in_fd < 0 && (r = vm_send(vm, ctl_encode(vm->wbuf, sizeof(vm->wbuf), CTL_STDIN_EOF, 0,
+						     id, NULL, 0))) < 0)
+		return r;
+	if (pty) {
+		/* Forward the terminal's size changes (no SA_RESTART: poll wakes up). */
+		struct sigaction sa = {.sa_handler = vm_on_winch};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGWINCH, &sa, &old_winch);
+		vm->intr_ok = 1;
+	}
+	for (;;) {
+		r = vm_recv(vm, -1, in_fd, &h, &p);
+		if (r == 2) {
+			if (vm_winch && ioctl(out_fd, TIOCGWINSZ, &ws) == 0 &&
+			    (r = vm_send(vm, ctl_encode_resize(vm->wbuf, sizeof(vm->wbuf), id,
+							       ws.ws_row, ws.ws_col))) < 0)
+				goto out;
+			vm_winch = 0;
+			continue;
+		}
+		if (r == 1) {
+			/* Input is ready: forward one chunk (or EOF). */
+			uint8_t in[16384];
+			ssize_t n = read(in_fd, in, sizeof(in));
+
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n > 0) {
+				r = ctl_encode(vm->wbuf, sizeof(vm->wbuf), CTL_STDIN, 0, id, in,
+					       (size_t)n);
+			} else {
+				r = ctl_encode(vm->wbuf, sizeof(vm->wbuf), CTL_STDIN_EOF, 0, id,
+					       NULL, 0);
+				in_fd = -1;
+			}
+			if ((r = vm_send(vm, r)) < 0)
+				goto out;
+			continue;
+		}
+		if (r < 0)
+			goto out;
+		if (h.id != id) { /* another exec's frame: not ours to handle here */
+			vm_consume(vm, &h);
+			continue;
+		}
+		switch (h.type) {
+		case CTL_STDOUT:
+			if (write_all(out_fd, p, h.len) < 0)
+				out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			break;
+		case CTL_STDERR:
+			if (write_all(err_fd, p, h.len) < 0)
+				err_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			break;
+		case CTL_EXIT: {
+			int32_t code;
+			uint32_t sig;
+
+			r = ctl_exit_decode(p, h.len, &code, &sig);
+			vm_consume(vm, &h);
+			if (r < 0)
+				goto out;
+			ex->code = code;
+			ex->sig = (int)sig;
+			r = 0;
+			goto out;
+		}
+		case CTL_ERROR: {
+			const char *text;
+			size_t tl;
+			int32_t e;
+
+			r = ctl_error_decode(p, h.len, &e, &text, &tl);
+			if (r == 0) {
+				snprintf(ex->text, sizeof(ex->text), "%.*s", (int)tl, text);
+				ex->err = e ? e : EIO;
+			}
+			vm_consume(vm, &h);
+			if (r < 0)
+				goto out;
+			/* Errors about stdin leave the process running. */
+			if (e == ENOBUFS) {
+				ex->err = 0;
+				continue;
+			}
+			r = 0;
+			goto out;
+		}
+		default: /* STARTED and anything newer */
+			break;
+		}
+		vm_consume(vm, &h);
+	}
+out:
+	if (pty) {
+		sigaction(SIGWINCH, &old_winch, NULL);
+		vm->intr_ok = 0;
+	}
+	return r;
+}
+
+int vm_stop(struct vm *vm, int timeout_ms)
+{
+	int64_t deadline = agw_mono_us() + (int64_t)timeout_ms * 1000;
+	struct qmp *q = NULL;
+	int forced = 0;
+
+	if (vm->ctl_fd >= 0 && !qemu_gone(vm))
+		vm_send(vm, ctl_encode(vm->wbuf, sizeof(vm->wbuf), CTL_POWEROFF, 0, 0, NULL, 0));
+	while (!qemu_gone(vm) && agw_mono_us() < deadline)
+		usleep(20000);
+	if (!qemu_gone(vm)) {
+		forced = 1;
+		if (qmp_connect(vm->qmp_path, 1000, &q) == 0)
+			qmp_execute(q, "quit", 1000);
+		qmp_free(q);
+		deadline = agw_mono_us() + 2000000;
+		while (!qemu_gone(vm) && agw_mono_us() < deadline)
+			usleep(20000);
+	}
+	if (!qemu_gone(vm)) {
+		kill(vm->pid, SIGKILL);
+		waitpid(vm->pid, NULL, 0);
+		vm->exited = 1;
+	}
+	if (vm->ctl_fd >= 0)
+		close(vm->ctl_fd);
+	vm->ctl_fd = -1;
+	unlink(vm->ctl_path);
+	unlink(vm->qmp_path);
+	return forced;
+}
+
+void vm_free(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->pid > 0 && !vm->exited)
+		vm_stop(vm, 5000);
+	if (vm->ctl_fd >= 0)
+		close(vm->ctl_fd);
+	free(vm);
+}
+
+int vm_send_frame(struct vm *vm, const uint8_t *frame, size_t len)
+{
+	return send_all(vm->ctl_fd, frame, len);
+}
+
+int vm_next_frame(struct vm *vm, int timeout_ms, struct ctl_hdr *h, uint8_t **payload)
+{
+	return vm_recv(vm, timeout_ms, -1, h, payload);
+}
+
+void vm_frame_done(struct vm *vm, const struct ctl_hdr *h)
+{
+	vm_consume(vm, h);
+}
+
+uint32_t vm_new_id(struct vm *vm)
+{
+	return vm->next_id++;
+}
