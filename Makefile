@@ -45,9 +45,17 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test unit check-build bench fuzz clean format image
+.PHONY: all build-all deps test unit check-build bench fuzz clean format image
 
-all: $(BUILD)/agentgw $(BUILD)/libagentgw.a
+# The guest image is built (and cached under build/images/) with the same
+# extra programs the e2e tests use, so one cached image serves both.
+IMAGE_ADD ?= curl openssl dig nc
+
+all: deps
+	$(MAKE) build-all
+
+build-all: $(BUILD)/agentgw $(BUILD)/libagentgw.a $(BUILD)/guest/agentgw-init
+	$(BUILD)/agentgw image build --add $(IMAGE_ADD) >/dev/null
 
 deps:
 	@bash scripts/deps.sh
@@ -75,7 +83,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libagentgw.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check-build: all $(UNIT_BIN) $(REPLAY_BIN) $(BENCH_BIN)
+check-build: build-all $(UNIT_BIN) $(REPLAY_BIN) $(BENCH_BIN)
 
 test: deps
 	$(MAKE) check-build
@@ -117,5 +125,5 @@ $(BUILD)/guest/agentgw-init: $(GUEST_SRC) vmctl/ctl.h common/agw.h
 	$(CC) -static -D_GNU_SOURCE -I. -Icommon $(GUEST_CFLAGS) -o $@ $(GUEST_SRC)
 guest: $(BUILD)/guest/agentgw-init
 image: $(BUILD)/agentgw $(BUILD)/guest/agentgw-init
-	$(BUILD)/agentgw image build
+	$(BUILD)/agentgw image build --add $(IMAGE_ADD)
 .PHONY: guest

@@ -232,7 +232,14 @@ code=$(in_guest curl -s -o /dev/null -w '%{http_code}' --max-time 8 --resolve "o
 [ "$code" = 403 ] && ok "other.test refused before reload" || bad "other.test before reload gave $code"
 write_policy enforce "    - host: other.test
       ports: [80]"
-kill -HUP "$GW_PID"
+# `agentgw policy reload NAME` checks the file and signals the supervisor
+# through /run/agentgw/NAME/pid; SIGHUP directly while the verb is not wired
+if "$AGENTGW" policy reload --help 2>&1 | grep -q 'policy reload NAME'; then
+	"$AGENTGW" policy reload "$NAME" && ok "agentgw policy reload $NAME" || bad "agentgw policy reload failed"
+else
+	echo "note: 'agentgw policy reload' not wired into cmd_policy yet; using SIGHUP"
+	kill -HUP "$GW_PID"
+fi
 for _ in $(seq 60); do
 	[ "$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'")" -ge 1 ] 2>/dev/null && break
 	sleep 0.05
@@ -245,7 +252,14 @@ expect_event net connect other.test:80 allow "network.allow[5]"
 # an invalid policy is rejected and the old one stays
 echo "version: 1
 network: { alow: [] }" >"$POL"
-kill -HUP "$GW_PID"
+if "$AGENTGW" policy reload --help 2>&1 | grep -q 'policy reload NAME'; then
+	"$AGENTGW" policy reload "$NAME" 2>"$TOPO_DIR/reload.err"
+	rc=$?
+	[ "$rc" = 2 ] && grep -q "policy.yaml:2:.*alow" "$TOPO_DIR/reload.err" &&
+		ok "agentgw policy reload rejects the bad file (exit 2, file:line:col)" ||
+		bad "policy reload of a bad file: exit $rc: $(cat "$TOPO_DIR/reload.err")"
+fi
+kill -HUP "$GW_PID" # the supervisor must reject it too
 expect_event policy reload "$(realpath "$POL")" error
 body=$(in_guest curl -sS --max-time 8 http://other.test/)
 [ "$body" = other.test ] && ok "old policy kept after a bad reload" || bad "after bad reload gave '$body'"
