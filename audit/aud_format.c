@@ -12,39 +12,11 @@
 
 #include "agw.h"
 #include "audit/aud.h"
+#include "json.h"
 
-/*
- * Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
- * are not one (bad lead, bad continuation, overlong, surrogate, > U+10FFFF).
- */
-static size_t aud_utf8_len(const unsigned char *s)
+void aud_fmt_json_str(FILE *f, const char *s)
 {
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-void aud_fmt_json_str(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
+	char esc[JSON_ESC_MAX];
 
 	if (!s) {
 		fputs("null", f);
@@ -52,46 +24,8 @@ void aud_fmt_json_str(FILE *f, const char *str)
 	}
 	fputc('"', f);
 	while (*s) {
-		size_t n = aud_utf8_len(s);
-
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			s++;
-			continue;
-		}
-		if (n > 1) {
-			/* U+2028/2029 end lines in JavaScript; escape them too */
-			if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 &&
-			    (s[2] == 0xa8 || s[2] == 0xa9))
-				fprintf(f, "\\u%04x", s[2] == 0xa8 ? 0x2028 : 0x2029);
-			else
-				fwrite(s, 1, n, f);
-			s += n;
-			continue;
-		}
-		switch (*s) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*s < 0x20 || *s == 0x7f)
-				fprintf(f, "\\u%04x", *s);
-			else
-				fputc(*s, f);
-		}
-		s++;
+		s += json_esc_char(s, esc);
+		fputs(esc, f);
 	}
 	fputc('"', f);
 }
@@ -227,7 +161,7 @@ static void aud_cell(FILE *f, const char *str, int width)
 	int col = 0, w;
 
 	while (*s) {
-		size_t n = aud_utf8_len(s);
+		size_t n = json_utf8_len(s);
 
 		if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7f))) {
 			snprintf(esc, sizeof(esc), "\\x%02x", *s);

@@ -101,16 +101,17 @@ int aud_sql_err(sqlite3 *db, int rc)
 	}
 }
 
-static int aud_user_version(sqlite3 *db, int *ver)
+/* The single integer a one-row query (a PRAGMA, a COUNT) answers. */
+static int aud_query_int(sqlite3 *db, const char *sql, int64_t *v)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*ver = sqlite3_column_int(st, 0);
+		*v = sqlite3_column_int64(st, 0);
 		rc = 0;
 	} else {
 		rc = aud_sql_err(db, rc);
@@ -119,21 +120,13 @@ static int aud_user_version(sqlite3 *db, int *ver)
 	return rc;
 }
 
-static int aud_count_objects(sqlite3 *db, int64_t *n)
+static int aud_user_version(sqlite3 *db, int *ver)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int64_t v = 0;
+	int rc = aud_query_int(db, "PRAGMA user_version", &v);
 
-	rc = sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*n = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else {
-		rc = aud_sql_err(db, rc);
-	}
-	sqlite3_finalize(st);
+	if (rc == 0)
+		*ver = (int)v;
 	return rc;
 }
 
@@ -170,7 +163,7 @@ static int aud_migrate(sqlite3 *db, const char *path)
 		goto out;
 	}
 	if (ver == 0) {
-		rc = aud_count_objects(db, &nobj);
+		rc = aud_query_int(db, "SELECT COUNT(*) FROM sqlite_master", &nobj);
 		if (rc < 0)
 			goto out;
 		if (nobj > 0) {

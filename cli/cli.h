@@ -22,7 +22,14 @@ int cmd_gateway(int argc, char **argv);
 int cmd_policy_reload(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+/* ps, exec, shell, logs, down: cli/cmd_sbx.c */
+int cmd_ps(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_down(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
 
 #endif

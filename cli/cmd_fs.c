@@ -6,6 +6,7 @@
  * foreground until SIGINT/SIGTERM; SIGHUP reloads the policy file. Useful for mounting a policed
  * workspace into a container, and used by the integration tests and benchmarks.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <limits.h>
@@ -163,14 +164,18 @@ int cmd_fs(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
-		case 'm':
-			msize = strtol(optarg, NULL, 10);
-			if (msize < 4096 || msize > 1048576) {
+		case 'm': {
+			char *end = NULL;
+
+			errno = 0;
+			msize = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || msize < 4096 || msize > 1048576) {
 				fprintf(stderr,
 					"agentgw fs-serve: --msize must be 4096..1048576\n");
 				return CLI_USAGE;
 			}
 			break;
+		}
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;

@@ -34,7 +34,8 @@ static const struct subverb subverbs[] = {
     {"explain", policy_explain,
      "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A) [--json]",
      "show the decision for one request and the rules that matched"},
-    /* sub-verbs: "reload N" (supervisor) and "suggest" go here, one line each */
+    {"reload", cmd_policy_reload, "NAME",
+     "re-read a running sandbox's policy file; an invalid file is rejected, the old policy stays"},
 };
 
 static void usage(FILE *out)

@@ -1,14 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * `agentgw up --policy FILE [--name N] [-v] [-- CMD [ARG...]]`, foreground
- * form: creates a tap with a /30 (10.77.X.Y, host .1, guest .2), starts the
- * supervisor on it (nftables table, net and fs children, audit), boots the
- * guest image in a microvm on that tap and runs CMD (default: /bin/sh with a
- * PTY when stdin is a terminal) with the terminal attached; when it exits,
- * or on SIGINT/SIGTERM, everything is torn down and the command's status is
- * the exit code. The VM runs in a forked "runner" process because the
- * supervisor's loop owns this one; the runner reports QEMU's pid and the
- * exit status over a pipe that the loop watches. Not yet: -d, --workspace.
+ * `agentgw up --policy FILE [--name N] [-d] [-v] [-- CMD [ARG...]]`: makes
+ * the state dir <run>/<name>/ (vmctl/sbx.h; a dead sandbox of that name is
+ * cleaned up first, a live one is an error), creates a tap with a /30
+ * (10.77.X.Y, host .1, guest .2), starts the supervisor on it (nftables
+ * table, net and fs children, audit), and boots the guest in a microvm on
+ * that tap. The VM lives in a forked "runner" process, because the
+ * supervisor's loop owns this one; the runner serves the control socket
+ * (vmctl/sbxd.h) for `agentgw exec/shell/down` and reports to the
+ * supervisor over a pipe: "Q <qemu pid>" when the guest is ready, one
+ * "E ..." line per finished exec (recorded as exec/run audit events), and
+ * "X <status>" when it is done.
+ *
+ * In the foreground, CMD (default: /bin/sh with a PTY when stdin is a
+ * terminal) runs with the terminal attached and its status is the exit
+ * code; everything is torn down when it exits. With -d the process
+ * daemonises (fork, setsid, output to <state>/supervisor.log), prints the
+ * name once the guest is ready and returns; `agentgw down` stops it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,36 +25,79 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agw.h"
+#include "audit/aud.h"
 #include "cli.h"
 #include "ev.h"
 #include "log.h"
 #include "policies/pol.h"
+#include "vmctl/fw.h"
 #include "vmctl/img.h"
+#include "vmctl/sbx.h"
+#include "vmctl/sbxd.h"
 #include "vmctl/sup.h"
 #include "vmctl/tap.h"
 #include "vmctl/vm.h"
 
+#define UP_LINE_MAX 2048
+
 struct up_state {
 	struct sup *sup;
+	const char *name;
 	int pipe_r;
+	int ready_fd; /* -d: tell the waiting parent "ok" once the guest is up */
 	pid_t runner, qemu;
 	int status; /* exit status reported by the runner, -1 until then */
-	char line[64];
+	char line[UP_LINE_MAX];
 	size_t len;
 };
 
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: agentgw up --policy FILE [--name N] [-v] [-- CMD [ARG...]]\n\n"
+		"usage: agentgw up --policy FILE [--name N] [-d] [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
+		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
+		"  -d         detach: print the name once the guest is ready and return;\n"
+		"             use 'agentgw exec/shell/logs/down N' afterwards\n"
+		"  -v         log more (twice: debug)\n"
 		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n");
+}
+
+/* "E <dur_us> <code> <sig> <errno> <target>" from the runner: one exec/run event. */
+static void up_exec_event(struct up_state *u, const char *line)
+{
+	struct aud_event ev = {0};
+	long long dur = 0;
+	int code = 0, sig = 0, err = 0, off = 0;
+	char detail[96];
+
+	if (sscanf(line, "E %lld %d %d %d %n", &dur, &code, &sig, &err, &off) < 4 || !off)
+		return;
+	if (err)
+		snprintf(detail, sizeof(detail), "{\"exit\":%d,\"errno\":%d}",
+			 err == ENOENT ? 127 : 126, err);
+	else if (sig)
+		snprintf(detail, sizeof(detail), "{\"signal\":%d}", sig);
+	else
+		snprintf(detail, sizeof(detail), "{\"exit\":%d}", code);
+	ev.kind = "exec";
+	ev.op = "run";
+	ev.target = line + off;
+	ev.decision = "allow";
+	ev.detail = detail;
+	ev.duration_us = dur;
+	ev.bytes_up = ev.bytes_down = -1;
+	if (sup_emit(u->sup, &ev) < 0)
+		log_error("audit: cannot record exec %s", line + off);
 }
 
 static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
@@ -55,7 +106,6 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 	ssize_t n = read(fd, u->line + u->len, sizeof(u->line) - 1 - u->len);
 	char *nl;
 
-	(void)loop;
 	(void)events;
 	if (n <= 0) {
 		ev_del_fd(loop, fd);
@@ -65,43 +115,69 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 	u->len += (size_t)n;
 	u->line[u->len] = 0;
 	while ((nl = strchr(u->line, '\n'))) {
+		size_t used = (size_t)(nl + 1 - u->line);
+
 		*nl = 0;
-		if (u->line[0] == 'Q')
+		if (u->line[0] == 'Q') {
 			u->qemu = (pid_t)atoi(u->line + 2);
-		else if (u->line[0] == 'X') {
+			if (u->ready_fd >= 0) {
+				if (write(u->ready_fd, "ok\n", 3) < 0)
+					log_warn("the parent of 'up -d' is gone");
+				close(u->ready_fd);
+				u->ready_fd = -1;
+			}
+		} else if (u->line[0] == 'E') {
+			up_exec_event(u, u->line);
+		} else if (u->line[0] == 'X') {
 			u->status = atoi(u->line + 2);
 			sup_stop(u->sup);
 		}
-		memmove(u->line, nl + 1, u->len - (size_t)(nl + 1 - u->line));
-		u->len -= (size_t)(nl + 1 - u->line);
+		memmove(u->line, nl + 1, u->len - used);
+		u->len -= used;
 	}
 	if (u->len == sizeof(u->line) - 1)
 		u->len = 0;
 }
 
-/* The runner: boot, run the command, power off, report. Never returns. */
-static void up_runner(int wfd, int tap_fd, const struct img_info *img, const char *append,
-		      char **cmd, int verbose)
+/* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
+static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
+		      const char *append, char **cmd, int detach, int verbose)
 {
 	struct vm_cfg cfg = {
 	    .kernel = img->kernel, .initrd = img->initrd, .append = append, .tap_fd = tap_fd};
 	const char *sh[] = {"/bin/sh", NULL};
-	char state[128], err[1024], msg[64];
-	int pty = isatty(0) && isatty(1), code = 1, r;
+	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1};
+	char state[512], err[1024], msg[64];
+	int pty = 0, code = 1, r;
 	struct vm *vm = NULL;
-	struct vm_exit ex;
 	struct termios saved;
 	int restore = 0;
-	sigset_t none;
+	sigset_t set;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Die with the supervisor; SIGTERM stays pending until sbxd_run's signalfd takes it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	signal(SIGINT, SIG_IGN); /* the terminal's ^C goes to the guest or the supervisor */
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(state, sizeof(state), "/tmp/agentgw-up.%d", (int)getpid());
+	if (sbx_path(state, sizeof(state), name, "vm") < 0)
+		goto out;
 	cfg.state_dir = state;
+	snprintf(msg, sizeof(msg), "%d", (int)getpid());
+	sbx_info_add(name, "runner", msg);
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {
 		fprintf(stderr, "agentgw up: %s\n", err[0] ? err : agw_strerror(r));
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "%d", (int)vm_qemu_pid(vm));
+	sbx_info_add(name, "qemu", msg);
+	sbx_info_add(name, "accel", qemu_accel_name(vm_accel(vm)));
+	snprintf(msg, sizeof(msg), "%lld", (long long)(vm_boot_us(vm) / 1000));
+	sbx_info_add(name, "boot_ms", msg);
+	if ((sc.listen_fd = sbxd_listen(name)) < 0) {
+		fprintf(stderr, "agentgw up: control socket: %s\n", agw_strerror(sc.listen_fd));
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "Q %d\n", (int)vm_qemu_pid(vm));
@@ -110,50 +186,139 @@ static void up_runner(int wfd, int tap_fd, const struct img_info *img, const cha
 	if (verbose)
 		fprintf(stderr, "agentgw up: guest ready in %.0f ms (%s)\n",
 			(double)vm_boot_us(vm) / 1000, qemu_accel_name(vm_accel(vm)));
-	/* Raw mode: the guest's PTY does the line editing and echo. */
-	if (pty && tcgetattr(0, &saved) == 0) {
-		struct termios raw = saved;
+	if (!detach) {
+		sc.argv = cmd && cmd[0] ? (const char *const *)cmd : sh;
+		pty = isatty(0) && isatty(1);
+		/* Raw mode: the guest's PTY does the line editing and echo. */
+		if (pty && tcgetattr(0, &saved) == 0) {
+			struct termios raw = saved;
 
-		cfmakeraw(&raw);
-		restore = tcsetattr(0, TCSANOW, &raw) == 0;
+			cfmakeraw(&raw);
+			restore = tcsetattr(0, TCSANOW, &raw) == 0;
+		}
 	}
-	r = vm_exec(vm, cmd && cmd[0] ? (const char *const *)cmd : sh, NULL, "/workspace", pty, 0,
-		    1, 2, &ex);
+	sc.vm = vm;
+	sc.pty = pty;
+	r = sbxd_run(&sc, &code);
 	if (restore)
 		tcsetattr(0, TCSANOW, &saved);
 	if (r < 0)
-		fprintf(stderr, "agentgw up: exec: %s\n", agw_strerror(r));
-	else if (ex.err) {
-		fprintf(stderr, "agentgw up: %s\n", ex.text);
-		code = 127;
-	} else
-		code = ex.sig ? 128 + ex.sig : ex.code;
+		fprintf(stderr, "agentgw up: %s\n", agw_strerror(r));
 out:
+	if (sc.listen_fd >= 0)
+		close(sc.listen_fd);
 	vm_free(vm);
-	{
-		char p[200];
-
-		snprintf(p, sizeof(p), "%s/console.log", state);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/qemu.log", state);
-		unlink(p);
-		rmdir(state);
-	}
 	snprintf(msg, sizeof(msg), "X %d\n", code);
 	if (write(wfd, msg, strlen(msg)) < 0)
 		_exit(code);
 	_exit(code);
 }
 
+/*
+ * Claim <run>/<name>/: a live sandbox of that name is an error, leftovers
+ * of a dead one are cleaned up. mkdir is the lock against a concurrent up.
+ */
+static int up_claim(const char *name)
+{
+	struct sbx_info info;
+	char path[512], ifname[16];
+	int r;
+
+	if (sbx_info_read(name, &info) == 0) {
+		if (sbx_state_of(&info) != SBX_DEAD) {
+			fprintf(stderr,
+				"agentgw up: sandbox '%s' is already running (pid %d); "
+				"use another --name or 'agentgw down %s'\n",
+				name, (int)info.pid, name);
+			return -EEXIST;
+		}
+		if ((r = sbx_cleanup(name)) < 0)
+			fprintf(stderr, "agentgw up: cleaning up dead sandbox '%s': %s\n", name,
+				agw_strerror(r));
+		else
+			fprintf(stderr, "agentgw up: cleaned up the leftovers of dead sandbox '%s'\n",
+				name);
+	}
+	/* Nothing of that name runs now: a tap or table left without a state dir is stale. */
+	snprintf(ifname, sizeof(ifname), "agw-%.11s", name);
+	if (tap_link_exists(ifname) == 1)
+		tap_delete(ifname);
+	fw_remove(name);
+	mkdir(sbx_run_dir(), 0755);
+	if (sbx_path(path, sizeof(path), name, NULL) < 0)
+		return -AGW_ETOOBIG;
+	if (mkdir(path, 0755) < 0) {
+		r = -errno;
+		fprintf(stderr, "agentgw up: %s: %s\n", path, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+/* -d: fork; the parent waits for "ok" and prints the name. Returns in the daemon only. */
+static int up_daemonise(const char *name, int *ready_fd)
+{
+	char path[512], buf[4096];
+	int p[2], fd;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], buf, sizeof(buf));
+		while (n < 0 && errno == EINTR);
+		close(p[0]);
+		if (n > 0 && strncmp(buf, "ok", 2) == 0) {
+			printf("%s\n", name);
+			exit(CLI_OK);
+		}
+		fprintf(stderr, "agentgw up: sandbox '%s' failed to start\n", name);
+		if (sbx_path(path, sizeof(path), name, "supervisor.log") == 0 &&
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				if (write(2, buf, (size_t)n) < 0)
+					break;
+			close(fd);
+		}
+		waitpid(pid, NULL, WNOHANG);
+		exit(CLI_FAIL);
+	}
+	close(p[0]);
+	setsid();
+	if (sbx_path(path, sizeof(path), name, "supervisor.log") < 0)
+		return -AGW_ETOOBIG;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	dup2(fd, 1);
+	dup2(fd, 2);
+	close(fd);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	*ready_fd = p[1];
+	return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
 	struct sup_config c = {.nflog_group = -1};
-	struct up_state u = {.pipe_r = -1, .runner = -1, .qemu = -1, .status = -1};
+	struct up_state u = {.pipe_r = -1, .ready_fd = -1, .runner = -1, .qemu = -1, .status = -1};
 	struct pol_errors errs = {0};
 	struct img_info img;
 	struct in_addr host, guest;
-	char name[40], ifname[16] = "", append[256], err[512], hs[16], gs[16];
-	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, rc = CLI_FAIL, r, i;
+	char name[40], ifname[16] = "", append[256], err[512], hs[16], gs[16], num[32];
+	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r,
+	    i;
 	char **cmd = NULL;
 	unsigned int net;
 
@@ -171,6 +336,8 @@ int cmd_up(int argc, char **argv)
 			c.name = argv[++i];
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
+		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
+			detach = 1;
 		} else {
 			fprintf(stderr, "agentgw up: unknown or unsupported option '%s'\n",
 				argv[i]);
@@ -180,6 +347,16 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!c.policy_path) {
 		up_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (detach && cmd && cmd[0]) {
+		fprintf(stderr, "agentgw up: -d takes no command; use 'agentgw exec NAME -- CMD'\n");
+		return CLI_USAGE;
+	}
+	if (c.name && !sbx_name_valid(c.name)) {
+		fprintf(stderr, "agentgw up: bad name '%s': use [a-z0-9_-]{1,32}, starting with a "
+				"letter or digit\n",
+			c.name);
 		return CLI_USAGE;
 	}
 	if (geteuid() != 0) {
@@ -204,17 +381,32 @@ int cmd_up(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	pol_errors_free(&errs);
+	if (!c.name) {
+		snprintf(name, sizeof(name), "sb%d", (int)getpid());
+		c.name = name;
+	}
+	u.name = c.name;
+	if (up_claim(c.name) < 0) {
+		pol_free(c.pol);
+		return CLI_FAIL;
+	}
+	claimed = 1;
+	if (detach && (r = up_daemonise(c.name, &u.ready_fd)) < 0) {
+		fprintf(stderr, "agentgw up: detach: %s\n", agw_strerror(r));
+		pol_free(c.pol);
+		goto out;
+	}
 	/* A /30 out of 10.77.0.0/16 picked from the pid; tap names are unique per name. */
 	net = ((unsigned int)getpid() % 16384) * 4;
 	host.s_addr = htonl(0x0a4d0000u | net | 1);
 	guest.s_addr = htonl(0x0a4d0000u | net | 2);
 	inet_ntop(AF_INET, &host, hs, sizeof(hs));
 	inet_ntop(AF_INET, &guest, gs, sizeof(gs));
-	if (!c.name) {
-		snprintf(name, sizeof(name), "sb%d", (int)getpid());
-		c.name = name;
-	}
 	snprintf(ifname, sizeof(ifname), "agw-%.11s", c.name);
+	sbx_info_add(c.name, "iface", ifname);
+	sbx_info_add(c.name, "guest", gs);
+	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	sbx_info_add(c.name, "started_at", num);
 	if ((r = tap_create(ifname, &tap_fd)) < 0 || (r = tap_addr_add(ifname, host, 30)) < 0 ||
 	    (r = tap_link_up(ifname)) < 0) {
 		fprintf(stderr, "agentgw up: tap %s: %s\n", ifname, agw_strerror(r));
@@ -224,16 +416,32 @@ int cmd_up(int argc, char **argv)
 	c.iface = ifname;
 	c.guest_addr = guest;
 	c.image = img.dir;
+	{
+		const char *db = pol_audit_db(c.pol);
+		char dbbuf[512];
+
+		if (!db && aud_default_db_path(dbbuf, sizeof(dbbuf)) == 0)
+			db = dbbuf;
+		if (db)
+			sbx_info_add(c.name, "audit_db", db);
+	}
+	/* Without a filesystem section nothing serves 9P: the guest must not wait for it. */
+	if (pol_workspace(c.pol))
+		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
+			 hs, SUP_P9_PORT);
+	else
+		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s", gs, hs);
 	if (sup_new(&c, &u.sup, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agentgw up: %s\n", err);
 		goto out;
 	}
-	snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs, hs,
-		 SUP_P9_PORT);
+	snprintf(num, sizeof(num), "%lld", (long long)sup_sandbox_id(u.sup));
+	sbx_info_add(c.name, "sandbox_id", num);
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		fprintf(stderr, "agentgw up: pipe: %s\n", strerror(errno));
 		goto out;
 	}
+	fflush(NULL);
 	u.runner = fork();
 	if (u.runner < 0) {
 		fprintf(stderr, "agentgw up: fork: %s\n", strerror(errno));
@@ -241,7 +449,9 @@ int cmd_up(int argc, char **argv)
 	}
 	if (u.runner == 0) {
 		close(p[0]);
-		up_runner(p[1], tap_fd, &img, append, cmd, verbose);
+		if (u.ready_fd >= 0)
+			close(u.ready_fd);
+		up_runner(p[1], tap_fd, c.name, &img, append, cmd, detach, verbose);
 	}
 	close(p[1]);
 	p[1] = -1;
@@ -253,13 +463,23 @@ int cmd_up(int argc, char **argv)
 	sup_run(u.sup);
 	rc = u.status >= 0 ? u.status : CLI_FAIL;
 out:
+	if (u.ready_fd >= 0) /* never became ready: the parent reports the failure */
+		close(u.ready_fd);
 	if (u.runner > 0) {
-		if (u.status < 0) { /* stopped by a signal or a dead child: end the VM now */
-			if (u.qemu > 0)
-				kill(u.qemu, SIGKILL);
-			kill(u.runner, SIGKILL);
+		if (u.status < 0) {
+			/* Stopped by a signal or a dead child: let the runner power off, then force. */
+			kill(u.runner, SIGTERM);
+			for (i = 0; i < 1000 && waitpid(u.runner, NULL, WNOHANG) == 0; i++)
+				usleep(10000);
+			if (i == 1000) {
+				if (u.qemu > 0 && sbx_pid_is(u.qemu, "qemu"))
+					kill(u.qemu, SIGKILL);
+				kill(u.runner, SIGKILL);
+				waitpid(u.runner, NULL, 0);
+			}
+		} else {
+			waitpid(u.runner, NULL, 0);
 		}
-		waitpid(u.runner, NULL, 0);
 	}
 	if (u.sup && u.pipe_r >= 0)
 		ev_del_fd(sup_loop(u.sup), u.pipe_r);
@@ -272,5 +492,7 @@ out:
 		close(tap_fd);
 	if (ifname[0] && tap_link_exists(ifname) == 1)
 		tap_delete(ifname);
+	if (claimed)
+		sbx_state_remove(c.name);
 	return rc;
 }

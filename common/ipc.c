@@ -53,8 +53,15 @@ const char *ipc_type_str(unsigned type)
 
 int ipc_pair(int sv[2])
 {
+	int sz = IPC_SNDBUF;
+
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
 		return -errno;
+	/* A burst of events must not look like a full queue (which denies
+	 * actions): ask for a deep buffer, above wmem_max when privileged. */
+	for (int i = 0; i < 2; i++)
+		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	return 0;
 }
 

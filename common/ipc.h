@@ -25,6 +25,7 @@
 #define IPC_STR_MAX 4096 /* one event string field (detail may be longer) */
 #define IPC_DETAIL_MAX 16384
 #define IPC_STATS_MAX 32
+#define IPC_SNDBUF (4 << 20) /* socket send buffer asked for by ipc_pair */
 
 enum ipc_type {
 	IPC_AUDIT_EVENT = 1, /* child -> sup: ipc_event_encode() payload */
@@ -39,8 +40,8 @@ enum ipc_type {
 const char *ipc_type_str(unsigned type);
 
 /*
- * Creates a SOCK_SEQPACKET socketpair, close-on-exec, non-blocking.
- * Returns 0 or -errno.
+ * Creates a SOCK_SEQPACKET socketpair, close-on-exec, non-blocking, with
+ * IPC_SNDBUF send buffers where the kernel allows. Returns 0 or -errno.
  */
 int ipc_pair(int sv[2]);
 

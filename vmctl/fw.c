@@ -231,6 +231,15 @@ static void fw_ct(struct fw_rule *fr, uint32_t key, uint32_t mask)
 	fw_bits_set(fr, mask);
 }
 
+/* IPv4 to the gateway's own address, that protocol, that destination port. */
+static void fw_to_gw(struct fw_rule *fr, struct in_addr gw, uint8_t proto, uint16_t port)
+{
+	fw_nfproto(fr, NFPROTO_IPV4);
+	fw_ipaddr(fr, 16, NFT_CMP_EQ, gw);
+	fw_l4proto(fr, proto);
+	fw_dport(fr, port);
+}
+
 static void fw_daddr_not_local(struct fw_rule *fr)
 {
 	struct nftnl_expr *e = fw_expr("fib");
@@ -562,33 +571,21 @@ static int fw_build_rules(struct fw_batch *fb, const struct fw_config *c)
 		fw_verdict(&fr, NF_DROP);
 	});
 	FW_RULE("input", {
-		fw_nfproto(&fr, NFPROTO_IPV4);
-		fw_ipaddr(&fr, 16, NFT_CMP_EQ, c->gw_addr);
-		fw_l4proto(&fr, IPPROTO_UDP);
-		fw_dport(&fr, c->dns_port);
+		fw_to_gw(&fr, c->gw_addr, IPPROTO_UDP, c->dns_port);
 		fw_verdict(&fr, NF_ACCEPT);
 	});
 	FW_RULE("input", {
-		fw_nfproto(&fr, NFPROTO_IPV4);
-		fw_ipaddr(&fr, 16, NFT_CMP_EQ, c->gw_addr);
-		fw_l4proto(&fr, IPPROTO_TCP);
-		fw_dport(&fr, c->dns_port);
+		fw_to_gw(&fr, c->gw_addr, IPPROTO_TCP, c->dns_port);
 		fw_verdict(&fr, NF_ACCEPT);
 	});
 	FW_RULE("input", {
-		fw_nfproto(&fr, NFPROTO_IPV4);
-		fw_ipaddr(&fr, 16, NFT_CMP_EQ, c->gw_addr);
-		fw_l4proto(&fr, IPPROTO_TCP);
-		fw_dport(&fr, c->proxy_port);
+		fw_to_gw(&fr, c->gw_addr, IPPROTO_TCP, c->proxy_port);
 		fw_ct(&fr, NFT_CT_STATUS, IPS_DST_NAT);
 		fw_verdict(&fr, NF_ACCEPT);
 	});
 	if (c->p9_port)
 		FW_RULE("input", {
-			fw_nfproto(&fr, NFPROTO_IPV4);
-			fw_ipaddr(&fr, 16, NFT_CMP_EQ, c->gw_addr);
-			fw_l4proto(&fr, IPPROTO_TCP);
-			fw_dport(&fr, c->p9_port);
+			fw_to_gw(&fr, c->gw_addr, IPPROTO_TCP, c->p9_port);
 			fw_verdict(&fr, NF_ACCEPT);
 		});
 	FW_RULE("input", {

@@ -477,10 +477,13 @@ static void sup_write_file(const char *dir, const char *name, const char *text)
 
 static void sup_state_dir(struct sup *s)
 {
+	const char *run = getenv("AGENTGW_RUN_DIR"); /* tests isolate their state */
 	char pid[32];
 
-	snprintf(s->state_dir, sizeof(s->state_dir), "%s/%s", SUP_RUN_DIR, s->name);
-	mkdir(SUP_RUN_DIR, 0755);
+	if (!run || run[0] != '/')
+		run = SUP_RUN_DIR;
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s/%s", run, s->name);
+	mkdir(run, 0755);
 	if (mkdir(s->state_dir, 0755) < 0 && errno != EEXIST) {
 		log_warn("cannot create %s: %s", s->state_dir, strerror(errno));
 		s->state_dir[0] = '\0';
@@ -695,6 +698,18 @@ out:
 struct ev_loop *sup_loop(struct sup *s)
 {
 	return s->loop;
+}
+
+int sup_emit(struct sup *s, const struct aud_event *ev)
+{
+	struct aud_event e = *ev;
+
+	if (!s->w)
+		return -AGW_EINVAL;
+	e.sandbox_id = s->sandbox_id;
+	if (!e.ts)
+		e.ts = agw_now_us();
+	return aud_writer_submit(s->w, &e);
 }
 
 int64_t sup_sandbox_id(const struct sup *s)

@@ -57,6 +57,12 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 
 /* The supervisor's loop (for callers that add their own work). */
 struct ev_loop *sup_loop(struct sup *s);
+/*
+ * Submit an event for this sandbox to the audit writer (sandbox_id is set
+ * here, ts when 0). Returns 0 or -AGW_EFULL like aud_writer_submit().
+ */
+struct aud_event;
+int sup_emit(struct sup *s, const struct aud_event *ev);
 /* The sandbox row id in the audit database. */
 int64_t sup_sandbox_id(const struct sup *s);
 

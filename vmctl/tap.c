@@ -131,10 +131,25 @@ int tap_name(int fd, char *out, size_t cap)
 	return 0;
 }
 
-/* The link of that name, from the kernel. */
-static int tap_get_link(struct nl_sock *sk, const char *ifname, struct rtnl_link **out)
+/* A route socket and the link of that name, from the kernel. On failure
+ * *sk may be set and *link is NULL: tap_link_close both either way. */
+static int tap_link_open(const char *ifname, struct nl_sock **sk, struct rtnl_link **link)
 {
-	return tap_nlerr(rtnl_link_get_kernel(sk, 0, ifname, out));
+	int err;
+
+	*link = NULL;
+	err = tap_sock(sk);
+	if (err < 0)
+		return err;
+	return tap_nlerr(rtnl_link_get_kernel(*sk, 0, ifname, link));
+}
+
+static void tap_link_close(struct nl_sock *sk, struct rtnl_link *link)
+{
+	if (link)
+		rtnl_link_put(link);
+	if (sk)
+		nl_socket_free(sk);
 }
 
 int tap_addr_add(const char *ifname, struct in_addr a, int prefix)
@@ -147,10 +162,7 @@ int tap_addr_add(const char *ifname, struct in_addr a, int prefix)
 
 	if (!tap_name_valid(ifname) || prefix < 0 || prefix > 32)
 		return -AGW_EINVAL;
-	err = tap_sock(&sk);
-	if (err < 0)
-		goto out;
-	err = tap_get_link(sk, ifname, &link);
+	err = tap_link_open(ifname, &sk, &link);
 	if (err < 0)
 		goto out;
 	addr = rtnl_addr_alloc();
@@ -174,10 +186,7 @@ out:
 		nl_addr_put(local);
 	if (addr)
 		rtnl_addr_put(addr);
-	if (link)
-		rtnl_link_put(link);
-	if (sk)
-		nl_socket_free(sk);
+	tap_link_close(sk, link);
 	return err;
 }
 
@@ -189,10 +198,7 @@ int tap_link_up(const char *ifname)
 
 	if (!tap_name_valid(ifname))
 		return -AGW_EINVAL;
-	err = tap_sock(&sk);
-	if (err < 0)
-		goto out;
-	err = tap_get_link(sk, ifname, &link);
+	err = tap_link_open(ifname, &sk, &link);
 	if (err < 0)
 		goto out;
 	change = rtnl_link_alloc();
@@ -205,10 +211,7 @@ int tap_link_up(const char *ifname)
 out:
 	if (change)
 		rtnl_link_put(change);
-	if (link)
-		rtnl_link_put(link);
-	if (sk)
-		nl_socket_free(sk);
+	tap_link_close(sk, link);
 	return err;
 }
 
@@ -220,19 +223,12 @@ int tap_link_exists(const char *ifname)
 
 	if (!tap_name_valid(ifname))
 		return 0;
-	err = tap_sock(&sk);
-	if (err < 0)
-		goto out;
-	err = tap_get_link(sk, ifname, &link);
+	err = tap_link_open(ifname, &sk, &link);
 	if (err == 0)
 		err = 1;
 	else if (err == -ENODEV)
 		err = 0;
-out:
-	if (link)
-		rtnl_link_put(link);
-	if (sk)
-		nl_socket_free(sk);
+	tap_link_close(sk, link);
 	return err;
 }
 

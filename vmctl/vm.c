@@ -521,6 +521,35 @@ void vm_frame_done(struct vm *vm, const struct ctl_hdr *h)
 	vm_consume(vm, h);
 }
 
+int vm_poll_frame(struct vm *vm, struct ctl_hdr *h, uint8_t **payload)
+{
+	size_t flen;
+	ssize_t n;
+	int r;
+
+	for (int pass = 0; pass < 2; pass++) {
+		r = ctl_frame_parse(vm->rbuf, vm->rlen, h, &flen);
+		if (r == 0) {
+			*payload = vm->rbuf + CTL_HDR_LEN;
+			return 0;
+		}
+		if (r != -AGW_ETRUNC)
+			return -AGW_EPROTO;
+		if (pass)
+			break;
+		do
+			n = recv(vm->ctl_fd, vm->rbuf + vm->rlen, sizeof(vm->rbuf) - vm->rlen,
+				 MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -EPIPE;
+		vm->rlen += (size_t)n;
+	}
+	return -EAGAIN;
+}
+
 uint32_t vm_new_id(struct vm *vm)
 {
 	return vm->next_id++;

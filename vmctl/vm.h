@@ -80,6 +80,14 @@ uint32_t vm_new_id(struct vm *vm);
 int vm_send_frame(struct vm *vm, const uint8_t *frame, size_t len);
 int vm_next_frame(struct vm *vm, int timeout_ms, struct ctl_hdr *h, uint8_t **payload);
 void vm_frame_done(struct vm *vm, const struct ctl_hdr *h);
+/*
+ * Never blocks: returns 0 with the next whole frame (buffered, or after one
+ * non-blocking read of the control socket; finish it with vm_frame_done()),
+ * -EAGAIN when no whole frame is there yet, -EPIPE when the connection is
+ * closed, -AGW_EPROTO. For callers that poll vm_ctl_fd() themselves: call
+ * it until -EAGAIN after each wake-up.
+ */
+int vm_poll_frame(struct vm *vm, struct ctl_hdr *h, uint8_t **payload);
 
 pid_t vm_qemu_pid(const struct vm *vm);
 int vm_ctl_fd(const struct vm *vm);

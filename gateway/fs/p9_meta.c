@@ -24,6 +24,26 @@
 
 /* metadata */
 
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6; the same number on every architecture */
+#endif
+
+/*
+ * chmod of dirfd/name that never follows a final symlink, even one swapped
+ * in after the caller's lstat: plain fchmodat(…, 0) would follow it out of
+ * the workspace. fchmodat2 does it in the kernel; on older kernels (or
+ * where seccomp refuses it) glibc opens O_PATH|O_NOFOLLOW and changes the
+ * mode through /proc/self/fd. A symlink gives EOPNOTSUPP. Returns 0 or errno.
+ */
+static int chmod_nofollow(int dirfd, const char *name, mode_t mode)
+{
+	if (syscall(SYS_fchmodat2, dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return errno;
+	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+}
+
 static void attr_of(const struct stat *st, struct p9_msg *r)
 {
 	struct p9_attr *a = &r->u.rgetattr.a;
@@ -99,9 +119,8 @@ int p9_op_setattr(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	err = p9_act(c, "setattr", f->path, &d, detail);
 	if (err)
 		goto out;
-	if ((v & P9_SETATTR_MODE) && !S_ISLNK(st.st_mode) &&
-	    fchmodat(l.dirfd, l.base, m->u.setattr.mode & 01777, 0) < 0)
-		err = errno;
+	if ((v & P9_SETATTR_MODE) && !S_ISLNK(st.st_mode))
+		err = chmod_nofollow(l.dirfd, l.base, m->u.setattr.mode & 01777);
 	if (!err && (v & (P9_SETATTR_UID | P9_SETATTR_GID)) &&
 	    fchownat(l.dirfd, l.base, (v & P9_SETATTR_UID) ? m->u.setattr.uid : (uid_t)-1,
 		     (v & P9_SETATTR_GID) ? m->u.setattr.gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
@@ -413,7 +432,9 @@ int p9_op_rename(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 
 	if (!f)
 		return EBADF;
-	snprintf(from, sizeof(from), "%s", f->path);
+	if (strlen(f->path) >= sizeof(from))
+		return ENAMETOOLONG; /* see op_walk: never act on a cut path */
+	memcpy(from, f->path, strlen(f->path) + 1);
 	err = p9_child_path(c, "rename", m->u.rename.dfid, m->u.rename.name, name, to);
 	if (!err)
 		err = do_rename(c, from, to);

@@ -125,7 +125,11 @@ static int op_walk(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		return EBADF;
 	if (m->u.walk.newfid != m->u.walk.fid && p9_fid_get(c, m->u.walk.newfid))
 		return EBADF;
-	snprintf(path, sizeof(path), "%s", f->path);
+	/* A rename above the fid can make its path longer than any we build;
+	 * cutting it would name some other file. */
+	if (strlen(f->path) >= sizeof(path))
+		return ENAMETOOLONG;
+	memcpy(path, f->path, strlen(f->path) + 1);
 	r->type = P9_RWALK;
 	for (; n < m->u.walk.nwname; n++) {
 		struct p9_str w = m->u.walk.wname[n];

@@ -22,6 +22,7 @@
 
 #include "agw.h"
 #include "gateway/fs/p9_int.h"
+#include "json.h"
 #include "log.h"
 
 #define WS_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)
@@ -73,6 +74,8 @@ int p9_loc_open(struct p9_conn *c, const char *op, const char *path, struct p9_l
 		snprintf(l->base, sizeof(l->base), ".");
 		dir[0] = 0;
 	} else if (!slash) {
+		if (strlen(path) > P9_NAME_MAX)
+			return ENAMETOOLONG;
 		snprintf(l->base, sizeof(l->base), "%s", path);
 		dir[0] = 0;
 	} else {
@@ -150,23 +153,22 @@ void p9_qid_of(const struct stat *st, struct p9_qid *q)
 
 void p9_json_str(char *out, size_t cap, const char *key, const char *s)
 {
+	char esc[JSON_ESC_MAX];
 	size_t o = 0;
 	int n = snprintf(out, cap, "{\"%s\":\"", key);
 
 	if (n < 0 || (size_t)n >= cap)
 		goto out;
 	o = (size_t)n;
-	for (; *s && o + 8 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
+	/* A long value is cut between characters, never inside one. */
+	while (*s) {
+		size_t used = json_esc_char(s, esc), el = strlen(esc);
 
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20) {
-			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
+		if (o + el + 3 > cap)
+			break;
+		memcpy(out + o, esc, el);
+		o += el;
+		s += used;
 	}
 	if (o + 3 > cap)
 		goto out;

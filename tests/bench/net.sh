@@ -1,72 +1,249 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Network gateway benchmark: new connections per second (one HTTP request
-# each), per-connection latency (p50, p99) and bulk download throughput,
-# through `agentgw gateway` (client in the guest namespace, every byte via
-# the transparent proxy) against a direct connection (client in the gw
-# namespace, straight to nginx) in the same topology. Prints a table with
-# the ratio gateway/direct. Medians of RUNS runs (default 3).
+# Network benchmark: agentgw's transparent proxy against the tools people
+# would use instead, in the integration tests' namespace topology
+# (tests/lib/topo.sh). The same client (wrk, curl, dnsperf in the guest
+# namespace) and the same server (nginx, dnsmasq in the net namespace) for
+# every row; only what sits in the gw namespace on the guest link changes:
+#   direct      no proxy: IPv4 forwarding on in the gw namespace only, no
+#               nftables table (the reference and the limit)
+#   agentgw     `agentgw gateway` with its audit database on disk
+#   agentgw-memaudit  the same with the audit database in memory (":memory:";
+#               agentgw has no way to turn auditing off)
+#   haproxy     HAProxy in TCP mode, transparent (conf/haproxy.cfg)
+#   squid       squid in intercept mode, HTTP only (conf/squid.conf)
+#   tinyproxy   explicit forward proxy, the client uses it (conf/tinyproxy.conf)
+# Metrics: new connections/s (wrk, "Connection: close", small response),
+# keep-alive requests/s (wrk), one 64 MiB download MB/s (curl), connection
+# latency p50/p99 (curl time_total over LAT_N new connections). DNS:
+# queries/s (dnsperf, allowed name) against agentgw's DNS and against
+# dnsmasq forwarding to the same upstream. Each figure is the median of RUNS
+# runs; the ratio is to the reference (direct, or dnsmasq) measured in this
+# run. Every load is bounded in time; nothing is asserted.
+# Env: BUILD, RUNS (3), SECS per wrk/dnsperf run (3), CONNS wrk connections
+# (16), LAT_N (200), ROWS (space-separated subset of the rows above).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
+. tests/bench/lib.sh
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
-CLIENT=$PWD/$BUILD/bench/bench_net
+CONF=$PWD/tests/bench/conf
 RUNS=${RUNS:-3}
-CONNS=${CONNS:-2000}
-PAR=${PAR:-4}
-[ -x "$AGENTGW" ] && [ -x "$CLIENT" ] || { echo "SKIP: build first ($AGENTGW, $CLIENT)"; exit 77; }
-GW_PID=
+SECS=${SECS:-3}
+CONNS=${CONNS:-16}
+LAT_N=${LAT_N:-200}
+ROWS=${ROWS:-direct haproxy squid tinyproxy agentgw agentgw-memaudit}
+[ -x "$AGENTGW" ] || { echo "SKIP: build first ($AGENTGW)"; exit 77; }
+for t in wrk curl dnsperf nft; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not installed (tests/bench/deps.sh)"; exit 77; }
+done
+
+SRV_PID=
+HOSTNAME_T=allowed.test
+URL_HOST=http://$HOSTNAME_T
+stop_srv() {
+	local i
+	[ -n "$SRV_PID" ] || return 0
+	kill -TERM "$SRV_PID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+	SRV_PID=
+}
 cleanup() {
-	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+	stop_srv
 	topo_down
 }
 topo_up
 trap cleanup EXIT
-cat >"$TOPO_DIR/policy.yaml" <<P
+
+# Connection churn: many short connections from one client address.
+for ns in "$NS_GUEST" "$NS_GW" "$NS_NET"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000" \
+		net.ipv4.tcp_tw_reuse=1 >/dev/null
+done
+W=$TOPO_DIR/bench
+mkdir -p "$W"
+echo "$HOSTNAME_T A" >"$W/queries"
+# wrk through an explicit proxy: absolute-URI requests to the proxy's port
+for p in small; do
+	printf 'wrk.path = "%s/%s"\n' "$URL_HOST" "$p" >"$W/proxy-$p.lua"
+done
+
+fill() { # template -> stdout, @...@ fields filled in
+	sed -e "s|@DIR@|$W|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@GUEST_NET@|10.77.0.0/30|g" \
+		-e "s|@DNS_IP@|$DNS_IP|g" -e "s|@PORT@|$2|g" "$1"
+}
+
+# nft redirect of the guest's TCP port 80 to a local port (haproxy, squid).
+redirect_on() {
+	in_gw nft -f - <<EOF
+table ip agw_bench {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "$GUEST_IF" tcp dport 80 redirect to :$1
+	}
+}
+EOF
+}
+redirect_off() { in_gw nft delete table ip agw_bench 2>/dev/null; return 0; }
+
+# ---- measurements; PROXY_OPT is set for the explicit proxy
+PROXY_OPT=()
+WRK_TARGET=
+wrk_once() { # extra wrk args...; prints requests/s
+	local out
+	out=$(timeout $((SECS + 15)) ip netns exec "$NS_GUEST" wrk -t2 -c"$CONNS" -d"${SECS}s" \
+		-H "Host: $HOSTNAME_T" "$@" 2>&1)
+	if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
+		echo "  ($CUR_ROW: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' | tr '\n' ' '))" >&2
+	fi
+	sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out"
+}
+wrk_target() { # path -> args for wrk
+	if [ ${#PROXY_OPT[@]} -gt 0 ]; then
+		echo "-s $W/proxy-$1.lua http://$GW_IP:8888/"
+	else
+		echo "http://$ALLOWED_IP/$1"
+	fi
+}
+curl_g() { # curl in the guest, against allowed.test (via the proxy if any)
+	timeout 60 ip netns exec "$NS_GUEST" curl -sS --max-time 30 \
+		--resolve "$HOSTNAME_T:80:$ALLOWED_IP" "${PROXY_OPT[@]}" "$@"
+}
+
+measure() { # row
+	local row=$1 i v lat
+	CUR_ROW=$row
+	: >"$W/$row.cps" ; : >"$W/$row.rps" ; : >"$W/$row.mbps"
+	for ((i = 0; i < RUNS; i++)); do
+		# shellcheck disable=SC2046
+		wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
+		# shellcheck disable=SC2046
+		wrk_once $(wrk_target small) >>"$W/$row.rps"
+		v=$(curl_g -o /dev/null -w '%{speed_download}' "$URL_HOST/big") &&
+			awk -v b="$v" 'BEGIN { printf "%.1f\n", b / 1e6 }' >>"$W/$row.mbps"
+	done
+	# LAT_N requests, one new connection each, in one curl process
+	curl_g -H "Connection: close" -H "Proxy-Connection: close" \
+		-w '\t%{http_code}\t%{time_total}\n' "$URL_HOST/small?[1-$LAT_N]" >"$W/$row.lat.raw"
+	awk -F'\t' '$2 == 200 { printf "%.3f\n", $3 * 1000 }' "$W/$row.lat.raw" | sort -g >"$W/$row.lat"
+	lat=$(wc -l <"$W/$row.lat")
+	[ "$lat" -lt "$LAT_N" ] && echo "  ($row: only $lat of $LAT_N latency samples were 200)" >&2
+	res_cps[$row]=$(median <"$W/$row.cps")
+	res_rps[$row]=$(median <"$W/$row.rps")
+	res_mbps[$row]=$(median <"$W/$row.mbps")
+	res_p50[$row]=$(awk '{a[NR]=$1} END {print NR ? a[int((NR + 1) * 0.50)] : "n/a"}' "$W/$row.lat")
+	res_p99[$row]=$(awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {print NR ? a[i] : "n/a"}' "$W/$row.lat")
+	printf '  %-17s conn/s %8s  keep-alive req/s %8s  64MiB %7s MB/s  p50 %6s ms  p99 %6s ms\n' \
+		"$row" "${res_cps[$row]}" "${res_rps[$row]}" "${res_mbps[$row]}" "${res_p50[$row]}" "${res_p99[$row]}"
+}
+dnsperf_once() { # server -> queries/s
+	timeout $((SECS + 15)) ip netns exec "$NS_GUEST" dnsperf -s "$1" -d "$W/queries" \
+		-l "$SECS" -c 4 -q 64 -t 2 2>&1 |
+		sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p'
+}
+measure_dns() { # row
+	local i
+	: >"$W/$1.qps"
+	for ((i = 0; i < RUNS; i++)); do dnsperf_once "$GW_IP" >>"$W/$1.qps"; done
+	res_qps[$1]=$(median <"$W/$1.qps")
+	printf '  %-17s DNS queries/s %8s\n' "$1" "${res_qps[$1]}"
+}
+
+start_gw() { # audit-db
+	cat >"$W/policy.yaml" <<P
 version: 1
 name: bench
 network:
   max_connections: 4096
   allow:
-    - host: allowed.test
+    - host: $HOSTNAME_T
       ports: [80]
-      http: [{ methods: [GET], paths: ["/small", "/big"] }]
   dns: { upstream: [$DNS_IP] }
 P
-in_gw "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
-	--audit "$TOPO_DIR/audit.db" --name "bn$TOPO_ID" >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
-# warm the DNS binding cache (the proxy reuses the guest's answers)
-in_guest dig +short allowed.test >/dev/null
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
-
-run() { # ns-runner mode -> lines
-	local who=$1 what=$2 i
-	for ((i = 0; i < RUNS; i++)); do
-		case "$what" in
-		conns) $who "$CLIENT" conns "$ALLOWED_IP" 80 allowed.test /small "$CONNS" "$PAR" ;;
-		bulk) $who "$CLIENT" bulk "$ALLOWED_IP" 80 allowed.test /big ;;
-		esac
-	done
+	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$W/policy.yaml" \
+		--audit "$1" --name "bn$TOPO_ID" --no-fs >"$W/gw.log" 2>&1 &
+	SRV_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 ||
+		{ cat "$W/gw.log"; return 1; }
 }
 
-g_c=$(run in_guest conns) d_c=$(run in_gw conns)
-g_b=$(run in_guest bulk) d_b=$(run in_gw bulk)
-echo "$g_c" | grep -q failed\ 0 || echo "warning: failed connections through the gateway: $g_c"
+declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps
+echo "  (wrk -t2 -c$CONNS ${SECS}s, median of $RUNS; latency over $LAT_N new connections)"
+for row in $ROWS; do
+	PROXY_OPT=()
+	case "$row" in
+	direct)
+		in_gw sysctl -qw net.ipv4.ip_forward=1
+		measure direct
+		in_gw sysctl -qw net.ipv4.ip_forward=0
+		# dnsmasq as a forwarder of the same upstream, where agentgw's DNS listens
+		in_gw dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+			--user=root --group=root --listen-address="$GW_IP" --bind-interfaces \
+			--port=53 --server="$DNS_IP" --keep-in-foreground --pid-file="$W/dnsmasq.pid" &
+		SRV_PID=$!
+		if wait_udp "$NS_GW" "$GW_IP" 53 10; then measure_dns dnsmasq; fi
+		stop_srv
+		;;
+	haproxy)
+		command -v haproxy >/dev/null || { echo "  haproxy: not installed"; continue; }
+		fill "$CONF/haproxy.cfg" 3130 >"$W/haproxy.cfg"
+		in_gw haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
+		SRV_PID=$!
+		if wait_port "$NS_GW" "$GW_IP" 3130 10 && redirect_on 3130; then measure haproxy
+		else cat "$W/haproxy.log"; fi
+		redirect_off
+		stop_srv
+		;;
+	squid)
+		command -v squid >/dev/null || { echo "  squid: not installed"; continue; }
+		mkdir -p "$W/squid" && chown proxy: "$W/squid" 2>/dev/null
+		fill "$CONF/squid.conf" 3129 >"$W/squid.conf"
+		in_gw squid -N -f "$W/squid.conf" >"$W/squid.out" 2>&1 &
+		SRV_PID=$!
+		if wait_port "$NS_GW" "$GW_IP" 3129 20 && redirect_on 3129; then measure squid
+		else cat "$W/squid.out" "$W/squid/cache.log" 2>/dev/null | tail -20; fi
+		redirect_off
+		stop_srv
+		;;
+	tinyproxy)
+		command -v tinyproxy >/dev/null || { echo "  tinyproxy: not installed"; continue; }
+		mkdir -p "$W/tinyproxy" && chmod 777 "$W/tinyproxy"
+		fill "$CONF/tinyproxy.conf" 8888 >"$W/tinyproxy.conf"
+		in_gw tinyproxy -d -c "$W/tinyproxy.conf" >"$W/tinyproxy.out" 2>&1 &
+		SRV_PID=$!
+		PROXY_OPT=(-x "http://$GW_IP:8888")
+		if wait_port "$NS_GW" "$GW_IP" 8888 10; then measure tinyproxy
+		else cat "$W/tinyproxy.out"; fi
+		stop_srv
+		;;
+	agentgw)
+		start_gw "$W/audit.db" && { measure agentgw; measure_dns agentgw; }
+		stop_gw_rows=$(sqlite3 "$W/audit.db" "SELECT count(*) FROM event" 2>/dev/null)
+		stop_srv
+		echo "  (agentgw audit rows written: ${stop_gw_rows:-?})"
+		;;
+	agentgw-memaudit)
+		start_gw ":memory:" && { measure agentgw-memaudit; measure_dns agentgw-memaudit; }
+		stop_srv
+		;;
+	*) echo "  unknown row $row" ;;
+	esac
+done
 
-row() { # name gw direct unit
-	awk -v n="$1" -v g="$2" -v d="$3" -v u="$4" \
-		'BEGIN { printf "| %-22s | %10s | %10s | %-5s | %6.2f |\n", n, g, d, u, (d > 0 ? g / d : 0) }'
-}
-echo "| metric                 |    gateway |     direct | unit  |  ratio |"
-echo "|------------------------|------------|------------|-------|--------|"
-row "new connections (x$PAR)" "$(echo "$g_c" | field cps | median)" "$(echo "$d_c" | field cps | median)" "1/s"
-row "latency p50" "$(echo "$g_c" | field p50_ms | median)" "$(echo "$d_c" | field p50_ms | median)" "ms"
-row "latency p99" "$(echo "$g_c" | field p99_ms | median)" "$(echo "$d_c" | field p99_ms | median)" "ms"
-row "bulk 64 MiB download" "$(echo "$g_b" | field mbps | median)" "$(echo "$d_b" | field mbps | median)" "MB/s"
-ev=$(sqlite3 "$TOPO_DIR/audit.db" "SELECT count(*) FROM event WHERE kind='http'" 2>/dev/null)
-echo "(audit rows for http requests during the run: ${ev:-?})"
+# ---- rows for the combined table (reference: direct / dnsmasq, same run)
+for row in $ROWS; do
+	[ -n "${res_cps[$row]:-}" ] || continue
+	bench_row net "$row" "new connections/s" 1/s "${res_cps[$row]}" direct "${res_cps[direct]:-}"
+	bench_row net "$row" "keep-alive requests/s" 1/s "${res_rps[$row]}" direct "${res_rps[direct]:-}"
+	bench_row net "$row" "64 MiB download" MB/s "${res_mbps[$row]}" direct "${res_mbps[direct]:-}"
+	bench_row net "$row" "connection latency p50" ms "${res_p50[$row]}" direct "${res_p50[direct]:-}"
+	bench_row net "$row" "connection latency p99" ms "${res_p99[$row]}" direct "${res_p99[direct]:-}"
+done
+for row in dnsmasq agentgw agentgw-memaudit; do
+	[ -n "${res_qps[$row]:-}" ] || continue
+	bench_row dns "$row" "queries/s (allowed name)" 1/s "${res_qps[$row]}" dnsmasq "${res_qps[dnsmasq]:-}"
+done
+exit 0

@@ -78,7 +78,11 @@ body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
 [ "$body" = allowed.test ] && ok "recovered: HTTP works again" || bad "after recovery HTTP gave '$body'"
 # While failing, the writer rejects every event (aud_writer_submit returns
 # -AGW_EFULL), so the denied actions' own rows are lost; the log says so.
-n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'" 2>/dev/null)
+for _ in $(seq 60); do
+	n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'" 2>/dev/null)
+	[ "${n:-0}" -ge 2 ] && break
+	sleep 0.05
+done
 [ "${n:-0}" -ge 2 ] && ok "audit rows of the allowed connections before and after ($n)" ||
 	bad "missing connect rows ($n)"
 

@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "test_netns_util.h"
+
 #include "agw.h"
 #include "gateway/net/nlog.h"
 #include "vmctl/fw.h"
@@ -40,35 +42,6 @@
 #define PROXY_PORT 15001
 #define P9_PORT 5640
 #define OTHER_PORT 2222
-
-static int in_netns;
-
-static void need_netns(void)
-{
-	if (in_netns)
-		return;
-	if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
-		fail_msg("needs root and unshare(CLONE_NEWNET) (CI=true: not skipping)");
-	skip();
-}
-
-/* Runs cmd; its whole output (bounded) in out. Returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = 0;
-	int c, rc;
-
-	out[0] = '\0';
-	if (!p)
-		return -1;
-	while ((c = fgetc(p)) != EOF)
-		if (n + 1 < cap)
-			out[n++] = (char)c;
-	out[n] = '\0';
-	rc = pclose(p);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static int count(const char *hay, const char *needle)
 {
@@ -535,9 +508,6 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		return tool(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0)
-		in_netns = 1;
-	else if (geteuid() == 0)
-		perror("test_fw: unshare(CLONE_NEWNET)");
+	tnn_enter("test_fw");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,21 +24,12 @@
 
 #include <cmocka.h>
 
+#include "test_netns_util.h"
+
 #include "agw.h"
 #include "gateway/net/nlog.h"
 
 #define GROUP 11
-
-static int in_netns;
-
-static void need_netns(void)
-{
-	if (in_netns)
-		return;
-	if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
-		fail_msg("needs root and unshare(CLONE_NEWNET) (CI=true: not skipping)");
-	skip();
-}
 
 static void test_ratelimit_burst_and_refill(void **state)
 {
@@ -218,9 +209,6 @@ int main(void)
 	    cmocka_unit_test(test_nlog_reads_drops),
 	};
 
-	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0)
-		in_netns = 1;
-	else if (geteuid() == 0)
-		perror("test_nlog: unshare(CLONE_NEWNET)");
+	tnn_enter("test_nlog");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

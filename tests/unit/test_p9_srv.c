@@ -559,6 +559,61 @@ static void test_rename_dir_under_fid(void **state)
 	assert_int_equal(lopen(5, P9_DOTL_RDONLY), 0); /* follows the rename */
 }
 
+/*
+ * Renaming a directory above a fid can make the fid's path longer than any
+ * path the server builds. Walking or renaming from that fid must fail, not
+ * cut the path short and act on whatever file the cut names (here a decoy).
+ */
+static void test_overlong_fid_path(void **state)
+{
+	char a[251], b[251], decoy[80];
+	struct p9_msg t = {.type = P9_TRENAME}, r;
+	struct stat st;
+	int dfd, up = -1;
+
+	(void)state;
+	memset(a, 'a', 250);
+	a[250] = 0;
+	memset(b, 'b', 250);
+	b[250] = 0;
+	session();
+	assert_int_equal(walk(0, 1, "pub/d"), 0);
+	assert_int_equal(walk(0, 2, "pub"), 0);
+	dfd = openat(T.root, "pub/d", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	/* pub/d + 16 * "/a…a": 4021 bytes, walked one name at a time */
+	for (int i = 0; i < 16; i++) {
+		int nd;
+
+		assert_int_equal(mkdirat(dfd, a, 0755), 0);
+		nd = openat(dfd, a, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		assert_true(nd >= 0);
+		if (up >= 0)
+			close(up);
+		up = dfd;
+		dfd = nd;
+		assert_int_equal(walk(1, 1, a), 0);
+	}
+	/* pub/d -> pub/b…b: fid 1 is now 4270 bytes long; its first 4095
+	 * bytes end in 75 a's inside the 15th directory: put a decoy there */
+	assert_int_equal(renameat9(2, "d", 2, b), 0);
+	memset(decoy, 'a', 75);
+	decoy[75] = 0;
+	close(dfd);
+	dfd = openat(up, decoy, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(dfd >= 0);
+	close(dfd);
+	assert_int_equal(walk(1, 3, ""), -ENAMETOOLONG);
+	assert_int_equal(walk(1, 4, "."), -ENAMETOOLONG);
+	t.u.rename.fid = 1;
+	t.u.rename.dfid = 2;
+	t.u.rename.name = str("moved");
+	assert_int_equal(rpc(&t, &r), -ENAMETOOLONG);
+	assert_int_equal(fstatat(up, decoy, &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_false(exists("pub/moved"));
+	close(up);
+}
+
 static void test_link_rules(void **state)
 {
 	struct p9_msg t = {.type = P9_TLINK}, r;
@@ -900,6 +955,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_symlink_escapes, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_host_symlink_swap_under_fid, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_rename_dir_under_fid, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_overlong_fid_path, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_link_rules, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_metadata_ops, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_readdir, setup, stop),

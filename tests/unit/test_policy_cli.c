@@ -35,26 +35,23 @@ static void slurp(int fd, char *buf, size_t sz)
 	buf[o] = 0;
 }
 
-/* Run `agentgw policy ARGS...` (NULL-terminated); returns the exit code. */
-static int run(const char *first, ...)
+/* Run `agentgw VERB ARGS...` through fn; returns the exit code. */
+static int vrun(int (*fn)(int, char **), const char *verb, const char *first, va_list ap)
 {
 	static char args[32][256];
 	char *argv[32];
 	int argc = 0, rc, o1, o2;
 	FILE *f1 = tmpfile(), *f2 = tmpfile();
-	va_list ap;
 
 	assert_non_null(f1);
 	assert_non_null(f2);
-	snprintf(args[0], sizeof(args[0]), "policy");
+	snprintf(args[0], sizeof(args[0]), "%s", verb);
 	argv[argc++] = args[0];
-	va_start(ap, first);
 	for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *)) {
 		snprintf(args[argc], sizeof(args[argc]), "%s", a);
 		argv[argc] = args[argc];
 		argc++;
 	}
-	va_end(ap);
 	argv[argc] = NULL;
 	fflush(stdout);
 	fflush(stderr);
@@ -62,7 +59,7 @@ static int run(const char *first, ...)
 	o2 = dup(2);
 	dup2(fileno(f1), 1);
 	dup2(fileno(f2), 2);
-	rc = cmd_policy(argc, argv);
+	rc = fn(argc, argv);
 	fflush(stdout);
 	fflush(stderr);
 	dup2(o1, 1);
@@ -73,6 +70,30 @@ static int run(const char *first, ...)
 	slurp(fileno(f2), err, sizeof(err));
 	fclose(f1);
 	fclose(f2);
+	return rc;
+}
+
+/* Run `agentgw policy ARGS...` (NULL-terminated); returns the exit code. */
+static int run(const char *first, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, first);
+	rc = vrun(cmd_policy, "policy", first, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same for `agentgw fs-serve ARGS...`. */
+static int run_fs(const char *first, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, first);
+	rc = vrun(cmd_fs, "fs-serve", first, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -187,13 +208,29 @@ static void test_usage(void **state)
 	assert_int_equal(run("explain", "examples/dev.yaml", "--host", END), 2);
 }
 
+/* fs-serve --msize takes a whole number: "65536abc" used to pass as 65536. */
+static void test_fs_msize(void **state)
+{
+	(void)state;
+	assert_int_equal(run_fs("--msize", "65536abc", "--policy", "/nonexistent.yaml", NULL),
+			 CLI_USAGE);
+	assert_non_null(strstr(err, "--msize"));
+	assert_int_equal(run_fs("--msize", "", "--policy", "/nonexistent.yaml", NULL), CLI_USAGE);
+	assert_non_null(strstr(err, "--msize"));
+	assert_int_equal(run_fs("--msize", "1024", NULL), CLI_USAGE);
+	assert_non_null(strstr(err, "--msize"));
+	/* a good value goes on to the policy, which does not exist */
+	assert_int_equal(run_fs("--msize", "65536", "--policy", "/nonexistent.yaml", NULL),
+			 CLI_USAGE);
+	assert_null(strstr(err, "--msize"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_check),
-	    cmocka_unit_test(test_explain_text),
-	    cmocka_unit_test(test_explain_json),
-	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_check),	 cmocka_unit_test(test_explain_text),
+	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_fs_msize),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);

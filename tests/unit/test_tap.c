@@ -22,36 +22,10 @@
 
 #include <cmocka.h>
 
+#include "test_netns_util.h"
+
 #include "agw.h"
 #include "vmctl/tap.h"
-
-static int in_netns; /* 1 when main moved us into a fresh namespace */
-
-static void need_netns(void)
-{
-	if (in_netns)
-		return;
-	if (getenv("CI") && strcmp(getenv("CI"), "true") == 0)
-		fail_msg("needs root and unshare(CLONE_NEWNET) (CI=true: not skipping)");
-	skip();
-}
-
-/* Runs cmd, returns its first line of output in out (or "" when none). */
-static int run(const char *cmd, char *out, size_t cap)
-{
-	FILE *p = popen(cmd, "r");
-	int rc;
-
-	out[0] = '\0';
-	if (!p)
-		return -1;
-	if (!fgets(out, (int)cap, p))
-		out[0] = '\0';
-	while (fgetc(p) != EOF)
-		;
-	rc = pclose(p);
-	return rc;
-}
 
 static void test_tap_lifecycle(void **state)
 {
@@ -140,9 +114,6 @@ int main(void)
 	    cmocka_unit_test(test_tap_missing_and_invalid),
 	};
 
-	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0)
-		in_netns = 1;
-	else if (geteuid() == 0)
-		perror("test_tap: unshare(CLONE_NEWNET)");
+	tnn_enter("test_tap");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The verbs that act on a running sandbox by name (vmctl/sbx.h): `ps`
+ * lists the state dirs, `exec` and `shell` run a command in the guest over
+ * the supervisor's control socket (the command's status is the exit code),
+ * `logs` prints the guest console, `down` asks the supervisor to stop and
+ * cleans up after one that died.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agw.h"
+#include "audit/aud.h"
+#include "cli.h"
+#include "vmctl/ctl.h"
+#include "vmctl/sbx.h"
+
+#define SBX_EXIT_LOST 255 /* like ssh: the connection ended without a status */
+
+static volatile sig_atomic_t sbx_sig_pending[65];
+
+static void sbx_on_signal(int sig)
+{
+	if (sig > 0 && sig < 65)
+		sbx_sig_pending[sig] = 1;
+}
+
+static int sbx_check_name(const char *verb, const char *name)
+{
+	if (!sbx_name_valid(name)) {
+		fprintf(stderr, "agentgw %s: bad sandbox name '%s'\n", verb, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- exec / shell ---- */
+
+static int sbx_exec(const char *name, char **argv, int tty)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	int fds[3] = {0, 1, 2}, sock, n, rc = SBX_EXIT_LOST, restore = 0;
+	uint8_t *buf = NULL;
+	struct termios saved;
+	struct sigaction sa = {.sa_handler = sbx_on_signal};
+
+	sock = sbx_connect(name);
+	if (sock < 0) {
+		struct sbx_info info;
+
+		if (sbx_info_read(name, &info) < 0)
+			fprintf(stderr, "agentgw exec: no sandbox '%s' (see 'agentgw ps')\n", name);
+		else
+			fprintf(stderr, "agentgw exec: sandbox '%s' is %s: %s\n", name,
+				sbx_state_name(sbx_state_of(&info)), agw_strerror(sock));
+		return CLI_FAIL;
+	}
+	buf = malloc(CTL_MAX_FRAME);
+	if (!buf)
+		goto out;
+	if (tty)
+		ioctl(0, TIOCGWINSZ, &ws);
+	n = ctl_encode_exec(buf, CTL_MAX_FRAME, 0, (const char *const *)argv, NULL, "", tty,
+			    ws.ws_row, ws.ws_col);
+	if (n < 0) {
+		fprintf(stderr, "agentgw exec: command too long or too many arguments\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
+	for (size_t i = 0; i < AGW_ARRAY_LEN(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	if (tty && tcgetattr(0, &saved) == 0) {
+		struct termios raw = saved;
+
+		cfmakeraw(&raw);
+		restore = tcsetattr(0, TCSANOW, &raw) == 0;
+	}
+	if ((n = sbx_send(sock, buf, (size_t)n, fds, 3)) < 0) {
+		fprintf(stderr, "agentgw exec: %s\n", agw_strerror(n));
+		goto out;
+	}
+	for (;;) {
+		struct pollfd pf = {.fd = sock, .events = POLLIN};
+		struct ctl_hdr h;
+		size_t flen;
+		ssize_t k;
+
+		for (int s = 1; s < 65; s++) {
+			if (!sbx_sig_pending[s])
+				continue;
+			sbx_sig_pending[s] = 0;
+			if (s == SIGWINCH && tty && ioctl(0, TIOCGWINSZ, &ws) == 0)
+				n = ctl_encode_resize(buf, CTL_MAX_FRAME, 0, ws.ws_row, ws.ws_col);
+			else if (s != SIGWINCH)
+				n = ctl_encode_u32(buf, CTL_MAX_FRAME, CTL_SIGNAL, 0, (uint32_t)s);
+			else
+				continue;
+			if (n > 0)
+				sbx_send(sock, buf, (size_t)n, NULL, 0);
+		}
+		if (poll(&pf, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		k = sbx_recv(sock, buf, CTL_MAX_FRAME, NULL, NULL);
+		if (k < 0 && k == -EINTR)
+			continue;
+		if (k <= 0) {
+			if (restore)
+				tcsetattr(0, TCSANOW, &saved);
+			restore = 0;
+			fprintf(stderr, "agentgw exec: sandbox '%s' went away\n", name);
+			break;
+		}
+		if (ctl_frame_parse(buf, (size_t)k, &h, &flen) < 0 || flen != (size_t)k)
+			continue;
+		if (h.type == CTL_EXIT) {
+			int32_t code;
+			uint32_t sig;
+
+			if (ctl_exit_decode(buf + CTL_HDR_LEN, h.len, &code, &sig) == 0)
+				rc = sig ? 128 + (int)sig : code & 0xff;
+			break;
+		}
+		if (h.type == CTL_ERROR) {
+			int32_t err;
+			const char *text;
+			size_t tlen;
+
+			if (ctl_error_decode(buf + CTL_HDR_LEN, h.len, &err, &text, &tlen) == 0) {
+				if (restore)
+					tcsetattr(0, TCSANOW, &saved);
+				restore = 0;
+				fprintf(stderr, "agentgw exec: %.*s\n", (int)AGW_MIN(tlen, 512),
+					text);
+				rc = err == ENOENT ? 127 : 126;
+			}
+			break;
+		}
+	}
+out:
+	if (restore)
+		tcsetattr(0, TCSANOW, &saved);
+	free(buf);
+	close(sock);
+	return rc;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	int tty = 0, i;
+	const char *name = NULL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: agentgw exec NAME [-t] [--] CMD [ARG...]\n\n"
+			       "Runs CMD in sandbox NAME with this terminal's stdin, stdout and\n"
+			       "stderr; -t gives it a PTY (raw terminal, window size follows).\n"
+			       "The exit code is CMD's (128+N when killed by signal N, 127 when\n"
+			       "it cannot be found, 255 when the sandbox went away).\n");
+			return CLI_OK;
+		} else if (strcmp(argv[i], "-t") == 0) {
+			tty = 1;
+		} else if (!name && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			break;
+		}
+	}
+	if (!name || i >= argc) {
+		fprintf(stderr, "usage: agentgw exec NAME [-t] [--] CMD [ARG...]\n");
+		return CLI_USAGE;
+	}
+	if (sbx_check_name("exec", name) < 0)
+		return CLI_USAGE;
+	if (tty && !isatty(0)) {
+		fprintf(stderr, "agentgw exec: -t needs a terminal on stdin\n");
+		return CLI_USAGE;
+	}
+	return sbx_exec(name, argv + i, tty);
+}
+
+int cmd_shell(int argc, char **argv)
+{
+	char *sh[] = {"/bin/sh", NULL};
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(argc == 2 ? stdout : stderr,
+			"usage: agentgw shell NAME\n\nOpens /bin/sh in sandbox NAME (with a PTY "
+			"when stdin is a terminal).\n");
+		return argc == 2 ? CLI_OK : CLI_USAGE;
+	}
+	if (sbx_check_name("shell", argv[1]) < 0)
+		return CLI_USAGE;
+	return sbx_exec(argv[1], sh, isatty(0) && isatty(1));
+}
+
+/* ---- ps ---- */
+
+static void sbx_fmt_uptime(int64_t s, char *buf, size_t cap)
+{
+	if (s < 0)
+		snprintf(buf, cap, "-");
+	else if (s < 3600)
+		snprintf(buf, cap, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, cap, "%lldh%02lldm", (long long)(s / 3600),
+			 (long long)(s / 60 % 60));
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	int json = 0, first = 1;
+	struct dirent *de;
+	DIR *d;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in %s: name, "
+			       "state (starting, running, dead), policy, uptime, guest address,\n"
+			       "accelerator, supervisor pid. 'agentgw down' cleans up dead ones.\n",
+			       sbx_run_dir());
+			return CLI_OK;
+		} else {
+			fprintf(stderr, "usage: agentgw ps [--json]\n");
+			return CLI_USAGE;
+		}
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s\n", "NAME", "STATE", "UPTIME", "GUEST",
+		       "ACCEL", "PID", "POLICY");
+	d = opendir(sbx_run_dir());
+	while (d && (de = readdir(d))) {
+		struct sbx_info info;
+		enum sbx_state st;
+		int64_t up;
+		char ut[32];
+
+		if (!sbx_name_valid(de->d_name) || sbx_info_read(de->d_name, &info) < 0)
+			continue;
+		st = sbx_state_of(&info);
+		up = info.started_at > 0 ? (int64_t)time(NULL) - info.started_at : -1;
+		if (json) {
+			printf("%s{\"name\":", first ? "" : ",");
+			aud_fmt_json_str(stdout, info.name);
+			printf(",\"state\":\"%s\",\"policy\":", sbx_state_name(st));
+			aud_fmt_json_str(stdout, info.policy);
+			printf(",\"uptime_s\":%lld,\"guest\":", (long long)up);
+			aud_fmt_json_str(stdout, info.guest);
+			printf(",\"accel\":");
+			aud_fmt_json_str(stdout, info.accel);
+			printf(",\"pid\":%d,\"boot_ms\":%lld}", (int)info.pid,
+			       (long long)info.boot_ms);
+		} else {
+			sbx_fmt_uptime(up, ut, sizeof(ut));
+			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s\n", info.name,
+			       sbx_state_name(st), ut, info.guest[0] ? info.guest : "-",
+			       info.accel[0] ? info.accel : "-", (int)info.pid,
+			       info.policy[0] ? info.policy : "-");
+		}
+		first = 0;
+	}
+	if (d)
+		closedir(d);
+	if (json)
+		printf("]\n");
+	return CLI_OK;
+}
+
+/* ---- down ---- */
+
+int cmd_down(int argc, char **argv)
+{
+	struct sbx_info info;
+	int timeout = 30, i, r;
+	const char *name = NULL;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			timeout = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: agentgw down NAME [--timeout SECONDS]\n\n"
+			       "Stops sandbox NAME (the guest powers off, the supervisor tears down\n"
+			       "tap, nftables table and state) and waits (default 30 s, then\n"
+			       "SIGKILL). A dead sandbox's leftovers are cleaned up.\n");
+			return CLI_OK;
+		} else if (!name && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "usage: agentgw down NAME [--timeout SECONDS]\n");
+			return CLI_USAGE;
+		}
+	}
+	if (!name) {
+		fprintf(stderr, "usage: agentgw down NAME [--timeout SECONDS]\n");
+		return CLI_USAGE;
+	}
+	if (sbx_check_name("down", name) < 0)
+		return CLI_USAGE;
+	if (geteuid() != 0) {
+		fprintf(stderr, "agentgw down: needs root (tap device and nftables)\n");
+		return CLI_FAIL;
+	}
+	if (sbx_info_read(name, &info) < 0) {
+		fprintf(stderr, "agentgw down: no sandbox '%s' (see 'agentgw ps')\n", name);
+		return CLI_FAIL;
+	}
+	if (sbx_pid_is(info.pid, "agentgw")) {
+		uint8_t f[CTL_HDR_LEN];
+		int sock = sbx_connect(name), n;
+
+		n = ctl_encode(f, sizeof(f), CTL_POWEROFF, 0, 0, NULL, 0);
+		if (sock < 0 || n < 0 || sbx_send(sock, f, (size_t)n, NULL, 0) < 0)
+			kill(info.pid, SIGTERM); /* no control socket (still booting): the signal */
+		if (sock >= 0)
+			close(sock);
+		for (i = 0; i < timeout * 10 && sbx_pid_is(info.pid, "agentgw"); i++)
+			usleep(100000);
+		if (sbx_pid_is(info.pid, "agentgw")) {
+			fprintf(stderr, "agentgw down: '%s' did not stop in %d s; killing it\n",
+				name, timeout);
+			kill(info.pid, SIGKILL);
+			for (i = 0; i < 50 && sbx_pid_is(info.pid, "agentgw"); i++)
+				usleep(100000);
+		}
+	}
+	/* A supervisor that stopped cleanly left nothing; a dead one left this. */
+	if (sbx_info_read(name, &info) == 0 && (r = sbx_cleanup(name)) < 0) {
+		fprintf(stderr, "agentgw down: cleaning up '%s': %s\n", name, agw_strerror(r));
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+/* ---- logs ---- */
+
+int cmd_logs(int argc, char **argv)
+{
+	const char *name = NULL;
+	char path[512], buf[8192];
+	int follow = 0, fd, idle = 0;
+	ssize_t n;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0) {
+			follow = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: agentgw logs NAME [-f]\n\nPrints sandbox NAME's guest "
+			       "console; -f keeps following until the sandbox stops.\n");
+			return CLI_OK;
+		} else if (!name && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "usage: agentgw logs NAME [-f]\n");
+			return CLI_USAGE;
+		}
+	}
+	if (!name) {
+		fprintf(stderr, "usage: agentgw logs NAME [-f]\n");
+		return CLI_USAGE;
+	}
+	if (sbx_check_name("logs", name) < 0)
+		return CLI_USAGE;
+	if (sbx_path(path, sizeof(path), name, "vm/console.log") < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "agentgw logs: no console log for '%s' (see 'agentgw ps')\n", name);
+		return CLI_FAIL;
+	}
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+				break;
+			idle = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || !follow)
+			break;
+		fflush(stdout);
+		/* Following: stop once the sandbox is gone (the log was unlinked). */
+		if (++idle % 10 == 0) {
+			struct stat st;
+
+			if (stat(path, &st) < 0)
+				break;
+		}
+		usleep(100000);
+	}
+	close(fd);
+	return CLI_OK;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Sandbox lifecycle end to end, in a network namespace made here, with the
+# state dirs under a private AGENTGW_RUN_DIR: `up -d` returns once the guest
+# is ready; `ps` (and --json) shows it; `exec` passes stdout, stderr, stdin
+# and the exit status (also 127 and 128+signal) and each exec is an audit
+# row; `logs` prints the console; `down` leaves no tap, nftables table,
+# process or state dir. Then kill -9 of the supervisor: QEMU and the tap go
+# with it (the guest has no path out), `ps` says dead, exec fails, and the
+# next `up -d` of the same name cleans up (table too, sandbox row closed)
+# and works; `down` again.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, tap, nftables)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
+"$AGENTGW" image build >/dev/null || { echo "FAIL: image build"; exit 1; }
+
+ns=agwlc$$
+name=lc$$
+tmp=$(mktemp -d /tmp/agentgw-lc.XXXXXX)
+export AGENTGW_RUN_DIR=$tmp/run
+cleanup() {
+	local p
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
+mkdir -p "$tmp/ws"
+echo hello-ws >"$tmp/ws/readme.txt"
+cat >"$tmp/p.yaml" <<'YAML'
+version: 1
+name: e2e-lifecycle
+mode: enforce
+network:
+  allow:
+    - allowed.test
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+audit:
+  database: audit.db
+YAML
+fails=0
+check() {
+	local what=$1
+	shift
+	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+agw() { ip netns exec "$ns" timeout 200 "$AGENTGW" "$@"; }
+q() { sqlite3 "$tmp/audit.db" "$1" 2>/dev/null; }
+ms() { date +%s%3N; }
+tap=agw-$name
+tap=${tap:0:15}
+gone() {
+	! ip -n "$ns" link show "$tap" >/dev/null 2>&1 &&
+		! ip netns exec "$ns" nft list tables | grep -q "agentgw_$name" &&
+		[ -z "$(ip netns pids "$ns")" ] && [ ! -e "$AGENTGW_RUN_DIR/$name" ]
+}
+
+# ---- up -d, ps, exec, logs, down ----
+t0=$(ms)
+out=$(agw up -d --policy "$tmp/p.yaml" --name "$name" 2>"$tmp/up.err")
+rc=$?
+t1=$(ms)
+check "up -d returns 0 and prints the name" [ "$rc" = 0 ] && [ "$out" = "$name" ]
+[ "$rc" = 0 ] || cat "$tmp/up.err"
+check "a second up of the same name is refused" sh -c "! ip netns exec $ns '$AGENTGW' up -d --policy '$tmp/p.yaml' --name $name 2>/dev/null"
+agw ps >"$tmp/ps"
+check "ps shows it running with its guest address and accelerator" \
+	grep -Eq "^$name +running .* 10\.77\.[0-9]+\.[0-9]+ +(tcg|kvm) " "$tmp/ps"
+check "ps --json parses and says running" \
+	[ "$(agw ps --json | jq -r ".[] | select(.name == \"$name\") | .state")" = running ]
+agw exec "$name" -- sh -c 'cat /workspace/readme.txt; echo to-stderr >&2; exit 7' \
+	</dev/null >"$tmp/o" 2>"$tmp/e"
+rc=$?
+t2=$(ms)
+check "exec returns the command's exit status" [ "$rc" = 7 ]
+check "exec passes stdout" grep -qx hello-ws "$tmp/o"
+check "exec passes stderr" grep -qx to-stderr "$tmp/e"
+check "exec passes stdin" [ "$(echo piped | agw exec "$name" -- cat)" = piped ]
+agw exec "$name" -- no-such-program </dev/null 2>/dev/null
+check "a missing program is status 127" [ $? = 127 ]
+agw exec "$name" -- sh -c 'kill -TERM $$' </dev/null
+check "a killed command is 128+signal" [ $? = 143 ]
+sleep 1
+check "audit: exec row with target, exit status and duration" \
+	[ "$(q "select count(*) from event where kind='exec' and op='run' and decision='allow' and target='sh -c ''cat /workspace/readme.txt; echo to-stderr >&2; exit 7''' and json_extract(detail,'\$.exit')=7 and duration_us > 0")" = 1 ]
+check "audit: signal exec row" [ "$(q "select count(*) from event where kind='exec' and json_extract(detail,'\$.signal')=15")" = 1 ]
+check "audit: lifecycle start" [ "$(q "select count(*) from event where kind='lifecycle' and op='start'")" -ge 1 ]
+check "logs shows the guest console" sh -c "ip netns exec $ns '$AGENTGW' logs $name | grep -q 'agentgw-init: ready'"
+agw down "$name"
+check "down returns 0" [ $? = 0 ]
+check "after down: no tap, no table, no process, no state dir" gone
+check "audit: lifecycle stop and sandbox row closed" \
+	[ "$(q "select count(*) from sandbox where name='$name' and stopped_at is not null")" = 1 ]
+
+# ---- kill -9 of the supervisor ----
+agw up -d --policy "$tmp/p.yaml" --name "$name" >/dev/null 2>"$tmp/up2.err" || cat "$tmp/up2.err"
+sup=$(cat "$AGENTGW_RUN_DIR/$name/pid" 2>/dev/null)
+qemu=$(sed -n 's/^qemu=//p' "$AGENTGW_RUN_DIR/$name/info" 2>/dev/null)
+check "second up -d recorded supervisor and QEMU pids" [ -n "$sup" ] && [ -n "$qemu" ]
+kill -9 "$sup"
+for _ in $(seq 50); do kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
+check "QEMU dies with the supervisor" sh -c "! kill -0 $qemu 2>/dev/null || grep -q Z /proc/$qemu/stat"
+check "the tap is gone: the guest has no path out" sh -c "! ip -n $ns link show $tap >/dev/null 2>&1"
+check "ps says dead" [ "$(agw ps --json | jq -r ".[] | select(.name == \"$name\") | .state")" = dead ]
+agw exec "$name" -- true </dev/null 2>/dev/null
+check "exec into a dead sandbox fails" [ $? != 0 ]
+out=$(agw up -d --policy "$tmp/p.yaml" --name "$name" 2>"$tmp/up3.err")
+check "up -d of the same name cleans up and works" [ "$out" = "$name" ]
+grep -q "cleaned up the leftovers" "$tmp/up3.err"
+check "... and says it cleaned up" [ $? = 0 ]
+check "exec works in the new sandbox" [ "$(agw exec "$name" -- echo again </dev/null)" = again ]
+check "the dead sandbox's row was closed" \
+	[ "$(q "select count(*) from sandbox where name='$name' and stopped_at is null")" = 1 ]
+agw down "$name"
+check "after the last down: nothing left" gone
+echo "timing: up -d ready in $((t1 - t0)) ms, first exec done $((t2 - t1)) ms later"
+[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
+echo "all checks passed"

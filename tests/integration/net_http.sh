@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Plain-HTTP holes in the transparent proxy, on the same topology as
+# net_gateway.sh (agentgw gateway in the gw namespace, nginx and dnsmasq as
+# the fake internet): a fake Upgrade that nginx does not honour must not
+# turn the connection into an unchecked raw relay; CONNECT and method
+# override headers are refused; a denied pipelined request gets its 403 as
+# soon as the earlier responses are complete; a name with only AAAA records
+# is a clean, audited refusal. Every case checks the client's view and the
+# audit rows in SQLite.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/topo.sh
+
+AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
+for t in curl dig sqlite3 nc; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+done
+[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
+
+GW_PID=
+failures=0
+cleanup() {
+	if [ -n "$GW_PID" ]; then
+		kill -TERM "$GW_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$GW_PID" 2>/dev/null
+		wait "$GW_PID" 2>/dev/null
+		GW_PID=
+	fi
+	topo_down
+}
+topo_up
+trap cleanup EXIT
+
+NAME=nh$TOPO_ID
+DB=$TOPO_DIR/audit.db
+POL=$TOPO_DIR/policy.yaml
+
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+cat >"$POL" <<P
+version: 1
+name: nethttp
+network:
+  allow:
+    - host: allowed.test
+      ports: [80]
+      http: [{ methods: [GET, HEAD], paths: ["/", "/docs/**"] }]
+    - host: api.allowed.test
+      ports: [80]
+    - host: v6only.test
+      ports: [80, 443]
+  dns: { upstream: [$DNS_IP] }
+P
+
+ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" --audit "$DB" \
+	--name "$NAME" -vv >>"$TOPO_DIR/gw.log" 2>&1 &
+GW_PID=$!
+wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || {
+	cat "$TOPO_DIR/gw.log"
+	echo "gateway did not start"
+	exit 1
+}
+
+sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
+# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1.
+expect_sql() {
+	for _ in $(seq 60); do
+		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
+		sleep 0.05
+	done
+	bad "audit: $1"
+	sql "SELECT kind,op,target,decision,rule,reason FROM event ORDER BY id DESC LIMIT 4" | sed 's/^/     /'
+	return 1
+}
+# raw REQUEST-BYTES: sends them to allowed.test:80 from the guest, prints
+# the reply; the sender half-closes after 3 s of silence at most.
+raw() { printf "$1" | in_guest timeout 10 nc -q3 -w5 "$ALLOWED_IP" 80 2>/dev/null; }
+
+echo "== fake Upgrade is not a raw relay"
+# nginx answers /docs/a with 200 and does not upgrade: the pipelined POST
+# /admin is still a request and must be judged
+out=$(raw 'GET /docs/a HTTP/1.1\r\nHost: allowed.test\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nPOST /admin HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 1\r\n\r\nx')
+if echo "$out" | grep -q 'allowed.test docs /docs/a' && echo "$out" | grep -q '403 Forbidden' &&
+	! echo "$out" | grep -q 'allowed.test admin'; then
+	ok "Upgrade without 101: pipelined POST /admin -> 403"
+else bad "fake Upgrade gave: $out"; fi
+expect_sql "upgrade GET /docs/a allowed" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/docs/a' AND decision='allow' AND rule='network.allow[0]'"
+expect_sql "pipelined POST /admin denied by network.allow[0]" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[0]' AND detail LIKE '%\"method\":\"POST\"%'"
+grep -q 'POST /admin' "$TOPO_DIR/nginx-access.log" && bad "nginx saw POST /admin" || ok "nginx never saw POST /admin"
+
+echo "== CONNECT is refused"
+out=$(raw 'CONNECT api.allowed.test:80 HTTP/1.1\r\nHost: api.allowed.test:80\r\n\r\n')
+echo "$out" | grep -q '403 Forbidden' && ok "CONNECT api.allowed.test:80 -> 403" || bad "CONNECT gave: $out"
+expect_sql "CONNECT denied" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target LIKE 'api.allowed.test%' AND decision='deny' AND reason LIKE '%CONNECT%'"
+
+echo "== method override headers"
+for h in X-HTTP-Method-Override X-HTTP-Method X-Method-Override; do
+	code=$(in_guest curl -s -o /dev/null -w '%{http_code}' --max-time 8 -H "$h: DELETE" http://allowed.test/docs/o)
+	[ "$code" = 403 ] && ok "GET /docs/o with $h: DELETE -> 403" || bad "$h gave $code"
+done
+expect_sql "override denied and audited" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/docs/o' AND decision='deny' AND reason LIKE '%override%'"
+# also on a later request of a keep-alive connection
+out=$(in_guest curl -s --max-time 8 -w '%{http_code}\n' http://allowed.test/docs/k \
+	-H 'X-HTTP-Method-Override: PUT' http://allowed.test/docs/k2 2>&1)
+echo "$out" | tail -1 | grep -q 403 && ok "override on a keep-alive request -> 403" || bad "keep-alive override gave: $out"
+expect_sql "keep-alive override denied" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/docs/k2' AND decision='deny' AND reason LIKE '%override%'"
+
+echo "== 403 of a later request does not wait for upstream"
+t0=$(date +%s%N)
+out=$(in_guest curl -s --max-time 8 -w '%{http_code}\n' http://allowed.test/docs/a http://allowed.test/admin)
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "$out" | head -1 | grep -q 'allowed.test docs /docs/a' && echo "$out" | tail -1 | grep -q 403 &&
+	ok "keep-alive: /docs/a 200 then /admin 403" || bad "keep-alive gave: $out"
+# the drain timeout is 5 s and nginx keeps idle connections 75 s
+[ "$ms" -lt 4000 ] && ok "403 after the first response without waiting (${ms} ms)" ||
+	bad "403 took ${ms} ms (waited for upstream close or the drain timeout)"
+expect_sql "keep-alive /admin denied by network.allow[0]" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[0]' AND detail LIKE '%\"method\":\"GET\"%'"
+# pipelined in one write: both responses come back, then the 403
+out=$(raw 'GET /docs/p1 HTTP/1.1\r\nHost: allowed.test\r\n\r\nHEAD /docs/p2 HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET /docs/p3 HTTP/1.1\r\nHost: allowed.test\r\n\r\nDELETE /docs/p4 HTTP/1.1\r\nHost: allowed.test\r\n\r\n')
+echo "$out" | grep -q 'allowed.test docs /docs/p1' && echo "$out" | grep -q 'allowed.test docs /docs/p3' &&
+	[ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 3 ] && echo "$out" | tail -1 | grep -q 'denied by network.allow\[0\]' &&
+	ok "pipelined GET, HEAD, GET answered, then DELETE 403" || bad "pipelined gave: $out"
+
+echo "== name with only an IPv6 address"
+t0=$(date +%s%N)
+code=$(in_guest curl -s -o /dev/null -w '%{http_code}' --max-time 8 --resolve "v6only.test:80:$ALLOWED_IP" http://v6only.test/)
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$code" = 403 ] && [ "$ms" -lt 4000 ] && ok "http://v6only.test/ -> 403 in ${ms} ms" || bad "v6only http gave $code in ${ms} ms"
+expect_sql "v6only.test:80 connect error 'no IPv4 address'" \
+	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='v6only.test:80' AND decision='error' AND reason='no IPv4 address'"
+t0=$(date +%s%N)
+in_guest curl -sS --max-time 8 --cacert "$TOPO_CA" --resolve "v6only.test:443:$ALLOWED_IP" https://v6only.test/ >/dev/null 2>&1 &&
+	bad "https://v6only.test/ got through"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 4000 ] && ok "https://v6only.test/ refused in ${ms} ms" || bad "https://v6only.test/ took ${ms} ms"
+expect_sql "v6only.test:443 connect error 'no IPv4 address'" \
+	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='v6only.test:443' AND decision='error' AND reason='no IPv4 address'"
+
+echo "== the gateway is still serving"
+body=$(in_guest curl -sS --max-time 8 http://allowed.test/docs/end)
+[ "$body" = "allowed.test docs /docs/end" ] && ok "GET /docs/end after all of the above" || bad "final GET gave '$body'"
+
+if [ "$failures" != 0 ]; then
+	echo "--- gateway log (tail)"
+	tail -n 40 "$TOPO_DIR/gw.log"
+	echo "$failures check(s) failed"
+	exit 1
+fi
+echo "all checks passed"

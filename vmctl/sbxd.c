@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The sandbox control server: one poll loop over the listening socket, the
+ * guest's control connection, a signalfd, the clients and their stdin fds.
+ * Exec ids come from vm_new_id(); each exec owns the fds its client passed
+ * and is finished exactly once (sbxd_finish), which answers the client,
+ * reports to the supervisor for the audit and frees the slot. Output is
+ * written to the clients' fds with blocking writes: a client that stops
+ * reading its stdout stalls the guest's port, which is the backpressure the
+ * control protocol relies on.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agw.h"
+#include "log.h"
+#include "vmctl/ctl.h"
+#include "vmctl/sbx.h"
+#include "vmctl/sbxd.h"
+
+#define SBXD_MAX_EXEC 32
+#define SBXD_MAX_PENDING 16
+#define SBXD_TARGET_MAX 1024
+#define SBXD_STDIN_CHUNK 32768
+
+struct sbxd_exec {
+	int used;
+	uint32_t id;
+	int client; /* control connection, -1 for the initial command or after hang-up */
+	int in, out, err;
+	int in_open;
+	int local; /* the initial command: fds 0/1/2 are ours, not to be closed */
+	int64_t t0;
+	char target[SBXD_TARGET_MAX];
+};
+
+struct sbxd {
+	const struct sbxd_cfg *cfg;
+	struct sbxd_exec ex[SBXD_MAX_EXEC];
+	int pending[SBXD_MAX_PENDING];
+	int sfd;
+	int stop, status;
+	uint8_t wbuf[CTL_MAX_FRAME];
+	uint8_t rbuf[CTL_MAX_FRAME];
+};
+
+int sbxd_listen(const char *name)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (sbx_path(sa.sun_path, sizeof(sa.sun_path), name, SBX_SOCK) < 0)
+		return -AGW_ETOOBIG;
+	unlink(sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Blocking write of everything; waits on EAGAIN (the fd may be non-blocking). */
+static int sbxd_write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EAGAIN) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+
+			poll(&pf, 1, 1000);
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int sbxd_to_guest(struct sbxd *s, int len)
+{
+	if (len < 0)
+		return len;
+	return vm_send_frame(s->cfg->vm, s->wbuf, (size_t)len);
+}
+
+static void sbxd_close_fds(struct sbxd_exec *e)
+{
+	if (!e->local) {
+		int fds[3] = {e->in, e->out, e->err};
+
+		for (int i = 0; i < 3; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	e->in = e->out = e->err = -1;
+	if (e->client >= 0)
+		close(e->client);
+	e->client = -1;
+}
+
+static void sbxd_finish(struct sbxd *s, struct sbxd_exec *e, int code, int sig, int err,
+			const char *text, size_t tlen)
+{
+	int status = err ? (err == ENOENT ? 127 : 126) : sig ? 128 + sig : code;
+	char line[SBXD_TARGET_MAX + 128];
+	int n;
+
+	if (e->client >= 0) {
+		uint8_t f[512];
+		char t[256];
+
+		snprintf(t, sizeof(t), "%.*s", (int)AGW_MIN(tlen, sizeof(t) - 1), text ? text : "");
+		n = err ? ctl_encode_error(f, sizeof(f), 0, err, t)
+			: ctl_encode_exit(f, sizeof(f), 0, code, (uint32_t)sig);
+		if (n > 0)
+			sbx_send(e->client, f, (size_t)n, NULL, 0);
+	}
+	if (e->local && err)
+		fprintf(stderr, "agentgw: %.*s\n", (int)AGW_MIN(tlen, 256), text ? text : "");
+	if (s->cfg->report_fd >= 0) {
+		n = snprintf(line, sizeof(line), "E %lld %d %d %d %s\n",
+			     (long long)(agw_mono_us() - e->t0), code, sig, err, e->target);
+		if (n > 0 && (size_t)n < sizeof(line) &&
+		    sbxd_write_all(s->cfg->report_fd, (const uint8_t *)line, (size_t)n) < 0)
+			log_warn("cannot report an exec to the supervisor");
+	}
+	if (e->local) {
+		s->stop = 1;
+		s->status = status;
+	}
+	sbxd_close_fds(e);
+	e->used = 0;
+}
+
+static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv, const char *cwd,
+				    int pty, uint16_t rows, uint16_t cols, int *err)
+{
+	struct sbxd_exec *e = NULL;
+	int r;
+
+	for (size_t i = 0; i < SBXD_MAX_EXEC && !e; i++)
+		if (!s->ex[i].used)
+			e = &s->ex[i];
+	if (!e) {
+		*err = EAGAIN;
+		return NULL;
+	}
+	memset(e, 0, sizeof(*e));
+	e->id = vm_new_id(s->cfg->vm);
+	e->client = e->in = e->out = e->err = -1;
+	r = sbxd_to_guest(s, ctl_encode_exec(s->wbuf, sizeof(s->wbuf), e->id, argv, NULL,
+					     cwd && cwd[0] ? cwd : "/workspace", pty, rows, cols));
+	if (r < 0) {
+		*err = r == -AGW_ETOOBIG ? E2BIG : EPIPE;
+		return NULL;
+	}
+	e->used = 1;
+	e->in_open = 1;
+	e->t0 = agw_mono_us();
+	sbx_quote_argv(e->target, sizeof(e->target), argv);
+	return e;
+}
+
+static void sbxd_reply_error(int fd, int err, const char *text)
+{
+	uint8_t f[512];
+	int n = ctl_encode_error(f, sizeof(f), 0, err, text);
+
+	if (n > 0)
+		sbx_send(fd, f, (size_t)n, NULL, 0);
+}
+
+/* A new client's first packet: EXEC with 3 fds, or POWEROFF. Consumes fd. */
+static void sbxd_on_request(struct sbxd *s, int fd)
+{
+	int fds[3] = {-1, -1, -1}, nfds = 3, err = 0;
+	ssize_t n = sbx_recv(fd, s->rbuf, sizeof(s->rbuf), fds, &nfds);
+	struct ctl_exec *ce = NULL;
+	struct sbxd_exec *e;
+	struct ctl_hdr h;
+	size_t flen;
+
+	if (n <= 0 || ctl_frame_parse(s->rbuf, (size_t)n, &h, &flen) < 0 || flen != (size_t)n) {
+		if (n > 0)
+			sbxd_reply_error(fd, EPROTO, "malformed request");
+		goto drop;
+	}
+	if (h.type == CTL_POWEROFF) {
+		log_info("stop requested over the control socket");
+		s->stop = 1;
+		s->status = 0;
+		goto drop;
+	}
+	ce = calloc(1, sizeof(*ce));
+	if (h.type != CTL_EXEC || nfds != 3 || !ce ||
+	    ctl_exec_decode(s->rbuf + CTL_HDR_LEN, h.len, h.flags, ce) < 0) {
+		sbxd_reply_error(fd, EPROTO, "expected EXEC with stdin, stdout and stderr");
+		goto drop;
+	}
+	e = sbxd_start(s, (const char *const *)ce->argv, ce->cwd, ce->pty, ce->rows, ce->cols,
+		       &err);
+	if (!e) {
+		sbxd_reply_error(fd, err, err == EAGAIN ? "too many execs" : "cannot start exec");
+		goto drop;
+	}
+	e->client = fd;
+	e->in = fds[0];
+	e->out = fds[1];
+	e->err = fds[2];
+	free(ce);
+	return;
+drop:
+	free(ce);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	close(fd);
+}
+
+/* A packet from a client whose exec runs: RESIZE, SIGNAL, or hang-up. */
+static void sbxd_on_client(struct sbxd *s, struct sbxd_exec *e)
+{
+	uint8_t p[64];
+	ssize_t n = sbx_recv(e->client, p, sizeof(p), NULL, NULL);
+	struct ctl_hdr h;
+	size_t flen;
+	uint32_t sig;
+	uint16_t rows, cols;
+
+	if (n <= 0) { /* the client went away: its process goes too */
+		close(e->client);
+		e->client = -1;
+		sbxd_to_guest(s, ctl_encode_u32(s->wbuf, sizeof(s->wbuf), CTL_SIGNAL, e->id,
+						SIGKILL));
+		return;
+	}
+	if (ctl_frame_parse(p, (size_t)n, &h, &flen) < 0 || flen != (size_t)n)
+		return;
+	if (h.type == CTL_RESIZE && ctl_resize_decode(p + CTL_HDR_LEN, h.len, &rows, &cols) == 0)
+		sbxd_to_guest(s, ctl_encode_resize(s->wbuf, sizeof(s->wbuf), e->id, rows, cols));
+	else if (h.type == CTL_SIGNAL && ctl_u32_decode(p + CTL_HDR_LEN, h.len, &sig) == 0 &&
+		 sig > 0 && sig < 65)
+		sbxd_to_guest(s, ctl_encode_u32(s->wbuf, sizeof(s->wbuf), CTL_SIGNAL, e->id, sig));
+}
+
+static void sbxd_on_stdin(struct sbxd *s, struct sbxd_exec *e)
+{
+	ssize_t n = read(e->in, s->rbuf, SBXD_STDIN_CHUNK);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0) {
+		sbxd_to_guest(s, ctl_encode(s->wbuf, sizeof(s->wbuf), CTL_STDIN, 0, e->id, s->rbuf,
+					    (size_t)n));
+		return;
+	}
+	e->in_open = 0;
+	sbxd_to_guest(s, ctl_encode(s->wbuf, sizeof(s->wbuf), CTL_STDIN_EOF, 0, e->id, NULL, 0));
+}
+
+static struct sbxd_exec *sbxd_find(struct sbxd *s, uint32_t id)
+{
+	for (size_t i = 0; i < SBXD_MAX_EXEC; i++)
+		if (s->ex[i].used && s->ex[i].id == id)
+			return &s->ex[i];
+	return NULL;
+}
+
+/* Drain the guest's frames. Returns 0, or -EPIPE / -AGW_EPROTO when it is gone. */
+static int sbxd_on_guest(struct sbxd *s)
+{
+	struct ctl_hdr h;
+	uint8_t *p;
+	int r;
+
+	while ((r = vm_poll_frame(s->cfg->vm, &h, &p)) == 0) {
+		struct sbxd_exec *e = sbxd_find(s, h.id);
+		int32_t code, err;
+		uint32_t sig;
+		const char *text;
+		size_t tlen;
+
+		if (e && (h.type == CTL_STDOUT || h.type == CTL_STDERR)) {
+			int fd = h.type == CTL_STDOUT ? e->out : e->err;
+
+			if (fd >= 0 && sbxd_write_all(fd, p, h.len) < 0) {
+				/* The reader is gone: drop further output, keep running. */
+				if (h.type == CTL_STDOUT)
+					e->out = e->local ? -1 : (close(e->out), -1);
+				else
+					e->err = e->local ? -1 : (close(e->err), -1);
+			}
+		} else if (e && h.type == CTL_EXIT && ctl_exit_decode(p, h.len, &code, &sig) == 0) {
+			sbxd_finish(s, e, code, (int)sig, 0, NULL, 0);
+		} else if (e && h.type == CTL_ERROR &&
+			   ctl_error_decode(p, h.len, &err, &text, &tlen) == 0 && err != ENOBUFS) {
+			sbxd_finish(s, e, -1, 0, err > 0 ? err : EIO, text, tlen);
+		}
+		vm_frame_done(s->cfg->vm, &h);
+	}
+	return r == -EAGAIN ? 0 : r;
+}
+
+static void sbxd_on_signal(struct sbxd *s)
+{
+	struct signalfd_siginfo si;
+	struct winsize ws;
+
+	if (read(s->sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGWINCH) {
+		for (size_t i = 0; i < SBXD_MAX_EXEC; i++)
+			if (s->ex[i].used && s->ex[i].local && s->cfg->pty &&
+			    ioctl(0, TIOCGWINSZ, &ws) == 0)
+				sbxd_to_guest(s, ctl_encode_resize(s->wbuf, sizeof(s->wbuf),
+								   s->ex[i].id, ws.ws_row,
+								   ws.ws_col));
+		return;
+	}
+	log_info("signal %u: stopping the sandbox", si.ssi_signo);
+	s->stop = 1;
+	s->status = 0;
+}
+
+enum { SBXD_P_LISTEN, SBXD_P_GUEST, SBXD_P_SIG, SBXD_P_PENDING, SBXD_P_CLIENT, SBXD_P_STDIN };
+
+int sbxd_run(const struct sbxd_cfg *cfg, int *status)
+{
+	struct pollfd pf[3 + SBXD_MAX_PENDING + 2 * SBXD_MAX_EXEC];
+	int kind[AGW_ARRAY_LEN(pf)], idx[AGW_ARRAY_LEN(pf)];
+	struct sbxd *s = calloc(1, sizeof(*s));
+	sigset_t set;
+	int rc = 0;
+
+	*status = 1;
+	if (!s)
+		return -AGW_ENOMEM;
+	s->cfg = cfg;
+	for (size_t i = 0; i < SBXD_MAX_PENDING; i++)
+		s->pending[i] = -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (s->sfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (cfg->argv) {
+		struct winsize ws = {.ws_row = 24, .ws_col = 80};
+		struct sbxd_exec *e;
+		int err = 0;
+
+		if (cfg->pty)
+			ioctl(0, TIOCGWINSZ, &ws);
+		e = sbxd_start(s, cfg->argv, NULL, cfg->pty, ws.ws_row, ws.ws_col, &err);
+		if (!e) {
+			rc = -err;
+			goto out;
+		}
+		e->local = 1;
+		e->in = 0;
+		e->out = 1;
+		e->err = 2;
+	}
+	while (!s->stop) {
+		nfds_t n = 0;
+		int r;
+
+		pf[n] = (struct pollfd){.fd = cfg->listen_fd, .events = POLLIN};
+		kind[n++] = SBXD_P_LISTEN;
+		pf[n] = (struct pollfd){.fd = vm_ctl_fd(cfg->vm), .events = POLLIN};
+		kind[n++] = SBXD_P_GUEST;
+		pf[n] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
+		kind[n++] = SBXD_P_SIG;
+		for (int i = 0; i < SBXD_MAX_PENDING; i++)
+			if (s->pending[i] >= 0) {
+				pf[n] = (struct pollfd){.fd = s->pending[i], .events = POLLIN};
+				kind[n] = SBXD_P_PENDING;
+				idx[n++] = i;
+			}
+		for (int i = 0; i < SBXD_MAX_EXEC; i++) {
+			if (!s->ex[i].used)
+				continue;
+			if (s->ex[i].client >= 0) {
+				pf[n] = (struct pollfd){.fd = s->ex[i].client, .events = POLLIN};
+				kind[n] = SBXD_P_CLIENT;
+				idx[n++] = i;
+			}
+			if (s->ex[i].in_open && s->ex[i].in >= 0) {
+				pf[n] = (struct pollfd){.fd = s->ex[i].in, .events = POLLIN};
+				kind[n] = SBXD_P_STDIN;
+				idx[n++] = i;
+			}
+		}
+		r = poll(pf, n, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		for (nfds_t k = 0; k < n && !s->stop; k++) {
+			struct sbxd_exec *e = NULL;
+
+			if (!pf[k].revents)
+				continue;
+			if (kind[k] == SBXD_P_CLIENT || kind[k] == SBXD_P_STDIN) {
+				e = &s->ex[idx[k]];
+				if (!e->used) /* finished by an earlier fd in this round */
+					continue;
+			}
+			switch (kind[k]) {
+			case SBXD_P_LISTEN: {
+				int c = accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+				int slot = -1;
+
+				for (int i = 0; i < SBXD_MAX_PENDING && slot < 0 && c >= 0; i++)
+					if (s->pending[i] < 0)
+						slot = i;
+				if (c >= 0 && slot < 0) {
+					sbxd_reply_error(c, EAGAIN, "too many clients");
+					close(c);
+				} else if (c >= 0) {
+					s->pending[slot] = c;
+				}
+				break;
+			}
+			case SBXD_P_GUEST:
+				if (sbxd_on_guest(s) < 0) {
+					log_warn("the guest's control connection ended");
+					s->stop = 1;
+					s->status = 1;
+				}
+				break;
+			case SBXD_P_SIG:
+				sbxd_on_signal(s);
+				break;
+			case SBXD_P_PENDING: {
+				int fd = s->pending[idx[k]];
+
+				s->pending[idx[k]] = -1;
+				sbxd_on_request(s, fd);
+				break;
+			}
+			case SBXD_P_CLIENT:
+				if (e->client == pf[k].fd)
+					sbxd_on_client(s, e);
+				break;
+			case SBXD_P_STDIN:
+				if (e->in_open && e->in == pf[k].fd)
+					sbxd_on_stdin(s, e);
+				break;
+			}
+		}
+	}
+	*status = s->status;
+out:
+	for (size_t i = 0; i < SBXD_MAX_EXEC; i++)
+		if (s->ex[i].used)
+			sbxd_close_fds(&s->ex[i]);
+	for (size_t i = 0; i < SBXD_MAX_PENDING; i++)
+		if (s->pending[i] >= 0)
+			close(s->pending[i]);
+	if (s->sfd >= 0)
+		close(s->sfd);
+	free(s);
+	return rc;
+}
