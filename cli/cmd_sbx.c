@@ -220,8 +220,7 @@ static void sbx_fmt_uptime(int64_t s, char *buf, size_t cap)
 	else if (s < 3600)
 		snprintf(buf, cap, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
 	else
-		snprintf(buf, cap, "%lldh%02lldm", (long long)(s / 3600),
-			 (long long)(s / 60 % 60));
+		snprintf(buf, cap, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
 }
 
 int cmd_ps(int argc, char **argv)
@@ -299,10 +298,11 @@ int cmd_down(int argc, char **argv)
 		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: agentgw down NAME [--timeout SECONDS]\n\n"
-			       "Stops sandbox NAME (the guest powers off, the supervisor tears down\n"
-			       "tap, nftables table and state) and waits (default 30 s, then\n"
-			       "SIGKILL). A dead sandbox's leftovers are cleaned up.\n");
+			printf(
+			    "usage: agentgw down NAME [--timeout SECONDS]\n\n"
+			    "Stops sandbox NAME (the guest powers off, the supervisor tears down\n"
+			    "tap, nftables table and state) and waits (default 30 s, then\n"
+			    "SIGKILL). A dead sandbox's leftovers are cleaned up.\n");
 			return CLI_OK;
 		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];

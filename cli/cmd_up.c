@@ -62,14 +62,20 @@ struct up_state {
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: agentgw up --policy FILE [--name N] [-d] [-v] [-- CMD [ARG...]]\n\n"
+		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [-d] [-v]\n"
+		"                  [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
 		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
+		"  --workspace DIR  serve DIR as /workspace instead of the policy's\n"
+		"             filesystem.workspace (its path rules apply to DIR)\n"
 		"  -d         detach: print the name once the guest is ready and return;\n"
 		"             use 'agentgw exec/shell/logs/down N' afterwards\n"
 		"  -v         log more (twice: debug)\n"
-		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n");
+		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n"
+		"Each sandbox gets a free /30 out of $AGENTGW_POOL (default %s);\n"
+		"state lives in $AGENTGW_RUN_DIR/<name> (default %s/<name>).\n",
+		SBX_POOL_DEFAULT, SBX_RUN_DIR_DEFAULT);
 }
 
 /* "E <dur_us> <code> <sig> <errno> <target>" from the runner: one exec/run event. */
@@ -236,7 +242,8 @@ static int up_claim(const char *name)
 			fprintf(stderr, "agentgw up: cleaning up dead sandbox '%s': %s\n", name,
 				agw_strerror(r));
 		else
-			fprintf(stderr, "agentgw up: cleaned up the leftovers of dead sandbox '%s'\n",
+			fprintf(stderr,
+				"agentgw up: cleaned up the leftovers of dead sandbox '%s'\n",
 				name);
 	}
 	/* Nothing of that name runs now: a tap or table left without a state dir is stale. */
@@ -317,10 +324,9 @@ int cmd_up(int argc, char **argv)
 	struct img_info img;
 	struct in_addr host, guest;
 	char name[40], ifname[16] = "", append[256], err[512], hs[16], gs[16], num[32];
-	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r,
-	    i;
+	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
 	char **cmd = NULL;
-	unsigned int net;
+	const char *workspace = NULL;
 
 	if (cli_wants_help(argc, argv)) {
 		up_usage(stdout);
@@ -334,6 +340,8 @@ int cmd_up(int argc, char **argv)
 			c.policy_path = argv[++i];
 		} else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
 			c.name = argv[++i];
+		} else if (strcmp(argv[i], "--workspace") == 0 && i + 1 < argc) {
+			workspace = argv[++i];
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
@@ -350,12 +358,14 @@ int cmd_up(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (detach && cmd && cmd[0]) {
-		fprintf(stderr, "agentgw up: -d takes no command; use 'agentgw exec NAME -- CMD'\n");
+		fprintf(stderr,
+			"agentgw up: -d takes no command; use 'agentgw exec NAME -- CMD'\n");
 		return CLI_USAGE;
 	}
 	if (c.name && !sbx_name_valid(c.name)) {
-		fprintf(stderr, "agentgw up: bad name '%s': use [a-z0-9_-]{1,32}, starting with a "
-				"letter or digit\n",
+		fprintf(stderr,
+			"agentgw up: bad name '%s': use [a-z0-9_-]{1,32}, starting with a "
+			"letter or digit\n",
 			c.name);
 		return CLI_USAGE;
 	}
@@ -381,6 +391,18 @@ int cmd_up(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	pol_errors_free(&errs);
+	if (workspace && (r = pol_set_workspace(c.pol, workspace)) < 0) {
+		if (r == -AGW_EINVAL)
+			fprintf(stderr,
+				"agentgw up: --workspace: %s has no 'filesystem' section, so no "
+				"path rules to apply to %s\n",
+				c.policy_path, workspace);
+		else
+			fprintf(stderr, "agentgw up: --workspace %s: %s\n", workspace,
+				agw_strerror(r));
+		pol_free(c.pol);
+		return CLI_USAGE;
+	}
 	if (!c.name) {
 		snprintf(name, sizeof(name), "sb%d", (int)getpid());
 		c.name = name;
@@ -396,10 +418,15 @@ int cmd_up(int argc, char **argv)
 		pol_free(c.pol);
 		goto out;
 	}
-	/* A /30 out of 10.77.0.0/16 picked from the pid; tap names are unique per name. */
-	net = ((unsigned int)getpid() % 16384) * 4;
-	host.s_addr = htonl(0x0a4d0000u | net | 1);
-	guest.s_addr = htonl(0x0a4d0000u | net | 2);
+	/* A free /30 out of the pool; tap names are unique per name. */
+	r = sbx_subnet_pick(NULL, (unsigned)getpid(), &host.s_addr, &guest.s_addr);
+	if (r < 0) {
+		fprintf(stderr, "agentgw up: no free /30 in the address pool %s: %s\n",
+			getenv("AGENTGW_POOL") ? getenv("AGENTGW_POOL") : SBX_POOL_DEFAULT,
+			r == -ENOSPC ? "all taken" : agw_strerror(r));
+		pol_free(c.pol);
+		goto out;
+	}
 	inet_ntop(AF_INET, &host, hs, sizeof(hs));
 	inet_ntop(AF_INET, &guest, gs, sizeof(gs));
 	snprintf(ifname, sizeof(ifname), "agw-%.11s", c.name);
@@ -467,7 +494,8 @@ out:
 		close(u.ready_fd);
 	if (u.runner > 0) {
 		if (u.status < 0) {
-			/* Stopped by a signal or a dead child: let the runner power off, then force. */
+			/* Stopped by a signal or a dead child: let the runner power off, then
+			 * force. */
 			kill(u.runner, SIGTERM);
 			for (i = 0; i < 1000 && waitpid(u.runner, NULL, WNOHANG) == 0; i++)
 				usleep(10000);
@@ -475,6 +503,7 @@ out:
 				if (u.qemu > 0 && sbx_pid_is(u.qemu, "qemu"))
 					kill(u.qemu, SIGKILL);
 				kill(u.runner, SIGKILL);
+				sbx_kill_qemu(c.name); /* still booting: its pid was not reported */
 				waitpid(u.runner, NULL, 0);
 			}
 		} else {

@@ -157,7 +157,9 @@ int pol_load_file(const char *path, struct pol **out, struct pol_errors *errs)
 	int fd = -1, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is
+	 * refused as not a regular file just below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = -errno;
 		pol_err(&e, 0, 0, "cannot read the policy: %s", strerror(errno));
@@ -231,6 +233,25 @@ const char *pol_text(const struct pol *p)
 const char *pol_workspace(const struct pol *p)
 {
 	return p->workspace;
+}
+
+int pol_set_workspace(struct pol *p, const char *dir)
+{
+	struct stat st;
+	char *abs;
+
+	if (!p->workspace)
+		return -AGW_EINVAL;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	abs = realpath(dir, NULL);
+	if (!abs)
+		return -errno;
+	free(p->workspace);
+	p->workspace = abs;
+	return 0;
 }
 
 const char *pol_audit_db(const struct pol *p)

@@ -107,6 +107,12 @@ const char *pol_sha256(const struct pol *p);	/* 64 hex chars of the file bytes *
 const char *pol_text(const struct pol *p);	/* the file's bytes, NUL-terminated */
 const char *pol_workspace(const struct pol *p); /* absolute path or NULL if no filesystem */
 const char *pol_audit_db(const struct pol *p);	/* absolute path or NULL if unset */
+/*
+ * Serve DIR (made absolute with realpath) instead of filesystem.workspace;
+ * the path rules stay relative to it. -AGW_EINVAL when the policy has no
+ * filesystem section (no rules to apply), -errno when DIR cannot be resolved.
+ */
+int pol_set_workspace(struct pol *p, const char *dir);
 size_t pol_dns_upstreams(const struct pol *p, const char *const **out); /* may be 0 */
 unsigned pol_max_conns(const struct pol *p); /* network.max_connections, default 256 */
 

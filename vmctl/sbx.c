@@ -6,8 +6,11 @@
  * client end of the control socket (SOCK_SEQPACKET packets with fds).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +37,8 @@ bool sbx_name_valid(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n > SBX_NAME_MAX || !(islower((unsigned char)name[0]) ||
-					    isdigit((unsigned char)name[0])))
+	if (n == 0 || n > SBX_NAME_MAX ||
+	    !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
@@ -128,8 +131,7 @@ int sbx_info_read(const char *name, struct sbx_info *info)
 		return -AGW_ETOOBIG;
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -ENOENT;
-	if (sbx_path(path, sizeof(path), name, "pid") == 0 &&
-	    sbx_slurp(path, buf, sizeof(buf)) > 0)
+	if (sbx_path(path, sizeof(path), name, "pid") == 0 && sbx_slurp(path, buf, sizeof(buf)) > 0)
 		info->pid = (pid_t)atoi(buf);
 	if (sbx_path(path, sizeof(path), name, "policy") == 0 &&
 	    (n = sbx_slurp(path, buf, sizeof(buf))) > 0) {
@@ -181,7 +183,8 @@ enum sbx_state sbx_state_of(const struct sbx_info *info)
 {
 	if (!sbx_pid_is(info->pid, "agentgw"))
 		return SBX_DEAD;
-	return info->qemu > 0 ? SBX_RUNNING : SBX_STARTING;
+	/* No iface in info: an `agentgw gateway` (no VM) sharing the run dir. */
+	return info->qemu > 0 || !info->iface[0] ? SBX_RUNNING : SBX_STARTING;
 }
 
 const char *sbx_state_name(enum sbx_state s)
@@ -201,7 +204,7 @@ void sbx_state_remove(const char *name)
 {
 	static const char *const files[] = {
 	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm",
-	    SBX_SOCK, "info", "pid", "policy", "supervisor.log"};
+	    SBX_SOCK,	      "info",	     "pid",	    "policy",	   "supervisor.log"};
 	char path[512];
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {
@@ -245,6 +248,107 @@ static void sbx_close_row(const struct sbx_info *info)
 	aud_writer_free(w);
 }
 
+int sbx_kill_qemu(const char *name)
+{
+	char vmdir[512], path[64], buf[8192];
+	struct dirent *de;
+	int killed = 0;
+	DIR *d;
+
+	if (sbx_path(vmdir, sizeof(vmdir) - 1, name, "vm") < 0)
+		return 0;
+	strcat(vmdir, "/");
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		ssize_t n;
+
+		if (pid <= 1 || !sbx_pid_is(pid, "qemu"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		n = sbx_slurp(path, buf, sizeof(buf));
+		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+			if (strstr(buf + i, vmdir)) {
+				sbx_kill(pid, "qemu");
+				killed++;
+				break;
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return killed;
+}
+
+/* Is net/30 (host order) used by an interface address or another sandbox? */
+static bool sbx_subnet_taken(uint32_t net, const struct ifaddrs *ifa, DIR *run)
+{
+	struct sbx_info info;
+	struct in_addr a;
+	struct dirent *de;
+
+	for (; ifa; ifa = ifa->ifa_next)
+		if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET &&
+		    (ntohl(((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr) & ~3u) ==
+			net)
+			return true;
+	if (!run)
+		return false;
+	rewinddir(run);
+	while ((de = readdir(run))) {
+		if (!sbx_name_valid(de->d_name) || sbx_info_read(de->d_name, &info) < 0)
+			continue;
+		if (inet_pton(AF_INET, info.guest, &a) == 1 && (ntohl(a.s_addr) & ~3u) == net)
+			return true;
+	}
+	return false;
+}
+
+int sbx_subnet_pick(const char *pool, unsigned seed, uint32_t *host, uint32_t *guest)
+{
+	char buf[32], *slash;
+	struct ifaddrs *ifa = NULL;
+	struct in_addr base;
+	uint32_t first, n;
+	DIR *run;
+	int len, rc = -ENOSPC;
+
+	if (!pool)
+		pool = getenv("AGENTGW_POOL");
+	if (!pool || !*pool)
+		pool = SBX_POOL_DEFAULT;
+	if (strlen(pool) >= sizeof(buf))
+		return -AGW_EINVAL;
+	strcpy(buf, pool);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -AGW_EINVAL;
+	*slash = 0;
+	len = atoi(slash + 1);
+	if (inet_pton(AF_INET, buf, &base) != 1 || len < 8 || len > 30 ||
+	    strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return -AGW_EINVAL;
+	n = 1u << (30 - len); /* number of /30s */
+	first = ntohl(base.s_addr) & ~((1u << (32 - len)) - 1);
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	run = opendir(sbx_run_dir());
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t net = first + ((seed + i) % n) * 4;
+
+		if (!sbx_subnet_taken(net, ifa, run)) {
+			*host = htonl(net + 1);
+			*guest = htonl(net + 2);
+			rc = 0;
+			break;
+		}
+	}
+	if (run)
+		closedir(run);
+	freeifaddrs(ifa);
+	return rc;
+}
+
 int sbx_cleanup(const char *name)
 {
 	struct sbx_info info;
@@ -258,6 +362,7 @@ int sbx_cleanup(const char *name)
 		return -EBUSY;
 	sbx_kill(info.runner, "agentgw");
 	sbx_kill(info.qemu, "qemu");
+	sbx_kill_qemu(name);
 	if ((r = fw_remove(name)) < 0)
 		rc = r;
 	if (info.iface[0] && tap_link_exists(info.iface) == 1 && (r = tap_delete(info.iface)) < 0 &&
@@ -410,8 +515,8 @@ ssize_t sbx_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			   .msg_controllen = sizeof(u.b)};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
 	int want = nfds ? *nfds : 0, got = 0;
 	ssize_t n;
 

@@ -48,7 +48,8 @@ struct sbx_info {
 };
 
 enum sbx_state {
-	SBX_STARTING, /* supervisor alive, VM not ready yet */
+	SBX_STARTING, /* supervisor alive, VM not ready yet (also: `gateway` without VM is running)
+		       */
 	SBX_RUNNING,
 	SBX_DEAD, /* supervisor gone, leftovers remain */
 };
@@ -85,6 +86,22 @@ const char *sbx_state_name(enum sbx_state s);
  * nothing to do) or the first error. Blocks briefly.
  */
 int sbx_cleanup(const char *name);
+/*
+ * SIGKILL every QEMU whose command line uses <run>/<name>/vm/ (found in
+ * /proc, so also one whose pid was never recorded because its supervisor
+ * died during boot) and wait for it. Returns how many were killed.
+ */
+int sbx_kill_qemu(const char *name);
+/*
+ * Pick a free /30 for a new sandbox out of POOL ("A.B.C.D/len", len 8..30;
+ * NULL: $AGENTGW_POOL, else SBX_POOL_DEFAULT), starting at a slot derived
+ * from `seed` so concurrent `up`s spread out. A /30 is taken when any host
+ * interface has an address in it or another sandbox's state dir names its
+ * guest address. Sets host (.1) and guest (.2) in network order. Returns 0,
+ * -AGW_EINVAL for a bad pool, -ENOSPC when every /30 is taken.
+ */
+#define SBX_POOL_DEFAULT "10.77.0.0/16"
+int sbx_subnet_pick(const char *pool, unsigned seed, uint32_t *host, uint32_t *guest);
 /* Remove the state dir's known files, vm/ and the dir itself. */
 void sbx_state_remove(const char *name);
 

@@ -251,8 +251,8 @@ static void sbxd_on_client(struct sbxd *s, struct sbxd_exec *e)
 	if (n <= 0) { /* the client went away: its process goes too */
 		close(e->client);
 		e->client = -1;
-		sbxd_to_guest(s, ctl_encode_u32(s->wbuf, sizeof(s->wbuf), CTL_SIGNAL, e->id,
-						SIGKILL));
+		sbxd_to_guest(s,
+			      ctl_encode_u32(s->wbuf, sizeof(s->wbuf), CTL_SIGNAL, e->id, SIGKILL));
 		return;
 	}
 	if (ctl_frame_parse(p, (size_t)n, &h, &flen) < 0 || flen != (size_t)n)
@@ -333,9 +333,9 @@ static void sbxd_on_signal(struct sbxd *s)
 		for (size_t i = 0; i < SBXD_MAX_EXEC; i++)
 			if (s->ex[i].used && s->ex[i].local && s->cfg->pty &&
 			    ioctl(0, TIOCGWINSZ, &ws) == 0)
-				sbxd_to_guest(s, ctl_encode_resize(s->wbuf, sizeof(s->wbuf),
-								   s->ex[i].id, ws.ws_row,
-								   ws.ws_col));
+				sbxd_to_guest(s,
+					      ctl_encode_resize(s->wbuf, sizeof(s->wbuf),
+								s->ex[i].id, ws.ws_row, ws.ws_col));
 		return;
 	}
 	log_info("signal %u: stopping the sandbox", si.ssi_signo);

@@ -15,12 +15,12 @@
 #include "vmctl/vm.h"
 
 struct sbxd_cfg {
-	const char *name;	  /* sandbox name (state dir) */
-	struct vm *vm;		  /* started, HELLO done */
-	int report_fd;		  /* pipe to the supervisor, or -1 */
-	const char *const *argv;  /* initial command on fds 0/1/2, or NULL */
-	int pty;		  /* initial command gets a PTY (caller set raw mode) */
-	int listen_fd;		  /* from sbxd_listen() */
+	const char *name;	 /* sandbox name (state dir) */
+	struct vm *vm;		 /* started, HELLO done */
+	int report_fd;		 /* pipe to the supervisor, or -1 */
+	const char *const *argv; /* initial command on fds 0/1/2, or NULL */
+	int pty;		 /* initial command gets a PTY (caller set raw mode) */
+	int listen_fd;		 /* from sbxd_listen() */
 };
 
 /* Bind and listen on <run>/<name>/sbx.sock (0600). Returns an fd or -errno. */

@@ -440,6 +440,10 @@ int sup_reload(struct sup *s)
 		return rc;
 	}
 	pol_errors_free(&errs);
+	/* The fs child keeps the directory it was started on (it holds its fd);
+	 * so does the policy, whatever the file (or `up --workspace`) said. */
+	if (pol_workspace(s->pol) && pol_workspace(p))
+		pol_set_workspace(p, pol_workspace(s->pol));
 	rc = ipc_policy_encode(s->policy_path, s->basedir, pol_text(p), strlen(pol_text(p)), buf,
 			       sizeof(buf), &len);
 	if (rc) {

@@ -493,7 +493,7 @@ static void prx_http_advance(struct prx_sess *s)
 			continue;
 		}
 		/* Too many unanswered requests: the rest waits. */
-		if (s->rq_n >= PRX_PIPE_MAX)
+		if (s->rstate != PRX_R_RAW && s->rq_n >= PRX_PIPE_MAX)
 			return;
 		rc = http_parse_request(c->buf + c->fwd, c->len - c->fwd, &r);
 		if (rc == -AGW_ETRUNC)
@@ -526,9 +526,12 @@ static void prx_http_advance(struct prx_sess *s)
 		}
 		c->fwd += r.head_len;
 		s->nreq++;
-		s->rq[(s->rq_head + s->rq_n++) % PRX_PIPE_MAX] =
-		    (uint8_t)((strcmp(r.method, "HEAD") == 0 ? PRX_RQ_HEAD : 0) |
-			      (r.upgrade ? PRX_RQ_UPGRADE : 0));
+		/* Untracked responses: an Upgrade request now waits for
+		 * good (no 101 can be recognised), others just pass. */
+		if (s->rstate != PRX_R_RAW)
+			s->rq[(s->rq_head + s->rq_n++) % PRX_PIPE_MAX] =
+			    (uint8_t)((strcmp(r.method, "HEAD") == 0 ? PRX_RQ_HEAD : 0) |
+				      (r.upgrade ? PRX_RQ_UPGRADE : 0));
 		/* An Upgrade request is sent with its body; what follows waits
 		 * for the response: raw after a 101, requests otherwise. */
 		s->upgrade_pending = r.upgrade;
@@ -573,8 +576,8 @@ static int prx_parse_resp(const uint8_t *buf, size_t len, int *status, size_t *h
 	if (!end)
 		return len < HTTP_HEAD_MAX ? -AGW_ETRUNC : -AGW_EPARSE;
 	if (end - b < 14 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
-	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
-	    b[11] < '0' || b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
+	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
+	    b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
 		return -AGW_EPARSE;
 	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 	*head_len = (size_t)(end - b) + 2;
@@ -641,6 +644,7 @@ static void prx_resp_advance(struct prx_sess *s)
 			rc = http_body_consume(&s->rbody, u->buf + u->fwd, u->len - u->fwd, &used);
 			if (rc < 0) {
 				s->rstate = PRX_R_RAW;
+				s->rq_n = 0;
 				continue;
 			}
 			u->fwd += used;
@@ -657,6 +661,7 @@ static void prx_resp_advance(struct prx_sess *s)
 			/* Not a response we can frame, or one nobody asked for
 			 * (a 408 before closing): pass it, track no more. */
 			s->rstate = PRX_R_RAW;
+			s->rq_n = 0;
 			continue;
 		}
 		f = s->rq[s->rq_head];
@@ -689,8 +694,8 @@ static void prx_resp_advance(struct prx_sess *s)
 		}
 		if (cl == -2 || (cl < 0 && !chunked)) {
 			/* Delimited by the server closing. */
-			prx_rq_pop(s);
 			s->rstate = PRX_R_RAW;
+			s->rq_n = 0;
 			continue;
 		}
 		memset(&fr, 0, sizeof(fr));

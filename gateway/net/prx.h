@@ -9,7 +9,13 @@
  * DNS answers, or allowed by a cidr rule. Special-purpose addresses are
  * refused unless a cidr rule allows them. Plain HTTP is judged request by
  * request on keep-alive connections; a denied request gets a 403 naming
- * the rule. Runs on the net child's loop; never blocks.
+ * the rule, sent as soon as the responses to the earlier requests are
+ * complete. CONNECT and method override headers (X-HTTP-Method-Override
+ * and kin) are refused whatever the policy says; an Upgrade request turns
+ * the connection into a raw relay only once upstream answered it with 101.
+ * Names are dialed over IPv4 only: a name without A records is refused
+ * (audited as an error, "no IPv4 address"). Runs on the net child's loop;
+ * never blocks.
  */
 #ifndef AGW_PRX_H
 #define AGW_PRX_H

@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+. tests/bench/lib.sh
 bin="$BUILD/bench/bench_audit"
 [ -x "$bin" ] || { echo "audit: $bin not built (make check-build)"; exit 1; }
 for p in 1 2; do
@@ -17,4 +18,5 @@ for p in 1 2; do
 	done
 	median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p)
 	echo "audit writer, $p producer(s): median $median events/s (target >= 100000)"
+	bench_row audit "writer, $p producer(s)" "events/s into SQLite" 1/s "$median" target 100000
 done

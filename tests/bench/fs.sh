@@ -10,6 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+. tests/bench/lib.sh
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 CLIENT=$PWD/$BUILD/bench/bench_fs
 RUNS=${RUNS:-3}
@@ -74,6 +75,9 @@ for k in stat_per_s create_remove_per_s read_mb_per_s write_mb_per_s; do
 	d=$(median <"$tmp/diod.$k")
 	r=$(awk -v a="$a" -v d="$d" 'BEGIN { printf "%.2f", (d > 0 ? a / d : 0) }')
 	printf '%-22s %12s %12s %8s\n' "$k" "$a" "$d" "$r"
+	case $k in *mb_per_s) u=MB/s ;; *) u=1/s ;; esac
+	bench_row 9p diod "${k%_per_s}" "$u" "$d" diod "$d"
+	bench_row 9p agentgw "${k%_per_s}" "$u" "$a" diod "$d"
 done
 if command -v diodload >/dev/null; then
 	echo "diodload vs agentgw fs-serve (16 connections, ${SECS}s): $(diodload -s "127.0.0.1:$agw_port" -r "$SECS" 2>&1 | tail -1)"

@@ -6,9 +6,18 @@
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+. tests/bench/lib.sh
 bin="$BUILD/bench/bench_policy"
 [ -x "$bin" ] || { echo "policy bench: $bin not built (make check-build)"; exit 1; }
+out=$(mktemp /tmp/agw-bench-policy.XXXXXX)
+trap 'rm -f "$out"' EXIT
 for run in 1 2 3; do
 	echo "run $run:"
-	"$bin" "${POLICY_BENCH_ITERS:-2000000}"
+	"$bin" "${POLICY_BENCH_ITERS:-2000000}" | tee -a "$out"
+done
+# combined table: median lookups/s per policy size, ratio to the 10-rule one
+ref=$(awk '$1 == 10 { print $4 }' "$out" | median)
+for n in $(awk '$1 ~ /^[0-9]+$/ { print $1 }' "$out" | sort -nu); do
+	bench_row policy "$n rules" "host lookups/s" 1/s \
+		"$(awk -v n="$n" '$1 == n { print $4 }' "$out" | median)" "10 rules" "$ref"
 done

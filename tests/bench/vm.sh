@@ -10,12 +10,12 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 N=${VM_BENCH_RUNS:-5}
+. tests/bench/lib.sh
 command -v qemu-system-x86_64 >/dev/null || { echo "skipped: no qemu-system-x86_64"; exit 0; }
 [ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
 tmp=$(mktemp -d /tmp/agentgw-vmbench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2); else print "n/a"}'; }
 
 for set in "minimal:" "test-clients:curl openssl dig nc"; do
 	name=${set%%:*}
@@ -37,4 +37,7 @@ for set in "minimal:" "test-clients:curl openssl dig nc"; do
 	printf '%-14s accel %-4s initramfs %4s MB  warm image check %5d ms  ready %5s ms  first exec %5s ms  power-off %4s ms  qemu rss %6s kB  (median of %d)\n' \
 		"$name" "${accel:-?}" "$size" "$build_ms" "$(median <"$tmp/ready")" "$(median <"$tmp/first")" \
 		"$(median <"$tmp/off")" "$(median <"$tmp/rss")" "$N"
+	bench_row vm "$name (${accel:-?})" "start to guest ready" ms "$(median <"$tmp/ready")"
+	bench_row vm "$name (${accel:-?})" "start to first exec done" ms "$(median <"$tmp/first")"
+	bench_row vm "$name (${accel:-?})" "QEMU resident memory" kB "$(median <"$tmp/rss")"
 done

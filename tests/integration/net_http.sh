@@ -13,14 +13,16 @@ cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
 AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 nc; do
+for t in curl dig sqlite3 nc python3; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 done
 [ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
 
 GW_PID=
+PY_PID=
 failures=0
 cleanup() {
+	[ -n "$PY_PID" ] && kill "$PY_PID" 2>/dev/null
 	if [ -n "$GW_PID" ]; then
 		kill -TERM "$GW_PID" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
@@ -52,8 +54,52 @@ network:
       ports: [80]
     - host: v6only.test
       ports: [80, 443]
+    - host: allowed.test
+      ports: [8080]
+      http: [{ methods: [GET], paths: ["/ws", "/docs/**"] }]
   dns: { upstream: [$DNS_IP] }
 P
+
+# A second upstream on allowed.test:8080 that, unlike nginx here, really
+# upgrades (GET /ws: 101, then echoes raw bytes as "raw:..."), answers
+# other requests with 200 "py METHOD PATH", and keeps connections open
+# after the client's FIN (so nothing depends on the server closing).
+cat >"$TOPO_DIR/up8080.py" <<'PY'
+import socket, sys, threading, time
+def serve(c):
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(4096)
+            if not d:
+                time.sleep(30)
+                return
+            buf += d
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        method, path = head.split(b" ")[:2]
+        if path == b"/ws" and b"upgrade: websocket" in head.lower():
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\n\r\n")
+            while True:
+                if buf:
+                    c.sendall(b"raw:" + buf)
+                buf = c.recv(4096)
+                if not buf:
+                    time.sleep(30)
+                    return
+        body = b"py " + method + b" " + path + b"\n"
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8080))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+in_net python3 "$TOPO_DIR/up8080.py" "$ALLOWED_IP" >"$TOPO_DIR/up8080.log" 2>&1 &
+PY_PID=$!
+wait_port "$NS_NET" "$ALLOWED_IP" 8080 10 || { cat "$TOPO_DIR/up8080.log"; exit 1; }
 
 ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" --audit "$DB" \
 	--name "$NAME" -vv >>"$TOPO_DIR/gw.log" 2>&1 &
@@ -93,6 +139,16 @@ expect_sql "pipelined POST /admin denied by network.allow[0]" \
 	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[0]' AND detail LIKE '%\"method\":\"POST\"%'"
 grep -q 'POST /admin' "$TOPO_DIR/nginx-access.log" && bad "nginx saw POST /admin" || ok "nginx never saw POST /admin"
 
+echo "== a real 101 switches to raw relay"
+out=$(printf 'GET /ws HTTP/1.1\r\nHost: allowed.test:8080\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nPOST /admin raw-frame' |
+	in_guest timeout 10 nc -q2 -w5 "$ALLOWED_IP" 8080 2>/dev/null)
+echo "$out" | grep -q '^HTTP/1.1 101' && echo "$out" | grep -q 'raw:POST /admin raw-frame' &&
+	ok "GET /ws -> 101, then bytes relayed raw" || bad "real upgrade gave: $out"
+expect_sql "upgrade GET /ws allowed by network.allow[3]" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/ws' AND decision='allow' AND rule='network.allow[3]'"
+expect_sql "no request judged after the 101" \
+	"SELECT count(*)=0 FROM event WHERE kind='http' AND target='allowed.test/admin' AND detail LIKE '%\"port\":8080%'"
+
 echo "== CONNECT is refused"
 out=$(raw 'CONNECT api.allowed.test:80 HTTP/1.1\r\nHost: api.allowed.test:80\r\n\r\n')
 echo "$out" | grep -q '403 Forbidden' && ok "CONNECT api.allowed.test:80 -> 403" || bad "CONNECT gave: $out"
@@ -124,6 +180,16 @@ echo "$out" | head -1 | grep -q 'allowed.test docs /docs/a' && echo "$out" | tai
 	bad "403 took ${ms} ms (waited for upstream close or the drain timeout)"
 expect_sql "keep-alive /admin denied by network.allow[0]" \
 	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[0]' AND detail LIKE '%\"method\":\"GET\"%'"
+# upstream that keeps the connection open after our FIN: the 403 must not
+# wait for the 5 s drain timeout
+t0=$(date +%s%N)
+out=$(in_guest curl -s --max-time 8 -w '%{http_code}\n' http://allowed.test:8080/docs/a http://allowed.test:8080/admin)
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "$out" | head -1 | grep -q 'py GET /docs/a' && echo "$out" | tail -1 | grep -q 403 && [ "$ms" -lt 4000 ] &&
+	ok "server that does not close: /docs/a 200 then /admin 403 in ${ms} ms" ||
+	bad "server that does not close: ${ms} ms: $out"
+expect_sql "8080 /admin denied by network.allow[3]" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[3]'"
 # pipelined in one write: both responses come back, then the 403
 out=$(raw 'GET /docs/p1 HTTP/1.1\r\nHost: allowed.test\r\n\r\nHEAD /docs/p2 HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET /docs/p3 HTTP/1.1\r\nHost: allowed.test\r\n\r\nDELETE /docs/p4 HTTP/1.1\r\nHost: allowed.test\r\n\r\n')
 echo "$out" | grep -q 'allowed.test docs /docs/p1' && echo "$out" | grep -q 'allowed.test docs /docs/p3' &&

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -582,6 +583,17 @@ static void test_load_file(void **state)
 	assert_int_equal(errs.n, 1);
 	assert_non_null(strstr(errs.v[0].msg, "cannot read"));
 	pol_errors_free(&errs);
+	/* A FIFO is refused at once; opening it used to wait for a writer
+	 * forever (the alarm turns such a hang into a failure). */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(pol_load_file(path, &p, &errs), -AGW_EINVAL);
+	alarm(0);
+	assert_null(p);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.v[0].msg, "not a regular file"));
+	pol_errors_free(&errs);
+	unlink(path);
 	rmdir(dir);
 }
 

@@ -155,9 +155,9 @@ static void test_fd_passing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_quote),	cmocka_unit_test(test_quote_truncates),
+	    cmocka_unit_test(test_quote),      cmocka_unit_test(test_quote_truncates),
 	    cmocka_unit_test(test_info_parse), cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_state_dir),	cmocka_unit_test(test_fd_passing),
+	    cmocka_unit_test(test_state_dir),  cmocka_unit_test(test_fd_passing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
