@@ -29,6 +29,7 @@
 #include "gateway/net/netd.h"
 #include "ipc.h"
 #include "log.h"
+#include "priv.h"
 #include "vmctl/fw.h"
 
 #define SUP_HEALTH_MS 200
@@ -249,7 +250,8 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 					 .proxy_fd = pfd,
 					 .nflog_group = s->nflog_group,
 					 .pol = s->pol,
-					 .policy_path = s->policy_path};
+					 .policy_path = s->policy_path,
+					 .drop_user = PRIV_USER_DEFAULT};
 
 		close(sv[0]);
 		if (s->fs.fd >= 0)
@@ -340,6 +342,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		struct sup_fsctx f = {.fd = sv[1]};
 		char peer[INET_ADDRSTRLEN] = "";
 		struct fsd_config fc = {0};
+
 		close(sv[0]);
 		if (s->net.fd >= 0)
 			close(s->net.fd);
@@ -357,6 +360,9 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.ctl_fd = sv[1];
 		fc.on_ctl = sup_fs_ctl;
 		fc.ctl_ctx = &f;
+		/* A workspace with a non-root owner is served as that owner; a
+		 * root-owned one keeps root (see README). */
+		fc.drop_to_owner = true;
 		ipc_send(sv[1], IPC_READY, NULL, 0, NULL, 0);
 		rc = fsd_run(&fc);
 		if (rc)

@@ -24,6 +24,7 @@
 #include "ev.h"
 #include "gateway/fs/fsd.h"
 #include "log.h"
+#include "priv.h"
 #include "policies/pol.h"
 
 #define FSD_RX_MAX (256u * 1024u)
@@ -396,6 +397,11 @@ int fsd_run(const struct fsd_config *c)
 	}
 	if (fstat(root, &st) < 0) {
 		rc = -errno;
+		goto out;
+	}
+	if (c->drop_to_owner && st.st_uid != 0 && (rc = priv_drop_ids(st.st_uid, st.st_gid)) < 0) {
+		log_error("fs: cannot become the workspace owner %u: %s", (unsigned)st.st_uid,
+			  agw_strerror(rc));
 		goto out;
 	}
 	sc.root_fd = root;

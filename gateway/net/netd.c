@@ -18,6 +18,7 @@
 #include "dnss.h"
 #include "ipc.h"
 #include "log.h"
+#include "priv.h"
 #include "nlog.h"
 #include "prx.h"
 #include "res.h"
@@ -315,6 +316,11 @@ int netd_run(const struct netd_config *c)
 	rc = ev_add_fd(n.loop, n.ipc_fd, EV_READ, netd_ipc_cb, &n);
 	if (rc)
 		goto out;
+	/* Everything privileged is open: parse the guest's bytes as nobody. */
+	if (c->drop_user && (rc = priv_drop(c->drop_user)) < 0) {
+		log_error("cannot drop privileges to %s: %s", c->drop_user, agw_strerror(rc));
+		goto out;
+	}
 	ev_signal_add(n.loop, SIGTERM, netd_on_term, NULL);
 	ev_timer_add(n.loop, NETD_STATS_MS, netd_stats_timer, &n);
 	ipc_send(n.ipc_fd, IPC_READY, NULL, 0, NULL, 0);

@@ -30,6 +30,11 @@ ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1
 mkdir -p "$tmp/ws/out"
 echo secret >"$tmp/ws/.env"
 echo hello-ws >"$tmp/ws/readme.txt"
+# The workspace belongs to an unprivileged user: the fs child serves it as
+# that user, so a file only root may read stays unreadable whatever the policy.
+chown -R nobody: "$tmp/ws"
+echo root-only >"$tmp/ws/rootonly.txt"
+chmod 600 "$tmp/ws/rootonly.txt"
 cat >"$tmp/p.yaml" <<'YAML'
 version: 1
 name: e2e-up
@@ -64,6 +69,7 @@ ip netns exec "$ns" timeout 300 "$AGENTGW" up -v --policy "$tmp/p.yaml" --name e
 	cat /workspace/.env 2>&1 | grep -q "Permission denied" && echo env-denied
 	(echo y >/workspace/nope) 2>&1 | grep -q "Permission denied" && echo write-denied
 	echo x >/workspace/out/new && echo write-ok
+	cat /workspace/rootonly.txt 2>&1 | grep -q "Permission denied" && echo os-denied
 	exit 5' >"$tmp/out" 2>"$tmp/err"
 rc=$?
 cat "$tmp/out"
@@ -77,6 +83,8 @@ check "/workspace is readable over 9P" grep -qx hello-ws "$tmp/out"
 check ".env cannot be read" grep -qx env-denied "$tmp/out"
 check "writes outside out/ fail with EACCES" grep -qx write-denied "$tmp/out"
 check "writes in out/ work" sh -c "grep -qx write-ok '$tmp/out' && [ \"\$(cat '$tmp/ws/out/new')\" = x ]"
+check "new files belong to the workspace owner" [ "$(stat -c %U "$tmp/ws/out/new" 2>/dev/null)" = nobody ]
+check "a file the owner cannot read stays unreadable (fs child runs as the owner)" grep -qx os-denied "$tmp/out"
 check "tcg or kvm reported" grep -Eq "guest ready in [0-9]+ ms \((tcg|kvm)\)" "$tmp/err"
 q() { sqlite3 "$tmp/audit.db" "$1" 2>/dev/null; }
 check "audit: fs read allowed" [ "$(q "select count(*) from event where kind='fs' and target='readme.txt' and decision='allow'")" -ge 1 ]

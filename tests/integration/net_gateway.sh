@@ -109,6 +109,13 @@ gcurl() { in_guest curl -sS --max-time 8 --cacert "$TOPO_CA" "$@"; }
 write_policy enforce
 start_gw
 
+echo "== privileges"
+# The net child parses everything the guest sends: it must not be root.
+nobody=$(id -u nobody)
+netuids=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Uid:/ {print $2 "/" $3 "/" $4 "/" $5}' "/proc/$c/status"; done)
+grep -qx "$nobody/$nobody/$nobody/$nobody" <<<"$netuids" && ok "the net child runs as nobody (uids $nobody)" ||
+	bad "no child of the supervisor runs as nobody: $netuids"
+
 echo "== DNS"
 a=$(in_guest dig +short +time=3 +tries=1 allowed.test A)
 [ "$a" = "$ALLOWED_IP" ] && ok "dig allowed.test -> $a" || bad "dig allowed.test gave '$a'"
