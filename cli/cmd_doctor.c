@@ -32,6 +32,7 @@
 #include "gateway/net/nlog.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
+#include "vmctl/sbx.h"
 #include "vmctl/sup.h"
 
 #define DOCTOR_MSG_MAX 512
@@ -563,7 +564,7 @@ static void doctor_audit(struct doctor_check *c)
 
 static void doctor_state(struct doctor_check *c)
 {
-	doctor_writable_dir(c, "sandbox state", SUP_RUN_DIR, NULL);
+	doctor_writable_dir(c, "sandbox state", sbx_run_dir(), NULL);
 }
 
 static void doctor_json_str(const char *s)

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "log.h"
 #include "policies/pol.h"
+#include "vmctl/sbx.h"
 #include "vmctl/sup.h"
 
 static void gateway_usage(FILE *f)
@@ -164,8 +165,8 @@ int cmd_policy_reload(int argc, char **argv)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
-	char path[PATH_MAX + 64], policy[PATH_MAX];
-	FILE *f;
+	struct sbx_info info;
+	char policy[PATH_MAX];
 	long pid = 0;
 	int rc;
 
@@ -176,26 +177,19 @@ int cmd_policy_reload(int argc, char **argv)
 			"valid, makes the running gateway re-read it (new connections only).\n");
 		return argc == 2 ? CLI_OK : CLI_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s/%s/pid", SUP_RUN_DIR, argv[1]);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
-		fprintf(stderr, "agentgw policy reload: no running sandbox '%s' (%s: %s)\n",
-			argv[1], path, f ? "bad pid file" : strerror(errno));
-		if (f)
-			fclose(f);
+	if (!sbx_name_valid(argv[1]) || sbx_info_read(argv[1], &info) < 0 ||
+	    sbx_state_of(&info) == SBX_DEAD) {
+		fprintf(stderr, "agentgw policy reload: no running sandbox '%s' in %s\n", argv[1],
+			sbx_run_dir());
 		return CLI_FAIL;
 	}
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/%s/policy", SUP_RUN_DIR, argv[1]);
-	f = fopen(path, "r");
-	if (!f || !fgets(policy, sizeof(policy), f)) {
-		fprintf(stderr, "agentgw policy reload: %s: cannot read the policy path\n", path);
-		if (f)
-			fclose(f);
+	if (!info.policy[0]) {
+		fprintf(stderr, "agentgw policy reload: sandbox '%s' did not record its policy\n",
+			argv[1]);
 		return CLI_FAIL;
 	}
-	fclose(f);
-	policy[strcspn(policy, "\n")] = '\0';
+	pid = info.pid;
+	snprintf(policy, sizeof(policy), "%s", info.policy);
 	rc = pol_load_file(policy, &p, &errs);
 	if (rc) {
 		rc = gateway_print_errors(policy, rc, &errs);

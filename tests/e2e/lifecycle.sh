@@ -95,6 +95,21 @@ check "audit: exec row with target, exit status and duration" \
 check "audit: signal exec row" [ "$(q "select count(*) from event where kind='exec' and json_extract(detail,'\$.signal')=15")" = 1 ]
 check "audit: lifecycle start" [ "$(q "select count(*) from event where kind='lifecycle' and op='start'")" -ge 1 ]
 check "logs shows the guest console" sh -c "ip netns exec $ns '$AGENTGW' logs $name | grep -q 'agentgw-init: ready'"
+# ---- policy reload of a running sandbox ----
+cp "$tmp/p.yaml" "$tmp/p.orig"
+sed -i 's/^    - allowed.test$/    - allowed.test\n    - other.test/' "$tmp/p.yaml"
+agw policy reload "$name" >/dev/null
+check "policy reload of a running sandbox returns 0" [ $? = 0 ]
+sleep 1
+check "audit: policy reload row" [ "$(q "select count(*) from event where kind='policy' and op='reload' and decision='allow'")" = 1 ]
+echo "network: [oops" >>"$tmp/p.yaml"
+agw policy reload "$name" 2>"$tmp/reload.err"
+check "a broken policy is refused with exit 2 and its position" sh -c "[ $? = 2 ] && grep -q 'p.yaml:[0-9]*:[0-9]*:' '$tmp/reload.err'"
+cp "$tmp/p.orig" "$tmp/p.yaml"
+check "the sandbox still runs after the refused reload" [ "$(agw exec "$name" -- echo still </dev/null)" = still ]
+agw policy reload nosuch$$ 2>/dev/null
+check "reload of an unknown sandbox fails" [ $? = 1 ]
+
 agw down "$name"
 check "down returns 0" [ $? = 0 ]
 check "after down: no tap, no table, no process, no state dir" gone
