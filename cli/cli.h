@@ -12,6 +12,8 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
+#include <stddef.h>
+
 /* True if argv has -h or --help before a "--". */
 int cli_wants_help(int argc, char **argv);
 
@@ -31,5 +33,16 @@ int cmd_shell(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
+/* `agentgw policy suggest` (argv: "suggest" ...); lives in cmd_suggest.c. */
+int cmd_policy_suggest(int argc, char **argv);
+
+struct aud_db;
+/*
+ * Open the audit database read-only for verb `who`: dbopt, else the
+ * policy file's audit.database, else the default path (written to dbpath).
+ * Prints the error; returns CLI_OK, CLI_USAGE or CLI_FAIL.
+ */
+int cli_audit_open(const char *who, const char *dbopt, const char *policy, char *dbpath,
+		   size_t cap, struct aud_db **db);
 
 #endif

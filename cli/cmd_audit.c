@@ -52,42 +52,48 @@ static void aud_cli_on_signal(int sig)
 	aud_cli_stop = 1;
 }
 
-static int aud_cli_open(struct aud_cli *c, struct aud_db **db)
+int cli_audit_open(const char *who, const char *dbopt, const char *policy, char *dbpath,
+		   size_t cap, struct aud_db **db)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	char err[PATH_MAX + 128];
 	int rc;
 
-	if (c->db) {
-		snprintf(c->dbpath, sizeof(c->dbpath), "%s", c->db);
-	} else if (c->policy) {
-		rc = pol_load_file(c->policy, &p, &errs);
+	dbpath[0] = '\0';
+	if (dbopt) {
+		snprintf(dbpath, cap, "%s", dbopt);
+	} else if (policy) {
+		rc = pol_load_file(policy, &p, &errs);
 		if (rc < 0) {
 			for (size_t i = 0; i < errs.n; i++)
 				fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line,
 					errs.v[i].col, errs.v[i].msg);
 			if (!errs.n)
-				fprintf(stderr, "agentgw audit: %s: %s\n", c->policy,
-					agw_strerror(rc));
+				fprintf(stderr, "agentgw %s: %s: %s\n", who, policy, agw_strerror(rc));
 			pol_errors_free(&errs);
 			return CLI_USAGE;
 		}
 		if (pol_audit_db(p))
-			snprintf(c->dbpath, sizeof(c->dbpath), "%s", pol_audit_db(p));
+			snprintf(dbpath, cap, "%s", pol_audit_db(p));
 		pol_free(p);
 	}
-	if (!c->dbpath[0] && aud_default_db_path(c->dbpath, sizeof(c->dbpath)) < 0) {
-		fprintf(stderr,
-			"agentgw audit: no default database path (HOME unset); pass --db\n");
+	if (!dbpath[0] && aud_default_db_path(dbpath, cap) < 0) {
+		fprintf(stderr, "agentgw %s: no default database path (HOME unset); pass --db\n",
+			who);
 		return CLI_USAGE;
 	}
-	rc = aud_db_open_ro(c->dbpath, db, err, sizeof(err));
+	rc = aud_db_open_ro(dbpath, db, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "agentgw audit: %s\n", err);
+		fprintf(stderr, "agentgw %s: %s\n", who, err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
+}
+
+static int aud_cli_open(struct aud_cli *c, struct aud_db **db)
+{
+	return cli_audit_open("audit", c->db, c->policy, c->dbpath, sizeof(c->dbpath), db);
 }
 
 /* Print every row of f; returns the last id seen in *last (unchanged if none). */

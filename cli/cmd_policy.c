@@ -34,6 +34,8 @@ static const struct subverb subverbs[] = {
     {"explain", policy_explain,
      "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A) [--json]",
      "show the decision for one request and the rules that matched"},
+    {"suggest", cmd_policy_suggest, "[--db F | --policy FILE] [--sandbox N] [--since T] [--until T]",
+     "print the allow rules that would have passed what the audit log shows denied"},
     {"reload", cmd_policy_reload, "NAME",
      "re-read a running sandbox's policy file; an invalid file is rejected, the old policy stays"},
 };

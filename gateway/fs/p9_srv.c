@@ -129,16 +129,20 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 	     struct pol_decision *d)
 {
 	const char *shown = p9_shown(path);
+	char words[40], detail[64];
 
 	memset(d, 0, sizeof(*d));
 	pol_check_fs(c->srv->pol, shown, acc, d);
+	/* The access asked for, so a denial says what would have to be allowed. */
+	snprintf(detail, sizeof(detail), "{\"access\":\"%s\"}",
+		 pol_access_str(acc, words, sizeof(words)));
 	if (d->verdict == POL_DENY) {
 		c->srv->st.denials++;
-		p9_emit(c, op, shown, "deny", d->rule, d->reason, -1, -1, -1, NULL);
+		p9_emit(c, op, shown, "deny", d->rule, d->reason, -1, -1, -1, detail);
 		return EACCES;
 	}
 	if (d->verdict == POL_WOULD_DENY && emit_would)
-		return p9_emit(c, op, shown, "would_deny", d->rule, d->reason, -1, -1, -1, NULL);
+		return p9_emit(c, op, shown, "would_deny", d->rule, d->reason, -1, -1, -1, detail);
 	/* Fail closed: while the sink is broken, an action needs a queued event. */
 	if (c->srv->emit_broken)
 		return p9_emit(c, op, shown, pol_verdict_str(d->verdict), d->rule,
