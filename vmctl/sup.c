@@ -31,8 +31,10 @@
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
+#include "vmctl/spill.h"
 
 #define SUP_HEALTH_MS 200
+#define SUP_SPILL_FILE "audit-spill.bin"
 #define SUP_MAX_OLD_POLS 64
 
 struct sup_child {
@@ -61,6 +63,8 @@ struct sup {
 	struct sup_child net, fs;
 	uint64_t health_timer;
 	struct ipc_event *ev_buf;
+	struct spill *spill; /* events the writer refused, oldest first */
+	uint64_t lost;	     /* events neither the writer nor the spill took */
 };
 
 /* ---- helpers ---- */
@@ -110,6 +114,35 @@ static int sup_listen(int type, struct in_addr a, uint16_t port, int *out)
 	return 0;
 }
 
+static void sup_set_audit_ok(struct sup *s, bool ok);
+
+/*
+ * Hand an event to the writer; when it refuses (queue full, database
+ * failing), children are told to deny and the event goes to the spill file,
+ * to be written once the database works again. While the spill holds
+ * events, new ones queue behind them so the log keeps its order.
+ */
+static int sup_submit(struct sup *s, const struct aud_event *ev)
+{
+	char path[PATH_MAX + 32];
+	int rc = spill_pending(s->spill) ? -AGW_EFULL : aud_writer_submit(s->w, ev);
+
+	if (!rc)
+		return 0;
+	sup_set_audit_ok(s, false);
+	if (!s->spill && s->state_dir[0]) {
+		snprintf(path, sizeof(path), "%s/%s", s->state_dir, SUP_SPILL_FILE);
+		if ((rc = spill_open(path, SPILL_MAX_BYTES, &s->spill)) < 0)
+			log_error("audit spill %s: %s", path, agw_strerror(rc));
+	}
+	if (s->spill && (rc = spill_add(s->spill, ev)) == 0)
+		return 0;
+	if (!s->lost++)
+		log_error("audit: writer failing and spill unavailable (%s): events are lost",
+			  agw_strerror(rc));
+	return -AGW_EFULL;
+}
+
 static void sup_event(struct sup *s, const char *kind, const char *op, const char *target,
 		      const char *decision, const char *reason, const char *detail)
 {
@@ -126,8 +159,7 @@ static void sup_event(struct sup *s, const char *kind, const char *op, const cha
 	ev.reason = reason;
 	ev.detail = detail;
 	ev.bytes_up = ev.bytes_down = ev.duration_us = -1;
-	if (aud_writer_submit(s->w, &ev))
-		log_error("audit: cannot record %s/%s", kind, op);
+	sup_submit(s, &ev);
 }
 
 static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
@@ -204,8 +236,7 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 			s->ev_buf->ev.sandbox_id = s->sandbox_id;
 			if (!s->ev_buf->ev.ts)
 				s->ev_buf->ev.ts = agw_now_us();
-			if (aud_writer_submit(s->w, &s->ev_buf->ev))
-				sup_set_audit_ok(s, false);
+			sup_submit(s, &s->ev_buf->ev);
 			break;
 		case IPC_READY:
 			if (len) {
@@ -417,7 +448,11 @@ static void sup_health_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	struct sup *s = ctx;
 
 	(void)id;
-	sup_set_audit_ok(s, aud_writer_healthy(s->w));
+	/* Spilled events go first; children may act again once they are out. */
+	if (spill_pending(s->spill) && aud_writer_healthy(s->w) && spill_replay(s->spill, s->w) > 0 &&
+	    !spill_pending(s->spill))
+		log_warn("audit: spilled events written");
+	sup_set_audit_ok(s, aud_writer_healthy(s->w) && !spill_pending(s->spill));
 	s->health_timer = ev_timer_add(loop, SUP_HEALTH_MS, sup_health_cb, s);
 }
 
@@ -719,7 +754,7 @@ int sup_emit(struct sup *s, const struct aud_event *ev)
 	e.sandbox_id = s->sandbox_id;
 	if (!e.ts)
 		e.ts = agw_now_us();
-	return aud_writer_submit(s->w, &e);
+	return sup_submit(s, &e);
 }
 
 int64_t sup_sandbox_id(const struct sup *s)
@@ -797,8 +832,16 @@ void sup_free(struct sup *s)
 			aud_writer_sandbox_stop(s->w, s->sandbox_id);
 		}
 		aud_writer_flush(s->w);
+		if (spill_pending(s->spill) && spill_replay(s->spill, s->w) >= 0)
+			aud_writer_flush(s->w);
 		aud_writer_free(s->w);
 	}
+	if (spill_pending(s->spill))
+		log_error("audit: %zu events could not be written; they stay in %s",
+			  spill_pending(s->spill), spill_path(s->spill));
+	spill_close(s->spill);
+	if (s->lost)
+		log_error("audit: %llu events were lost", (unsigned long long)s->lost);
 	sup_state_dir_remove(s);
 	if (s->loop) {
 		ev_timer_del(s->loop, s->health_timer);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,7 +68,7 @@ void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
 	ev->bytes_up = ev->bytes_down = ev->duration_us = -1;
 }
 
-int netd_audit(struct netd *n, const struct aud_event *ev)
+static int netd_send_event(struct netd *n, const struct aud_event *ev)
 {
 	uint8_t buf[IPC_PAYLOAD_MAX];
 	size_t len;
@@ -80,22 +81,40 @@ int netd_audit(struct netd *n, const struct aud_event *ev)
 		n->stats[NETD_ST_AUDIT_FULL]++;
 		log_warn("audit event %s/%s %s not sent: %s", ev->kind, ev->op,
 			 ev->target ? ev->target : "", agw_strerror(rc));
-		return -AGW_EFULL;
 	}
+	return rc;
+}
+
+int netd_audit(struct netd *n, const struct aud_event *ev)
+{
+	if (netd_send_event(n, ev))
+		return -AGW_EFULL;
 	return n->audit_ok ? 0 : -AGW_EFULL;
+}
+
+/* An action the event lets go ahead is denied instead: say so, once. */
+static void netd_mark_denied(struct aud_event *ev)
+{
+	ev->decision = "error";
+	ev->reason = "audit unavailable: action denied";
 }
 
 int netd_audit_action(struct netd *n, struct aud_event *ev)
 {
-	int rc = netd_audit(n, ev);
+	bool goes_ahead = strcmp(ev->decision, "deny") && strcmp(ev->decision, "error");
 
-	if (rc == 0)
-		return 0;
-	/* Fail closed, and still try to say so. */
-	ev->decision = "error";
-	ev->reason = "audit unavailable: action denied";
-	netd_audit(n, ev);
-	return -AGW_EFULL;
+	/* Fail closed: while the supervisor cannot write, nothing goes ahead.
+	 * The event still goes out (the supervisor spills it to disk later). */
+	if (goes_ahead && !n->audit_ok)
+		netd_mark_denied(ev);
+	if (netd_send_event(n, ev)) {
+		if (goes_ahead && n->audit_ok) {
+			netd_mark_denied(ev);
+			netd_send_event(n, ev); /* best effort: the socket is full */
+		}
+		return -AGW_EFULL;
+	}
+	return n->audit_ok ? 0 : -AGW_EFULL;
 }
 
 /* ---- NFLOG drops ---- */

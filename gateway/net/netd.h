@@ -81,8 +81,9 @@ void netd_pol_put(struct netd_pol *p); /* NULL-safe */
  * Records an event for an action that is about to happen. Returns 0 when it
  * was queued and the audit path is healthy: the action may proceed.
  * Otherwise (socket full, supervisor says the writer fails) returns
- * -AGW_EFULL: the caller must deny the action; the event is then sent again
- * (best effort) with decision "error" and reason "audit unavailable".
+ * -AGW_EFULL: the caller must deny the action. An event that let the action
+ * go ahead is then recorded once, as decision "error" with reason "audit
+ * unavailable: action denied" (ev is changed to say so); a deny stays a deny.
  */
 int netd_audit_action(struct netd *n, struct aud_event *ev);
 /* Records an event for something that already happened (close, drop).

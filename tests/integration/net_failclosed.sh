@@ -59,9 +59,10 @@ dd if=/dev/zero of="$MNT/filler" bs=64k 2>/dev/null
 for i in $(seq 20); do status allowed.test >/dev/null; sleep 0.1; done
 st=$(status allowed.test)
 [ "$st" = SERVFAIL ] && ok "audit failing: allowed.test -> SERVFAIL" || bad "audit failing: DNS status '$st'"
-if in_guest curl -sS --max-time 8 http://allowed.test/ >/dev/null 2>&1; then
+# past DNS (the agent knows the address): the proxy must refuse on its own
+code=$(in_guest curl -sS --max-time 8 -o /dev/null -w '%{http_code}' --resolve "allowed.test:80:$ALLOWED_IP" http://allowed.test/ 2>/dev/null)
+[ "$code" != 200 ] && ok "audit failing: new connection refused (HTTP ${code:-none})" ||
 	bad "audit failing: HTTP still allowed"
-else ok "audit failing: new connection refused"; fi
 grep -q "children deny new actions" "$TOPO_DIR/gw.log" && ok "supervisor logged the failure" ||
 	bad "no failure log line"
 
@@ -76,8 +77,18 @@ done
 [ "$st" = NOERROR ] && ok "recovered: allowed.test resolves again" || bad "no recovery: status '$st'"
 body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
 [ "$body" = allowed.test ] && ok "recovered: HTTP works again" || bad "after recovery HTTP gave '$body'"
-# While failing, the writer rejects every event (aud_writer_submit returns
-# -AGW_EFULL), so the denied actions' own rows are lost; the log says so.
+# While failing, the writer rejects every event; the supervisor keeps them
+# in its spill file (state dir, tmpfs) and writes them once the disk has room:
+# the denied actions' own rows are not lost.
+for _ in $(seq 60); do
+	n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(DISTINCT kind) FROM event WHERE decision='error' AND reason LIKE 'audit unavailable%' AND kind IN ('dns', 'net')" 2>/dev/null)
+	[ "${n:-0}" = 2 ] && break
+	sleep 0.1
+done
+[ "${n:-0}" = 2 ] && ok "the denied DNS query and connection are in the database after recovery" ||
+	bad "denied actions' rows missing after recovery (kinds: ${n:-0})"
+grep -q "spilled events written" "$TOPO_DIR/gw.log" && ok "supervisor wrote the spilled events" ||
+	bad "no 'spilled events written' log line"
 for _ in $(seq 60); do
 	n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'" 2>/dev/null)
 	[ "${n:-0}" -ge 2 ] && break
@@ -86,7 +97,14 @@ done
 [ "${n:-0}" -ge 2 ] && ok "audit rows of the allowed connections before and after ($n)" ||
 	bad "missing connect rows ($n)"
 
+kill -TERM "$GW_PID"
+wait "$GW_PID" 2>/dev/null
+GW_PID=
+[ ! -e "/run/agentgw/fc$TOPO_ID" ] && ok "no spill file or state dir left after exit" ||
+	bad "left behind: $(ls -A "/run/agentgw/fc$TOPO_ID" 2>&1)"
+
 if [ "$failures" != 0 ]; then
+	sqlite3 "$DB" "select kind,op,target,decision,reason from event where decision != 'allow'" | sort | uniq -c
 	tail -n 40 "$TOPO_DIR/gw.log"
 	exit 1
 fi
