@@ -21,4 +21,15 @@ int priv_drop(const char *user);
 /* The same with numeric ids; uid 0 is refused with -EINVAL. */
 int priv_drop_ids(uid_t uid, gid_t gid);
 
+/*
+ * Install a seccomp filter (no_new_privs is set first) that answers EPERM
+ * to what a process parsing hostile input never needs: running programs
+ * (execve, execveat), looking into or changing other processes (ptrace,
+ * process_vm_*), namespaces and mounts, kernel modules, kexec, bpf,
+ * perf_event_open, userfaultfd, io_uring, keyrings, the clock, reboot. A
+ * foreign syscall ABI (x32, i386 on x86_64) is denied the same way.
+ * Returns 0 or -errno. Inherited by children; cannot be undone.
+ */
+int priv_seccomp(void);
+
 #endif

@@ -399,7 +399,9 @@ int fsd_run(const struct fsd_config *c)
 		rc = -errno;
 		goto out;
 	}
-	if (c->drop_to_owner && st.st_uid != 0 && (rc = priv_drop_ids(st.st_uid, st.st_gid)) < 0) {
+	if (c->drop_to_owner &&
+	    ((st.st_uid != 0 && (rc = priv_drop_ids(st.st_uid, st.st_gid)) < 0) ||
+	     (rc = priv_seccomp()) < 0)) {
 		log_error("fs: cannot become the workspace owner %u: %s", (unsigned)st.st_uid,
 			  agw_strerror(rc));
 		goto out;

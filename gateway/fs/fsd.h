@@ -39,7 +39,8 @@ struct fsd_config {
 	gid_t owner_gid;
 	/* Once the workspace is open, become its owner when that is not root
 	 * (common/priv.h): the kernel's permission checks then back the
-	 * policy's. Failing to is an error. */
+	 * policy's; then install the seccomp filter (common/priv.h) in any
+	 * case. Failing to is an error. */
 	bool drop_to_owner;
 	unsigned max_conns; /* 0: 64 */
 	uint32_t max_msize; /* 0: 1 MiB */

@@ -33,7 +33,7 @@ struct netd_config {
 	int nflog_group;	 /* NFLOG group for drops, or -1 */
 	struct pol *pol;	 /* initial policy; netd_run takes ownership */
 	const char *policy_path; /* for reload messages */
-	const char *drop_user;	 /* become this user once set up (NULL: stay) */
+	const char *drop_user;	 /* once set up: become this user, seccomp (NULL: stay) */
 };
 
 struct netd_pol {

@@ -115,6 +115,9 @@ nobody=$(id -u nobody)
 netuids=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Uid:/ {print $2 "/" $3 "/" $4 "/" $5}' "/proc/$c/status"; done)
 grep -qx "$nobody/$nobody/$nobody/$nobody" <<<"$netuids" && ok "the net child runs as nobody (uids $nobody)" ||
 	bad "no child of the supervisor runs as nobody: $netuids"
+seccomp=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Seccomp:/ {print $2}' "/proc/$c/status"; done | sort -u)
+[ "$seccomp" = 2 ] && ok "the gateway's children run under a seccomp filter" ||
+	bad "children's seccomp modes: $seccomp"
 
 echo "== DNS"
 a=$(in_guest dig +short +time=3 +tries=1 allowed.test A)
