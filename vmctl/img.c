@@ -25,7 +25,7 @@
 #include "agw.h"
 #include "cpio.h"
 
-#define IMG_FORMAT "agentgw-image 1"
+#define IMG_FORMAT "agentgw-image 2"
 #define IMG_OUT_MAX (256 * 1024) /* captured output of one helper program */
 #define IMG_MAX_MODULES 64
 
@@ -1039,13 +1039,16 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 		r = fail(&c, r, "initramfs: %s", agw_strerror(r));
 		goto out;
 	}
-	if ((r = busybox_add(&c, cp, busybox)) < 0 || (r = modules_add(&c, cp, root, kver)) < 0)
-		goto out;
+	/* Added programs go first: the cpio writer keeps the first entry of a
+	 * path, so an added /usr/bin/nc is not shadowed by busybox's applet
+	 * link of the same name. */
 	for (size_t i = 0; i < o->n_add; i++) {
 		progress(&c, "adding %s and its libraries", progs[i]);
 		if ((r = program_add(&c, cp, progs[i])) < 0)
 			goto out;
 	}
+	if ((r = busybox_add(&c, cp, busybox)) < 0 || (r = modules_add(&c, cp, root, kver)) < 0)
+		goto out;
 	if ((r = cpio_finish(cp)) < 0) {
 		r = fail(&c, r, "initramfs: %s", agw_strerror(r));
 		goto out;

@@ -17,7 +17,7 @@ AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 [ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-"$AGENTGW" image build >/dev/null || { echo "FAIL: image build"; exit 1; }
+"$AGENTGW" image build --add curl openssl dig nc >/dev/null || { echo "FAIL: image build"; exit 1; }
 
 ns=agwlc$$
 name=lc$$
