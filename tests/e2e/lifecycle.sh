@@ -11,13 +11,8 @@
 # and works; `down` again.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, tap, nftables)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-"$AGENTGW" image build --add curl openssl dig nc >/dev/null || { echo "FAIL: image build"; exit 1; }
+. tests/lib/e2e.sh
+e2e_require sqlite3 jq
 
 ns=agwlc$$
 name=lc$$
@@ -30,6 +25,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+e2e_image "$tmp"
 ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
 mkdir -p "$tmp/ws"
 echo hello-ws >"$tmp/ws/readme.txt"
@@ -47,12 +43,6 @@ filesystem:
 audit:
   database: audit.db
 YAML
-fails=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 agw() { ip netns exec "$ns" timeout 200 "$AGENTGW" "$@"; }
 q() { sqlite3 "$tmp/audit.db" "$1" 2>/dev/null; }
 ms() { date +%s%3N; }
@@ -138,5 +128,4 @@ check "the dead sandbox's row was closed" \
 agw down "$name"
 check "after the last down: nothing left" gone
 echo "timing: up -d ready in $((t1 - t0)) ms, first exec done $((t2 - t1)) ms later"
-[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
-echo "all checks passed"
+e2e_finish

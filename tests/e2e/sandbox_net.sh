@@ -18,17 +18,8 @@
 #   - `agentgw down` leaves no tap, nftables table, process or state dir.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${BUILD:-build}
-AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, tap, nftables)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
-for t in sqlite3 nc curl openssl dig; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed (run scripts/deps.sh)"; exit 77; }
-done
-[ -x "$AGENTGW" ] || make -s BUILD="$BUILD" "$BUILD/agentgw" || exit 1
-[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-IMG=$("$AGENTGW" image build --add curl openssl dig nc 2>/dev/null) && [ -d "$IMG" ] ||
-	{ echo "FAIL: image build"; exit 1; }
+. tests/lib/e2e.sh
+e2e_require sqlite3 nc curl openssl dig
 
 . tests/lib/topo.sh
 
@@ -51,11 +42,8 @@ S=$TOPO_DIR/sbx
 WS=$S/ws
 DB=$S/audit.db
 export AGENTGW_RUN_DIR=$S/run
-mkdir -p "$WS/out" "$WS/sub" "$S/outside" "$AGENTGW_RUN_DIR" "$S/images"
-# A private image cache whose `current` is the image built above, so that
-# another image build running meanwhile cannot swap the image under us.
-ln -s "$IMG" "$S/images/current"
-export AGENTGW_IMAGE_DIR=$S/images
+mkdir -p "$WS/out" "$WS/sub" "$S/outside" "$AGENTGW_RUN_DIR"
+e2e_image "$S"
 echo hello-ws >"$WS/readme.txt"
 echo SECRET-ENV >"$WS/.env"
 echo SECRET-SUB-ENV >"$WS/sub/.env"
@@ -84,14 +72,6 @@ audit:
   database: audit.db
 YAML
 
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
 agw() { ip netns exec "$NS_GW" timeout 120 "$AGENTGW" "$@"; }
 # g CMD...: runs CMD in the guest, stdout and stderr together.
 g() { agw exec "$NAME" -- "$@" </dev/null 2>&1; }

@@ -10,12 +10,8 @@
 # QEMU remain.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespace, tap, nftables)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 not installed"; exit 77; }
-[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-"$AGENTGW" image build --add curl openssl dig nc >/dev/null || { echo "FAIL: image build"; exit 1; }
+. tests/lib/e2e.sh
+e2e_require sqlite3
 
 ns=agwup$$
 tmp=$(mktemp -d /tmp/agentgw-up.XXXXXX)
@@ -26,6 +22,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+e2e_image "$tmp"
 ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
 mkdir -p "$tmp/ws/out"
 echo secret >"$tmp/ws/.env"
@@ -52,12 +49,6 @@ filesystem:
 audit:
   database: audit.db
 YAML
-fails=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 
 ip netns exec "$ns" timeout 300 "$AGENTGW" up -v --policy "$tmp/p.yaml" --name e2e -- sh -c '
 	ip -4 addr show eth0 | grep -o "inet [0-9./]*"
@@ -101,5 +92,4 @@ check "audit: sandbox stopped" [ -n "$(q "select stopped_at from sandbox where n
 check "no tap left" sh -c "! ip -n '$ns' link show agw-e2e >/dev/null 2>&1"
 check "no nftables table left" sh -c "! ip netns exec '$ns' nft list tables | grep -q agentgw"
 check "no process left in the namespace" [ -z "$(ip netns pids "$ns")" ]
-[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
-echo "all checks passed"
+e2e_finish

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared by the e2e tests (and the microvm benchmark): what they need before
+# a sandbox can boot, the guest image with the test programs pinned in a
+# private image dir, and the ok/FAIL check helpers.
+#
+# Usage (from the repository root):
+#   . tests/lib/e2e.sh
+#   e2e_require sqlite3 curl        # SKIP (exit 77) without root, QEMU or a tool
+#   e2e_image "$tmp"                # build the image, export AGENTGW_IMAGE_DIR
+#   check "what" COMMAND...; ok "what"; bad "what"
+#   e2e_finish                      # "all checks passed" or exit 1
+#
+# Sets BUILD, AGENTGW and fails (count of failed checks).
+
+BUILD=${BUILD:-build}
+AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
+E2E_IMAGE_ADD=(curl openssl dig nc)
+fails=0
+
+e2e_require() {
+	local t
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, tap, nftables)"; exit 77; }
+	for t in qemu-system-x86_64 "$@"; do
+		command -v "$t" >/dev/null || { echo "SKIP: $t not installed (run scripts/deps.sh)"; exit 77; }
+	done
+	[ -x "$AGENTGW" ] || make -s BUILD="$BUILD" "$BUILD/agentgw" || exit 1
+	[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
+}
+
+# e2e_image DIR: builds (or finds) the image with the test programs and
+# points DIR/images/current at it, so an image build elsewhere meanwhile
+# cannot swap the image under this test. Sets E2E_IMAGE.
+e2e_image() {
+	E2E_IMAGE=$("$AGENTGW" image build --add "${E2E_IMAGE_ADD[@]}" 2>/dev/null) && [ -d "$E2E_IMAGE" ] ||
+		{ echo "FAIL: image build"; exit 1; }
+	mkdir -p "$1/images"
+	ln -sfn "$E2E_IMAGE" "$1/images/current"
+	export AGENTGW_IMAGE_DIR=$1/images
+}
+
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+check() { # description, command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+e2e_finish() {
+	[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
+	echo "all checks passed"
+}
