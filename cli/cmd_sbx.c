@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,11 +201,13 @@ int cmd_shell(int argc, char **argv)
 {
 	char *sh[] = {"/bin/sh", NULL};
 
+	bool help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argc == 2 ? stdout : stderr,
+		fprintf(help ? stdout : stderr,
 			"usage: agentgw shell NAME\n\nOpens /bin/sh in sandbox NAME (with a PTY "
 			"when stdin is a terminal).\n");
-		return argc == 2 ? CLI_OK : CLI_USAGE;
+		return help ? CLI_OK : CLI_USAGE;
 	}
 	if (sbx_check_name("shell", argv[1]) < 0)
 		return CLI_USAGE;
