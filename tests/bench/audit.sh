@@ -4,7 +4,7 @@
 # transaction per 1000 events or 50 ms), 500,000 realistic events, 1 and 2
 # producer threads, median of 3 runs each. The target is >= 100,000 events/s.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 . tests/bench/lib.sh
 bin="$BUILD/bench/bench_audit"

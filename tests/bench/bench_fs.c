@@ -4,7 +4,8 @@
  * and diod are measured with the same client: one connection, one request
  * in flight. Phases (each SECONDS long): stat (walk + getattr + clunk of a
  * file), create+remove (lcreate + clunk + walk + remove), sequential read of a
- * large file, sequential write. Prints one "key=value" line per phase.
+ * large file, sequential write. Prints the msize the server granted, then
+ * one "key=value" line per phase.
  *
  *   bench_fs HOST:PORT ANAME DIR SECONDS
  * DIR is a directory inside the export holding "big" (the read file); the
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 	if (bf_rpc(&t, &r) || !p9_str_eq(r.u.version.version, P9_VERSION_L))
 		bf_die("version");
 	msize = r.u.version.msize;
+	printf("msize=%u\n", msize);
 	t = (struct p9_msg){.type = P9_TATTACH};
 	t.u.attach.fid = 0;
 	t.u.attach.afid = P9_NOFID;

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # Shared helpers for the benchmark scripts (sourced, not run): medians and
 # the combined results table. Each area script appends rows with bench_row;
 # run.sh prints them as one table and writes build/bench/results.json.

@@ -7,31 +7,40 @@
 # every row; only what sits in the gw namespace on the guest link changes:
 #   direct      no proxy: IPv4 forwarding on in the gw namespace only, no
 #               nftables table (the reference and the limit)
-#   agentgw     `agentgw gateway` with its audit database on disk
+#   haproxy     HAProxy in TCP mode, transparent: nft redirect + SO_ORIGINAL_DST
+#               (conf/haproxy.cfg)
+#   squid       squid in intercept mode, HTTP only (conf/squid.conf)
+#   tinyproxy   explicit forward proxy, the client uses it (conf/tinyproxy.conf)
+#   agentgw     `agentgw gateway --iface gw0 --policy P --audit DB --no-fs`:
+#               its own nftables table, DNS and transparent proxy, the policy
+#               allows allowed.test port 80, audit database on disk (ext4)
 #   agentgw-shmaudit  the same with the audit database on tmpfs (/dev/shm):
 #               agentgw cannot turn auditing off (--audit is always a SQLite
 #               file; ":memory:" is refused, it needs WAL), so this row shows
-#               what the disk writes cost
-#   haproxy     HAProxy in TCP mode, transparent (conf/haproxy.cfg)
-#   squid       squid in intercept mode, HTTP only (conf/squid.conf)
-#   tinyproxy   explicit forward proxy, the client uses it (conf/tinyproxy.conf)
-# Metrics: new connections/s (wrk, "Connection: close", small response),
-# keep-alive requests/s (wrk), one 64 MiB download MB/s (curl), connection
-# latency p50/p99 (curl time_total over LAT_N new connections). DNS:
-# queries/s (dnsperf, allowed name) against agentgw's DNS and against
-# dnsmasq forwarding to the same upstream. Each figure is the median of RUNS
-# runs; the ratio is to the reference (direct, or dnsmasq) measured in this
-# run. Every load is bounded in time; nothing is asserted.
-# Env: BUILD, RUNS (3), SECS per wrk/dnsperf run (3), CONNS wrk connections
+#               what the disk writes cost, and direct is the "audit off" bound
+# Metrics: new connections/s (wrk -H "Connection: close", 100-byte
+# response), keep-alive requests/s (wrk), one 64 MiB download MB/s (curl),
+# connection latency p50/p99 (curl time_total of LAT_N sequential requests,
+# each on a new connection; connect + request + response). The added
+# latency is the row's figure minus direct's (printed as +x). DNS:
+# queries/s (dnsperf, one allowed name) against agentgw's DNS and against
+# dnsmasq forwarding to the same upstream on the same address, with its
+# default cache (the reference) and with --cache-size=0 (agentgw's DNS has
+# no cache: every query goes upstream). Each figure is the median of RUNS
+# runs; the runs are interleaved (every row once, then again), so a change
+# in load hits all rows alike; the ratio is to the reference (direct, or
+# dnsmasq) measured in this run. Every load is bounded in time; nothing is
+# asserted.
+# Env: BUILD, RUNS (5), SECS per wrk/dnsperf run (3), CONNS wrk connections
 # (16), LAT_N (200), ROWS (space-separated subset of the rows above).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/topo.sh
 . tests/bench/lib.sh
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 CONF=$PWD/tests/bench/conf
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SECS=${SECS:-3}
 CONNS=${CONNS:-16}
 LAT_N=${LAT_N:-200}
@@ -73,9 +82,7 @@ mkdir -p "$W"
 chmod 711 "$TOPO_DIR" "$W"
 echo "$HOSTNAME_T A" >"$W/queries"
 # wrk through an explicit proxy: absolute-URI requests to the proxy's port
-for p in small; do
-	printf 'wrk.path = "%s/%s"\n' "$URL_HOST" "$p" >"$W/proxy-$p.lua"
-done
+printf 'wrk.path = "%s/small"\n' "$URL_HOST" >"$W/proxy-small.lua"
 
 fill() { # template -> stdout, @...@ fields filled in
 	sed -e "s|@DIR@|$W|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@GUEST_NET@|10.77.0.0/30|g" \
@@ -97,7 +104,6 @@ redirect_off() { in_gw nft delete table ip agw_bench 2>/dev/null; return 0; }
 
 # ---- measurements; PROXY_OPT is set for the explicit proxy
 PROXY_OPT=()
-WRK_TARGET=
 wrk_once() { # extra wrk args...; prints requests/s
 	local out
 	out=$(timeout $((SECS + 15)) ip netns exec "$NS_GUEST" wrk -t2 -c"$CONNS" -d"${SECS}s" \
@@ -119,43 +125,31 @@ curl_g() { # curl in the guest, against allowed.test (via the proxy if any)
 		--resolve "$HOSTNAME_T:80:$ALLOWED_IP" "${PROXY_OPT[@]}" "$@"
 }
 
-measure() { # row
-	local row=$1 i v lat
+# One run of every net metric for a row; appends to $W/<row>.<metric>.
+measure_once() { # row
+	local row=$1 v lat
 	CUR_ROW=$row
-	: >"$W/$row.cps" ; : >"$W/$row.rps" ; : >"$W/$row.mbps"
-	for ((i = 0; i < RUNS; i++)); do
-		# shellcheck disable=SC2046
-		wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
-		# shellcheck disable=SC2046
-		wrk_once $(wrk_target small) >>"$W/$row.rps"
-		v=$(curl_g -o /dev/null -w '%{speed_download}' "$URL_HOST/big") &&
-			awk -v b="$v" 'BEGIN { printf "%.1f\n", b / 1e6 }' >>"$W/$row.mbps"
-	done
-	# LAT_N requests, one new connection each, in one curl process
+	# shellcheck disable=SC2046
+	wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
+	# shellcheck disable=SC2046
+	wrk_once $(wrk_target small) >>"$W/$row.rps"
+	v=$(curl_g -o /dev/null -w '%{speed_download}' "$URL_HOST/big") &&
+		awk -v b="$v" 'BEGIN { printf "%.1f\n", b / 1e6 }' >>"$W/$row.mbps"
+	# LAT_N sequential requests, one new connection each, in one curl
+	# process: time_total = connect + request + response + close
 	curl_g -H "Connection: close" -H "Proxy-Connection: close" \
 		-w '\t%{http_code}\t%{time_total}\n' "$URL_HOST/small?[1-$LAT_N]" >"$W/$row.lat.raw"
-	awk -F'\t' '$2 == 200 { printf "%.3f\n", $3 * 1000 }' "$W/$row.lat.raw" | sort -g >"$W/$row.lat"
+	awk -F'\t' '$2 == 200 { printf "%.4f\n", $3 * 1000 }' "$W/$row.lat.raw" | sort -g >"$W/$row.lat"
 	lat=$(wc -l <"$W/$row.lat")
 	[ "$lat" -lt "$LAT_N" ] && echo "  ($row: only $lat of $LAT_N latency samples were 200)" >&2
-	res_cps[$row]=$(median <"$W/$row.cps")
-	res_rps[$row]=$(median <"$W/$row.rps")
-	res_mbps[$row]=$(median <"$W/$row.mbps")
-	res_p50[$row]=$(awk '{a[NR]=$1} END {print NR ? a[int((NR + 1) * 0.50)] : "n/a"}' "$W/$row.lat")
-	res_p99[$row]=$(awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {print NR ? a[i] : "n/a"}' "$W/$row.lat")
-	printf '  %-17s conn/s %8s  keep-alive req/s %8s  64MiB %7s MB/s  p50 %6s ms  p99 %6s ms\n' \
-		"$row" "${res_cps[$row]}" "${res_rps[$row]}" "${res_mbps[$row]}" "${res_p50[$row]}" "${res_p99[$row]}"
+	awk '{a[NR]=$1} END {if (NR) print a[int((NR + 1) * 0.50)]}' "$W/$row.lat" >>"$W/$row.p50"
+	awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {if (NR) print a[i]}' \
+		"$W/$row.lat" >>"$W/$row.p99"
 }
 dnsperf_once() { # server -> queries/s
 	timeout $((SECS + 15)) ip netns exec "$NS_GUEST" dnsperf -s "$1" -d "$W/queries" \
 		-l "$SECS" -c 4 -q 64 -t 2 2>&1 |
 		sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p'
-}
-measure_dns() { # row
-	local i
-	: >"$W/$1.qps"
-	for ((i = 0; i < RUNS; i++)); do dnsperf_once "$GW_IP" >>"$W/$1.qps"; done
-	res_qps[$1]=$(median <"$W/$1.qps" | awk '{ printf "%.0f\n", $1 }')
-	printf '  %-17s DNS queries/s %8s\n' "$1" "${res_qps[$1]}"
 }
 
 start_gw() { # audit-db
@@ -175,84 +169,147 @@ P
 	wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 ||
 		{ cat "$W/gw.log"; return 1; }
 }
+start_dnsmasq() { # extra dnsmasq args: a forwarder of the same upstream, where agentgw's DNS listens
+	ip netns exec "$NS_GW" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+		--user=root --group=root --listen-address="$GW_IP" --bind-interfaces \
+		--port=53 --server="$DNS_IP" --keep-in-foreground --pid-file="$W/dnsmasq.pid" "$@" &
+	SRV_PID=$!
+	wait_udp "$NS_GW" "$GW_IP" 53 10
+}
 
-declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps
-echo "  (wrk -t2 -c$CONNS ${SECS}s, median of $RUNS; latency over $LAT_N new connections)"
-for row in $ROWS; do
+# One run of one row: start the peer, measure, stop it. Rows are
+# interleaved run by run (direct, haproxy, ..., direct, haproxy, ...), so a
+# change in the machine's load hits every row alike, not one row.
+run_row() { # row
+	local row=$1
 	PROXY_OPT=()
 	case "$row" in
 	direct)
 		in_gw sysctl -qw net.ipv4.ip_forward=1
-		measure direct
+		measure_once direct
 		in_gw sysctl -qw net.ipv4.ip_forward=0
-		# dnsmasq as a forwarder of the same upstream, where agentgw's DNS listens
-		ip netns exec "$NS_GW" dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-			--user=root --group=root --listen-address="$GW_IP" --bind-interfaces \
-			--port=53 --server="$DNS_IP" --keep-in-foreground --pid-file="$W/dnsmasq.pid" &
-		SRV_PID=$!
-		if wait_udp "$NS_GW" "$GW_IP" 53 10; then measure_dns dnsmasq; fi
+		;;
+	dnsmasq)
+		start_dnsmasq && dnsperf_once "$GW_IP" >>"$W/dnsmasq.qps"
+		stop_srv
+		;;
+	dnsmasq-nocache)
+		start_dnsmasq --cache-size=0 && dnsperf_once "$GW_IP" >>"$W/dnsmasq-nocache.qps"
 		stop_srv
 		;;
 	haproxy)
-		command -v haproxy >/dev/null || { echo "  haproxy: not installed"; continue; }
+		command -v haproxy >/dev/null || { echo "  haproxy: not installed"; return; }
 		fill "$CONF/haproxy.cfg" 3130 >"$W/haproxy.cfg"
 		ip netns exec "$NS_GW" haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
 		SRV_PID=$!
-		if wait_port "$NS_GW" "$GW_IP" 3130 10 && redirect_on 3130; then measure haproxy
+		if wait_port "$NS_GW" "$GW_IP" 3130 10 && redirect_on 3130; then measure_once haproxy
 		else cat "$W/haproxy.log"; fi
 		redirect_off
 		stop_srv
 		;;
 	squid)
-		command -v squid >/dev/null || { echo "  squid: not installed"; continue; }
+		command -v squid >/dev/null || { echo "  squid: not installed"; return; }
 		mkdir -p "$W/squid" && chown proxy: "$W/squid" 2>/dev/null
 		fill "$CONF/squid.conf" 3129 >"$W/squid.conf"
 		ip netns exec "$NS_GW" squid -N -f "$W/squid.conf" >"$W/squid.out" 2>&1 &
 		SRV_PID=$!
-		if wait_port "$NS_GW" "$GW_IP" 3129 20 && redirect_on 3129; then measure squid
+		if wait_port "$NS_GW" "$GW_IP" 3129 20 && redirect_on 3129; then measure_once squid
 		else cat "$W/squid.out" "$W/squid/cache.log" 2>/dev/null | tail -20; fi
 		redirect_off
 		stop_srv
 		;;
 	tinyproxy)
-		command -v tinyproxy >/dev/null || { echo "  tinyproxy: not installed"; continue; }
+		command -v tinyproxy >/dev/null || { echo "  tinyproxy: not installed"; return; }
 		mkdir -p "$W/tinyproxy" && chmod 777 "$W/tinyproxy"
 		fill "$CONF/tinyproxy.conf" 8888 >"$W/tinyproxy.conf"
 		ip netns exec "$NS_GW" tinyproxy -d -c "$W/tinyproxy.conf" >"$W/tinyproxy.out" 2>&1 &
 		SRV_PID=$!
 		PROXY_OPT=(-x "http://$GW_IP:8888")
-		if wait_port "$NS_GW" "$GW_IP" 8888 10; then measure tinyproxy
+		if wait_port "$NS_GW" "$GW_IP" 8888 10; then measure_once tinyproxy
 		else cat "$W/tinyproxy.out"; fi
 		stop_srv
 		;;
 	agentgw)
-		start_gw "$W/audit.db" && { measure agentgw; measure_dns agentgw; }
-		stop_gw_rows=$(sqlite3 "$W/audit.db" "SELECT count(*) FROM event" 2>/dev/null)
+		if start_gw "$W/audit.db"; then
+			measure_once agentgw
+			sleep 1 # let the audit writer catch up before the DNS load
+			dnsperf_once "$GW_IP" >>"$W/agentgw.qps"
+		fi
 		stop_srv
-		echo "  (agentgw audit rows written: ${stop_gw_rows:-?})"
+		gw_rows=$(sqlite3 "$W/audit.db" "SELECT count(*) FROM event" 2>/dev/null)
 		;;
 	agentgw-shmaudit)
 		SHM=$(mktemp -d /dev/shm/agw-bench.XXXXXX)
-		start_gw "$SHM/audit.db" && { measure agentgw-shmaudit; measure_dns agentgw-shmaudit; }
+		if start_gw "$SHM/audit.db"; then
+			measure_once agentgw-shmaudit
+			sleep 1
+			dnsperf_once "$GW_IP" >>"$W/agentgw-shmaudit.qps"
+		fi
 		stop_srv
 		rm -rf "$SHM"
 		SHM=
 		;;
 	*) echo "  unknown row $row" ;;
 	esac
+}
+
+declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps
+echo "  (wrk -t2 -c$CONNS ${SECS}s; dnsperf -c4 -q64 ${SECS}s; latency over $LAT_N new connections a run; median of $RUNS interleaved runs)"
+DNS_ROWS=
+for row in $ROWS; do
+	case $row in direct) DNS_ROWS="dnsmasq dnsmasq-nocache" ;; esac
+done
+for row in $ROWS $DNS_ROWS; do
+	for m in cps rps mbps p50 p99 qps; do : >"$W/$row.$m"; done
+done
+gw_rows=
+for ((run = 1; run <= RUNS; run++)); do
+	r0=$(date +%s)
+	for row in $ROWS $DNS_ROWS; do run_row "$row"; done
+	echo "  run $run of $RUNS: $(($(date +%s) - r0)) s"
+done
+[ -n "$gw_rows" ] && echo "  (agentgw audit rows in the last run's database: $gw_rows)"
+for row in $ROWS $DNS_ROWS; do
+	res_cps[$row]=$(median <"$W/$row.cps")
+	res_rps[$row]=$(median <"$W/$row.rps")
+	res_mbps[$row]=$(median <"$W/$row.mbps")
+	res_p50[$row]=$(median <"$W/$row.p50")
+	res_p99[$row]=$(median <"$W/$row.p99")
+	res_qps[$row]=$(median <"$W/$row.qps" | awk '$1 != "n/a" { printf "%.0f\n", $1 }')
+done
+for row in $ROWS; do
+	[ -s "$W/$row.cps" ] || continue
+	printf '  %-17s conn/s %6.0f  keep-alive req/s %6.0f  64MiB %6.1f MB/s  p50 %6.3f ms (+%.3f)  p99 %6.3f ms (+%.3f)\n' \
+		"$row" "${res_cps[$row]}" "${res_rps[$row]}" "${res_mbps[$row]}" \
+		"${res_p50[$row]}" "$(awk -v a="${res_p50[$row]}" -v b="${res_p50[direct]:-0}" 'BEGIN {print a - b}')" \
+		"${res_p99[$row]}" "$(awk -v a="${res_p99[$row]}" -v b="${res_p99[direct]:-0}" 'BEGIN {print a - b}')"
+done
+for row in $DNS_ROWS agentgw agentgw-shmaudit; do
+	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s\n' "$row" "${res_qps[$row]}"
 done
 
 # ---- rows for the combined table (reference: direct / dnsmasq, same run)
+ok() { [ -n "${1:-}" ] && [ "$1" != n/a ]; }
 for row in $ROWS; do
-	[ -n "${res_cps[$row]:-}" ] || continue
+	ok "${res_cps[$row]:-}" || continue
 	bench_row net "$row" "new connections/s" 1/s "${res_cps[$row]}" direct "${res_cps[direct]:-}"
 	bench_row net "$row" "keep-alive requests/s" 1/s "${res_rps[$row]}" direct "${res_rps[direct]:-}"
 	bench_row net "$row" "64 MiB download" MB/s "${res_mbps[$row]}" direct "${res_mbps[direct]:-}"
 	bench_row net "$row" "connection latency p50" ms "${res_p50[$row]}" direct "${res_p50[direct]:-}"
 	bench_row net "$row" "connection latency p99" ms "${res_p99[$row]}" direct "${res_p99[direct]:-}"
 done
-for row in dnsmasq agentgw agentgw-shmaudit; do
-	[ -n "${res_qps[$row]:-}" ] || continue
+for row in dnsmasq dnsmasq-nocache agentgw agentgw-shmaudit; do
+	ok "${res_qps[$row]:-}" || continue
 	bench_row dns "$row" "queries/s (allowed name)" 1/s "${res_qps[$row]}" dnsmasq "${res_qps[dnsmasq]:-}"
+done
+# Audit on vs off: agentgw cannot run without its audit database, so the
+# proxy with the database on disk and on tmpfs is compared to direct (no
+# proxy, nothing recorded): the upper bound of "audit off".
+for row in agentgw agentgw-shmaudit; do
+	ok "${res_cps[$row]:-}" || continue
+	case $row in agentgw) r="proxy, audit db on disk" ;; *) r="proxy, audit db on tmpfs" ;; esac
+	bench_row audit "$r" "new connections/s" 1/s "${res_cps[$row]}" "direct (no audit)" "${res_cps[direct]:-}"
+	bench_row audit "$r" "keep-alive requests/s" 1/s "${res_rps[$row]}" "direct (no audit)" "${res_rps[direct]:-}"
+	bench_row audit "$r" "DNS queries/s" 1/s "${res_qps[$row]:-}" "dnsmasq-nocache" "${res_qps[dnsmasq-nocache]:-}"
 done
 exit 0

@@ -1,43 +1,119 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Microvm figures (printed, never asserted): guest image build time (warm
-# cache), time from start to the guest's HELLO and to the first exec's exit,
-# power-off time and QEMU's resident memory, as the median of N boots
-# (default 5) with `agentgw vm-run` (no network). Accelerator: KVM when
-# /dev/kvm is usable, TCG otherwise.
+# Microvm figures (printed, never asserted), median of VM_BENCH_RUNS
+# sandboxes (default 5), each in a network namespace made here with its own
+# AGENTGW_RUN_DIR:
+#   - `agentgw up -d` until it returns (guest ready), and until the first
+#     `agentgw exec NAME -- true` has returned, measured from the start of
+#     `up -d`: the whole sandbox (tap, nftables, net and fs children, QEMU,
+#     guest boot, exec service);
+#   - resident memory (RSS, kB) of each process of the idle sandbox, 2 s after
+#     that exec: supervisor, net child, fs child, the runner that waits on
+#     QEMU, QEMU itself, and their sum;
+#   - `agentgw down`.
+# The reference for the times is the bare VM: `agentgw vm-run -e true` on the
+# same image (QEMU, guest boot and one exec; no tap, gateway or 9P; its own
+# "first exec done N ms after start", i.e. from QEMU's start); memory
+# rows are shown against the sandbox total. Accelerator: KVM when /dev/kvm
+# is usable, TCG otherwise (named in the row).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 N=${VM_BENCH_RUNS:-5}
 . tests/bench/lib.sh
-command -v qemu-system-x86_64 >/dev/null || { echo "skipped: no qemu-system-x86_64"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (tap, nftables)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu-system-x86_64"; exit 77; }
 [ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-tmp=$(mktemp -d /tmp/agentgw-vmbench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+"$AGENTGW" image build >/dev/null 2>&1 || { echo "vm bench: image build failed"; exit 1; }
 
-
-for set in "minimal:" "test-clients:curl openssl dig nc"; do
-	name=${set%%:*}
-	add=${set#*:}
-	s=$(date +%s%N)
-	# shellcheck disable=SC2086
-	img=$("$AGENTGW" image build ${add:+--add $add} 2>/dev/null) || { echo "image build failed"; exit 1; }
-	build_ms=$((($(date +%s%N) - s) / 1000000))
-	size=$(du -m "$img/initramfs.cpio" | cut -f1)
-	: >"$tmp/ready" ; : >"$tmp/first" ; : >"$tmp/rss" ; : >"$tmp/off"
-	for i in $(seq "$N"); do
-		"$AGENTGW" vm-run -v --image "$img" --state-dir "$tmp/st" -e true 2>"$tmp/log" >/dev/null || { cat "$tmp/log"; continue; }
-		accel=$(sed -n 's/.*accelerator \([a-z]*\);.*/\1/p' "$tmp/log")
-		sed -n 's/.*guest ready in \([0-9]*\) ms.*/\1/p' "$tmp/log" >>"$tmp/ready"
-		sed -n 's/.*first exec done \([0-9]*\) ms.*/\1/p' "$tmp/log" >>"$tmp/first"
-		sed -n 's/.*qemu rss \([0-9]*\) kB.*/\1/p' "$tmp/log" >>"$tmp/rss"
-		sed -n 's/.*powered off in \([0-9]*\) ms.*/\1/p' "$tmp/log" >>"$tmp/off"
+ns=agwbvm$$
+tmp=$(mktemp -d /tmp/agw-bench-vm.XXXXXX)
+export AGENTGW_RUN_DIR=$tmp/run
+cleanup() {
+	local p
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "vm bench: cannot make netns"; exit 1; }
+mkdir -p "$tmp/ws"
+cat >"$tmp/p.yaml" <<'YAML'
+version: 1
+name: bench-vm
+network:
+  allow:
+    - allowed.test
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+audit:
+  database: audit.db
+YAML
+agw() { ip netns exec "$ns" timeout 120 "$AGENTGW" "$@"; }
+ms() { date +%s%3N; }
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+for f in up first down sup net fs runner qemu total; do : >"$tmp/$f"; done
+img=
+accel='?'
+for ((i = 1; i <= N; i++)); do
+	name=bv$$-$i
+	t0=$(ms)
+	agw up -d --policy "$tmp/p.yaml" --name "$name" >/dev/null 2>"$tmp/up.err" ||
+		{ echo "  up -d failed: $(tail -3 "$tmp/up.err")"; continue; }
+	t1=$(ms)
+	agw exec "$name" -- true </dev/null || echo "  exec failed"
+	t2=$(ms)
+	echo $((t1 - t0)) >>"$tmp/up"
+	echo $((t2 - t0)) >>"$tmp/first"
+	sleep 2
+	sup=$(cat "$AGENTGW_RUN_DIR/$name/pid" 2>/dev/null)
+	qemu=$(pgrep -x -P "$(pgrep -d, -P "$sup")" qemu-system-x86 | head -n1)
+	runner=$(ps -o ppid= -p "$qemu" 2>/dev/null | tr -d ' ')
+	net=$(ip netns exec "$ns" ss -Hlunp 'sport = :53' | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+	fs=$(ip netns exec "$ns" ss -Hltnp 'sport = :564' | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+	accel=$(agw ps 2>/dev/null | awk -v n="$name" '$1 == n { for (i = 1; i <= NF; i++) if ($i == "tcg" || $i == "kvm") print $i }')
+	[ -z "$img" ] && img=$(tr '\0' '\n' <"/proc/$qemu/cmdline" | sed -n 's|/vmlinux$||p' | head -n1)
+	tot=0
+	for r in sup net fs runner qemu; do
+		v=$(rss "${!r:-0}")
+		echo "${v:-0}" >>"$tmp/$r"
+		tot=$((tot + ${v:-0}))
 	done
-	printf '%-14s accel %-4s initramfs %4s MB  warm image check %5d ms  ready %5s ms  first exec %5s ms  power-off %4s ms  qemu rss %6s kB  (median of %d)\n' \
-		"$name" "${accel:-?}" "$size" "$build_ms" "$(median <"$tmp/ready")" "$(median <"$tmp/first")" \
-		"$(median <"$tmp/off")" "$(median <"$tmp/rss")" "$N"
-	bench_row vm "$name (${accel:-?})" "start to guest ready" ms "$(median <"$tmp/ready")"
-	bench_row vm "$name (${accel:-?})" "start to first exec done" ms "$(median <"$tmp/first")"
-	bench_row vm "$name (${accel:-?})" "QEMU resident memory" kB "$(median <"$tmp/rss")"
+	echo "$tot" >>"$tmp/total"
+	t3=$(ms)
+	agw down "$name" >/dev/null 2>&1 || echo "  down failed"
+	echo $(($(ms) - t3)) >>"$tmp/down"
+	echo "  run $i: up -d $((t1 - t0)) ms, first exec $((t2 - t0)) ms, rss total $tot kB (pids: supervisor $sup, net $net, fs $fs, runner $runner, qemu $qemu)"
 done
+
+# the bare VM on the same image: QEMU + guest + one exec, no sandbox around it
+: >"$tmp/bare"
+: >"$tmp/bare_rss"
+if [ -n "$img" ]; then
+	for ((i = 1; i <= N; i++)); do
+		"$AGENTGW" vm-run -v --image "$img" --state-dir "$tmp/st" -e true >/dev/null 2>"$tmp/vr.log" ||
+			{ tail -3 "$tmp/vr.log"; continue; }
+		sed -n 's/.*first exec done \([0-9]*\) ms.*/\1/p' "$tmp/vr.log" >>"$tmp/bare"
+		sed -n 's/.*qemu rss \([0-9]*\) kB.*/\1/p' "$tmp/vr.log" >>"$tmp/bare_rss"
+	done
+fi
+bare=$(median <"$tmp/bare")
+row="sandbox ($accel)"
+printf '  %-28s %8s ms   (bare VM, vm-run, QEMU start to first exec: %s ms)\n' "up -d returns" "$(median <"$tmp/up")" "$bare"
+printf '  %-28s %8s ms\n' "up -d to first exec" "$(median <"$tmp/first")" "down" "$(median <"$tmp/down")"
+bench_row vm "$row" "up -d to first exec" ms "$(median <"$tmp/first")" "bare VM (vm-run)" "$bare"
+bench_row vm "$row" "up -d returns (guest ready)" ms "$(median <"$tmp/up")" "bare VM (vm-run)" "$bare"
+bench_row vm "$row" "down" ms "$(median <"$tmp/down")"
+total=$(median <"$tmp/total")
+for r in sup net fs runner qemu total; do
+	case $r in
+	sup) m="RSS supervisor" ;; net) m="RSS net child" ;; fs) m="RSS fs child" ;;
+	runner) m="RSS QEMU runner" ;; qemu) m="RSS QEMU" ;; total) m="RSS idle sandbox total" ;;
+	esac
+	printf '  %-28s %8s kB\n' "$m" "$(median <"$tmp/$r")"
+	bench_row vm "$row" "$m" kB "$(median <"$tmp/$r")" "sandbox total" "$total"
+done
+printf '  %-28s %8s kB   (QEMU of the bare VM after its exec)\n' "bare vm-run QEMU RSS" "$(median <"$tmp/bare_rss")"

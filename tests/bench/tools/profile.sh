@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Profiles `agentgw gateway` under one benchmark load (not part of
+# `make bench`): the topology of tests/lib/topo.sh, agentgw on the guest
+# link as in tests/bench/net.sh, the load from the guest namespace, and
+# `perf record -g` on every agentgw process for the load's duration.
+# Prints the top of `perf report` (self time by symbol, then by process)
+# and keeps perf.data under $OUT.
+#   LOAD=cps   wrk, one request per connection (new connections/s)
+#   LOAD=rps   wrk, keep-alive
+#   LOAD=dns   dnsperf, one allowed name
+# Env: BUILD, LOAD (cps), SECS (8), AUDIT (disk|shm), OUT (build/.../bench/profile)
+set -u
+cd "$(dirname "$0")/../../.." || exit 1
+. tests/lib/topo.sh
+BUILD=${BUILD:-build}
+AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
+LOAD=${LOAD:-cps}
+SECS=${SECS:-8}
+AUDIT=${AUDIT:-disk}
+OUT=${OUT:-$PWD/$BUILD/bench/profile}
+command -v perf >/dev/null || { echo "SKIP: perf not installed (apt-get install linux-perf)"; exit 77; }
+mkdir -p "$OUT"
+GW_PID=
+SHM=
+cleanup() {
+	[ -n "$GW_PID" ] && kill -TERM "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
+	[ -n "$SHM" ] && rm -rf "$SHM"
+	topo_down
+}
+topo_up
+trap cleanup EXIT
+for ns in "$NS_GUEST" "$NS_GW" "$NS_NET"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1
+done
+cat >"$TOPO_DIR/policy.yaml" <<P
+version: 1
+name: bench
+network:
+  max_connections: 4096
+  allow:
+    - host: allowed.test
+      ports: [80]
+  dns: { upstream: [$DNS_IP] }
+P
+db=$TOPO_DIR/audit.db
+if [ "$AUDIT" = shm ]; then SHM=$(mktemp -d /dev/shm/agw-prof.XXXXXX); db=$SHM/audit.db; fi
+ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
+	--audit "$db" --name "pf$TOPO_ID" --no-fs >"$TOPO_DIR/gw.log" 2>&1 &
+GW_PID=$!
+wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+pids=$(pgrep -d, -f "pf$TOPO_ID") # the supervisor and its children (their argv names the sandbox)
+echo "agentgw pids: $pids"
+echo "allowed.test A" >"$TOPO_DIR/q"
+case $LOAD in
+cps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" -H "Connection: close" "http://$ALLOWED_IP/small") ;;
+rps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" "http://$ALLOWED_IP/small") ;;
+dns) load=(dnsperf -s "$GW_IP" -d "$TOPO_DIR/q" -l "$SECS" -c 4 -q 64 -t 2) ;;
+*) echo "LOAD: cps, rps or dns"; exit 2 ;;
+esac
+perf record -q -F 1999 -g -p "$pids" -o "$OUT/perf-$LOAD.data" -- sleep "$((SECS + 1))" 2>/dev/null &
+perf_pid=$!
+ip netns exec "$NS_GUEST" "${load[@]}" | grep -E 'Requests/sec|Queries per second|errors'
+wait "$perf_pid"
+echo "--- self time by process/thread"
+perf report -i "$OUT/perf-$LOAD.data" --no-children --sort pid --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
+echo "--- self time by symbol"
+perf report -i "$OUT/perf-$LOAD.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -${TOP:-40}
+echo "events in the audit database: $(sqlite3 "$db" 'SELECT count(*) FROM event' 2>/dev/null)"
