@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "rcache.h"
 
 struct res_req {
 	struct res *r;
@@ -30,6 +31,7 @@ struct res_req {
 	uint64_t defer_timer;
 	struct res_answer ans;
 	struct res_req *next, *prev;
+	char name[256]; /* for the cache; "" when too long */
 };
 
 struct res {
@@ -38,6 +40,7 @@ struct res {
 	uint64_t timer;
 	size_t pending;
 	struct res_req *reqs;
+	struct rcache *cache;
 	bool freeing;
 };
 
@@ -115,6 +118,10 @@ int res_new(struct ev_loop *loop, const char *const *servers, size_t n, struct r
 	if (!r)
 		return -AGW_ENOMEM;
 	r->loop = loop;
+	if (rcache_new(&r->cache) < 0) {
+		rc = -AGW_ENOMEM;
+		goto out;
+	}
 	opts.sock_state_cb = res_sock_state;
 	opts.sock_state_cb_data = r;
 	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
@@ -230,6 +237,8 @@ static void res_ares_cb(void *arg, int status, int timeouts, unsigned char *abuf
 		free(q);
 		return;
 	}
+	if (q->name[0])
+		rcache_put(r->cache, q->name, &q->ans, agw_mono_us());
 	if (q->in_lookup) {
 		q->defer_timer = ev_timer_add(r->loop, 0, res_defer_cb, q);
 		if (!q->defer_timer)
@@ -257,6 +266,18 @@ struct res_req *res_lookup(struct res *r, const char *name, int family, res_cb *
 		r->reqs->prev = q;
 	r->reqs = q;
 	r->pending++;
+	if (strlen(name) < sizeof(q->name))
+		strcpy(q->name, name);
+	/* A fresh cached answer comes back from the loop like any other. */
+	if (q->name[0] && rcache_get(r->cache, name, family, agw_mono_us(), &q->ans)) {
+		q->done = true;
+		q->defer_timer = ev_timer_add(r->loop, 0, res_defer_cb, q);
+		if (q->defer_timer)
+			return q;
+		res_unlink(q);
+		free(q);
+		return NULL;
+	}
 	q->in_lookup = true;
 	ares_query(r->ch, name, 1 /* C_IN */, family == AF_INET ? 1 : 28, res_ares_cb, q);
 	if (!q->done) {
@@ -310,5 +331,6 @@ void res_free(struct res *r)
 		ares_destroy(r->ch);
 	}
 	ev_timer_del(r->loop, r->timer);
+	rcache_free(r->cache);
 	free(r);
 }

@@ -3,8 +3,10 @@
  * The gateway's own upstream resolver: c-ares driven by the ev loop (its
  * sockets registered through ARES_OPT_SOCK_STATE_CB, its timeouts through
  * one ev timer), answering A or AAAA lookups with addresses and TTLs. Only
- * DNS is consulted (no hosts file, no search list). Single-threaded, never
- * blocks.
+ * DNS is consulted (no hosts file, no search list). Answers are cached for
+ * their TTL, between 1 and 60 s (gateway/net/rcache.h): the DNS server and
+ * the proxy asking for the same name share one upstream lookup.
+ * Single-threaded, never blocks.
  */
 #ifndef AGW_RES_H
 #define AGW_RES_H
