@@ -18,14 +18,10 @@
 # is usable, TCG otherwise (named in the row).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-BUILD=${BUILD:-build}
-AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 N=${VM_BENCH_RUNS:-5}
 . tests/bench/lib.sh
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (tap, nftables)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu-system-x86_64"; exit 77; }
-[ -x "$(dirname "$AGENTGW")/guest/agentgw-init" ] || make -s BUILD="$BUILD" guest || exit 1
-"$AGENTGW" image build >/dev/null 2>&1 || { echo "vm bench: image build failed"; exit 1; }
+. tests/lib/e2e.sh
+e2e_require
 
 ns=agwbvm$$
 tmp=$(mktemp -d /tmp/agw-bench-vm.XXXXXX)
@@ -37,6 +33,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+e2e_image "$tmp" # the same image as the e2e tests, pinned
 ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "vm bench: cannot make netns"; exit 1; }
 mkdir -p "$tmp/ws"
 cat >"$tmp/p.yaml" <<'YAML'
