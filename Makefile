@@ -92,9 +92,12 @@ test: deps
 unit: check-build
 	BUILD=$(BUILD) ONLY=unit bash tests/run.sh
 
+# Benchmarks build in their own folder: other flags (-DNDEBUG), and make
+# would not rebuild the objects of build/ when only the flags change.
+BENCH_BUILD ?= build/release
 bench: deps
-	$(MAKE) OPT="-O2 -g -DNDEBUG" check-build
-	BUILD=$(BUILD) bash tests/bench/run.sh
+	$(MAKE) BUILD=$(BENCH_BUILD) OPT="-O2 -g -DNDEBUG" check-build
+	BUILD=$(BENCH_BUILD) bash tests/bench/run.sh
 
 # libFuzzer builds (clang): build/fuzz-clang/fuzz_<name>; run one with
 #   build/fuzz-clang/fuzz/fuzz_dns tests/fuzz/corpus/dns
