@@ -23,18 +23,7 @@ N=${VM_BENCH_RUNS:-5}
 . tests/lib/e2e.sh
 e2e_require
 
-ns=agwbvm$$
-tmp=$(mktemp -d /tmp/agw-bench-vm.XXXXXX)
-export AGENTGW_RUN_DIR=$tmp/run
-cleanup() {
-	local p
-	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-e2e_image "$tmp" # the same image as the e2e tests, pinned
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "vm bench: cannot make netns"; exit 1; }
+e2e_netns bvm
 mkdir -p "$tmp/ws"
 cat >"$tmp/p.yaml" <<'YAML'
 version: 1

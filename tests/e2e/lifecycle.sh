@@ -14,19 +14,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
 e2e_require sqlite3 jq
 
-ns=agwlc$$
+e2e_netns lc
 name=lc$$
-tmp=$(mktemp -d /tmp/agentgw-lc.XXXXXX)
-export AGENTGW_RUN_DIR=$tmp/run
-cleanup() {
-	local p
-	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-e2e_image "$tmp"
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
 mkdir -p "$tmp/ws"
 echo hello-ws >"$tmp/ws/readme.txt"
 cat >"$tmp/p.yaml" <<'YAML'

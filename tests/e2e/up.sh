@@ -13,17 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
 e2e_require sqlite3
 
-ns=agwup$$
-tmp=$(mktemp -d /tmp/agentgw-up.XXXXXX)
-cleanup() {
-	local p
-	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-e2e_image "$tmp"
-ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: netns"; exit 1; }
+e2e_netns up
 mkdir -p "$tmp/ws/out"
 echo secret >"$tmp/ws/.env"
 echo hello-ws >"$tmp/ws/readme.txt"

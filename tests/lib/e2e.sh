@@ -7,6 +7,7 @@
 #   . tests/lib/e2e.sh
 #   e2e_require sqlite3 curl        # SKIP (exit 77) without root, QEMU or a tool
 #   e2e_image "$tmp"                # build the image, export AGENTGW_IMAGE_DIR
+#   e2e_netns up                    # or all at once: $tmp, $ns, run dir, image
 #   check "what" COMMAND...; ok "what"; bad "what"
 #   e2e_finish                      # "all checks passed" or exit 1
 #
@@ -36,6 +37,26 @@ e2e_image() {
 	mkdir -p "$1/images"
 	ln -sfn "$E2E_IMAGE" "$1/images/current"
 	export AGENTGW_IMAGE_DIR=$1/images
+}
+
+# e2e_netns TAG: a private temp dir ($tmp) with the run dir
+# (AGENTGW_RUN_DIR) and the pinned image, and an empty network namespace
+# ($ns, lo up) for the sandbox's tap; on exit every process left in the
+# namespace is killed and both are removed.
+e2e_netns() {
+	ns=agw$1$$
+	tmp=$(mktemp -d "/tmp/agentgw-$1.XXXXXX")
+	export AGENTGW_RUN_DIR=$tmp/run
+	trap e2e_cleanup EXIT
+	e2e_image "$tmp"
+	ip netns add "$ns" && ip -n "$ns" link set lo up || { echo "FAIL: cannot make netns $ns"; exit 1; }
+}
+
+e2e_cleanup() {
+	local p
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
 }
 
 ok() { echo "ok: $*"; }
