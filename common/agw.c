@@ -2,8 +2,11 @@
 /* Error texts and clocks shared by every module. */
 #include "agw.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const agw_texts[] = {
 	[AGW_EPARSE - AGW_EBASE] = "parse error",
@@ -47,4 +50,27 @@ int64_t agw_now_us(void)
 int64_t agw_mono_us(void)
 {
 	return agw_clock_us(CLOCK_MONOTONIC);
+}
+
+int agw_write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EAGAIN) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+
+			poll(&pf, 1, 1000);
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
 }

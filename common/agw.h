@@ -40,5 +40,10 @@ const char *agw_strerror(int err);
 int64_t agw_now_us(void);
 /* Monotonic clock in microseconds (CLOCK_MONOTONIC). Never blocks. */
 int64_t agw_mono_us(void);
+/*
+ * Write all n bytes to fd, retrying on EINTR and waiting (poll) on EAGAIN
+ * when fd is non-blocking. Returns 0 or -errno (-EIO if write returns 0).
+ */
+int agw_write_all(int fd, const void *buf, size_t n);
 
 #endif

@@ -271,6 +271,29 @@ static bool ipc_in_set(const char *s, const char *const *set, size_t n)
 static const char *const ipc_kinds[] = {"dns", "net", "http", "fs", "exec", "lifecycle", "policy"};
 static const char *const ipc_decisions[] = {"allow", "deny", "would_deny", "error"};
 
+/*
+ * The next tag-length-value field of buf[len] at *off: tag 1..last-1, seen
+ * at most once (bit set in *seen), value inside buf. Returns 1 with *tag,
+ * *val and *n (off moved past it), 0 at the end, -AGW_EPROTO when malformed.
+ */
+static int ipc_tlv_next(const uint8_t *buf, size_t len, size_t *off, unsigned last,
+			unsigned *seen, unsigned *tag, const uint8_t **val, size_t *n)
+{
+	if (*off == len)
+		return 0;
+	if (len - *off < 3)
+		return -AGW_EPROTO;
+	*tag = buf[*off];
+	*n = (size_t)buf[*off + 1] | (size_t)buf[*off + 2] << 8;
+	*off += 3;
+	if (*n > len - *off || *tag == 0 || *tag >= last || (*seen & (1u << *tag)))
+		return -AGW_EPROTO;
+	*seen |= 1u << *tag;
+	*val = buf + *off;
+	*off += *n;
+	return 1;
+}
+
 int ipc_event_decode(const uint8_t *buf, size_t len, struct ipc_event *out)
 {
 	const char **strs[] = {&out->ev.kind,	  &out->ev.op,	 &out->ev.target,
@@ -278,30 +301,21 @@ int ipc_event_decode(const uint8_t *buf, size_t len, struct ipc_event *out)
 			       &out->ev.src,	  &out->ev.dst,	 &out->ev.detail};
 	int64_t *nums[] = {&out->ev.ts, &out->ev.bytes_up, &out->ev.bytes_down,
 			   &out->ev.duration_us, &out->ev.sandbox_id};
-	unsigned seen = 0;
-	size_t off = 0, so = 0;
+	unsigned seen = 0, tag;
+	size_t off = 0, so = 0, n;
+	const uint8_t *val;
+	int r;
 
 	memset(&out->ev, 0, sizeof(out->ev));
 	out->ev.bytes_up = out->ev.bytes_down = out->ev.duration_us = -1;
 	if (len > IPC_PAYLOAD_MAX)
 		return -AGW_EPROTO;
-	while (off < len) {
-		unsigned tag;
-		size_t n;
-
-		if (len - off < 3)
-			return -AGW_EPROTO;
-		tag = buf[off];
-		n = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
-		off += 3;
-		if (n > len - off || tag == 0 || tag >= IPC_T_LAST || (seen & (1u << tag)))
-			return -AGW_EPROTO;
-		seen |= 1u << tag;
+	while ((r = ipc_tlv_next(buf, len, &off, IPC_T_LAST, &seen, &tag, &val, &n)) > 0) {
 		if (tag <= IPC_T_DETAIL) {
 			if (n > (tag == IPC_T_DETAIL ? IPC_DETAIL_MAX : IPC_STR_MAX) ||
-			    memchr(buf + off, 0, n) || so + n + 1 > sizeof(out->store))
+			    memchr(val, 0, n) || so + n + 1 > sizeof(out->store))
 				return -AGW_EPROTO;
-			memcpy(out->store + so, buf + off, n);
+			memcpy(out->store + so, val, n);
 			out->store[so + n] = '\0';
 			*strs[tag - IPC_T_KIND] = out->store + so;
 			so += n + 1;
@@ -311,13 +325,14 @@ int ipc_event_decode(const uint8_t *buf, size_t len, struct ipc_event *out)
 			if (n != 8)
 				return -AGW_EPROTO;
 			for (int i = 7; i >= 0; i--)
-				v = v << 8 | buf[off + (size_t)i];
+				v = v << 8 | val[i];
 			*nums[tag - IPC_T_TS] = (int64_t)v;
 			if ((tag != IPC_T_TS && tag != IPC_T_SANDBOX && (int64_t)v < 0))
 				return -AGW_EPROTO;
 		}
-		off += n;
 	}
+	if (r < 0)
+		return r;
 	if (!out->ev.kind || !out->ev.op || !out->ev.decision || !out->ev.op[0] ||
 	    !ipc_in_set(out->ev.kind, ipc_kinds, AGW_ARRAY_LEN(ipc_kinds)) ||
 	    !ipc_in_set(out->ev.decision, ipc_decisions, AGW_ARRAY_LEN(ipc_decisions)))
@@ -349,34 +364,27 @@ int ipc_policy_encode(const char *path, const char *basedir, const char *text, s
 int ipc_policy_decode(const uint8_t *buf, size_t len, struct ipc_policy *out)
 {
 	const char **dst[] = {&out->path, &out->basedir, &out->text};
-	unsigned seen = 0;
-	size_t off = 0, so = 0;
+	unsigned seen = 0, tag;
+	size_t off = 0, so = 0, n;
+	const uint8_t *val;
+	int r;
 
 	out->path = out->basedir = out->text = NULL;
 	out->text_len = 0;
 	if (len > IPC_PAYLOAD_MAX)
 		return -AGW_EPROTO;
-	while (off < len) {
-		unsigned tag;
-		size_t n;
-
-		if (len - off < 3)
+	while ((r = ipc_tlv_next(buf, len, &off, IPC_P_LAST, &seen, &tag, &val, &n)) > 0) {
+		if (memchr(val, 0, n) || so + n + 1 > sizeof(out->store))
 			return -AGW_EPROTO;
-		tag = buf[off];
-		n = (size_t)buf[off + 1] | (size_t)buf[off + 2] << 8;
-		off += 3;
-		if (n > len - off || tag == 0 || tag >= IPC_P_LAST || (seen & (1u << tag)) ||
-		    memchr(buf + off, 0, n) || so + n + 1 > sizeof(out->store))
-			return -AGW_EPROTO;
-		seen |= 1u << tag;
-		memcpy(out->store + so, buf + off, n);
+		memcpy(out->store + so, val, n);
 		out->store[so + n] = '\0';
 		*dst[tag - 1] = out->store + so;
 		if (tag == IPC_P_TEXT)
 			out->text_len = n;
 		so += n + 1;
-		off += n;
 	}
+	if (r < 0)
+		return r;
 	if (seen != ((1u << IPC_P_PATH) | (1u << IPC_P_BASEDIR) | (1u << IPC_P_TEXT)))
 		return -AGW_EPROTO;
 	return 0;

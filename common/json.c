@@ -80,3 +80,23 @@ size_t json_esc_char(const char *str, char out[JSON_ESC_MAX])
 	}
 	return 1;
 }
+
+size_t json_esc_str(char *out, size_t cap, const char *s)
+{
+	char esc[JSON_ESC_MAX];
+	size_t o = 0;
+
+	if (!cap)
+		return 0;
+	while (*s) {
+		size_t used = json_esc_char(s, esc), el = strlen(esc);
+
+		if (o + el + 1 > cap)
+			break;
+		memcpy(out + o, esc, el);
+		o += el;
+		s += used;
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -30,4 +30,10 @@ size_t json_utf8_len(const unsigned char *s);
  */
 size_t json_esc_char(const char *s, char out[JSON_ESC_MAX]);
 
+/*
+ * The escaped body of s (no quotes) into out[cap], NUL-terminated, cut
+ * between characters when it does not fit. Returns the length written.
+ */
+size_t json_esc_str(char *out, size_t cap, const char *s);
+
 #endif

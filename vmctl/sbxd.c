@@ -76,28 +76,6 @@ int sbxd_listen(const char *name)
 	return fd;
 }
 
-/* Blocking write of everything; waits on EAGAIN (the fd may be non-blocking). */
-static int sbxd_write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EAGAIN) {
-			struct pollfd pf = {.fd = fd, .events = POLLOUT};
-
-			poll(&pf, 1, 1000);
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static int sbxd_to_guest(struct sbxd *s, int len)
 {
 	if (len < 0)
@@ -143,7 +121,7 @@ static void sbxd_finish(struct sbxd *s, struct sbxd_exec *e, int code, int sig, 
 		n = snprintf(line, sizeof(line), "E %lld %d %d %d %s\n",
 			     (long long)(agw_mono_us() - e->t0), code, sig, err, e->target);
 		if (n > 0 && (size_t)n < sizeof(line) &&
-		    sbxd_write_all(s->cfg->report_fd, (const uint8_t *)line, (size_t)n) < 0)
+		    agw_write_all(s->cfg->report_fd, (const uint8_t *)line, (size_t)n) < 0)
 			log_warn("cannot report an exec to the supervisor");
 	}
 	if (e->local) {
@@ -304,7 +282,7 @@ static int sbxd_on_guest(struct sbxd *s)
 		if (e && (h.type == CTL_STDOUT || h.type == CTL_STDERR)) {
 			int fd = h.type == CTL_STDOUT ? e->out : e->err;
 
-			if (fd >= 0 && sbxd_write_all(fd, p, h.len) < 0) {
+			if (fd >= 0 && agw_write_all(fd, p, h.len) < 0) {
 				/* The reader is gone: drop further output, keep running. */
 				if (h.type == CTL_STDOUT)
 					e->out = e->local ? -1 : (close(e->out), -1);

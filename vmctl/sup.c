@@ -259,8 +259,15 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 	}
 }
 
-static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
+/*
+ * Fork child c with a socketpair to it. In the child: returns 0 and its end
+ * in *fd, with the supervisor's ends of the other children closed, logging
+ * as c->role and a SIGTERM when the supervisor dies. In the supervisor:
+ * records pid and fd in c and returns 1. -errno when it cannot.
+ */
+static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
 {
+	struct sup_child *other = c == &s->net ? &s->fs : &s->net;
 	int sv[2], rc;
 	pid_t pid;
 
@@ -275,7 +282,26 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 		return rc;
 	}
 	if (pid == 0) {
-		struct netd_config nc = {.ipc_fd = sv[1],
+		close(sv[0]);
+		if (other->fd >= 0)
+			close(other->fd);
+		log_init(c->role, log_get_level());
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
+		*fd = sv[1];
+		return 0;
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->fd = sv[0];
+	return 1;
+}
+
+static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
+{
+	int fd, rc = sup_spawn(s, &s->net, &fd);
+
+	if (rc == 0) {
+		struct netd_config nc = {.ipc_fd = fd,
 					 .dns_udp_fd = udp,
 					 .dns_tcp_fd = tcp,
 					 .proxy_fd = pfd,
@@ -284,17 +310,9 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 					 .policy_path = s->policy_path,
 					 .drop_user = PRIV_USER_DEFAULT};
 
-		close(sv[0]);
-		if (s->fs.fd >= 0)
-			close(s->fs.fd);
-		log_init("net", log_get_level());
-		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
 		_exit(netd_run(&nc));
 	}
-	close(sv[1]);
-	s->net.pid = pid;
-	s->net.fd = sv[0];
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 struct sup_fsctx {
@@ -356,29 +374,13 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 
 static int sup_fork_fs(struct sup *s, int lfd)
 {
-	int sv[2], rc;
-	pid_t pid;
+	int fd, rc = sup_spawn(s, &s->fs, &fd);
 
-	rc = ipc_pair(sv);
-	if (rc)
-		return rc;
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return rc;
-	}
-	if (pid == 0) {
-		struct sup_fsctx f = {.fd = sv[1]};
+	if (rc == 0) {
+		struct sup_fsctx f = {.fd = fd};
 		char peer[INET_ADDRSTRLEN] = "";
 		struct fsd_config fc = {0};
 
-		close(sv[0]);
-		if (s->net.fd >= 0)
-			close(s->net.fd);
-		log_init("fs", log_get_level());
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (s->guest_addr.s_addr)
 			inet_ntop(AF_INET, &s->guest_addr, peer, sizeof(peer));
 		fc.listen_fd = lfd;
@@ -388,22 +390,19 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.emit_ctx = &f;
 		fc.owner_uid = (uid_t)-1;
 		fc.owner_gid = (gid_t)-1;
-		fc.ctl_fd = sv[1];
+		fc.ctl_fd = fd;
 		fc.on_ctl = sup_fs_ctl;
 		fc.ctl_ctx = &f;
 		/* A workspace with a non-root owner is served as that owner; a
 		 * root-owned one keeps root (see README). */
 		fc.drop_to_owner = true;
-		ipc_send(sv[1], IPC_READY, NULL, 0, NULL, 0);
+		ipc_send(fd, IPC_READY, NULL, 0, NULL, 0);
 		rc = fsd_run(&fc);
 		if (rc)
 			log_error("fs server: %s", agw_strerror(rc));
 		_exit(rc ? 1 : 0);
 	}
-	close(sv[1]);
-	s->fs.pid = pid;
-	s->fs.fd = sv[0];
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- signals and timers ---- */

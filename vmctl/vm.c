@@ -328,21 +328,6 @@ out:
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, const char *cwd,
 	    int pty, int in_fd, int out_fd, int err_fd, struct vm_exit *ex)
 {
@@ -409,11 +394,11 @@ int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, cons
 		}
 		switch (h.type) {
 		case CTL_STDOUT:
-			if (write_all(out_fd, p, h.len) < 0)
+			if (agw_write_all(out_fd, p, h.len) < 0)
 				out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 			break;
 		case CTL_STDERR:
-			if (write_all(err_fd, p, h.len) < 0)
+			if (agw_write_all(err_fd, p, h.len) < 0)
 				err_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 			break;
 		case CTL_EXIT: {

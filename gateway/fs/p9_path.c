@@ -153,31 +153,15 @@ void p9_qid_of(const struct stat *st, struct p9_qid *q)
 
 void p9_json_str(char *out, size_t cap, const char *key, const char *s)
 {
-	char esc[JSON_ESC_MAX];
-	size_t o = 0;
 	int n = snprintf(out, cap, "{\"%s\":\"", key);
 
-	if (n < 0 || (size_t)n >= cap)
-		goto out;
-	o = (size_t)n;
-	/* A long value is cut between characters, never inside one. */
-	while (*s) {
-		size_t used = json_esc_char(s, esc), el = strlen(esc);
-
-		if (o + el + 3 > cap)
-			break;
-		memcpy(out + o, esc, el);
-		o += el;
-		s += used;
+	/* Room for the closing "} and the NUL; a long value is cut between characters. */
+	if (n < 0 || (size_t)n + 3 > cap) {
+		snprintf(out, cap, "{}");
+		return;
 	}
-	if (o + 3 > cap)
-		goto out;
-	out[o++] = '"';
-	out[o++] = '}';
-	out[o] = 0;
-	return;
-out:
-	snprintf(out, cap, "{}");
+	n += (int)json_esc_str(out + n, cap - (size_t)n - 2, s);
+	memcpy(out + n, "\"}", 3);
 }
 
 /* Give a new object to the workspace owner (we may run as root). */

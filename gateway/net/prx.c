@@ -36,6 +36,7 @@
 #include "addr.h"
 #include "dnsb.h"
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "res.h"
 #include "sni.h"
@@ -287,23 +288,15 @@ static void prx_reap(struct ev_loop *loop, void *ctx)
 
 /* ---- audit helpers ---- */
 
-static void prx_json_str(char *out, size_t cap, const char *s)
+/* Records ev: -EACCES for a denial, 0 when the action may go on, -AGW_EFULL
+ * when the audit path fails (the action is then denied too). */
+static int prx_audit(struct prx_sess *s, struct aud_event *ev)
 {
-	size_t o = 0;
-
-	for (; *s && o + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-		} else {
-			out[o++] = (char)c;
-		}
+	if (strcmp(ev->decision, "allow") && strcmp(ev->decision, "would_deny")) {
+		netd_audit(s->px->n, ev);
+		return -EACCES;
 	}
-	out[o] = '\0';
+	return netd_audit_action(s->px->n, ev);
 }
 
 /* Records the connect decision; returns 0 when the connection may go on. */
@@ -323,11 +316,7 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 	ev.src = s->src_s;
 	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
 	ev.detail = detail;
-	if (strcmp(decision, "allow") && strcmp(decision, "would_deny")) {
-		netd_audit(s->px->n, &ev);
-		return -EACCES;
-	}
-	rc = netd_audit_action(s->px->n, &ev);
+	rc = prx_audit(s, &ev);
 	if (rc == 0)
 		s->opened = true;
 	return rc;
@@ -382,7 +371,7 @@ static int prx_audit_http(struct prx_sess *s, const struct http_req *r,
 
 	netd_event_init(&ev, "http", "request");
 	snprintf(target, sizeof(target), "%s%s", r->host[0] ? r->host : s->name, r->path);
-	prx_json_str(p, sizeof(p), r->path);
+	json_esc_str(p, sizeof(p), r->path);
 	snprintf(detail, sizeof(detail), "{\"method\":\"%s\",\"port\":%u,\"path\":\"%s\"}",
 		 r->method, s->port, p);
 	ev.target = target;
@@ -392,11 +381,7 @@ static int prx_audit_http(struct prx_sess *s, const struct http_req *r,
 	ev.src = s->src_s;
 	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
 	ev.detail = detail;
-	if (strcmp(decision, "allow") && strcmp(decision, "would_deny")) {
-		netd_audit(s->px->n, &ev);
-		return -EACCES;
-	}
-	return netd_audit_action(s->px->n, &ev);
+	return prx_audit(s, &ev);
 }
 
 /*
