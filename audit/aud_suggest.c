@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,15 +41,23 @@ struct sug_ent {
 	unsigned long total, other;
 };
 
+#define SUG_IDX_SLOTS 8192 /* power of two, > 2 * AUD_SUGGEST_MAX */
+#define SUG_IDX_EMPTY UINT32_MAX
+
 struct aud_suggest {
 	struct sug_ent *v;
 	size_t n, cap, dropped, denials;
+	uint32_t idx[SUG_IDX_SLOTS]; /* open addressing into v */
 };
 
 int aud_suggest_new(struct aud_suggest **out)
 {
 	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -AGW_ENOMEM;
+	if (!*out)
+		return -AGW_ENOMEM;
+	for (size_t i = 0; i < SUG_IDX_SLOTS; i++)
+		(*out)->idx[i] = SUG_IDX_EMPTY;
+	return 0;
 }
 
 void aud_suggest_free(struct aud_suggest *s)
@@ -77,14 +86,28 @@ size_t aud_suggest_count(const struct aud_suggest *s)
 	return n;
 }
 
+static uint32_t sug_hash(enum sug_class cls, const char *key, const char *rule)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)cls;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (const char *p = rule ? rule : ""; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+/* The entry for (cls, key, rule), made when new; NULL past the cap or out of memory. */
 static struct sug_ent *sug_find(struct aud_suggest *s, enum sug_class cls, const char *key,
 				const char *rule)
 {
+	uint32_t slot = sug_hash(cls, key, rule) & (SUG_IDX_SLOTS - 1);
 	struct sug_ent *e;
 
-	for (size_t i = 0; i < s->n; i++) {
-		e = &s->v[i];
-		if (e->cls == cls && !strcmp(e->key, key) && (!rule || !strcmp(e->rule, rule)))
+	for (; s->idx[slot] != SUG_IDX_EMPTY; slot = (slot + 1) & (SUG_IDX_SLOTS - 1)) {
+		e = &s->v[s->idx[slot]];
+		if (e->cls == cls && !strcmp(e->key, key) &&
+		    !strcmp(e->rule ? e->rule : "", rule ? rule : ""))
 			return e;
 	}
 	if (s->n >= AUD_SUGGEST_MAX) {
@@ -110,7 +133,7 @@ static struct sug_ent *sug_find(struct aud_suggest *s, enum sug_class cls, const
 		free(e->rule);
 		return NULL;
 	}
-	s->n++;
+	s->idx[slot] = (uint32_t)s->n++;
 	return e;
 }
 

@@ -92,20 +92,31 @@ int cmd_policy_suggest(int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;
-	if (aud_suggest_new(&sg) < 0 || aud_query_open(adb, &f, &cur) < 0) {
-		fprintf(stderr, "agentgw policy suggest: %s: %s\n", dbpath, aud_db_errmsg(adb));
+	if (aud_suggest_new(&sg) < 0) {
+		fprintf(stderr, "agentgw policy suggest: out of memory\n");
 		goto out;
 	}
-	for (;;) {
-		int r = aud_cursor_next(cur, &row);
-
-		if (r == 0)
-			break;
-		if (r < 0 || aud_suggest_add(sg, &row) < 0) {
+	/* Only the denials are read (the kind/decision index helps). */
+	for (size_t d = 0; d < 2; d++) {
+		f.decision = d ? "would_deny" : "deny";
+		if (aud_query_open(adb, &f, &cur) < 0) {
 			fprintf(stderr, "agentgw policy suggest: %s: %s\n", dbpath,
-				r < 0 ? aud_db_errmsg(adb) : "out of memory");
+				aud_db_errmsg(adb));
 			goto out;
 		}
+		for (;;) {
+			int r = aud_cursor_next(cur, &row);
+
+			if (r == 0)
+				break;
+			if (r < 0 || aud_suggest_add(sg, &row) < 0) {
+				fprintf(stderr, "agentgw policy suggest: %s: %s\n", dbpath,
+					r < 0 ? aud_db_errmsg(adb) : "out of memory");
+				goto out;
+			}
+		}
+		aud_cursor_free(cur);
+		cur = NULL;
 	}
 	printf("# agentgw policy suggest: %zu denials in %s%s%s -> %zu rules.\n"
 	       "# Each rule would have allowed what the comment above it says was denied;\n"

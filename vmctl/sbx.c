@@ -280,37 +280,42 @@ int sbx_kill_qemu(const char *name)
 	return killed;
 }
 
-/* Is net/30 (host order) used by an interface address or another sandbox? */
-static bool sbx_subnet_taken(uint32_t net, const struct ifaddrs *ifa, DIR *run)
+#define SBX_TAKEN_MAX 4096
+
+/* The /30s (host order) in use: interface addresses and other sandboxes'
+ * guests, read once. Returns how many were found (at most cap). */
+static size_t sbx_subnets_taken(uint32_t *taken, size_t cap)
 {
+	struct ifaddrs *ifa = NULL;
 	struct sbx_info info;
 	struct in_addr a;
 	struct dirent *de;
+	size_t n = 0;
+	DIR *run;
 
-	for (; ifa; ifa = ifa->ifa_next)
-		if (ifa->ifa_addr && ifa->ifa_addr->sa_family == AF_INET &&
-		    (ntohl(((const struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr) & ~3u) ==
-			net)
-			return true;
-	if (!run)
-		return false;
-	rewinddir(run);
-	while ((de = readdir(run))) {
-		if (!sbx_name_valid(de->d_name) || sbx_info_read(de->d_name, &info) < 0)
-			continue;
-		if (inet_pton(AF_INET, info.guest, &a) == 1 && (ntohl(a.s_addr) & ~3u) == net)
-			return true;
-	}
-	return false;
+	if (getifaddrs(&ifa) == 0)
+		for (struct ifaddrs *i = ifa; i && n < cap; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+				taken[n++] = ntohl(((const struct sockaddr_in *)i->ifa_addr)
+						       ->sin_addr.s_addr) &
+					     ~3u;
+	freeifaddrs(ifa);
+	run = opendir(sbx_run_dir());
+	while (run && n < cap && (de = readdir(run)))
+		if (sbx_name_valid(de->d_name) && sbx_info_read(de->d_name, &info) == 0 &&
+		    inet_pton(AF_INET, info.guest, &a) == 1)
+			taken[n++] = ntohl(a.s_addr) & ~3u;
+	if (run)
+		closedir(run);
+	return n;
 }
 
 int sbx_subnet_pick(const char *pool, unsigned seed, uint32_t *host, uint32_t *guest)
 {
 	char buf[32], *slash;
-	struct ifaddrs *ifa = NULL;
 	struct in_addr base;
-	uint32_t first, n;
-	DIR *run;
+	uint32_t first, n, *taken;
+	size_t ntaken;
 	int len, rc = -ENOSPC;
 
 	if (!pool)
@@ -330,22 +335,23 @@ int sbx_subnet_pick(const char *pool, unsigned seed, uint32_t *host, uint32_t *g
 		return -AGW_EINVAL;
 	n = 1u << (30 - len); /* number of /30s */
 	first = ntohl(base.s_addr) & ~((1u << (32 - len)) - 1);
-	if (getifaddrs(&ifa) < 0)
-		return -errno;
-	run = opendir(sbx_run_dir());
-	for (uint32_t i = 0; i < n; i++) {
+	taken = malloc(SBX_TAKEN_MAX * sizeof(*taken));
+	if (!taken)
+		return -AGW_ENOMEM;
+	ntaken = sbx_subnets_taken(taken, SBX_TAKEN_MAX);
+	for (uint32_t i = 0; i < n && rc; i++) {
 		uint32_t net = first + ((seed + i) % n) * 4;
+		size_t k = 0;
 
-		if (!sbx_subnet_taken(net, ifa, run)) {
+		while (k < ntaken && taken[k] != net)
+			k++;
+		if (k == ntaken) {
 			*host = htonl(net + 1);
 			*guest = htonl(net + 2);
 			rc = 0;
-			break;
 		}
 	}
-	if (run)
-		closedir(run);
-	freeifaddrs(ifa);
+	free(taken);
 	return rc;
 }
 

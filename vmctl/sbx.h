@@ -39,8 +39,8 @@ struct sbx_info {
 	char iface[16];
 	char guest[16];
 	char accel[8];
-	char policy[256];
-	char audit_db[256];
+	char policy[4096]; /* a path (PATH_MAX) */
+	char audit_db[4096];
 	int64_t sandbox_id; /* row in audit_db */
 	pid_t pid, runner, qemu;
 	int64_t started_at; /* unix seconds */

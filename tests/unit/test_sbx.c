@@ -2,6 +2,7 @@
 /* Unit tests for vmctl/sbx.h: shell quoting of the exec audit target, the
  * `info` parser, names, the state dir under $AGENTGW_RUN_DIR, fd passing
  * over the control socket, and cleanup refusing a live supervisor. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,6 +124,42 @@ static void test_state_dir(void **state)
 	assert_string_equal(sbx_run_dir(), SBX_RUN_DIR_DEFAULT);
 }
 
+/* A /30 named by another sandbox's info is skipped; a full pool is ENOSPC. */
+static void test_subnet_pick(void **state)
+{
+	char dir[] = "/tmp/test_sbx.XXXXXX", path[512];
+	uint32_t host, guest;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("AGENTGW_RUN_DIR", dir, 1);
+	/* 198.18.255.0/29 (benchmarking range, on no interface here): two /30s */
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/29", 0, &host, &guest), 0);
+	assert_int_equal(ntohl(host), 0xc612ff01u);
+	assert_int_equal(ntohl(guest), 0xc612ff02u);
+	assert_int_equal(sbx_path(path, sizeof(path), "s1", NULL), 0);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(sbx_info_add("s1", "guest", "198.18.255.2"), 0);
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/29", 0, &host, &guest), 0);
+	assert_int_equal(ntohl(guest), 0xc612ff06u); /* the second /30 */
+	assert_int_equal(sbx_path(path, sizeof(path), "s2", NULL), 0);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(sbx_info_add("s2", "guest", "198.18.255.6"), 0);
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/29", 1, &host, &guest), -ENOSPC);
+	/* the host part of the pool is ignored, the seed picks the slot */
+	assert_int_equal(sbx_subnet_pick("198.18.255.77/28", 2, &host, &guest), 0);
+	assert_int_equal(ntohl(guest), 0xc612ff4au); /* .64/28, third /30 */
+	assert_int_equal(sbx_subnet_pick("198.18.255.0", 0, &host, &guest), -AGW_EINVAL);
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/31", 0, &host, &guest), -AGW_EINVAL);
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/7", 0, &host, &guest), -AGW_EINVAL);
+	assert_int_equal(sbx_subnet_pick("198.18.255.0/2x", 0, &host, &guest), -AGW_EINVAL);
+	assert_int_equal(sbx_subnet_pick("nonsense/24", 0, &host, &guest), -AGW_EINVAL);
+	sbx_state_remove("s1");
+	sbx_state_remove("s2");
+	assert_int_equal(rmdir(dir), 0);
+	unsetenv("AGENTGW_RUN_DIR");
+}
+
 static void test_fd_passing(void **state)
 {
 	int sv[2], fds[3] = {0, 1, 2}, got[3] = {-1, -1, -1}, n = 3;
@@ -158,6 +195,7 @@ int main(void)
 	    cmocka_unit_test(test_quote),      cmocka_unit_test(test_quote_truncates),
 	    cmocka_unit_test(test_info_parse), cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_state_dir),  cmocka_unit_test(test_fd_passing),
+	    cmocka_unit_test(test_subnet_pick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
