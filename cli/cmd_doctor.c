@@ -30,6 +30,7 @@
 #include "audit/aud.h"
 #include "cli.h"
 #include "gateway/net/nlog.h"
+#include "vmctl/accel.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
 #include "vmctl/sbx.h"
@@ -79,6 +80,46 @@ static void doctor_root(struct doctor_check *c)
 			   (unsigned)euid);
 }
 
+/*
+ * /dev/kvm opens: only a boot of the guest shows that KVM runs it. Reads
+ * the probe's cached verdict for the current image, or runs the probe (as
+ * `up` would) when there is none.
+ */
+static void doctor_kvm_boot(struct doctor_check *c, int ver)
+{
+	static const char fix_tcg[] = "nothing to do: sandboxes run under TCG (software, slower); "
+				      "on a host where KVM works, 'rm' the cached verdict to "
+				      "probe again";
+	char key[ACCEL_KEY_MAX];
+	struct accel_verdict v;
+	struct img_info img;
+
+	if (img_find(NULL, NULL, &img) < 0) {
+		doctor_set(c, DOCTOR_WARN, "run 'agentgw image build', then doctor again",
+			   "/dev/kvm opens (API version %d), but there is no guest image to "
+			   "probe a KVM boot with; 'up' probes on first use",
+			   ver);
+		return;
+	}
+	if (accel_key(img.dir, key, sizeof(key)) < 0 ||
+	    (accel_cache_read(key, &v) < 0 && (geteuid() != 0 ||
+					       accel_probe(key, img.kernel, img.initrd, 0, &v) < 0))) {
+		doctor_set(c, DOCTOR_WARN, "run 'sudo agentgw doctor' to probe a KVM boot",
+			   "/dev/kvm opens (API version %d); whether it boots the guest is not "
+			   "probed yet",
+			   ver);
+		return;
+	}
+	if (v.accel == QEMU_ACCEL_KVM)
+		doctor_set(c, DOCTOR_OK, NULL, "KVM boots the guest (%s%s)",
+			   v.cached ? "cached verdict: " : "", v.why);
+	else
+		doctor_set(c, DOCTOR_WARN, fix_tcg,
+			   "/dev/kvm opens but cannot boot the guest (%s%s); 'up' uses TCG%s%s",
+			   v.cached ? "cached verdict: " : "probe: ", v.why,
+			   v.cache[0] ? "; verdict in " : "", v.cache);
+}
+
 static void doctor_kvm(struct doctor_check *c)
 {
 	static const char fix[] = "enable virtualization (VT-x/AMD-V) in firmware, load kvm_intel "
@@ -87,10 +128,10 @@ static void doctor_kvm(struct doctor_check *c)
 	const char *tcg = "microvms run under TCG (software emulation, ~10x slower boot)";
 	int fd, ver;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	fd = open(qemu_kvm_dev(), O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		doctor_set(c, DOCTOR_WARN, fix, "no usable /dev/kvm (%s): %s", strerror(errno),
-			   tcg);
+		doctor_set(c, DOCTOR_WARN, fix, "no usable %s (%s): %s", qemu_kvm_dev(),
+			   strerror(errno), tcg);
 		return;
 	}
 	ver = ioctl(fd, KVM_GET_API_VERSION, 0);
@@ -101,7 +142,7 @@ static void doctor_kvm(struct doctor_check *c)
 		doctor_set(c, DOCTOR_WARN, fix, "no usable /dev/kvm (API version %d, not %d): %s",
 			   ver, DOCTOR_KVM_API, tcg);
 	else
-		doctor_set(c, DOCTOR_OK, NULL, "KVM (hardware acceleration), API version %d", ver);
+		doctor_kvm_boot(c, ver);
 	close(fd);
 }
 

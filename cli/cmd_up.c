@@ -38,6 +38,7 @@
 #include "ev.h"
 #include "log.h"
 #include "policies/pol.h"
+#include "vmctl/accel.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
 #include "vmctl/sbx.h"
@@ -62,13 +63,17 @@ struct up_state {
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [-d] [-v]\n"
-		"                  [-- CMD [ARG...]]\n\n"
+		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--accel A] [-d]\n"
+		"                  [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
 		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
 		"  --workspace DIR  serve DIR as /workspace instead of the policy's\n"
 		"             filesystem.workspace (its path rules apply to DIR)\n"
+		"  --accel A  auto (default), kvm or tcg; beats the policy's sandbox.accel,\n"
+		"             which beats $AGENTGW_ACCEL. auto uses KVM only after a probe\n"
+		"             boot showed that it runs the guest on this host (verdict cached\n"
+		"             in $AGENTGW_RUN_DIR/.accel-probe), else TCG\n"
 		"  -d         detach: print the name once the guest is ready and return;\n"
 		"             use 'agentgw exec/shell/logs/down N' afterwards\n"
 		"  -v         log more (twice: debug)\n"
@@ -147,13 +152,17 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
 static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
-		      const char *append, char **cmd, int detach, int verbose)
+		      enum qemu_accel accel, const char *append, char **cmd, int detach,
+		      int verbose)
 {
-	struct vm_cfg cfg = {
-	    .kernel = img->kernel, .initrd = img->initrd, .append = append, .tap_fd = tap_fd};
+	struct vm_cfg cfg = {.kernel = img->kernel,
+			     .initrd = img->initrd,
+			     .append = append,
+			     .tap_fd = tap_fd,
+			     .accel = accel};
 	const char *sh[] = {"/bin/sh", NULL};
 	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1};
-	char state[512], err[1024], msg[64];
+	char state[512], err[4096], msg[64];
 	int pty = 0, code = 1, r;
 	struct vm *vm = NULL;
 	struct termios saved;
@@ -174,7 +183,11 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	snprintf(msg, sizeof(msg), "%d", (int)getpid());
 	sbx_info_add(name, "runner", msg);
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {
-		fprintf(stderr, "agentgw up: %s\n", err[0] ? err : agw_strerror(r));
+		fprintf(stderr, "agentgw up: %s%s\n", accel == QEMU_ACCEL_KVM ? "(accel kvm) " : "",
+			err[0] ? err : agw_strerror(r));
+		if (accel == QEMU_ACCEL_KVM)
+			fprintf(stderr, "agentgw up: KVM opens on this host but may not run a Linux "
+					"guest (nested virtualisation); try --accel auto or tcg\n");
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "%d", (int)vm_qemu_pid(vm));
@@ -287,8 +300,9 @@ static int up_daemonise(const char *name, int *ready_fd)
 			exit(CLI_OK);
 		}
 		fprintf(stderr, "agentgw up: sandbox '%s' failed to start\n", name);
-		if (sbx_path(path, sizeof(path), name, "supervisor.log") == 0 &&
-		    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		/* The daemon moved its logs to <name>.failed/ before it let go of the pipe. */
+		snprintf(path, sizeof(path), "%s/%s.failed/supervisor.log", sbx_run_dir(), name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 			while ((n = read(fd, buf, sizeof(buf))) > 0)
 				if (write(2, buf, (size_t)n) < 0)
 					break;
@@ -323,10 +337,13 @@ int cmd_up(int argc, char **argv)
 	struct pol_errors errs = {0};
 	struct img_info img;
 	struct in_addr host, guest;
-	char name[40], ifname[16] = "", append[256], err[512], hs[16], gs[16], num[32];
+	char name[40], ifname[16] = "", append[256], err[1024], hs[16], gs[16], num[32], kept[600];
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
 	char **cmd = NULL;
-	const char *workspace = NULL;
+	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL;
+	enum qemu_accel accel_want;
+	struct accel_verdict av;
+	int64_t t_accel;
 
 	if (cli_wants_help(argc, argv)) {
 		up_usage(stdout);
@@ -342,6 +359,8 @@ int cmd_up(int argc, char **argv)
 			c.name = argv[++i];
 		} else if (strcmp(argv[i], "--workspace") == 0 && i + 1 < argc) {
 			workspace = argv[++i];
+		} else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc) {
+			accel_flag = argv[++i];
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
@@ -403,6 +422,25 @@ int cmd_up(int argc, char **argv)
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
+	if (accel_requested(accel_flag, pol_accel(c.pol), &accel_want, &accel_bad) < 0) {
+		fprintf(stderr, "agentgw up: %s: unknown accelerator '%s'; use auto, kvm or tcg\n",
+			accel_bad, accel_flag ? accel_flag : getenv("AGENTGW_ACCEL"));
+		pol_free(c.pol);
+		return CLI_USAGE;
+	}
+	t_accel = agw_mono_us();
+	if ((r = accel_resolve(accel_want, img.dir, img.kernel, img.initrd, &av)) < 0) {
+		fprintf(stderr, "agentgw up: choosing the accelerator: %s\n", av.why);
+		pol_free(c.pol);
+		return CLI_FAIL;
+	}
+	accel_note(accel_want, &av, err, sizeof(err));
+	if (err[0])
+		fprintf(stderr, "agentgw up: %s\n", err);
+	if (verbose)
+		fprintf(stderr, "agentgw up: accelerator %s (%s%s), decided in %.2f ms\n",
+			qemu_accel_name(av.accel), av.cached ? "cached verdict: " : "", av.why,
+			(double)(agw_mono_us() - t_accel) / 1000);
 	if (!c.name) {
 		snprintf(name, sizeof(name), "sb%d", (int)getpid());
 		c.name = name;
@@ -478,7 +516,7 @@ int cmd_up(int argc, char **argv)
 		close(p[0]);
 		if (u.ready_fd >= 0)
 			close(u.ready_fd);
-		up_runner(p[1], tap_fd, c.name, &img, append, cmd, detach, verbose);
+		up_runner(p[1], tap_fd, c.name, &img, av.accel, append, cmd, detach, verbose);
 	}
 	close(p[1]);
 	p[1] = -1;
@@ -490,6 +528,10 @@ int cmd_up(int argc, char **argv)
 	sup_run(u.sup);
 	rc = u.status >= 0 ? u.status : CLI_FAIL;
 out:
+	if (claimed && (u.qemu <= 0 || u.status < 0) &&
+	    sbx_keep_logs(c.name, kept, sizeof(kept)) > 0)
+		fprintf(stderr, "agentgw up: sandbox '%s' %s; its logs are kept in %s\n", c.name,
+			u.qemu <= 0 ? "failed to start" : "stopped abnormally", kept);
 	if (u.ready_fd >= 0) /* never became ready: the parent reports the failure */
 		close(u.ready_fd);
 	if (u.runner > 0) {

@@ -14,6 +14,7 @@
 
 #include "agw.h"
 #include "cli.h"
+#include "vmctl/accel.h"
 #include "vmctl/ctl.h"
 #include "vmctl/img.h"
 #include "vmctl/vm.h"
@@ -23,7 +24,7 @@
 static void vm_usage(FILE *out)
 {
 	fprintf(out, "usage: agentgw vm-run [--image DIR] [--state-dir DIR] [--mem MB] [--cpus N]\n"
-		     "                      [--accel kvm|tcg] [--append ARGS] [-v] [-i] [-t]\n"
+		     "                      [--accel auto|kvm|tcg] [--append ARGS] [-v] [-i] [-t]\n"
 		     "                      [-e SHELL-COMMAND]... [-- CMD [ARG...]]\n\n"
 		     "Development verb: boots the guest image (default: the last one built by\n"
 		     "'agentgw image build') with no network, runs each -e through /bin/sh -c and\n"
@@ -123,9 +124,11 @@ static int run_one(struct vm *vm, const char *const *argv, int in_fd, int pty, i
 
 int cmd_vm_run(int argc, char **argv)
 {
-	const char *image = NULL, *state = NULL, *accel = NULL, *e[VM_RUN_MAX_E];
+	const char *image = NULL, *state = NULL, *accel = NULL, *bad = NULL, *e[VM_RUN_MAX_E];
+	enum qemu_accel want;
+	struct accel_verdict av;
 	struct vm_cfg cfg = {.tap_fd = -1};
-	char tmpstate[256], err[1024];
+	char tmpstate[256], err[4096];
 	struct img_info info;
 	struct vm *vm = NULL;
 	int verbose = 0, fwd_in = 0, pty = 0, par = 0, ne = 0, i, r, rc = 0;
@@ -181,12 +184,9 @@ int cmd_vm_run(int argc, char **argv)
 		vm_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (accel && strcmp(accel, "kvm") == 0)
-		cfg.accel = QEMU_ACCEL_KVM;
-	else if (accel && strcmp(accel, "tcg") == 0)
-		cfg.accel = QEMU_ACCEL_TCG;
-	else if (accel) {
-		fprintf(stderr, "agentgw vm-run: --accel is kvm or tcg\n");
+	if (accel_requested(accel, NULL, &want, &bad) < 0) {
+		fprintf(stderr, "agentgw vm-run: %s: unknown accelerator '%s'; use auto, kvm or tcg\n",
+			bad, accel ? accel : getenv("AGENTGW_ACCEL"));
 		return CLI_USAGE;
 	}
 	if ((r = img_find(NULL, image, &info)) < 0) {
@@ -194,6 +194,14 @@ int cmd_vm_run(int argc, char **argv)
 			image ? " in " : "", image ? image : "");
 		return CLI_FAIL;
 	}
+	if ((r = accel_resolve(want, info.dir, info.kernel, info.initrd, &av)) < 0) {
+		fprintf(stderr, "agentgw vm-run: choosing the accelerator: %s\n", av.why);
+		return CLI_FAIL;
+	}
+	accel_note(want, &av, err, sizeof(err));
+	if (err[0])
+		fprintf(stderr, "agentgw vm-run: %s\n", err);
+	cfg.accel = av.accel;
 	if (!state) {
 		snprintf(tmpstate, sizeof(tmpstate), "/tmp/agentgw-vm.%d", (int)getpid());
 		state = tmpstate;

@@ -285,6 +285,11 @@ const char *pol_image(const struct pol *p)
 	return p->image;
 }
 
+const char *pol_accel(const struct pol *p)
+{
+	return p->accel;
+}
+
 unsigned pol_dns_ttl_max(const struct pol *p)
 {
 	return p->ttl_max;

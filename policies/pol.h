@@ -120,6 +120,8 @@ unsigned pol_max_conns(const struct pol *p); /* network.max_connections, default
 unsigned pol_vcpus(const struct pol *p);
 uint64_t pol_memory_mib(const struct pol *p);
 const char *pol_image(const struct pol *p);
+/* sandbox.accel: "auto", "kvm" or "tcg" (static storage), NULL when the policy does not say. */
+const char *pol_accel(const struct pol *p);
 unsigned pol_dns_ttl_max(const struct pol *p); /* network.dns.ttl_max, default 300 */
 
 /* Rule counts, for summaries. */

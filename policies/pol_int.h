@@ -182,6 +182,7 @@ struct pol {
 	size_t nupstreams;
 	unsigned ttl_max, max_conns, vcpus;
 	uint64_t memory_mib;
+	const char *accel; /* "auto", "kvm", "tcg" (static storage) or NULL: not set */
 	struct pol_nrule *nr;
 	size_t nnr, nnet_allow, nnet_deny;
 	uint32_t *cidr;

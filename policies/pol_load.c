@@ -913,11 +913,12 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 {
 	static const char *const keys[] = {"version", "name",	    "mode", "sandbox",
 					   "network", "filesystem", "audit"};
-	static const char *const skeys[] = {"vcpus", "memory", "image"};
+	static const char *const skeys[] = {"vcpus", "memory", "image", "accel"};
+	static const char *const accels[] = {"auto", "kvm", "tcg"};
 	static const char *const akeys[] = {"database"};
 	static const char *const modes[] = {"enforce", "audit"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[7], k[7], sv[3], sk[3], av[1], ak[1];
+	int32_t v[7], k[7], sv[4], sk[4], av[1], ak[1];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -952,7 +953,7 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 			    s, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 		}
 	}
-	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 3, sv, sk)) {
+	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 4, sv, sk)) {
 		if (sv[0] >= 0 && get_uint(&ld, sv[0], "vcpus", 1, 64, &n))
 			p->vcpus = (unsigned)n;
 		if (sv[1] >= 0)
@@ -961,6 +962,19 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 			free(p->image);
 			if (!(p->image = strdup(s)))
 				ret = -AGW_ENOMEM;
+		}
+		if (sv[3] >= 0 && (s = get_str(&ld, sv[3], "accel"))) {
+			const char *dym = pol_did_you_mean(s, accels, 3);
+			size_t j;
+
+			for (j = 0; j < 3 && strcmp(s, accels[j]); j++)
+				;
+			if (j < 3)
+				p->accel = accels[j];
+			else
+				ERR(&ld, sv[3],
+				    "unknown accel '%.40s'%s%s%s; expected 'auto', 'kvm' or 'tcg'", s,
+				    dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 		}
 	}
 	if (v[4] >= 0)

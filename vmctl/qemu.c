@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,14 +19,28 @@
 
 extern char **environ;
 
+const char *qemu_kvm_dev(void)
+{
+	const char *d = getenv("AGENTGW_KVM_DEV");
+
+	return d && d[0] == '/' ? d : "/dev/kvm";
+}
+
 int qemu_kvm_usable(void)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int fd = open(qemu_kvm_dev(), O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
 		return 0;
 	close(fd);
 	return 1;
+}
+
+const char *qemu_binary(void)
+{
+	const char *b = getenv("AGENTGW_QEMU");
+
+	return b && *b ? b : "qemu-system-x86_64";
 }
 
 const char *qemu_accel_name(enum qemu_accel a)
@@ -88,7 +103,7 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 	if (accel == QEMU_ACCEL_AUTO)
 		accel = qemu_kvm_usable() ? QEMU_ACCEL_KVM : QEMU_ACCEL_TCG;
 	qa->accel = accel;
-	r |= add(qa, "%s", cfg->binary ? cfg->binary : "qemu-system-x86_64");
+	r |= add(qa, "%s", cfg->binary ? cfg->binary : qemu_binary());
 	r |= add(qa, "-M");
 	r |= add(qa, "microvm,acpi=on");
 	r |= add(qa, "-accel");

@@ -16,7 +16,7 @@
 enum qemu_accel { QEMU_ACCEL_AUTO, QEMU_ACCEL_KVM, QEMU_ACCEL_TCG };
 
 struct qemu_cfg {
-	const char *binary;	 /* NULL: qemu-system-x86_64 from PATH */
+	const char *binary;	 /* NULL: qemu_binary() */
 	const char *kernel;	 /* ELF vmlinux with a PVH note */
 	const char *initrd;	 /* newc cpio */
 	const char *append;	 /* extra kernel command line (agentgw.ip=...), may be NULL */
@@ -42,12 +42,21 @@ struct qemu_argv {
 	enum qemu_accel accel; /* what AUTO resolved to */
 };
 
-/* 1 if /dev/kvm opens O_RDWR, else 0. Never blocks. */
+/* The KVM device: $AGENTGW_KVM_DEV (absolute; tests pair it with a
+ * stand-in QEMU) or /dev/kvm. */
+const char *qemu_kvm_dev(void);
+
+/* 1 if the KVM device opens O_RDWR, else 0. Opening proves little: see
+ * vmctl/accel.h. Never blocks. */
 int qemu_kvm_usable(void);
 
 /* The host's TSC rate in kHz from /proc/cpuinfo ("cpu MHz"), 0 if unknown.
  * Under TCG the guest's TSC ticks at this rate. Never blocks. */
 int qemu_host_tsc_khz(void);
+
+/* The QEMU binary: $AGENTGW_QEMU (a stand-in, for tests) or
+ * "qemu-system-x86_64" from PATH. Static or environment storage. */
+const char *qemu_binary(void);
 
 /* Name of an accelerator ("kvm", "tcg"). Static storage. */
 const char *qemu_accel_name(enum qemu_accel a);

@@ -217,6 +217,33 @@ void sbx_state_remove(const char *name)
 		rmdir(path);
 }
 
+int sbx_keep_logs(const char *name, char *dir, size_t cap)
+{
+	static const char *const files[] = {"supervisor.log", "vm/qemu.log", "vm/console.log",
+					    "info"};
+	char from[512], to[600];
+	int kept = 0, n;
+
+	n = snprintf(dir, cap, "%s/%s.failed", sbx_run_dir(), name);
+	if (n < 0 || (size_t)n >= cap)
+		return -AGW_ETOOBIG;
+	mkdir(dir, 0700);
+	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {
+		const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+
+		snprintf(to, sizeof(to), "%s/%s", dir, base);
+		unlink(to); /* an older failure's */
+		if (sbx_path(from, sizeof(from), name, files[i]) == 0 && rename(from, to) == 0 &&
+		    strcmp(base, "info") != 0)
+			kept++;
+	}
+	if (!kept) {
+		rmdir(dir);
+		return -AGW_ENOTFOUND;
+	}
+	return kept;
+}
+
 /* SIGKILL pid if it is still `what`, and wait (up to 2 s) until it is gone. */
 static void sbx_kill(pid_t pid, const char *what)
 {

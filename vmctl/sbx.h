@@ -102,6 +102,14 @@ int sbx_kill_qemu(const char *name);
  */
 #define SBX_POOL_DEFAULT "10.77.0.0/16"
 int sbx_subnet_pick(const char *pool, unsigned seed, uint32_t *host, uint32_t *guest);
+/*
+ * Keep a failed sandbox's logs (supervisor.log, vm/qemu.log,
+ * vm/console.log, info) by moving them to <run>/<name>.failed/ (replacing
+ * an older failure's), whose path goes to dir. Call before
+ * sbx_state_remove(). Returns how many files were kept, -AGW_ENOTFOUND
+ * when there was none, -AGW_ETOOBIG.
+ */
+int sbx_keep_logs(const char *name, char *dir, size_t cap);
 /* Remove the state dir's known files, vm/ and the dir itself. */
 void sbx_state_remove(const char *name);
 

@@ -171,24 +171,72 @@ static void vm_on_winch(int sig)
 	vm_winch = 1;
 }
 
-static void log_tail(const char *path, char *err, size_t errcap, const char *what)
+/* The last nlines lines of a log file into buf, each indented "    ", control bytes shown as '?'. */
+static void vm_tail(const char *path, int nlines, char *buf, size_t cap)
 {
-	char buf[512] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char raw[2048];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), seen = 0;
 	ssize_t n = 0;
+	size_t o = 0;
 	off_t sz;
+	char *p;
 
+	buf[0] = 0;
 	if (fd >= 0) {
 		sz = lseek(fd, 0, SEEK_END);
-		lseek(fd, sz > (off_t)sizeof(buf) - 1 ? sz - (off_t)sizeof(buf) + 1 : 0, SEEK_SET);
-		n = read(fd, buf, sizeof(buf) - 1);
+		lseek(fd, sz > (off_t)sizeof(raw) - 1 ? sz - (off_t)sizeof(raw) + 1 : 0, SEEK_SET);
+		n = read(fd, raw, sizeof(raw) - 1);
 		close(fd);
 	}
-	buf[n > 0 ? n : 0] = 0;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = 0;
-	if (err)
-		snprintf(err, errcap, "%s%s%s", what, buf[0] ? ": " : "", buf);
+	if (n <= 0)
+		return;
+	raw[n] = 0;
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
+		raw[--n] = 0;
+	for (p = raw + n; p > raw; p--)
+		if (p[-1] == '\n' && ++seen == nlines)
+			break;
+	for (; *p && o + 8 < cap; p++) {
+		if (o == 0 || p[-1] == '\n') {
+			memcpy(buf + o, "    ", 4);
+			o += 4;
+		}
+		buf[o++] = *p == '\n' ? '\n' : (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+	}
+	buf[o] = 0;
+}
+
+/* The last line of buf's tail (what QEMU or the guest said last), without the indent. */
+static const char *vm_last_line(const char *tail, char *buf, size_t cap)
+{
+	const char *nl = strrchr(tail, '\n');
+	const char *l = nl ? nl + 1 : tail;
+
+	while (*l == ' ')
+		l++;
+	snprintf(buf, cap, "%.*s", (int)cap - 1, l);
+	return buf;
+}
+
+/*
+ * err: one line saying what failed, quoting what QEMU (or else the guest)
+ * said last, then the last lines of both logs and where they are.
+ */
+static void vm_fail(char *err, size_t errcap, const char *what, const char *qlog,
+		    const char *console, int quote_console)
+{
+	char qt[1024], ct[1024], last[256] = "";
+
+	vm_tail(qlog, 6, qt, sizeof(qt));
+	vm_tail(console, 6, ct, sizeof(ct));
+	if (qt[0] && !quote_console)
+		vm_last_line(qt, last, sizeof(last));
+	else if (ct[0])
+		vm_last_line(ct, last, sizeof(last));
+	else if (qt[0])
+		vm_last_line(qt, last, sizeof(last));
+	snprintf(err, errcap, "%s%s%s\n  %s:%s%s\n  %s:%s%s", what, last[0] ? ": " : "", last,
+		 qlog, qt[0] ? "\n" : " (empty)", qt, console, ct[0] ? "\n" : " (empty)", ct);
 }
 
 static int path_in(char *buf, size_t cap, const char *dir, const char *name)
@@ -264,6 +312,11 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		goto out;
 	}
 	vm->accel = qa->accel;
+	if (!cfg->boot_timeout_ms && vm->accel == QEMU_ACCEL_KVM) {
+		/* KVM boots this guest in about a second; a broken one never does. */
+		timeout = VM_KVM_BOOT_TIMEOUT_MS;
+		deadline = t0 + (int64_t)timeout * 1000;
+	}
 	logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if ((r = qemu_spawn(qa, cfg->tap_fd, logfd, &vm->pid)) < 0) {
 		snprintf(err, errcap, "%s: %s", qa->argv[0], strerror(-r));
@@ -280,21 +333,36 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		}
 		if (qemu_gone(vm)) {
 			r = -EPIPE;
-			log_tail(qlog, err, errcap, "QEMU exited during start");
+			vm_fail(err, errcap, "QEMU exited during start", qlog, console, 0);
 			goto out;
 		}
 		if (agw_mono_us() > deadline) {
 			r = -ETIMEDOUT;
-			log_tail(qlog, err, errcap, "QEMU did not connect to the control socket");
+			char what[96];
+
+			snprintf(what, sizeof(what),
+				 "QEMU did not connect to the control socket within %d ms", timeout);
+			vm_fail(err, errcap, what, qlog, console, 0);
 			goto out;
 		}
 	}
 	r = vm_recv(vm, (int)((deadline - agw_mono_us()) / 1000), -1, &h, &p);
 	if (r < 0 || h.type != CTL_HELLO) {
 		r = r < 0 ? r : -AGW_EPROTO;
-		log_tail(console, err, errcap,
-			 r == -ETIMEDOUT ? "guest did not say HELLO in time (console)"
-					 : "guest failed before HELLO (console)");
+		if (r == -ETIMEDOUT) {
+			char what[192];
+
+			snprintf(what, sizeof(what), "guest did not say HELLO within %d ms%s", timeout,
+				 vm->accel == QEMU_ACCEL_KVM ? " under KVM" : "");
+			vm_fail(err, errcap, what, qlog, console, 1);
+		} else {
+			for (int i = 0; i < 20 && !qemu_gone(vm); i++)
+				usleep(10000); /* the socket closes just before QEMU exits */
+			vm_fail(err, errcap,
+				vm->exited ? "QEMU exited before the guest said HELLO"
+					   : "guest failed before HELLO",
+				qlog, console, !vm->exited);
+		}
 		goto out;
 	}
 	if (ctl_hello_decode(p, h.len, &ver, &maxp) < 0 || ver != CTL_VERSION) {

@@ -18,6 +18,8 @@
 
 struct vm;
 
+#define VM_KVM_BOOT_TIMEOUT_MS 20000
+
 struct vm_cfg {
 	const char *state_dir; /* created 0700 if missing; sockets and logs go here */
 	const char *kernel, *initrd;
@@ -26,7 +28,8 @@ struct vm_cfg {
 	enum qemu_accel accel;
 	int tap_fd; /* -1: no NIC */
 	const char *mac;
-	int boot_timeout_ms; /* 0: 120000 (TCG on a busy host is slow) */
+	int boot_timeout_ms; /* 0: 120000 under TCG (slow on a busy host), else
+				VM_KVM_BOOT_TIMEOUT_MS */
 };
 
 /* Outcome of one exec. */
