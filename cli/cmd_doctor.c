@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "gateway/net/nlog.h"
 #include "vmctl/accel.h"
+#include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
 #include "vmctl/sbx.h"
@@ -603,6 +604,25 @@ static void doctor_audit(struct doctor_check *c)
 	doctor_writable_dir(c, "audit database", dir, db);
 }
 
+static void doctor_cgroup(struct doctor_check *c)
+{
+	char why[512];
+	int mode = cg_mode(why, sizeof(why));
+
+	if (mode == 2)
+		doctor_set(c, DOCTOR_OK, NULL,
+			   "cgroup v2 with memory, cpu and pids: each sandbox gets agentgw/<name>");
+	else if (mode == 1)
+		doctor_set(c, DOCTOR_OK, NULL,
+			   "cgroup v1 memory, cpu and pids hierarchies (v2 lacks them): each "
+			   "sandbox gets agentgw/<name> in each");
+	else
+		doctor_set(c, DOCTOR_WARN,
+			   "mount the cgroup v2 hierarchy with the memory, cpu and pids controllers "
+			   "at /sys/fs/cgroup (or the v1 ones), as root",
+			   "sandboxes run without resource limits: %s", why);
+}
+
 static void doctor_state(struct doctor_check *c)
 {
 	doctor_writable_dir(c, "sandbox state", sbx_run_dir(), NULL);
@@ -632,6 +652,7 @@ int cmd_doctor(int argc, char **argv)
 	    {.name = "nflog", .run = doctor_nflog},    {.name = "openat2", .run = doctor_openat2},
 	    {.name = "qemu", .run = doctor_qemu},      {.name = "image", .run = doctor_image},
 	    {.name = "audit-db", .run = doctor_audit}, {.name = "state-dir", .run = doctor_state},
+	    {.name = "cgroups", .run = doctor_cgroup},
 	};
 	int json = 0, counts[3] = {0, 0, 0};
 

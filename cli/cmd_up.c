@@ -39,8 +39,10 @@
 #include "log.h"
 #include "policies/pol.h"
 #include "vmctl/accel.h"
+#include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
+#include "vmctl/jail.h"
 #include "vmctl/sbx.h"
 #include "vmctl/sbxd.h"
 #include "vmctl/sup.h"
@@ -152,14 +154,15 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
 static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
-		      enum qemu_accel accel, const char *append, char **cmd, int detach,
-		      int verbose)
+		      enum qemu_accel accel, uint32_t jail_slot, const char *append, char **cmd,
+		      int detach, int verbose)
 {
 	struct vm_cfg cfg = {.kernel = img->kernel,
 			     .initrd = img->initrd,
 			     .append = append,
 			     .tap_fd = tap_fd,
-			     .accel = accel};
+			     .accel = accel,
+			     .jail_slot = jail_slot};
 	const char *sh[] = {"/bin/sh", NULL};
 	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1};
 	char state[512], err[4096], msg[64];
@@ -343,6 +346,7 @@ int cmd_up(int argc, char **argv)
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL;
 	enum qemu_accel accel_want;
 	struct accel_verdict av;
+	struct cg cg = {0};
 	int64_t t_accel;
 
 	if (cli_wants_help(argc, argv)) {
@@ -496,6 +500,19 @@ int cmd_up(int argc, char **argv)
 			 hs, SUP_P9_PORT);
 	else
 		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s", gs, hs);
+	{
+		struct cg_limits lim = cg_limits_for(pol_memory_mib(c.pol), pol_vcpus(c.pol));
+
+		if ((r = cg_enter(c.name, &lim, &cg)) < 0) {
+			char why[256];
+
+			if (cg_mode(why, sizeof(why)) == 0)
+				fprintf(stderr, "agentgw up: warning: no cgroup for the sandbox: %s\n", why);
+			else
+				fprintf(stderr, "agentgw up: warning: no cgroup for the sandbox: %s\n",
+					agw_strerror(r));
+		}
+	}
 	if (sup_new(&c, &u.sup, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agentgw up: %s\n", err);
 		goto out;
@@ -516,7 +533,11 @@ int cmd_up(int argc, char **argv)
 		close(p[0]);
 		if (u.ready_fd >= 0)
 			close(u.ready_fd);
-		up_runner(p[1], tap_fd, c.name, &img, av.accel, append, cmd, detach, verbose);
+		/* The /30's index: unique among live sandboxes, so is QEMU's jail uid. */
+		uint32_t slot = (ntohl(guest.s_addr) >> 2) % (JAIL_SLOT_ANY - 1) + 1;
+
+		up_runner(p[1], tap_fd, c.name, &img, av.accel, slot, append, cmd, detach,
+			  verbose);
 	}
 	close(p[1]);
 	p[1] = -1;
@@ -563,6 +584,8 @@ out:
 		close(tap_fd);
 	if (ifname[0] && tap_link_exists(ifname) == 1)
 		tap_delete(ifname);
+	if (cg.ndirs)
+		cg_leave(&cg);
 	if (claimed)
 		sbx_state_remove(c.name);
 	return rc;

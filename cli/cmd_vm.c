@@ -265,6 +265,8 @@ out:
 			unlink(p);
 			snprintf(p, sizeof(p), "%s/qemu.log", state);
 			unlink(p);
+			snprintf(p, sizeof(p), "%s/root", state);
+			rmdir(p);
 			rmdir(state);
 		}
 	}

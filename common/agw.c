@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,4 +75,20 @@ int agw_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+int agw_which(const char *name, char *buf, size_t cap)
+{
+	const char *path = getenv("PATH"), *p, *e;
+
+	if (strchr(name, '/'))
+		return (size_t)snprintf(buf, cap, "%s", name) < cap ? 0 : -AGW_ETOOBIG;
+	for (p = path && *path ? path : "/usr/bin:/bin"; *p; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ':');
+		if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)(e - p), p, name) >= cap)
+			return -AGW_ETOOBIG;
+		if (access(buf, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
 }

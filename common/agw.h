@@ -45,5 +45,11 @@ int64_t agw_mono_us(void);
  * when fd is non-blocking. Returns 0 or -errno (-EIO if write returns 0).
  */
 int agw_write_all(int fd, const void *buf, size_t n);
+/*
+ * The program a name runs: name itself when it holds a '/', else the first
+ * executable <dir>/name along $PATH (default /usr/bin:/bin). Returns 0,
+ * -ENOENT, -AGW_ETOOBIG. Never blocks.
+ */
+int agw_which(const char *name, char *buf, size_t cap);
 
 #endif

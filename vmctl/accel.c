@@ -59,24 +59,6 @@ int accel_requested(const char *flag, const char *policy, enum qemu_accel *out, 
 	return 0;
 }
 
-/* The QEMU binary as QEMU will be started: $AGENTGW_QEMU or the PATH's. */
-static int accel_qemu_path(char *buf, size_t cap)
-{
-	const char *bin = qemu_binary(), *path = getenv("PATH");
-	const char *p, *e;
-
-	if (strchr(bin, '/'))
-		return snprintf(buf, cap, "%s", bin) < (int)cap ? 0 : -AGW_ETOOBIG;
-	for (p = path ? path : "/usr/bin:/bin"; *p; p = *e ? e + 1 : e) {
-		e = strchrnul(p, ':');
-		if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)(e - p), p, bin) >= cap)
-			return -AGW_ETOOBIG;
-		if (access(buf, X_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
 int accel_key(const char *image_dir, char *buf, size_t cap)
 {
 	struct utsname u;
@@ -86,7 +68,7 @@ int accel_key(const char *image_dir, char *buf, size_t cap)
 
 	if (uname(&u) < 0)
 		memset(&u, 0, sizeof(u));
-	if (accel_qemu_path(qemu, sizeof(qemu)) == 0)
+	if (agw_which(qemu_binary(), qemu, sizeof(qemu)) == 0)
 		stat(qemu, &st);
 	n = snprintf(buf, cap, "kernel=%s %s; qemu=%s size=%lld mtime=%lld.%09ld ino=%llu; image=%s",
 		     u.release, u.version, qemu, (long long)st.st_size,
@@ -191,12 +173,13 @@ static void accel_cache_write(const char *key, struct accel_verdict *v)
 /* Remove the probe's state folder (its logs were quoted into the verdict). */
 static void accel_rm_state(const char *dir)
 {
-	static const char *const files[] = {"console.log", "qemu.log", "ctl.sock", "qmp.sock"};
+	static const char *const files[] = {"console.log", "qemu.log", "ctl.sock", "qmp.sock", "root"};
 	char p[600];
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		unlink(p);
+		if (unlink(p) < 0 && errno == EISDIR)
+			rmdir(p);
 	}
 	rmdir(dir);
 }

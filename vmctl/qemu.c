@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +15,6 @@
 #include <unistd.h>
 
 #include "agw.h"
-
-extern char **environ;
 
 const char *qemu_kvm_dev(void)
 {
@@ -118,6 +115,11 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 	r |= add(qa, "-no-user-config");
 	r |= add(qa, "-nographic");
 	r |= add(qa, "-no-reboot");
+	if (cfg->sandbox) {
+		/* QEMU's own seccomp filter, on top of the jail (vmctl/jail.h). */
+		r |= add(qa, "-sandbox");
+		r |= add(qa, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	}
 	r |= add(qa, "-kernel");
 	r |= add(qa, "%s", cfg->kernel);
 	r |= add(qa, "-initrd");
@@ -163,28 +165,4 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 			 cfg->mac ? cfg->mac : "52:54:00:77:00:02");
 	}
 	return r ? -AGW_ETOOBIG : 0;
-}
-
-int qemu_spawn(const struct qemu_argv *qa, int tap_fd, int log_fd, pid_t *pid)
-{
-	posix_spawn_file_actions_t fa;
-	int r;
-
-	*pid = -1;
-	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
-		return -r;
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (log_fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	}
-	/* dup2 onto itself clears FD_CLOEXEC (glibc >= 2.29): QEMU inherits it. */
-	if (tap_fd > 2)
-		posix_spawn_file_actions_adddup2(&fa, tap_fd, tap_fd);
-	r = posix_spawnp(pid, qa->argv[0], &fa, NULL, qa->argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	return r ? -r : 0;
 }

@@ -28,6 +28,7 @@ struct qemu_cfg {
 	const char *ctl_sock;	 /* host-listening socket for agentgw.ctl */
 	const char *qmp_sock;	 /* QMP server socket QEMU creates */
 	const char *console_log; /* serial console output file */
+	int sandbox;		 /* add QEMU's -sandbox (seccomp) with every deny option */
 };
 
 #define QEMU_MAX_ARGS 64
@@ -67,13 +68,5 @@ const char *qemu_accel_name(enum qemu_accel a);
  * with qemu_kvm_usable(); otherwise pure.
  */
 int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *out);
-
-/*
- * Start QEMU: stdin /dev/null, stdout and stderr to log_fd (or /dev/null if
- * -1), tap_fd (if >= 0) inherited under the same number, every other fd
- * closed on exec by the caller's O_CLOEXEC. *pid is the child. Returns 0 or
- * -errno. Does not wait.
- */
-int qemu_spawn(const struct qemu_argv *qa, int tap_fd, int log_fd, pid_t *pid);
 
 #endif

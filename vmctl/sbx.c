@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agw.h"
+#include "vmctl/cg.h"
 #include "audit/aud.h"
 #include "vmctl/fw.h"
 #include "vmctl/sbx.h"
@@ -203,7 +204,7 @@ const char *sbx_state_name(enum sbx_state s)
 void sbx_state_remove(const char *name)
 {
 	static const char *const files[] = {
-	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm",
+	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm/root", "vm",
 	    SBX_SOCK,	      "info",	     "pid",	    "policy",	   "supervisor.log"};
 	char path[512];
 
@@ -403,6 +404,7 @@ int sbx_cleanup(const char *name)
 		rc = r;
 	sbx_close_row(&info);
 	sbx_state_remove(name);
+	cg_remove(name);
 	return rc;
 }
 

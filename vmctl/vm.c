@@ -23,6 +23,7 @@
 
 #include "agw.h"
 #include "vmctl/ctl.h"
+#include "vmctl/jail.h"
 #include "vmctl/qmp.h"
 
 #define VM_PATH_MAX 108 /* sun_path */
@@ -249,8 +250,9 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name)
 int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char console[1024], qlog[1024];
+	char console[1024], qlog[1024], root[1024];
 	struct qemu_cfg qc = {0};
+	struct jail jail;
 	struct qemu_argv *qa = NULL;
 	struct vm *vm = NULL;
 	int lfd = -1, logfd = -1, r, timeout = cfg->boot_timeout_ms ? cfg->boot_timeout_ms : 120000;
@@ -283,7 +285,8 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	if ((r = path_in(vm->ctl_path, sizeof(vm->ctl_path), cfg->state_dir, "ctl.sock")) < 0 ||
 	    (r = path_in(vm->qmp_path, sizeof(vm->qmp_path), cfg->state_dir, "qmp.sock")) < 0 ||
 	    (r = path_in(console, sizeof(console), cfg->state_dir, "console.log")) < 0 ||
-	    (r = path_in(qlog, sizeof(qlog), cfg->state_dir, "qemu.log")) < 0) {
+	    (r = path_in(qlog, sizeof(qlog), cfg->state_dir, "qemu.log")) < 0 ||
+	    (r = path_in(root, sizeof(root), cfg->state_dir, "root")) < 0) {
 		snprintf(err, errcap, "%s: path too long for a unix socket", cfg->state_dir);
 		goto out;
 	}
@@ -307,18 +310,31 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	qc.ctl_sock = vm->ctl_path;
 	qc.qmp_sock = vm->qmp_path;
 	qc.console_log = console;
+	jail_init(&jail,
+		  cfg->jail_slot ? cfg->jail_slot : JAIL_SLOT_ANY + (uint32_t)getpid(), root,
+		  cfg->state_dir);
+	if (cfg->no_jail || getenv("AGENTGW_NO_JAIL"))
+		jail.uid = 0;
+	qc.sandbox = jail.uid != 0;
+	if (jail.uid && ((r = jail_add_ro(&jail, cfg->kernel)) < 0 ||
+			 (r = jail_add_ro(&jail, cfg->initrd)) < 0 ||
+			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
+		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
+		goto out;
+	}
 	if ((r = qemu_build_argv(&qc, qa)) < 0) {
 		snprintf(err, errcap, "QEMU command line: %s", agw_strerror(r));
 		goto out;
 	}
 	vm->accel = qa->accel;
+	jail.kvm = vm->accel == QEMU_ACCEL_KVM;
 	if (!cfg->boot_timeout_ms && vm->accel == QEMU_ACCEL_KVM) {
 		/* KVM boots this guest in about a second; a broken one never does. */
 		timeout = VM_KVM_BOOT_TIMEOUT_MS;
 		deadline = t0 + (int64_t)timeout * 1000;
 	}
 	logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if ((r = qemu_spawn(qa, cfg->tap_fd, logfd, &vm->pid)) < 0) {
+	if ((r = jail_spawn(&jail, qa->argv, cfg->tap_fd, logfd, &vm->pid)) < 0) {
 		snprintf(err, errcap, "%s: %s", qa->argv[0], strerror(-r));
 		goto out;
 	}

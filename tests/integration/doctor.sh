@@ -13,8 +13,9 @@ BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 [ -x "$AGENTGW" ] || { echo "FAIL: $AGENTGW not built (make check-build)"; exit 1; }
 command -v jq >/dev/null || { echo "SKIP: jq not installed (scripts/deps.sh)"; exit 77; }
-CHECKS="root kvm tun nftables nflog openat2 qemu image audit-db state-dir"
+CHECKS="root kvm tun nftables nflog openat2 qemu image audit-db state-dir cgroups"
 dir=$(mktemp -d /tmp/agw-doctor-XXXXXX)
+export AGENTGW_STATE_DIR=$dir/state # doctor probes a KVM boot here when /dev/kvm works
 trap 'rm -rf "$dir"' EXIT
 fails=0
 check() { # description, command...
@@ -63,7 +64,17 @@ elif command -v python3 >/dev/null; then
 		want=warn
 	fi
 fi
-if [ -n "$want" ]; then
+if [ "$want" = ok ]; then
+	# /dev/kvm works, but only a boot shows whether it runs the guest: the
+	# line must agree with the probe's verdict (cached in the state dir).
+	verdict=$(sed -n 's/^verdict=\([a-z]*\).*/\1/p' "$AGENTGW_STATE_DIR/accel-probe" 2>/dev/null)
+	case $verdict in
+	kvm) check "kvm ok: the probe booted the guest under KVM" grep -qE '^  ok +kvm +KVM boots the guest' "$dir/text" ;;
+	tcg) check "kvm warn: /dev/kvm opens but the probe boot failed" \
+		grep -qE '^  warn +kvm +/dev/kvm opens but cannot boot the guest .*TCG' "$dir/text" ;;
+	*) check "kvm warn: nothing to probe with (no image or not root)" grep -qE '^  warn +kvm .*probe' "$dir/text" ;;
+	esac
+elif [ -n "$want" ]; then
 	check "kvm is $want (/dev/kvm $([ -e /dev/kvm ] || echo "absent")$([ -e /dev/kvm ] && echo "present"))" \
 		test "$(status kvm "$dir/text")" = "$want"
 fi

@@ -55,6 +55,8 @@ e2e_netns() {
 e2e_cleanup() {
 	local p
 	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	# QEMU runs in a network namespace of its own (vmctl/jail.h): find it by its state dir.
+	pkill -9 -f -- "$tmp/run/" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 	rm -rf "$tmp"
 }
