@@ -93,6 +93,7 @@ static int op_version(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 
 static int op_attach(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
+	const struct pol_decision allow = {.verdict = POL_ALLOW};
 	struct p9_fid *f;
 	struct stat st = {0};
 	char detail[320], aname[256];
@@ -104,7 +105,7 @@ static int op_attach(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		return err;
 	p9_json_str(detail, sizeof(detail), "aname", aname);
-	if (p9_emit(c, "attach", ".", "allow", NULL, NULL, -1, -1, -1, detail))
+	if (p9_gate(c, "attach", ".", &allow, detail))
 		return EACCES;
 	err = p9_fid_add(c, m->u.attach.fid, "", &f);
 	if (err)
