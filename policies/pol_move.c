@@ -61,8 +61,8 @@ void pol_fs_subtree_same(const struct pol *p, const char *from, const char *to,
 	pol_move_set(p, d, false, NULL, 0, R_MALLOW);
 }
 
-/* Are from and to decided alike for every access? Fills d with the rule that
- * gives the extra access (deny when they differ); returns the differing bits. */
+/* Are from and to decided alike for every access? When not, d is a deny
+ * naming the rule of the stricter name; returns the differing bits. */
 static unsigned pol_move_alike(const struct pol *p, const char *from, const char *to,
 			       struct pol_decision *d)
 {
@@ -77,9 +77,10 @@ static unsigned pol_move_alike(const struct pol *p, const char *from, const char
 		if (df.verdict == dt.verdict)
 			continue;
 		if (!diff) {
-			const struct pol_decision *more = dt.verdict == POL_ALLOW ? &dt : &df;
+			/* name the rule that protects the stricter name */
+			const struct pol_decision *less = dt.verdict == POL_ALLOW ? &df : &dt;
 
-			pol_move_set(p, d, true, more->rule, more->line, R_LINK);
+			pol_move_set(p, d, true, less->rule, less->line, R_LINK);
 		}
 		diff |= 1u << b;
 	}
