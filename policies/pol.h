@@ -161,6 +161,15 @@ size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op,
 void pol_fs_subtree_same(const struct pol *p, const char *from, const char *to,
 			 struct pol_decision *d);
 
+/*
+ * Writing (open for write, truncate, setattr) a regular file that has nlink
+ * names: with more than one, its other names are unknown (made on the host,
+ * or under an earlier policy) and may be protected, so it is a deny (would
+ * deny in audit mode) unless the rules let every path be written (an allow
+ * rule "**" with write and no deny rule covering write). Fills d.
+ */
+void pol_check_fs_linked_write(const struct pol *p, unsigned long nlink, struct pol_decision *d);
+
 /* Accessors. Strings are owned by the policy. */
 const char *pol_name(const struct pol *p);
 enum pol_mode pol_mode(const struct pol *p);

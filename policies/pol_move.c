@@ -21,6 +21,8 @@ static const char R_LINK[] = "the two names of a hard link must be decided alike
 			     "access (read, write, create, delete)";
 static const char R_MESCAPE[] = "path escapes the workspace or is too long";
 static const char R_MALLOW[] = "allowed by rule";
+static const char R_NLINK[] = "the file has other hard links, whose names' rules cannot be "
+			      "checked; it is written only where every path is writable";
 
 static void pol_move_set(const struct pol *p, struct pol_decision *d, bool deny,
 			 const char *rule, int line, const char *reason)
@@ -141,4 +143,27 @@ size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op,
 	}
 	*d = steps[0].d;
 	return n;
+}
+
+void pol_check_fs_linked_write(const struct pol *p, unsigned long nlink, struct pol_decision *d)
+{
+	bool everywhere = false;
+
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < p->nfr && nlink > 1; i++) {
+		const struct pol_frule *r = &p->fr[i];
+
+		if (!(r->access & POL_ACC_WRITE))
+			continue;
+		if (r->deny) {
+			pol_move_set(p, d, true, r->name, r->line, R_NLINK);
+			return;
+		}
+		if (r->g.nseg == 1 && r->g.kind[0] == POL_SEG_DSTAR)
+			everywhere = true;
+	}
+	if (nlink > 1 && !everywhere)
+		pol_move_set(p, d, true, NULL, 0, R_NLINK);
+	else
+		pol_move_set(p, d, false, NULL, 0, R_MALLOW);
 }

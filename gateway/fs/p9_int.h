@@ -100,6 +100,14 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
  */
 int p9_check_move(struct p9_conn *c, const char *op, const struct pol_fs_move *mv,
 		  struct pol_decision *d);
+/*
+ * Writing a regular file that has other hard links (st_nlink > 1): allowed
+ * only as pol_check_fs_linked_write says; a deny event otherwise (EACCES),
+ * a would_deny event in audit mode. 0 when acc has no write or st is not a
+ * multiply linked regular file.
+ */
+int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const struct stat *st,
+		   unsigned acc);
 /* A refused operation that no rule decided (bad name, chown to another
  * owner): a deny event for target with reason and detail, returns err. */
 int p9_refuse(struct p9_conn *c, const char *op, const char *target, const char *reason,

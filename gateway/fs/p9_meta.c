@@ -123,6 +123,10 @@ int p9_op_setattr(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_act_failed(c, "setattr", f->path, errno);
 		goto out;
 	}
+	/* chmod, truncate or times through one name change every name */
+	err = p9_check_nlink(c, "setattr", f->path, &st, POL_ACC_WRITE);
+	if (err)
+		goto out;
 	err = p9_act(c, "setattr", f->path, &d, detail);
 	if (err)
 		goto out;

@@ -215,6 +215,8 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (isdir && (acc & POL_ACC_WRITE))
 		return EISDIR;
 	err = p9_check(c, isdir ? "readdir" : "open", f->path, acc, false, &d);
+	if (!err)
+		err = p9_check_nlink(c, "open", f->path, &st, acc);
 	if (err)
 		return err;
 	fl = isdir ? O_RDONLY | O_DIRECTORY : open_flags(m->u.lopen.flags) | O_NONBLOCK;
@@ -258,6 +260,10 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		return ENOMEM;
 	err = p9_loc_open(c, "create", path, &l);
 	if (err)
+		goto out;
+	/* Without O_EXCL an existing file is opened: its other names count. */
+	if (fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (err = p9_check_nlink(c, "create", path, &st, acc)))
 		goto out;
 	err = p9_act(c, "create", path, &d, NULL);
 	if (err)

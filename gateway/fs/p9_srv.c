@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agw.h"
@@ -186,6 +187,27 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 	/* Fail closed: while the sink fails, nothing goes ahead unrecorded. */
 	if (!srv_sink_ok(c->srv))
 		return p9_gate(c, op, shown, d, detail);
+	return 0;
+}
+
+int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const struct stat *st,
+		   unsigned acc)
+{
+	struct pol_decision d;
+	char detail[64];
+
+	if (!(acc & POL_ACC_WRITE) || !S_ISREG(st->st_mode) || st->st_nlink <= 1)
+		return 0;
+	pol_check_fs_linked_write(c->srv->pol, (unsigned long)st->st_nlink, &d);
+	snprintf(detail, sizeof(detail), "{\"access\":\"write\",\"nlink\":%lu}",
+		 (unsigned long)st->st_nlink);
+	if (d.verdict == POL_DENY) {
+		c->srv->st.denials++;
+		p9_emit(c, op, p9_shown(path), "deny", d.rule, d.reason, -1, -1, -1, detail);
+		return EACCES;
+	}
+	if (d.verdict == POL_WOULD_DENY)
+		return p9_gate(c, op, p9_shown(path), &d, detail);
 	return 0;
 }
 

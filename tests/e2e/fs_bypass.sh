@@ -12,6 +12,7 @@
 #     then a write of src/x; a symlink in place of .git/config;
 #   - moves of directories holding .env files (in strict.yaml out of src/
 #     into tests/, where .env would be readable), and of .env itself;
+#   - a write through src/hl, a second name of .git/config made on the host;
 #   - a normal directory and file rename that must still work.
 # Each is checked three ways: the guest saw the failure, the host files are
 # unchanged, and the audit database has the deny row and no allow row for
@@ -27,6 +28,7 @@ e2e_netns fsb
 GUEST='
 cd /workspace || exit 9
 t() { n=$1; shift; if sh -c "$*" >/dev/null 2>&1; then echo "$n=ok"; else echo "$n=fail"; fi; }
+t write_host_link "echo evil >>src/hl"
 t mv_cfg_over_config "mv cfg .git/config"
 t swap_git_out_and_plant "mv .git g2 && echo evil >g2/hooks/pre-commit && chmod +x g2/hooks/pre-commit && mv g2 .git"
 t move_g3_onto_git "mv -T g3 .git"
@@ -52,6 +54,7 @@ run_policy() {
 	ws=$d/ws
 	mkdir -p "$ws/.git/hooks" "$ws/g3/hooks" "$ws/src/a" "$ws/src/d" "$ws/tests" "$ws/proj"
 	echo orig >"$ws/.git/config"
+	ln "$ws/.git/config" "$ws/src/hl" # a second name made on the host
 	echo evil >"$ws/cfg"
 	echo evil >"$ws/g3/hooks/pre-commit"
 	echo x >"$ws/src/x"
@@ -94,6 +97,9 @@ config_safe() {
 
 # The checks every policy shares: git hooks and .git/config.
 git_checks() {
+	refused write_host_link "a write of src/hl, a host-made second name of .git/config"
+	same src/hl orig
+	has_deny "op='open' and target='src/hl'" "the write of src/hl"
 	refused mv_cfg_over_config "mv cfg .git/config"
 	no_allow "op='rename' and target='cfg'" "mv cfg .git/config"
 	refused swap_git_out_and_plant "mv .git g2, plant a hook, mv g2 .git"
@@ -121,7 +127,7 @@ for ex in examples/*.yaml; do
 	grep -q '^filesystem:' "$ex" || continue
 	n=$((n + 1))
 	run_policy "$ex"
-	if [ "$(grep -c '=' "$d/out")" != 14 ]; then
+	if [ "$(grep -c '=' "$d/out")" != 15 ]; then
 		bad "$ex: the guest ran every attempt"
 		cat "$d/out"
 		tail -20 "$d/err"

@@ -1253,6 +1253,36 @@ static void test_rename_link_battery(void **state)
 			assert_false(exists(".git/config"));
 		}
 	}
+	/* a file with another name made on the host (here the protected
+	 * .git/hooks/keep): writing, truncating or chmod through the writable
+	 * name is refused, reading is not */
+	put_file(".git/hooks/keep", "keep\n");
+	{
+		char a[256], b[256];
+
+		snprintf(a, sizeof(a), "%s/.git/hooks/keep", T.ws);
+		snprintf(b, sizeof(b), "%s/src/keep-alias", T.ws);
+		assert_int_equal(link(a, b), 0);
+	}
+	assert_int_equal(walk(0, 201, "src/keep-alias"), 0);
+	assert_int_equal(lopen(201, P9_DOTL_WRONLY), -EACCES);
+	const struct rec *e = find_ev("open", "src/keep-alias", "deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->reason, "other hard links"));
+	assert_non_null(strstr(e->detail, "\"nlink\":2"));
+	assert_int_equal(lopen(201, P9_DOTL_RDONLY), 0);
+	assert_int_equal(walk(0, 202, "src"), 0);
+	assert_int_equal(lcreate(202, "keep-alias", P9_DOTL_WRONLY | P9_DOTL_CREATE | P9_DOTL_TRUNC),
+			 -EACCES);
+	struct p9_msg ts = {.type = P9_TSETATTR}, rs;
+	assert_int_equal(walk(0, 203, "src/keep-alias"), 0);
+	ts.u.setattr.fid = 203;
+	ts.u.setattr.valid = P9_SETATTR_MODE;
+	ts.u.setattr.mode = 0755;
+	assert_int_equal(rpc(&ts, &rs), -EACCES);
+	assert_non_null(find_ev("setattr", "src/keep-alias", "deny"));
+	assert_non_null(slurp(".git/hooks/keep", buf, sizeof(buf)));
+	assert_string_equal(buf, "keep\n");
 	assert_true(exists("src/b/f"));
 	assert_true(exists("proj2/.env"));
 	assert_non_null(slurp("src/x2", buf, sizeof(buf)));

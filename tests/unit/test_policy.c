@@ -760,6 +760,29 @@ static void test_fs_move_table(void **state)
 			fail();
 		}
 	}
+	/* a file with other names is written only where every path is */
+	{
+		static const char all[] = "version: 1\nname: w\nfilesystem:\n  workspace: /\n"
+					  "  allow:\n    - { path: \"**\", access: [read, write] }\n"
+					  "  deny:\n    - { path: \"**/.env\", access: [read] }\n";
+		struct pol *pw = load(all, "/");
+		struct pol_decision d;
+
+		pol_check_fs_linked_write(pw, 2, &d);
+		assert_int_equal(d.verdict, POL_ALLOW);
+		pol_check_fs_linked_write(ex[1], 1, &d);
+		assert_int_equal(d.verdict, POL_ALLOW);
+		pol_check_fs_linked_write(ex[1], 2, &d);
+		assert_int_equal(d.verdict, POL_DENY);
+		assert_string_equal(d.rule, "filesystem.deny[0]");
+		pol_check_fs_linked_write(ex[0], 3, &d); /* claude-code: audit mode */
+		assert_int_equal(d.verdict, POL_WOULD_DENY);
+		pol_check_fs_linked_write(ex[2], 2, &d); /* strict: write only in src, tests */
+		assert_int_equal(d.verdict, POL_DENY);
+		pol_check_fs_linked_write(pi, 2, &d);
+		assert_int_equal(d.verdict, POL_DENY);
+		pol_free(pw);
+	}
 	for (size_t i = 0; i < 3; i++)
 		pol_free(ex[i]);
 	pol_free(pi);
