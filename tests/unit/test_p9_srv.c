@@ -963,6 +963,14 @@ static void test_audit_mode(void **state)
 	assert_int_equal(lcreate(2, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
 	assert_non_null(find_ev("create", "x", "would_deny"));
 	assert_true(exists("x"));
+	/* a directory move that changes the rules below goes ahead as would_deny */
+	assert_int_equal(walk(0, 3, "pub"), 0);
+	assert_int_equal(walk(0, 4, "drop"), 0);
+	assert_int_equal(renameat9(3, "d", 4, "d"), 0);
+	e = find_ev("rename", "pub/d", "would_deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->reason, "below the source and below the target"));
+	assert_true(exists("drop/d/f"));
 	/* mknod stays denied */
 	struct p9_msg t = {.type = P9_TMKNOD}, r;
 	t.u.mknod.dfid = 0;
