@@ -35,7 +35,8 @@ static const struct subverb subverbs[] = {
      "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A |\n"
      "                  --fs-rename SRC DST [--dir] [--replace] | --fs-link SRC DST) [--json]",
      "show the decision for one request and the rules that matched"},
-    {"suggest", cmd_policy_suggest, "[--db F | --policy FILE] [--sandbox N] [--since T] [--until T]",
+    {"suggest", cmd_policy_suggest,
+     "[--db F | --policy FILE] [--sandbox N] [--since T] [--until T]",
      "print the allow rules that would have passed what the audit log shows denied"},
     {"reload", cmd_policy_reload, "NAME",
      "re-read a running sandbox's policy file; an invalid file is rejected, the old policy stays"},
@@ -254,9 +255,9 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
 	int bad, show;
 
 	n = pol_check_fs_move(p, mv, &d, st, &bad);
-	snprintf(what, sizeof(what), "%s %s -> %s%s%s",
-		 mv->kind == POL_FS_LINK ? "link" : "rename", mv->from, mv->to,
-		 mv->from_dir ? " (directory)" : "", mv->to_exists ? " (replacing)" : "");
+	snprintf(what, sizeof(what), "%s %s -> %s%s%s", mv->kind == POL_FS_LINK ? "link" : "rename",
+		 mv->from, mv->to, mv->from_dir ? " (directory)" : "",
+		 mv->to_exists ? " (replacing)" : "");
 	show = bad >= 0 ? bad : 0;
 	/* The rules behind the deciding step (for a comparison step: its path's
 	 * rules for the accesses that differ, or all). */
@@ -286,11 +287,12 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
 			if (st[i].other)
 				json_object_set_new(r, "other", json_string(st[i].other));
 			json_object_set_new(
-			    r, "access", json_string(pol_access_str(st[i].access, acc, sizeof(acc))));
+			    r, "access",
+			    json_string(pol_access_str(st[i].access, acc, sizeof(acc))));
 			json_object_set_new(r, "verdict",
 					    json_string(pol_verdict_str(st[i].d.verdict)));
-			json_object_set_new(r, "rule", st[i].d.rule[0] ? json_string(st[i].d.rule)
-								       : json_null());
+			json_object_set_new(
+			    r, "rule", st[i].d.rule[0] ? json_string(st[i].d.rule) : json_null());
 			json_object_set_new(r, "reason", json_string(st[i].d.reason));
 			json_object_set_new(r, "deciding", json_boolean((int)i == bad));
 			json_array_append_new(arr, r);
@@ -383,8 +385,8 @@ static int policy_explain(int argc, char **argv)
 		}
 		if (!strcmp(a, "--fs-rename") || !strcmp(a, "--fs-link")) {
 			if (i + 2 >= argc || mv.from) {
-				fprintf(stderr, "agentgw policy explain: %s needs SRC and DST, once\n",
-					a);
+				fprintf(stderr,
+					"agentgw policy explain: %s needs SRC and DST, once\n", a);
 				return CLI_USAGE;
 			}
 			mv.kind = a[5] == 'l' ? POL_FS_LINK : POL_FS_RENAME;

@@ -133,11 +133,11 @@ struct pol_fs_move {
 
 /* One condition of a rename or link. */
 struct pol_fs_step {
-	const char *what; /* static: "delete the source", "same rules below", ... */
-	const char *path; /* op->from or op->to */
-	const char *other;   /* compare steps: the other path; else NULL */
-	unsigned access;     /* access steps: POL_ACC_* needed on path; compare
-			      * steps: the accesses decided differently (0: alike) */
+	const char *what;  /* static: "delete the source", "same rules below", ... */
+	const char *path;  /* op->from or op->to */
+	const char *other; /* compare steps: the other path; else NULL */
+	unsigned access;   /* access steps: POL_ACC_* needed on path; compare
+			    * steps: the accesses decided differently (0: alike) */
 	struct pol_decision d;
 };
 
@@ -149,8 +149,8 @@ struct pol_fs_step {
  * in audit mode), else an allow naming the first step's rule. *bad gets
  * that step's index, or -1 when every step allows. Never allocates.
  */
-size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op,
-			 struct pol_decision *d, struct pol_fs_step *steps, int *bad);
+size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op, struct pol_decision *d,
+			 struct pol_fs_step *steps, int *bad);
 /*
  * Moving directory from to to: allow when every filesystem rule matches
  * the paths strictly below from exactly as the same paths below to, so each

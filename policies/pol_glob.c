@@ -237,7 +237,8 @@ bool pol_glob_match(const struct pol_glob *g, const struct pol_path *p)
 	return pi == g->nseg;
 }
 
-void pol_glob_states(const struct pol_glob *g, const struct pol_path *p, uint64_t set[POL_GLOB_WORDS])
+void pol_glob_states(const struct pol_glob *g, const struct pol_path *p,
+		     uint64_t set[POL_GLOB_WORDS])
 {
 	uint64_t next[POL_GLOB_WORDS];
 

@@ -24,8 +24,8 @@ static const char R_MALLOW[] = "allowed by rule";
 static const char R_NLINK[] = "the file has other hard links, whose names' rules cannot be "
 			      "checked; it is written only where every path is writable";
 
-static void pol_move_set(const struct pol *p, struct pol_decision *d, bool deny,
-			 const char *rule, int line, const char *reason)
+static void pol_move_set(const struct pol *p, struct pol_decision *d, bool deny, const char *rule,
+			 int line, const char *reason)
 {
 	size_t n = rule ? strlen(rule) : 0;
 
@@ -101,8 +101,8 @@ static void pol_move_step(const struct pol *p, struct pol_fs_step *s, const char
 	pol_check_fs(p, path, acc, &s->d);
 }
 
-size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op,
-			 struct pol_decision *d, struct pol_fs_step *steps, int *bad)
+size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op, struct pol_decision *d,
+			 struct pol_fs_step *steps, int *bad)
 {
 	size_t n = 0;
 

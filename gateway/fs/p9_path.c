@@ -140,8 +140,7 @@ int p9_name_get(struct p9_conn *c, const char *op, const char *dir, struct p9_st
 	else if (n.len > P9_NAME_MAX) {
 		why = "file name longer than 255 bytes";
 		err = ENAMETOOLONG;
-	}
-	else if (memchr(n.s, '/', n.len) || memchr(n.s, 0, n.len))
+	} else if (memchr(n.s, '/', n.len) || memchr(n.s, 0, n.len))
 		why = "file name contains '/' or NUL";
 	else if (p9_str_eq(n, ".") || p9_str_eq(n, ".."))
 		why = "file name is '.' or '..'";

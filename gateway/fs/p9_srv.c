@@ -150,8 +150,8 @@ int p9_gate(struct p9_conn *c, const char *op, const char *target, const struct 
 		p9_emit(c, op, target, "error", rule, P9_AUDIT_DOWN, -1, -1, -1, detail);
 		return EACCES;
 	}
-	if (p9_emit(c, op, target, dec, rule, d->verdict == POL_WOULD_DENY ? d->reason : NULL,
-		    -1, -1, -1, detail) == 0)
+	if (p9_emit(c, op, target, dec, rule, d->verdict == POL_WOULD_DENY ? d->reason : NULL, -1,
+		    -1, -1, detail) == 0)
 		return 0;
 	c->srv->st.denials++;
 	p9_emit(c, op, target, "error", rule, P9_AUDIT_DOWN, -1, -1, -1, detail);

@@ -50,7 +50,7 @@ struct p9_srv_config {
 	void *emit_ctx;		  /* also passed to audit_ok */
 	p9_audit_ok_fn *audit_ok; /* may be NULL */
 	int64_t sandbox_id;	  /* copied into every event */
-	uid_t owner_uid;    /* new files are chowned to these when they differ */
+	uid_t owner_uid;	  /* new files are chowned to these when they differ */
 	gid_t owner_gid;
 	uint32_t max_msize; /* 0: P9_MSIZE_MAX; clamped to [P9_MSIZE_MIN, P9_MSIZE_MAX] */
 	unsigned max_fids;  /* per connection; 0: P9_FIDS_DEFAULT */

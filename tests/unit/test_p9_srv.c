@@ -42,7 +42,7 @@ struct tc {
 	struct p9_conn *c;
 	struct rec ev[512];
 	size_t nev;
-	bool fail_emit;	  /* the sink refuses: nothing recorded */
+	bool fail_emit;	   /* the sink refuses: nothing recorded */
 	bool sink_failing; /* like the supervisor's: recorded (spilled), but failing */
 	uint16_t tag;
 	uint8_t rbuf[P9_MSIZE_MAX];
@@ -156,8 +156,8 @@ static int start_rules(const char *mode, unsigned max_fids, const char *rules, b
 	if (geteuid() == 0)
 		assert_int_equal(chown(T.ws, 65534, 65534), 0);
 	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n%s", mode,
-		     T.ws, rules);
+		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n%s", mode, T.ws,
+		     rules);
 	rc = pol_load_buf("t.yaml", pol, (size_t)n, "/", &T.pol, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].col,
@@ -1094,7 +1094,7 @@ struct bcase {
 	enum bop op;
 	const char *from; /* dir/name for renameat and link; the target for symlink */
 	const char *to;
-	int want; /* 0 or -errno */
+	int want;		 /* 0 or -errno */
 	const char *deny_target; /* a deny row for it must exist; NULL: none needed */
 };
 
@@ -1186,7 +1186,7 @@ static void test_rename_link_battery(void **state)
 	    {B_RENAMEAT, "cfg", ".git/config", -EACCES, ".git/config"},
 	    {B_RENAME, "cfg", ".git/config", -EACCES, ".git/config"},
 	    {B_RENAMEAT, ".git", "g2", -EACCES, ".git"},
-	    {B_RENAMEAT, "g2", ".git", -EACCES, "g2"},	/* g2 made on the host */
+	    {B_RENAMEAT, "g2", ".git", -EACCES, "g2"}, /* g2 made on the host */
 	    {B_RENAMEAT, ".git/hooks", "hooks2", -EACCES, ".git/hooks"},
 	    {B_LINK, "src/x", ".git/config", -EACCES, ".git/config"},
 	    {B_LINK, ".git/config", "src/y", -EACCES, "src/y"},
@@ -1237,8 +1237,8 @@ static void test_rename_link_battery(void **state)
 				 b->to ? b->to : "", rc, b->want);
 		for (size_t k = before; k < T.nev; k++) {
 			if (b->want && !strcmp(T.ev[k].decision, "allow"))
-				fail_msg("case %zu: refused, yet an allow row %s %s", i,
-					 T.ev[k].op, T.ev[k].target);
+				fail_msg("case %zu: refused, yet an allow row %s %s", i, T.ev[k].op,
+					 T.ev[k].target);
 		}
 		if (b->deny_target) {
 			bool found = false;
@@ -1280,8 +1280,8 @@ static void test_rename_link_battery(void **state)
 	assert_non_null(strstr(e->detail, "\"nlink\":2"));
 	assert_int_equal(lopen(201, P9_DOTL_RDONLY), 0);
 	assert_int_equal(walk(0, 202, "src"), 0);
-	assert_int_equal(lcreate(202, "keep-alias", P9_DOTL_WRONLY | P9_DOTL_CREATE | P9_DOTL_TRUNC),
-			 -EACCES);
+	assert_int_equal(
+	    lcreate(202, "keep-alias", P9_DOTL_WRONLY | P9_DOTL_CREATE | P9_DOTL_TRUNC), -EACCES);
 	struct p9_msg ts = {.type = P9_TSETATTR}, rs;
 	assert_int_equal(walk(0, 203, "src/keep-alias"), 0);
 	ts.u.setattr.fid = 203;

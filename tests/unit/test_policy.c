@@ -720,9 +720,10 @@ static const struct mcase mcases[] = {
 
 static void test_fs_move_table(void **state)
 {
-	static const char inl[] = "version: 1\nname: m\nfilesystem:\n  workspace: /\n"
-				  "  allow:\n    - { path: \"**\", access: [read, write, create, delete] }\n"
-				  "  deny:\n    - { path: \"a/*/secret/**\", access: [write] }\n";
+	static const char inl[] =
+	    "version: 1\nname: m\nfilesystem:\n  workspace: /\n"
+	    "  allow:\n    - { path: \"**\", access: [read, write, create, delete] }\n"
+	    "  deny:\n    - { path: \"a/*/secret/**\", access: [write] }\n";
 	struct pol *ex[3] = {0}, *pi = load(inl, "/");
 	const char *names[3] = {CC, DV, ST};
 
@@ -751,20 +752,21 @@ static void test_fs_move_table(void **state)
 				p = ex[k];
 		pol_check_fs_move(p, &mv, &d, steps, &bad);
 		if ((d.verdict != POL_ALLOW) != c->refused || bad != c->step) {
-			print_error("move case %zu (%s %s %s -> %s): got %s step %d (%s %s), want %s "
-				    "step %d\n",
-				    i, c->file ? c->file : "inline", c->k == RN ? "rename" : "link",
-				    c->from, c->to, pol_verdict_str(d.verdict), bad, d.rule,
-				    d.reason ? d.reason : "", c->refused ? "refused" : "allow",
-				    c->step);
+			print_error(
+			    "move case %zu (%s %s %s -> %s): got %s step %d (%s %s), want %s "
+			    "step %d\n",
+			    i, c->file ? c->file : "inline", c->k == RN ? "rename" : "link",
+			    c->from, c->to, pol_verdict_str(d.verdict), bad, d.rule,
+			    d.reason ? d.reason : "", c->refused ? "refused" : "allow", c->step);
 			fail();
 		}
 	}
 	/* a file with other names is written only where every path is */
 	{
-		static const char all[] = "version: 1\nname: w\nfilesystem:\n  workspace: /\n"
-					  "  allow:\n    - { path: \"**\", access: [read, write] }\n"
-					  "  deny:\n    - { path: \"**/.env\", access: [read] }\n";
+		static const char all[] =
+		    "version: 1\nname: w\nfilesystem:\n  workspace: /\n"
+		    "  allow:\n    - { path: \"**\", access: [read, write] }\n"
+		    "  deny:\n    - { path: \"**/.env\", access: [read] }\n";
 		struct pol *pw = load(all, "/");
 		struct pol_decision d;
 

@@ -147,8 +147,7 @@ static void test_explain_text(void **state)
 	assert_non_null(strstr(out, "reason: denied by rule"));
 
 	assert_int_equal(
-	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END),
-	    0);
+	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END), 0);
 	assert_non_null(strstr(out, "read src/.env: deny"));
 	assert_non_null(strstr(out, "filesystem.allow[1]")); /* also matched, listed */
 
@@ -208,9 +207,8 @@ static void test_explain_move(void **state)
 	assert_non_null(strstr(out, "(directory): deny"));
 	assert_non_null(strstr(out, "paths below keep their rules at the new place"));
 
-	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-rename", "src/a", "src/b",
-			     "--dir", END),
-			 0);
+	assert_int_equal(
+	    run("explain", "examples/dev.yaml", "--fs-rename", "src/a", "src/b", "--dir", END), 0);
 	assert_non_null(strstr(out, "rename src/a -> src/b (directory): allow"));
 
 	assert_int_equal(run("explain", "examples/claude-code.yaml", "--fs-link", "src/x",
@@ -226,11 +224,10 @@ static void test_explain_move(void **state)
 	json_decref(o);
 
 	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-link", "a", END), 2);
-	assert_int_equal(
-	    run("explain", "examples/dev.yaml", "--fs-link", "a", "b", "--dir", END), 2);
-	assert_int_equal(run("explain", "examples/dev.yaml", "--fs", "a", "--access", "read",
-			     "--dir", END),
+	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-link", "a", "b", "--dir", END),
 			 2);
+	assert_int_equal(
+	    run("explain", "examples/dev.yaml", "--fs", "a", "--access", "read", "--dir", END), 2);
 }
 
 static void test_usage(void **state)
@@ -247,8 +244,7 @@ static void test_usage(void **state)
 	assert_non_null(strstr(err, "unknown subverb 'frobnicate'"));
 	assert_int_equal(run("explain", "examples/dev.yaml", END), 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--fs", "b", END), 2);
-	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--port", "0", END),
-			 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--port", "0", END), 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--fs", "a", "--access", "rd", END),
 			 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--host", END), 2);
@@ -276,8 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_check),	 cmocka_unit_test(test_explain_text),
 	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_explain_move),
-	    cmocka_unit_test(test_usage),
-	    cmocka_unit_test(test_fs_msize),
+	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_fs_msize),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);
