@@ -11,7 +11,7 @@
 #   - ln .git/config src/y then a write of src/y; ln -f src/x .git/config
 #     then a write of src/x; a symlink in place of .git/config;
 #   - moves of directories holding .env files (in strict.yaml out of src/
-#     into tests/, where .env would be readable), and of .env itself;
+#     into tests/, decided by other rules), and of .env itself;
 #   - a write through src/hl, a second name of .git/config made on the host;
 #   - a normal directory and file rename that must still work.
 # Each is checked three ways: the guest saw the failure, the host files are
@@ -138,8 +138,8 @@ for ex in examples/*.yaml; do
 	absent proj/env
 	case $ex in
 	*strict.yaml)
-		# only src/ and tests/ are writable, and tests/<dir>/.env would
-		# be readable: moving src/d (with a .env) there is refused
+		# src/** and tests/** are different rules: a directory (here
+		# holding a .env) does not move between them
 		refused move_dir_with_env_to_tests "mv src/d tests/d"
 		has_deny "op='rename' and target='src/d'" "mv src/d tests/d"
 		same src/d/.env S=1

@@ -636,6 +636,24 @@ static void test_examples(void **state)
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
 		pol_check_fs(p, ".git/config", POL_ACC_WRITE, &d);
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
+		/* .env stays unread in every folder, also the writable ones */
+		for (size_t k = 0; k < 4; k++) {
+			static const char *const env[] = {"src/.env", "tests/a/.env", "x/.env",
+							  "src/a/.env"};
+
+			pol_check_fs(p, env[k], POL_ACC_READ, &d);
+			if (d.verdict == POL_ALLOW)
+				fail_msg("%s: %s readable", files[i], env[k]);
+		}
+		if (!strstr(files[i], "dev.yaml")) /* dev.yaml denies .env only */
+			for (size_t k = 0; k < 3; k++) {
+				static const char *const envx[] = {"src/.env.local",
+								   "tests/.env.prod", "a/b/.env.x"};
+
+				pol_check_fs(p, envx[k], POL_ACC_READ, &d);
+				if (d.verdict == POL_ALLOW)
+					fail_msg("%s: %s readable", files[i], envx[k]);
+			}
 		pol_check_host(p, "evil.pastebin.com", 443, &d);
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
 		pol_check_host(p, "registry.npmjs.org", 443, &d);
@@ -685,7 +703,7 @@ static const struct mcase mcases[] = {
     {DV, RN, "proj", "proj2", true, false, false, false, -1}, /* holds a .env: still denied there */
     {CC, RN, "certs", "keys/certs", true, false, false, false, -1},
     {ST, RN, "src/a", "src/b", true, false, false, false, -1},
-    {ST, RN, "src/a", "tests/a", true, false, false, true, 2}, /* tests/<dir>/.env is readable */
+    {ST, RN, "src/a", "tests/a", true, false, false, true, 2}, /* other rules: conservative */
     {ST, RN, "src/a.c", "src/b.c", false, true, false, false, -1},
     {ST, RN, "src/a.c", "tests/a.c", false, false, false, false, -1},
     {ST, RN, "README", "src/README", false, false, false, true, 0},
