@@ -13,6 +13,7 @@
 #   - moves of directories holding .env files (in strict.yaml out of src/
 #     into tests/, decided by other rules), and of .env itself;
 #   - a write through src/hl, a second name of .git/config made on the host;
+#   - .git/commondir, which would point git at another config and hooks;
 #   - a normal directory and file rename that must still work.
 # Each is checked three ways: the guest saw the failure, the host files are
 # unchanged, and the audit database has the deny row and no allow row for
@@ -43,6 +44,7 @@ t read_moved_env "cat proj2/.env"
 t lnf_x_over_config "ln -f src/x .git/config && echo evil >src/x"
 t symlink_as_config "rm -f .git/config; ln -s ../src/x .git/config"
 t create_config "echo evil >.git/config"
+t write_commondir "echo ../evil >.git/commondir"
 exit 0
 '
 
@@ -120,6 +122,8 @@ git_checks() {
 	refused create_config "echo evil >.git/config"
 	no_allow "op='symlink' and target='.git/config'" "ln -s ../src/x .git/config"
 	config_safe
+	refused write_commondir "echo ../evil >.git/commondir (git would take config and hooks from evil/)"
+	absent .git/commondir
 }
 
 n=0
@@ -127,7 +131,7 @@ for ex in examples/*.yaml; do
 	grep -q '^filesystem:' "$ex" || continue
 	n=$((n + 1))
 	run_policy "$ex"
-	if [ "$(grep -c '=' "$d/out")" != 15 ]; then
+	if [ "$(grep -c '=' "$d/out")" != 16 ]; then
 		bad "$ex: the guest ran every attempt"
 		cat "$d/out"
 		tail -20 "$d/err"

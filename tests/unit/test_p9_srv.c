@@ -131,7 +131,10 @@ static const char RULES_CLAUDE[] =
     "    - { path: \"**/.env.*\" }\n"
     "    - { path: \"**/*.pem\" }\n"
     "    - { path: \".git/hooks/**\", access: [write, create, delete] }\n"
-    "    - { path: \".git/config\", access: [write] }\n";
+    "    - { path: \".git/modules/**/hooks/**\", access: [write, create, delete] }\n"
+    "    - { path: \".git/config\", access: [write] }\n"
+    "    - { path: \".git/modules/**/config\", access: [write] }\n"
+    "    - { path: \".git/**/commondir\", access: [write] }\n";
 
 static int start_rules(const char *mode, unsigned max_fids, const char *rules, bool with_ok)
 {

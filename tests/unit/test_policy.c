@@ -636,6 +636,17 @@ static void test_examples(void **state)
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
 		pol_check_fs(p, ".git/config", POL_ACC_WRITE, &d);
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
+		/* what else makes host git run code: a submodule's hooks and
+		 * config, a commondir file pointing git at another folder */
+		for (size_t k = 0; k < 4; k++) {
+			static const char *const gitw[] = {
+			    ".git/commondir", ".git/modules/m/hooks/post-checkout",
+			    ".git/modules/a/b/config", ".git/worktrees/w/commondir"};
+
+			pol_check_fs(p, gitw[k], POL_ACC_WRITE | POL_ACC_CREATE, &d);
+			if (d.verdict == POL_ALLOW)
+				fail_msg("%s: %s writable", files[i], gitw[k]);
+		}
 		/* .env stays unread in every folder, also the writable ones */
 		for (size_t k = 0; k < 4; k++) {
 			static const char *const env[] = {"src/.env", "tests/a/.env", "x/.env",

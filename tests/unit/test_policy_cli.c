@@ -217,7 +217,7 @@ static void test_explain_move(void **state)
 	o = json_loads(out, 0, &je);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "would_deny");
-	assert_string_equal(json_string_value(json_object_get(o, "rule")), "filesystem.deny[4]");
+	assert_string_equal(json_string_value(json_object_get(o, "rule")), "filesystem.deny[5]");
 	st = json_array_get(json_object_get(o, "steps"), 1);
 	assert_true(json_is_true(json_object_get(st, "deciding")));
 	assert_string_equal(json_string_value(json_object_get(st, "access")), "write");
