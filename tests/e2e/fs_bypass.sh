@@ -14,6 +14,7 @@
 #     into tests/, decided by other rules), and of .env itself;
 #   - a write through src/hl, a second name of .git/config made on the host;
 #   - .git/commondir, which would point git at another config and hooks;
+#   - a chown to another user (refused, and recorded);
 #   - a normal directory and file rename that must still work.
 # Each is checked three ways: the guest saw the failure, the host files are
 # unchanged, and the audit database has the deny row and no allow row for
@@ -45,6 +46,7 @@ t lnf_x_over_config "ln -f src/x .git/config && echo evil >src/x"
 t symlink_as_config "rm -f .git/config; ln -s ../src/x .git/config"
 t create_config "echo evil >.git/config"
 t write_commondir "echo ../evil >.git/commondir"
+t chown_other "chown 4242 src/x"
 exit 0
 '
 
@@ -131,7 +133,7 @@ for ex in examples/*.yaml; do
 	grep -q '^filesystem:' "$ex" || continue
 	n=$((n + 1))
 	run_policy "$ex"
-	if [ "$(grep -c '=' "$d/out")" != 16 ]; then
+	if [ "$(grep -c '=' "$d/out")" != 17 ]; then
 		bad "$ex: the guest ran every attempt"
 		cat "$d/out"
 		tail -20 "$d/err"
@@ -156,6 +158,8 @@ for ex in examples/*.yaml; do
 		refused read_moved_env "cat proj2/.env"
 		;;
 	esac
+	refused chown_other "chown 4242 src/x"
+	has_deny "op='setattr' and target='src/x' and detail like '%4242%'" "the refused chown"
 	works rename_dir_in_src "mv src/a src/b"
 	same src/b/f f
 	works rename_file_in_src "mv src/x src/x2; mv src/x2 src/x"
