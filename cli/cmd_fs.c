@@ -49,6 +49,11 @@ static int fs_emit(void *ctx, const struct aud_event *ev)
 	return aud_writer_submit(ctx, ev);
 }
 
+static bool fs_audit_ok(void *ctx)
+{
+	return aud_writer_healthy(ctx);
+}
+
 /* SIGHUP: reload the policy file (same workspace only). */
 struct fs_reload {
 	const char *path;
@@ -237,6 +242,7 @@ int cmd_fs(int argc, char **argv)
 	fc.pol = p;
 	fc.emit = fs_emit;
 	fc.emit_ctx = w;
+	fc.audit_ok = fs_audit_ok;
 	fc.sandbox_id = sid;
 	fc.owner_uid = (uid_t)-1;
 	fc.owner_gid = (gid_t)-1;

@@ -32,9 +32,11 @@ static int policy_explain(int argc, char **argv);
 static const struct subverb subverbs[] = {
     {"check", policy_check, "FILE...", "validate policies: a summary, or every error"},
     {"explain", policy_explain,
-     "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A) [--json]",
+     "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A |\n"
+     "                  --fs-rename SRC DST [--dir] [--replace] | --fs-link SRC DST) [--json]",
      "show the decision for one request and the rules that matched"},
-    {"suggest", cmd_policy_suggest, "[--db F | --policy FILE] [--sandbox N] [--since T] [--until T]",
+    {"suggest", cmd_policy_suggest,
+     "[--db F | --policy FILE] [--sandbox N] [--since T] [--until T]",
      "print the allow rules that would have passed what the audit log shows denied"},
     {"reload", cmd_policy_reload, "NAME",
      "re-read a running sandbox's policy file; an invalid file is rejected, the old policy stays"},
@@ -137,7 +139,10 @@ static void explain_help(FILE *out)
 {
 	fprintf(out, "usage: agentgw policy explain FILE --host H [--port P] [--method M [--path "
 		     "P]] [--json]\n"
-		     "       agentgw policy explain FILE --fs PATH --access A[,A...] [--json]\n\n"
+		     "       agentgw policy explain FILE --fs PATH --access A[,A...] [--json]\n"
+		     "       agentgw policy explain FILE --fs-rename SRC DST [--dir] [--replace] "
+		     "[--json]\n"
+		     "       agentgw policy explain FILE --fs-link SRC DST [--json]\n\n"
 		     "Prints the verdict (allow, deny or would_deny), the deciding rule with its\n"
 		     "file:line and the reason, and every rule that matched, most specific first.\n"
 		     "Rules that matched the host or path but not the port, HTTP method/path or\n"
@@ -148,6 +153,16 @@ static void explain_help(FILE *out)
 		     "  --path P      its path, default /\n"
 		     "  --fs PATH     workspace-relative path\n"
 		     "  --access A    read, write, create, delete (comma list)\n"
+		     "  --fs-rename SRC DST\n"
+		     "                a rename, decided as the fs gateway does: delete on SRC,\n"
+		     "                create and write on DST (create only for a directory),\n"
+		     "                delete and write on a DST it replaces, and for a directory\n"
+		     "                every rule alike below SRC and below DST\n"
+		     "  --dir         SRC is a directory (everything below it moves)\n"
+		     "  --replace     DST exists and is replaced (a directory with --dir)\n"
+		     "  --fs-link SRC DST\n"
+		     "                a hard link DST to the file SRC: create on DST, and both\n"
+		     "                names decided alike for every access\n"
 		     "  --json        one JSON object on stdout\n");
 }
 
@@ -227,6 +242,117 @@ static int explain_print(const char *file, const char *what, const struct pol_de
 	return CLI_OK;
 }
 
+/* A rename or link: every step with its decision, then the rules that
+ * matched the deciding step's path (pol_check_fs_move, as the fs child). */
+static int explain_move(const char *file, const struct pol *p, const struct pol_fs_move *mv,
+			bool json)
+{
+	struct pol_fs_step st[POL_FS_STEPS_MAX];
+	struct pol_match m[EXPLAIN_MAX];
+	struct pol_decision d, dm;
+	char what[9000], acc[64];
+	size_t n, total;
+	int bad, show;
+
+	n = pol_check_fs_move(p, mv, &d, st, &bad);
+	snprintf(what, sizeof(what), "%s %s -> %s%s%s", mv->kind == POL_FS_LINK ? "link" : "rename",
+		 mv->from, mv->to, mv->from_dir ? " (directory)" : "",
+		 mv->to_exists ? " (replacing)" : "");
+	show = bad >= 0 ? bad : 0;
+	/* The rules behind the deciding step (for a comparison step: its path's
+	 * rules for the accesses that differ, or all). */
+	total = pol_explain_fs(p, st[show].path, st[show].access ? st[show].access : POL_ACC_ALL,
+			       &dm, m, EXPLAIN_MAX);
+	if (json) {
+		json_t *o = json_object(), *arr = json_array(), *ms = json_array();
+		char *out;
+
+		if (!o || !arr || !ms) {
+			json_decref(o);
+			json_decref(arr);
+			json_decref(ms);
+			return CLI_FAIL;
+		}
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "request", json_string(what));
+		json_object_set_new(o, "verdict", json_string(pol_verdict_str(d.verdict)));
+		json_object_set_new(o, "rule", d.rule[0] ? json_string(d.rule) : json_null());
+		json_object_set_new(o, "line", d.line ? json_integer(d.line) : json_null());
+		json_object_set_new(o, "reason", json_string(d.reason));
+		for (size_t i = 0; i < n; i++) {
+			json_t *r = json_object();
+
+			json_object_set_new(r, "step", json_string(st[i].what));
+			json_object_set_new(r, "path", json_string(st[i].path));
+			if (st[i].other)
+				json_object_set_new(r, "other", json_string(st[i].other));
+			json_object_set_new(
+			    r, "access",
+			    json_string(pol_access_str(st[i].access, acc, sizeof(acc))));
+			json_object_set_new(r, "verdict",
+					    json_string(pol_verdict_str(st[i].d.verdict)));
+			json_object_set_new(
+			    r, "rule", st[i].d.rule[0] ? json_string(st[i].d.rule) : json_null());
+			json_object_set_new(r, "reason", json_string(st[i].d.reason));
+			json_object_set_new(r, "deciding", json_boolean((int)i == bad));
+			json_array_append_new(arr, r);
+		}
+		json_object_set_new(o, "steps", arr);
+		for (size_t i = 0; i < AGW_MIN(total, (size_t)EXPLAIN_MAX); i++) {
+			json_t *r = json_object();
+
+			json_object_set_new(r, "rule", json_string(m[i].rule));
+			json_object_set_new(r, "line", json_integer(m[i].line));
+			json_object_set_new(r, "action", json_string(m[i].deny ? "deny" : "allow"));
+			json_object_set_new(r, "pattern", json_string(m[i].pattern));
+			json_object_set_new(r, "counted", json_boolean(m[i].matched));
+			json_array_append_new(ms, r);
+		}
+		json_object_set_new(o, "matches_path", json_string(st[show].path));
+		json_object_set_new(o, "matches", ms);
+		out = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (!out)
+			return CLI_FAIL;
+		printf("%s\n", out);
+		free(out);
+		return CLI_OK;
+	}
+	printf("%s: %s\n", what, pol_verdict_str(d.verdict));
+	if (d.rule[0])
+		printf("  rule:   %s (%s:%d)\n", d.rule, file, d.line);
+	else
+		printf("  rule:   none\n");
+	printf("  reason: %s\n", d.reason);
+	printf("  steps (the first that is not an allow decides):\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("  %s %-10s %s\n", (int)i == bad ? "*" : " ",
+		       pol_verdict_str(st[i].d.verdict), st[i].what);
+		if (st[i].other)
+			printf("      %s vs %s%s%s%s\n", st[i].path, st[i].other,
+			       st[i].access ? " (differ: " : "",
+			       st[i].access ? pol_access_str(st[i].access, acc, sizeof(acc)) : "",
+			       st[i].access ? ")" : "");
+		else
+			printf("      %s on %s\n", pol_access_str(st[i].access, acc, sizeof(acc)),
+			       st[i].path);
+		if (st[i].d.rule[0])
+			printf("      rule %s (%s:%d): %s\n", st[i].d.rule, file, st[i].d.line,
+			       st[i].d.reason);
+		else
+			printf("      %s\n", st[i].d.reason);
+	}
+	printf("  rules that matched %s, most specific first:\n", st[show].path);
+	for (size_t i = 0; i < AGW_MIN(total, (size_t)EXPLAIN_MAX); i++)
+		printf("    %-22s %s:%-4d %-5s %s [%s]%s\n", m[i].rule, file, m[i].line,
+		       m[i].deny ? "deny" : "allow", m[i].pattern,
+		       pol_access_str(m[i].access, acc, sizeof(acc)),
+		       m[i].matched ? "" : " (not counted)");
+	if (!total)
+		printf("    none\n");
+	return CLI_OK;
+}
+
 static int policy_explain(int argc, char **argv)
 {
 	const char *file = NULL, *host = NULL, *method = NULL, *path = NULL, *fs = NULL,
@@ -234,6 +360,7 @@ static int policy_explain(int argc, char **argv)
 	long port = -1;
 	bool json = false;
 	struct pol_match m[EXPLAIN_MAX];
+	struct pol_fs_move mv = {.kind = POL_FS_RENAME};
 	struct pol_decision d;
 	char what[600];
 	size_t total;
@@ -250,6 +377,21 @@ static int policy_explain(int argc, char **argv)
 
 		if (!strcmp(a, "--json")) {
 			json = true;
+			continue;
+		}
+		if (!strcmp(a, "--dir") || !strcmp(a, "--replace")) {
+			*(a[2] == 'd' ? &mv.from_dir : &mv.to_exists) = true;
+			continue;
+		}
+		if (!strcmp(a, "--fs-rename") || !strcmp(a, "--fs-link")) {
+			if (i + 2 >= argc || mv.from) {
+				fprintf(stderr,
+					"agentgw policy explain: %s needs SRC and DST, once\n", a);
+				return CLI_USAGE;
+			}
+			mv.kind = a[5] == 'l' ? POL_FS_LINK : POL_FS_RENAME;
+			mv.from = argv[++i];
+			mv.to = argv[++i];
 			continue;
 		}
 		if (!strcmp(a, "--host"))
@@ -291,8 +433,23 @@ static int policy_explain(int argc, char **argv)
 		}
 		file = a;
 	}
+	if (mv.from) {
+		if (!file || host || fs || access || method || path || port >= 0 ||
+		    (mv.kind == POL_FS_LINK && (mv.from_dir || mv.to_exists))) {
+			explain_help(stderr);
+			return CLI_USAGE;
+		}
+		mv.to_dir = mv.from_dir && mv.to_exists;
+		p = load(file, &rc);
+		if (!p)
+			return rc;
+		rc = explain_move(file, p, &mv, json);
+		pol_free(p);
+		return rc;
+	}
 	if (!file || (!host == !fs) || (fs && !access) || (host && access) ||
-	    (fs && (method || path || port >= 0)) || (path && !method)) {
+	    (fs && (method || path || port >= 0)) || (path && !method) || mv.from_dir ||
+	    mv.to_exists) {
 		explain_help(stderr);
 		return CLI_USAGE;
 	}

@@ -100,6 +100,76 @@ void pol_check_dns_name(const struct pol *p, const char *host, struct pol_decisi
 void pol_check_fs(const struct pol *p, const char *relpath, unsigned access,
 		  struct pol_decision *d);
 
+/*
+ * Renames and hard links, decided for what they really do (DESIGN.md,
+ * "a rule holds for what an operation really does"). The caller states what
+ * is on disk (is the source a directory, does the target exist); the
+ * decision is a list of steps, each a path with the access it needs or a
+ * comparison of rules, and the first step that is not allowed decides.
+ *
+ * Rename (from -> to):
+ *   - delete on from;
+ *   - create on to, and write unless from is a directory (the contents land
+ *     under the new name);
+ *   - when to exists: delete on to, and write unless it is a directory
+ *     (replacing is a delete and a write of it);
+ *   - when from is a directory: every rule must match the paths below from
+ *     exactly as it matches the same paths below to (pol_fs_subtree_same),
+ *     so nothing below changes its decision by moving.
+ * Link (from is the existing file, to the new name):
+ *   - create on to;
+ *   - from and to are decided alike for every access (read, write, create,
+ *     delete), so the second name gives no access the first does not.
+ */
+enum pol_fs_opkind { POL_FS_RENAME, POL_FS_LINK };
+
+struct pol_fs_move {
+	enum pol_fs_opkind kind;
+	const char *from, *to; /* workspace-relative */
+	bool from_dir;	       /* rename: the source is a directory */
+	bool to_exists;	       /* rename: the target exists and will be replaced */
+	bool to_dir;	       /* ... and is a directory */
+};
+
+/* One condition of a rename or link. */
+struct pol_fs_step {
+	const char *what;  /* static: "delete the source", "same rules below", ... */
+	const char *path;  /* op->from or op->to */
+	const char *other; /* compare steps: the other path; else NULL */
+	unsigned access;   /* access steps: POL_ACC_* needed on path; compare
+			    * steps: the accesses decided differently (0: alike) */
+	struct pol_decision d;
+};
+
+#define POL_FS_STEPS_MAX 4
+
+/*
+ * Decide op. Fills steps[0..n) (n <= POL_FS_STEPS_MAX, returned) and *d:
+ * the decision of the first step that is not an allow (deny, or would_deny
+ * in audit mode), else an allow naming the first step's rule. *bad gets
+ * that step's index, or -1 when every step allows. Never allocates.
+ */
+size_t pol_check_fs_move(const struct pol *p, const struct pol_fs_move *op, struct pol_decision *d,
+			 struct pol_fs_step *steps, int *bad);
+/*
+ * Moving directory from to to: allow when every filesystem rule matches
+ * the paths strictly below from exactly as the same paths below to, so each
+ * path below keeps its decision for every access. Conservative: a rule that
+ * could match differently is a deny naming that rule (would_deny in audit
+ * mode), even when another rule would hide the difference.
+ */
+void pol_fs_subtree_same(const struct pol *p, const char *from, const char *to,
+			 struct pol_decision *d);
+
+/*
+ * Writing (open for write, truncate, setattr) a regular file that has nlink
+ * names: with more than one, its other names are unknown (made on the host,
+ * or under an earlier policy) and may be protected, so it is a deny (would
+ * deny in audit mode) unless the rules let every path be written (an allow
+ * rule "**" with write and no deny rule covering write). Fills d.
+ */
+void pol_check_fs_linked_write(const struct pol *p, unsigned long nlink, struct pol_decision *d);
+
 /* Accessors. Strings are owned by the policy. */
 const char *pol_name(const struct pol *p);
 enum pol_mode pol_mode(const struct pol *p);

@@ -236,3 +236,32 @@ bool pol_glob_match(const struct pol_glob *g, const struct pol_path *p)
 		pi++;
 	return pi == g->nseg;
 }
+
+void pol_glob_states(const struct pol_glob *g, const struct pol_path *p,
+		     uint64_t set[POL_GLOB_WORDS])
+{
+	uint64_t next[POL_GLOB_WORDS];
+
+	memset(set, 0, POL_GLOB_WORDS * sizeof(*set));
+	set[0] = 1;
+	for (uint32_t si = 0;; si++) {
+		/* '**' may match no segment: reaching it also reaches what follows */
+		for (uint32_t pi = 0; pi < g->nseg; pi++)
+			if ((set[pi / 64] >> (pi % 64) & 1) && g->kind[pi] == POL_SEG_DSTAR)
+				set[(pi + 1) / 64] |= 1ull << ((pi + 1) % 64);
+		if (si >= p->nseg)
+			break;
+		memset(next, 0, sizeof(next));
+		for (uint32_t pi = 0; pi < g->nseg; pi++) {
+			if (!(set[pi / 64] >> (pi % 64) & 1))
+				continue;
+			if (g->kind[pi] == POL_SEG_DSTAR)
+				next[pi / 64] |= 1ull << (pi % 64);
+			else if (seg_eq(g, pi, p, si))
+				next[(pi + 1) / 64] |= 1ull << ((pi + 1) % 64);
+		}
+		memcpy(set, next, sizeof(next));
+	}
+	/* The end of the pattern matches only the path itself, nothing below it. */
+	set[g->nseg / 64] &= ~(1ull << (g->nseg % 64));
+}

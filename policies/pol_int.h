@@ -94,6 +94,16 @@ enum pol_norm { POL_NORM_OK, POL_NORM_ESCAPE, POL_NORM_TOOLONG };
  * '?' or '#', decode %XX of unreserved characters. */
 enum pol_norm pol_path_norm(const char *path, bool http, struct pol_path *out);
 bool pol_glob_match(const struct pol_glob *g, const struct pol_path *p);
+/* Bits for the states of a glob: a position before each segment, and the end. */
+#define POL_GLOB_WORDS ((POL_MAX_PATH / 2 + 2 + 63) / 64)
+/*
+ * The positions in g that the segments of p can lead to (a set of pattern
+ * positions, the end excluded). Two paths with the same set are matched
+ * alike by g below them: g matches p/x exactly when it matches q/x, for
+ * every non-empty x. Never allocates.
+ */
+void pol_glob_states(const struct pol_glob *g, const struct pol_path *p,
+		     uint64_t set[POL_GLOB_WORDS]);
 
 /* ---- host patterns and trie (pol_host.c) ---- */
 

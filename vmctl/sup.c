@@ -335,6 +335,14 @@ static int sup_fs_emit(void *ctx, const struct aud_event *ev)
 	return rc || f->audit_failing ? -AGW_EFULL : 0;
 }
 
+/* The writer's state as the supervisor last told it (IPC_AUDIT_STATE). */
+static bool sup_fs_audit_ok(void *ctx)
+{
+	const struct sup_fsctx *f = ctx;
+
+	return !f->audit_failing;
+}
+
 static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 {
 	struct sup_fsctx *f = ctx;
@@ -388,6 +396,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.pol = s->pol;
 		fc.emit = sup_fs_emit;
 		fc.emit_ctx = &f;
+		fc.audit_ok = sup_fs_audit_ok;
 		fc.owner_uid = (uid_t)-1;
 		fc.owner_gid = (gid_t)-1;
 		fc.ctl_fd = fd;

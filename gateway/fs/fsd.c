@@ -410,6 +410,7 @@ int fsd_run(const struct fsd_config *c)
 	sc.pol = c->pol;
 	sc.emit = c->emit;
 	sc.emit_ctx = c->emit_ctx;
+	sc.audit_ok = c->audit_ok;
 	sc.sandbox_id = c->sandbox_id;
 	sc.owner_uid = c->owner_uid == (uid_t)-1 ? st.st_uid : c->owner_uid;
 	sc.owner_gid = c->owner_gid == (gid_t)-1 ? st.st_gid : c->owner_gid;

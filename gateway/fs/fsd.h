@@ -32,6 +32,9 @@ struct fsd_config {
 	/* Audit sink, see p9_emit_fn: a negative return denies the operation. */
 	p9_emit_fn *emit;
 	void *emit_ctx;
+	/* Optional, called with emit_ctx: is the audit sink healthy (see
+	 * p9_audit_ok_fn)? While not, actions are refused and recorded as errors. */
+	p9_audit_ok_fn *audit_ok;
 	int64_t sandbox_id;
 	/* Owner of created files; (uid_t)-1 / (gid_t)-1: the owner of the
 	 * workspace directory. */

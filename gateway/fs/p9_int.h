@@ -38,6 +38,7 @@ struct p9_srv {
 	const struct pol *pol;
 	p9_emit_fn *emit;
 	void *emit_ctx;
+	p9_audit_ok_fn *audit_ok;
 	int64_t sandbox_id;
 	uid_t owner_uid;
 	gid_t owner_gid;
@@ -77,13 +78,40 @@ int p9_emit(struct p9_conn *c, const char *op, const char *target, const char *d
 	    const char *rule, const char *reason, int64_t up, int64_t down, int64_t dur,
 	    const char *detail);
 /*
+ * The event of an action about to go ahead (decision d: allow or
+ * would_deny). Returns 0 when queued; EACCES when the sink is failing (the
+ * event is then sent as "error", "audit unavailable: action denied") or
+ * refuses it (then an "error" event follows, best effort): the action must
+ * not happen, and no row says it was allowed.
+ */
+int p9_gate(struct p9_conn *c, const char *op, const char *target, const struct pol_decision *d,
+	    const char *detail);
+/*
  * Policy check of path for acc, for operation op. Denied: emits the deny
  * event, returns EACCES. would_deny: emits it when emit_would (for operations
- * not otherwise audited), returns 0. Allowed: returns 0 (EACCES if the audit
- * sink is broken and a probe event fails). d is filled.
+ * not otherwise audited), returns 0. Allowed: returns 0, or EACCES while the
+ * audit sink is failing (an "error" event says so). d is filled.
  */
 int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, bool emit_would,
 	     struct pol_decision *d);
+/*
+ * The same for a rename or link (pol_check_fs_move): a deny event names the
+ * step that failed (its path, access and the other path in detail).
+ */
+int p9_check_move(struct p9_conn *c, const char *op, const struct pol_fs_move *mv,
+		  struct pol_decision *d);
+/*
+ * Writing a regular file that has other hard links (st_nlink > 1): allowed
+ * only as pol_check_fs_linked_write says; a deny event otherwise (EACCES),
+ * a would_deny event in audit mode. 0 when acc has no write or st is not a
+ * multiply linked regular file.
+ */
+int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const struct stat *st,
+		   unsigned acc);
+/* A refused operation that no rule decided (bad name, chown to another
+ * owner): a deny event for target with reason and detail, returns err. */
+int p9_refuse(struct p9_conn *c, const char *op, const char *target, const char *reason,
+	      const char *detail, int err);
 /* "." for the root, else path. */
 const char *p9_shown(const char *path);
 

@@ -105,17 +105,28 @@ int p9_op_setattr(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	err = p9_check(c, "setattr", f->path, POL_ACC_WRITE, false, &d);
 	if (err)
 		return err;
+	snprintf(detail, sizeof(detail), "{\"valid\":%u}", v);
 	if (((v & P9_SETATTR_UID) && m->u.setattr.uid != (uint32_t)c->srv->owner_uid) ||
-	    ((v & P9_SETATTR_GID) && m->u.setattr.gid != (uint32_t)c->srv->owner_gid))
-		return EPERM;
+	    ((v & P9_SETATTR_GID) && m->u.setattr.gid != (uint32_t)c->srv->owner_gid)) {
+		snprintf(detail, sizeof(detail), "{\"valid\":%u,\"uid\":%d,\"gid\":%d}", v,
+			 (v & P9_SETATTR_UID) ? (int)m->u.setattr.uid : -1,
+			 (v & P9_SETATTR_GID) ? (int)m->u.setattr.gid : -1);
+		return p9_refuse(c, "setattr", p9_shown(f->path),
+				 "files belong to the workspace owner; chown to another user or "
+				 "group is refused",
+				 detail, EPERM);
+	}
 	err = p9_loc_open(c, "setattr", f->path, &l);
 	if (err)
-		return err;
+		return err == EACCES ? err : p9_act_failed(c, "setattr", f->path, err);
 	if (fstatat(l.dirfd, l.base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		err = errno;
+		err = p9_act_failed(c, "setattr", f->path, errno);
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "{\"valid\":%u}", v);
+	/* chmod, truncate or times through one name change every name */
+	err = p9_check_nlink(c, "setattr", f->path, &st, POL_ACC_WRITE);
+	if (err)
+		goto out;
 	err = p9_act(c, "setattr", f->path, &d, detail);
 	if (err)
 		goto out;
@@ -258,7 +269,10 @@ int p9_op_symlink(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		return EINVAL;
 	memcpy(target, t.s, t.len);
 	target[t.len] = 0;
-	err = p9_check(c, "symlink", path, POL_ACC_CREATE, false, &d);
+	/* The target is the link's contents: a new name with chosen contents
+	 * is a create and a write (a link at .git/config pointing at a file the
+	 * agent writes would be a write of .git/config). */
+	err = p9_check(c, "symlink", path, POL_ACC_CREATE | POL_ACC_WRITE, false, &d);
 	if (!err)
 		err = p9_loc_open(c, "symlink", path, &l);
 	p9_json_str(detail, sizeof(detail), "target", target);
@@ -280,35 +294,32 @@ out:
 }
 
 /*
- * A hard link is a second name for the same bytes, so it must not grant
- * what the source's own path does not: it needs create on the new name,
- * read on the source, and write on the source when the new name is writable.
+ * A hard link is a second name for the same bytes: pol_check_fs_move
+ * allows it only between names the policy decides alike for every access,
+ * with create on the new name, so no name gains access through it.
  */
 int p9_op_link(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
 	struct p9_fid *src = p9_fid_get(c, m->u.link.fid);
 	char name[P9_NAME_MAX + 1], path[P9_PATH_MAX], detail[P9_PATH_MAX + 64];
 	struct p9_loc ls = {.dirfd = -1}, ld = {.dirfd = -1};
-	struct pol_decision d, ds, dw;
+	struct pol_fs_move mv = {.kind = POL_FS_LINK};
+	struct pol_decision d;
 	int err;
 
 	if (!src)
 		return EBADF;
 	if (!src->path[0])
-		return EPERM;
+		return p9_refuse(c, "link", ".", "the workspace root cannot be linked", NULL,
+				 EPERM);
 	err = p9_child_path(c, "link", m->u.link.dfid, m->u.link.name, name, path);
-	if (!err)
-		err = p9_check(c, "link", path, POL_ACC_CREATE, false, &d);
-	if (!err)
-		err = p9_check(c, "link", src->path, POL_ACC_READ, false, &ds);
 	if (err)
 		return err;
-	pol_check_fs(c->srv->pol, path, POL_ACC_WRITE, &dw);
-	if (pol_permits(&dw) && (err = p9_check(c, "link", src->path, POL_ACC_WRITE, false, &ds)))
-		return err;
-	if (ds.verdict == POL_WOULD_DENY)
-		d = ds;
-	err = p9_loc_open(c, "link", src->path, &ls);
+	mv.from = src->path;
+	mv.to = path;
+	err = p9_check_move(c, "link", &mv, &d);
+	if (!err)
+		err = p9_loc_open(c, "link", src->path, &ls);
 	if (!err)
 		err = p9_loc_open(c, "link", path, &ld);
 	p9_json_str(detail, sizeof(detail), "from", src->path);
@@ -389,28 +400,46 @@ int p9_op_unlinkat(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	return err;
 }
 
-static int do_rename(struct p9_conn *c, const char *from, const char *to)
+/*
+ * A rename is decided for what it does (pol_check_fs_move): delete of the
+ * source, create and write of the target, delete and write of a target it
+ * replaces, and for a directory the same rules for everything below it at
+ * the new place. The server is single-threaded, so what the lstat calls
+ * see is what renameat acts on (the guest cannot race it; the host can).
+ */
+static int p9_do_rename(struct p9_conn *c, const char *from, const char *to)
 {
 	struct p9_loc lf = {.dirfd = -1}, lt = {.dirfd = -1};
-	struct pol_decision df, dt;
+	struct pol_fs_move mv = {.kind = POL_FS_RENAME, .from = from, .to = to};
+	struct pol_decision d;
+	struct stat sf = {0}, st = {0};
 	char detail[P9_PATH_MAX + 64];
 	int err;
 
 	if (!from[0] || !to[0])
-		return EBUSY;
-	err = p9_check(c, "rename", from, POL_ACC_DELETE, false, &df);
-	if (!err)
-		err = p9_check(c, "rename", to, POL_ACC_CREATE, false, &dt);
-	if (err)
-		return err;
-	if (dt.verdict == POL_WOULD_DENY)
-		df = dt;
+		return p9_refuse(c, "rename", p9_shown(from),
+				 "the workspace root cannot be renamed or replaced", NULL, EBUSY);
 	err = p9_loc_open(c, "rename", from, &lf);
 	if (!err)
 		err = p9_loc_open(c, "rename", to, &lt);
+	if (err)
+		goto out;
+	if (fstatat(lf.dirfd, lf.base, &sf, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fstatat(lt.dirfd, lt.base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		mv.to_exists = true;
+		mv.to_dir = S_ISDIR(st.st_mode);
+	} else if (errno != ENOENT) {
+		err = errno;
+		goto out;
+	}
+	mv.from_dir = S_ISDIR(sf.st_mode);
+	err = p9_check_move(c, "rename", &mv, &d);
 	p9_json_str(detail, sizeof(detail), "to", to);
 	if (!err)
-		err = p9_act(c, "rename", from, &df, detail);
+		err = p9_act(c, "rename", from, &d, detail);
 	if (err)
 		goto out;
 	if (renameat(lf.dirfd, lf.base, lt.dirfd, lt.base) < 0) {
@@ -437,7 +466,7 @@ int p9_op_rename(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	memcpy(from, f->path, strlen(f->path) + 1);
 	err = p9_child_path(c, "rename", m->u.rename.dfid, m->u.rename.name, name, to);
 	if (!err)
-		err = do_rename(c, from, to);
+		err = p9_do_rename(c, from, to);
 	r->type = P9_RRENAME;
 	return err;
 }
@@ -452,7 +481,7 @@ int p9_op_renameat(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_child_path(c, "rename", m->u.renameat.newdfid, m->u.renameat.newname, n2,
 				    to);
 	if (!err)
-		err = do_rename(c, from, to);
+		err = p9_do_rename(c, from, to);
 	r->type = P9_RRENAMEAT;
 	return err;
 }

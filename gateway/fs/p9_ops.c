@@ -93,6 +93,7 @@ static int op_version(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 
 static int op_attach(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
+	const struct pol_decision allow = {.verdict = POL_ALLOW};
 	struct p9_fid *f;
 	struct stat st = {0};
 	char detail[320], aname[256];
@@ -104,7 +105,7 @@ static int op_attach(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		return err;
 	p9_json_str(detail, sizeof(detail), "aname", aname);
-	if (p9_emit(c, "attach", ".", "allow", NULL, NULL, -1, -1, -1, detail))
+	if (p9_gate(c, "attach", ".", &allow, detail))
 		return EACCES;
 	err = p9_fid_add(c, m->u.attach.fid, "", &f);
 	if (err)
@@ -214,6 +215,8 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (isdir && (acc & POL_ACC_WRITE))
 		return EISDIR;
 	err = p9_check(c, isdir ? "readdir" : "open", f->path, acc, false, &d);
+	if (!err)
+		err = p9_check_nlink(c, "open", f->path, &st, acc);
 	if (err)
 		return err;
 	fl = isdir ? O_RDONLY | O_DIRECTORY : open_flags(m->u.lopen.flags) | O_NONBLOCK;
@@ -257,6 +260,10 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		return ENOMEM;
 	err = p9_loc_open(c, "create", path, &l);
 	if (err)
+		goto out;
+	/* Without O_EXCL an existing file is opened: its other names count. */
+	if (fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (err = p9_check_nlink(c, "create", path, &st, acc)))
 		goto out;
 	err = p9_act(c, "create", path, &d, NULL);
 	if (err)

@@ -99,24 +99,54 @@ void p9_loc_close(struct p9_loc *l)
 	l->dirfd = -1;
 }
 
-/* A single path component from the client; invalid ones are audited denials. */
+/*
+ * The name the client tried, under dir, for a deny row: NUL bytes shown as
+ * "\\0", a long name cut after 256 bytes with "...".
+ */
+static void p9_name_shown(char *out, size_t cap, const char *dir, struct p9_str n)
+{
+	size_t o = 0, cut = AGW_MIN((size_t)n.len, 256u);
+
+	if (dir[0])
+		o = (size_t)snprintf(out, cap, "%s/", dir);
+	if (o >= cap - 1)
+		o = cap - 1;
+	for (size_t i = 0; i < cut && o + 3 < cap; i++) {
+		if (n.s[i] == 0) {
+			out[o++] = '\\';
+			out[o++] = '0';
+		} else {
+			out[o++] = n.s[i];
+		}
+	}
+	if (cut < n.len && o + 4 < cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = 0;
+}
+
+/* A single path component from the client; invalid ones are audited denials
+ * naming what was tried (dir/name), not dir. */
 int p9_name_get(struct p9_conn *c, const char *op, const char *dir, struct p9_str n,
 		char out[P9_NAME_MAX + 1])
 {
 	const char *why = NULL;
+	char shown[P9_PATH_MAX + 600];
+	int err = EINVAL;
 
 	if (n.len == 0)
 		why = "empty file name";
-	else if (n.len > P9_NAME_MAX)
-		return ENAMETOOLONG;
-	else if (memchr(n.s, '/', n.len) || memchr(n.s, 0, n.len))
+	else if (n.len > P9_NAME_MAX) {
+		why = "file name longer than 255 bytes";
+		err = ENAMETOOLONG;
+	} else if (memchr(n.s, '/', n.len) || memchr(n.s, 0, n.len))
 		why = "file name contains '/' or NUL";
 	else if (p9_str_eq(n, ".") || p9_str_eq(n, ".."))
 		why = "file name is '.' or '..'";
 	if (why) {
-		c->srv->st.denials++;
-		p9_emit(c, op, p9_shown(dir), "deny", NULL, why, -1, -1, -1, NULL);
-		return EINVAL;
+		p9_name_shown(shown, sizeof(shown), dir, n);
+		return p9_refuse(c, op, shown, why, NULL, err);
 	}
 	memcpy(out, n.s, n.len);
 	out[n.len] = 0;
@@ -182,8 +212,7 @@ void p9_own(struct p9_srv *s, int dirfd, const char *name)
 int p9_act(struct p9_conn *c, const char *op, const char *path, const struct pol_decision *d,
 	   const char *detail)
 {
-	return p9_emit(c, op, p9_shown(path), pol_verdict_str(d->verdict), d->rule,
-		       d->verdict == POL_WOULD_DENY ? d->reason : NULL, -1, -1, -1, detail);
+	return p9_gate(c, op, p9_shown(path), d, detail);
 }
 
 int p9_act_failed(struct p9_conn *c, const char *op, const char *path, int err)

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agw.h"
 #include "audit/aud.h"
 #include "gateway/fs/p9_int.h"
+#include "json.h"
 #include "log.h"
 
 #define P9_MSIZE_START 8192u
@@ -43,6 +45,7 @@ int p9_srv_new(const struct p9_srv_config *cfg, struct p9_srv **out)
 	s->pol = cfg->pol;
 	s->emit = cfg->emit;
 	s->emit_ctx = cfg->emit_ctx;
+	s->audit_ok = cfg->audit_ok;
 	s->sandbox_id = cfg->sandbox_id;
 	s->owner_uid = cfg->owner_uid;
 	s->owner_gid = cfg->owner_gid;
@@ -125,6 +128,44 @@ int p9_emit(struct p9_conn *c, const char *op, const char *target, const char *d
 	return srv_emit(c->srv, &ev) < 0 ? EACCES : 0;
 }
 
+#define P9_AUDIT_DOWN "audit unavailable: action denied"
+
+/* May an action go ahead as far as the audit goes? */
+static bool srv_sink_ok(struct p9_srv *s)
+{
+	if (s->audit_ok)
+		return s->audit_ok(s->emit_ctx);
+	return !s->emit_broken;
+}
+
+int p9_gate(struct p9_conn *c, const char *op, const char *target, const struct pol_decision *d,
+	    const char *detail)
+{
+	const char *rule = d->rule, *dec = pol_verdict_str(d->verdict);
+
+	if (!srv_sink_ok(c->srv)) {
+		/* Told (or last seen) failing: the event may still reach the log
+		 * later (the supervisor spills it), so it must say what happens. */
+		c->srv->st.denials++;
+		p9_emit(c, op, target, "error", rule, P9_AUDIT_DOWN, -1, -1, -1, detail);
+		return EACCES;
+	}
+	if (p9_emit(c, op, target, dec, rule, d->verdict == POL_WOULD_DENY ? d->reason : NULL, -1,
+		    -1, -1, detail) == 0)
+		return 0;
+	c->srv->st.denials++;
+	p9_emit(c, op, target, "error", rule, P9_AUDIT_DOWN, -1, -1, -1, detail);
+	return EACCES;
+}
+
+int p9_refuse(struct p9_conn *c, const char *op, const char *target, const char *reason,
+	      const char *detail, int err)
+{
+	c->srv->st.denials++;
+	p9_emit(c, op, target, "deny", NULL, reason, -1, -1, -1, detail);
+	return err;
+}
+
 int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, bool emit_would,
 	     struct pol_decision *d)
 {
@@ -142,12 +183,68 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 		return EACCES;
 	}
 	if (d->verdict == POL_WOULD_DENY && emit_would)
-		return p9_emit(c, op, shown, "would_deny", d->rule, d->reason, -1, -1, -1, detail);
-	/* Fail closed: while the sink is broken, an action needs a queued event. */
-	if (c->srv->emit_broken)
-		return p9_emit(c, op, shown, pol_verdict_str(d->verdict), d->rule,
-			       "audit recovered", -1, -1, -1, NULL);
+		return p9_gate(c, op, shown, d, detail);
+	/* Fail closed: while the sink fails, nothing goes ahead unrecorded. */
+	if (!srv_sink_ok(c->srv))
+		return p9_gate(c, op, shown, d, detail);
 	return 0;
+}
+
+int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const struct stat *st,
+		   unsigned acc)
+{
+	struct pol_decision d;
+	char detail[64];
+
+	if (!(acc & POL_ACC_WRITE) || !S_ISREG(st->st_mode) || st->st_nlink <= 1)
+		return 0;
+	pol_check_fs_linked_write(c->srv->pol, (unsigned long)st->st_nlink, &d);
+	snprintf(detail, sizeof(detail), "{\"access\":\"write\",\"nlink\":%lu}",
+		 (unsigned long)st->st_nlink);
+	if (d.verdict == POL_DENY) {
+		c->srv->st.denials++;
+		p9_emit(c, op, p9_shown(path), "deny", d.rule, d.reason, -1, -1, -1, detail);
+		return EACCES;
+	}
+	if (d.verdict == POL_WOULD_DENY)
+		return p9_gate(c, op, p9_shown(path), &d, detail);
+	return 0;
+}
+
+/* Detail of a refused rename/link step; paths are cut between characters
+ * when they do not fit. */
+static void srv_move_detail(char *out, size_t cap, const struct pol_fs_step *st,
+			    const struct pol_fs_move *mv)
+{
+	char words[40];
+	size_t n, room = (cap - 128) / 2;
+
+	n = (size_t)snprintf(out, cap, "{\"access\":\"%s\",\"step\":\"%s\",\"from\":\"",
+			     pol_access_str(st->access, words, sizeof(words)), st->what);
+	n += json_esc_str(out + n, room, mv->from);
+	n += (size_t)snprintf(out + n, cap - n, "\",\"to\":\"");
+	n += json_esc_str(out + n, room, mv->to);
+	snprintf(out + n, cap - n, "\"}");
+}
+
+int p9_check_move(struct p9_conn *c, const char *op, const struct pol_fs_move *mv,
+		  struct pol_decision *d)
+{
+	struct pol_fs_step steps[POL_FS_STEPS_MAX];
+	char detail[4096];
+	int bad;
+
+	memset(d, 0, sizeof(*d));
+	pol_check_fs_move(c->srv->pol, mv, d, steps, &bad);
+	if (d->verdict != POL_DENY) {
+		if (!srv_sink_ok(c->srv))
+			return p9_gate(c, op, p9_shown(mv->from), d, NULL);
+		return 0;
+	}
+	srv_move_detail(detail, sizeof(detail), &steps[bad], mv);
+	c->srv->st.denials++;
+	p9_emit(c, op, p9_shown(steps[bad].path), "deny", d->rule, d->reason, -1, -1, -1, detail);
+	return EACCES;
 }
 
 /* fids */

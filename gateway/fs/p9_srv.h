@@ -13,6 +13,7 @@
 #ifndef AGW_P9_SRV_H
 #define AGW_P9_SRV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,14 +35,22 @@ struct p9_conn;
  * then fails closed and answers the operation with EACCES.
  */
 typedef int p9_emit_fn(void *ctx, const struct aud_event *ev);
+/*
+ * Optional: is the audit sink healthy now (events are being written)? While
+ * it says no, an action that would go ahead is refused and its event is
+ * sent as decision "error" ("audit unavailable: action denied"), never as
+ * an allow. Without it the server relies on the emit results alone.
+ */
+typedef bool p9_audit_ok_fn(void *ctx);
 
 struct p9_srv_config {
 	int root_fd;	       /* O_PATH|O_DIRECTORY fd of the workspace; borrowed */
 	const struct pol *pol; /* borrowed; see p9_srv_set_policy */
 	p9_emit_fn *emit;
-	void *emit_ctx;
-	int64_t sandbox_id; /* copied into every event */
-	uid_t owner_uid;    /* new files are chowned to these when they differ */
+	void *emit_ctx;		  /* also passed to audit_ok */
+	p9_audit_ok_fn *audit_ok; /* may be NULL */
+	int64_t sandbox_id;	  /* copied into every event */
+	uid_t owner_uid;	  /* new files are chowned to these when they differ */
 	gid_t owner_gid;
 	uint32_t max_msize; /* 0: P9_MSIZE_MAX; clamped to [P9_MSIZE_MIN, P9_MSIZE_MAX] */
 	unsigned max_fids;  /* per connection; 0: P9_FIDS_DEFAULT */

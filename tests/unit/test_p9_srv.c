@@ -42,7 +42,8 @@ struct tc {
 	struct p9_conn *c;
 	struct rec ev[512];
 	size_t nev;
-	bool fail_emit;
+	bool fail_emit;	   /* the sink refuses: nothing recorded */
+	bool sink_failing; /* like the supervisor's: recorded (spilled), but failing */
 	uint16_t tag;
 	uint8_t rbuf[P9_MSIZE_MAX];
 };
@@ -63,7 +64,7 @@ static int rec_emit(void *ctx, const struct aud_event *ev)
 		return -AGW_EFULL;
 	assert_string_equal(ev->kind, "fs");
 	if (t->nev >= AGW_ARRAY_LEN(t->ev))
-		return 0;
+		return t->sink_failing ? -AGW_EFULL : 0;
 	r = &t->ev[t->nev++];
 	cpy(r->op, sizeof(r->op), ev->op);
 	cpy(r->target, sizeof(r->target), ev->target);
@@ -73,7 +74,14 @@ static int rec_emit(void *ctx, const struct aud_event *ev)
 	cpy(r->detail, sizeof(r->detail), ev->detail);
 	r->up = ev->bytes_up;
 	r->down = ev->bytes_down;
-	return 0;
+	return t->sink_failing ? -AGW_EFULL : 0;
+}
+
+static bool rec_audit_ok(void *ctx)
+{
+	const struct tc *t = ctx;
+
+	return !t->sink_failing && !t->fail_emit;
 }
 
 static const struct rec *find_ev(const char *op, const char *target, const char *decision)
@@ -105,9 +113,32 @@ static void mk(const char *rel)
 	assert_int_equal(mkdir(p, 0755), 0);
 }
 
-static int start(const char *mode, unsigned max_fids)
+static const char RULES_DEFAULT[] =
+    "  allow:\n"
+    "    - { path: \"**\", access: [read] }\n"
+    "    - { path: \"src/**\", access: [read, write, create, delete] }\n"
+    "    - { path: \"pub/**\", access: [read, write, create, delete] }\n"
+    "    - { path: \"drop/**\", access: [create] }\n"
+    "  deny:\n    - { path: \"**/.env\" }\n"
+    "    - { path: \"drop/**\", access: [read] }\n";
+
+/* The filesystem rules of examples/claude-code.yaml, enforced. */
+static const char RULES_CLAUDE[] =
+    "  allow:\n"
+    "    - { path: \"**\", access: [read, write, create, delete] }\n"
+    "  deny:\n"
+    "    - { path: \"**/.env\" }\n"
+    "    - { path: \"**/.env.*\" }\n"
+    "    - { path: \"**/*.pem\" }\n"
+    "    - { path: \".git/hooks/**\", access: [write, create, delete] }\n"
+    "    - { path: \".git/modules/**/hooks/**\", access: [write, create, delete] }\n"
+    "    - { path: \".git/config\", access: [write] }\n"
+    "    - { path: \".git/modules/**/config\", access: [write] }\n"
+    "    - { path: \".git/**/commondir\", access: [write] }\n";
+
+static int start_rules(const char *mode, unsigned max_fids, const char *rules, bool with_ok)
 {
-	char pol[2048];
+	char pol[4096];
 	struct pol_errors errs = {0};
 	struct p9_srv_config cfg = {0};
 	struct stat st;
@@ -128,14 +159,8 @@ static int start(const char *mode, unsigned max_fids)
 	if (geteuid() == 0)
 		assert_int_equal(chown(T.ws, 65534, 65534), 0);
 	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n  allow:\n"
-		     "    - { path: \"**\", access: [read] }\n"
-		     "    - { path: \"src/**\", access: [read, write, create, delete] }\n"
-		     "    - { path: \"pub/**\", access: [read, write, create, delete] }\n"
-		     "    - { path: \"drop/**\", access: [create] }\n"
-		     "  deny:\n    - { path: \"**/.env\" }\n"
-		     "    - { path: \"drop/**\", access: [read] }\n",
-		     mode, T.ws);
+		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n%s", mode, T.ws,
+		     rules);
 	rc = pol_load_buf("t.yaml", pol, (size_t)n, "/", &T.pol, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].col,
@@ -149,6 +174,7 @@ static int start(const char *mode, unsigned max_fids)
 	cfg.pol = T.pol;
 	cfg.emit = rec_emit;
 	cfg.emit_ctx = &T;
+	cfg.audit_ok = with_ok ? rec_audit_ok : NULL;
 	cfg.sandbox_id = 7;
 	cfg.owner_uid = st.st_uid;
 	cfg.owner_gid = st.st_gid;
@@ -156,6 +182,11 @@ static int start(const char *mode, unsigned max_fids)
 	assert_int_equal(p9_srv_new(&cfg, &T.srv), 0);
 	assert_int_equal(p9_conn_new(T.srv, "10.0.0.2:1234", &T.c), 0);
 	return 0;
+}
+
+static int start(const char *mode, unsigned max_fids)
+{
+	return start_rules(mode, max_fids, RULES_DEFAULT, false);
 }
 
 static int stop(void **state)
@@ -531,15 +562,23 @@ static void test_rename_dir_under_fid(void **state)
 	assert_int_equal(walk(0, 1, "pub/d/f"), 0);
 	assert_int_equal(walk(0, 2, "pub"), 0);
 	assert_int_equal(walk(0, 3, "drop"), 0);
-	/* drop/ is create-only (read denied): moving pub/d there is allowed ... */
-	assert_int_equal(renameat9(2, "d", 3, "d"), 0);
+	/* pub/d -> pub/e: the rules below are the same, so it moves ... */
+	assert_int_equal(renameat9(2, "d", 2, "e"), 0);
 	const struct rec *e = find_ev("rename", "pub/d", "allow");
 	assert_non_null(e);
-	assert_non_null(strstr(e->detail, "drop/d"));
-	assert_true(exists("drop/d/f"));
-	/* ... and the fid now names drop/d/f, which cannot be read */
-	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
-	assert_non_null(find_ev("open", "drop/d/f", "deny"));
+	assert_non_null(strstr(e->detail, "pub/e"));
+	assert_true(exists("pub/e/f"));
+	/* ... and the fid now names pub/e/f */
+	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
+	assert_int_equal(clunk(1), 0);
+	assert_non_null(find_ev("read", "pub/e/f", "allow"));
+	/* into drop/ (create-only, read denied) the rules below change: refused */
+	assert_int_equal(renameat9(2, "e", 3, "d"), -EACCES);
+	e = find_ev("rename", "pub/e", "deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->reason, "below the source and below the target"));
+	assert_true(exists("pub/e/f"));
+	mk("drop/d");
 	/* renaming out of drop needs delete there: denied */
 	assert_int_equal(renameat9(3, "d", 2, "d"), -EACCES);
 	assert_non_null(find_ev("rename", "drop/d", "deny"));
@@ -617,27 +656,40 @@ static void test_overlong_fid_path(void **state)
 static void test_link_rules(void **state)
 {
 	struct p9_msg t = {.type = P9_TLINK}, r;
+	const struct rec *e;
 
 	(void)state;
 	session();
 	assert_int_equal(walk(0, 1, "src"), 0);
 	assert_int_equal(walk(0, 2, ".env"), 0);
-	/* a writable alias of .env in src: denied (the source is not readable) */
+	/* a writable alias of .env in src: denied (not decided alike) */
 	t.u.link.dfid = 1;
 	t.u.link.fid = 2;
 	t.u.link.name = str("env-alias");
 	assert_int_equal(rpc(&t, &r), -EACCES);
 	assert_false(exists("src/env-alias"));
-	assert_non_null(find_ev("link", ".env", "deny"));
-	/* a writable alias of the read-only README: denied (no write on the source) */
+	e = find_ev("link", "src/env-alias", "deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->detail, "\"from\":\".env\""));
+	/* a writable alias of the read-only README: denied */
 	assert_int_equal(walk(0, 3, "README"), 0);
 	t.u.link.fid = 3;
 	t.u.link.name = str("readme-alias");
 	assert_int_equal(rpc(&t, &r), -EACCES);
 	assert_false(exists("src/readme-alias"));
-	/* a name with '/' cannot reach outside */
+	/* a read-only alias of a writable file: denied too (src/a.c's rules
+	 * would no longer describe every name of it) */
+	assert_int_equal(walk(0, 5, "src/a.c"), 0);
+	t.u.link.dfid = 0;
+	t.u.link.fid = 5;
+	t.u.link.name = str("a-alias");
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_false(exists("a-alias"));
+	/* a name with '/' cannot reach outside; the row names what was tried */
+	t.u.link.dfid = 1;
 	t.u.link.name = str("../../x");
 	assert_int_equal(rpc(&t, &r), -EINVAL);
+	assert_non_null(find_ev("link", "src/../../x", "deny"));
 	/* within src it works */
 	assert_int_equal(walk(0, 4, "src/a.c"), 0);
 	t.u.link.fid = 4;
@@ -914,6 +966,14 @@ static void test_audit_mode(void **state)
 	assert_int_equal(lcreate(2, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
 	assert_non_null(find_ev("create", "x", "would_deny"));
 	assert_true(exists("x"));
+	/* a directory move that changes the rules below goes ahead as would_deny */
+	assert_int_equal(walk(0, 3, "pub"), 0);
+	assert_int_equal(walk(0, 4, "drop"), 0);
+	assert_int_equal(renameat9(3, "d", 4, "d"), 0);
+	e = find_ev("rename", "pub/d", "would_deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->reason, "below the source and below the target"));
+	assert_true(exists("drop/d/f"));
 	/* mknod stays denied */
 	struct p9_msg t = {.type = P9_TMKNOD}, r;
 	t.u.mknod.dfid = 0;
@@ -936,13 +996,311 @@ static void test_fail_closed(void **state)
 	assert_true(exists("src/a.c"));
 	assert_int_equal(walk(0, 2, "README"), 0);
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	size_t before = T.nev;
 	struct p9_srv_stats st;
 	p9_srv_get_stats(T.srv, &st);
 	assert_true(st.emit_failures >= 3);
-	/* the sink recovers: operations go on */
+	/* the sink recovers: the first action says so (an error row: it was
+	 * refused), then operations go on */
 	T.fail_emit = false;
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	assert_non_null(find_ev("open", "README", "error"));
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
 	assert_int_equal(rd(2, 0, buf, sizeof(buf)), 7);
+	/* the refused open is an error row; then the open and read go ahead */
+	for (size_t i = before; i < T.nev; i++)
+		if (!strcmp(T.ev[i].op, "open"))
+			assert_string_equal(T.ev[i].decision, "error");
+}
+
+/*
+ * Issue 12, item 9: a sink that takes events but fails (the supervisor
+ * spills them and writes them later) must never receive an allow row for
+ * an action that was refused: every refusal is recorded as error or deny.
+ */
+static void test_failing_sink_records_refusals(void **state)
+{
+	struct p9_msg t = {.type = P9_TSETATTR}, r;
+	size_t before;
+
+	(void)state;
+	stop(NULL);
+	start_rules("enforce", 0, RULES_DEFAULT, true);
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	assert_int_equal(walk(0, 2, "README"), 0);
+	assert_int_equal(walk(0, 3, "src/a.c"), 0);
+	before = T.nev;
+	T.sink_failing = true;
+	assert_int_equal(lcreate(1, "n.c", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EACCES);
+	assert_int_equal(unlinkat9(1, "a.c", 0), -EACCES);
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
+	assert_int_equal(renameat9(1, "a.c", 1, "b.c"), -EACCES);
+	t.u.setattr.fid = 3;
+	t.u.setattr.valid = P9_SETATTR_SIZE;
+	assert_int_equal(rpc(&t, &r), -EACCES);
+	assert_int_equal(unlinkat9(0, "README", 0), -EACCES); /* denied by policy anyway */
+	assert_false(exists("src/n.c"));
+	assert_true(exists("src/a.c"));
+	assert_true(T.nev >= before + 6);
+	for (size_t i = before; i < T.nev; i++) {
+		if (strcmp(T.ev[i].decision, "error") && strcmp(T.ev[i].decision, "deny"))
+			fail_msg("event %zu %s %s recorded as %s while the audit fails", i,
+				 T.ev[i].op, T.ev[i].target, T.ev[i].decision);
+	}
+	assert_non_null(find_ev("create", "src/n.c", "error"));
+	assert_non_null(find_ev("unlink", "README", "deny"));
+	/* healthy again: actions go ahead at once */
+	T.sink_failing = false;
+	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
+}
+
+/* Issue 12, item 11: a refused chown and a bad name each get a row naming
+ * what was tried. */
+static void test_refusals_have_rows(void **state)
+{
+	struct p9_msg t = {.type = P9_TSETATTR}, r;
+	char longname[300];
+	const struct rec *e;
+
+	(void)state;
+	session();
+	assert_int_equal(walk(0, 1, "src/a.c"), 0);
+	t.u.setattr.fid = 1;
+	t.u.setattr.valid = P9_SETATTR_UID;
+	t.u.setattr.uid = 4242;
+	assert_int_equal(rpc(&t, &r), -EPERM);
+	e = find_ev("setattr", "src/a.c", "deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->detail, "4242"));
+	assert_int_equal(walk(0, 2, "src"), 0);
+	assert_int_equal(lcreate(2, "..", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EINVAL);
+	assert_non_null(find_ev("create", "src/..", "deny"));
+	assert_int_equal(renameat9(2, "a.c", 2, "x/y"), -EINVAL);
+	assert_non_null(find_ev("rename", "src/x/y", "deny"));
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_int_equal(lcreate(2, longname, P9_DOTL_WRONLY | P9_DOTL_CREATE), -ENAMETOOLONG);
+	e = find_ev("create", NULL, "deny");
+	bool found = false;
+	for (size_t i = 0; i < T.nev; i++)
+		if (!strncmp(T.ev[i].target, "src/nnnn", 8) && strstr(T.ev[i].target, "..."))
+			found = true;
+	assert_true(found);
+	(void)e;
+}
+
+/* One step of the issue 12 battery, against the claude-code rules. */
+enum bop { B_RENAMEAT, B_RENAME, B_LINK, B_SYMLINK, B_CREATE, B_UNLINK };
+
+struct bcase {
+	enum bop op;
+	const char *from; /* dir/name for renameat and link; the target for symlink */
+	const char *to;
+	int want;		 /* 0 or -errno */
+	const char *deny_target; /* a deny row for it must exist; NULL: none needed */
+};
+
+/* "a/b/c" -> dir "a/b", name "c"; "c" -> dir "", name "c". */
+static void split(const char *path, char dir[256], char **name)
+{
+	char *sl;
+
+	snprintf(dir, 256, "%s", path);
+	sl = strrchr(dir, '/');
+	if (sl) {
+		*sl = 0;
+		*name = sl + 1;
+	} else {
+		memmove(dir + 1, dir, strlen(dir) + 1);
+		dir[0] = 0;
+		*name = dir + 1;
+	}
+}
+
+static int battery_do(const struct bcase *b, uint32_t *nextfid)
+{
+	char fd_[256], tdir[256], *fn, *tn;
+	uint32_t f1 = (*nextfid)++, f2 = (*nextfid)++;
+	struct p9_msg t, r;
+
+	split(b->from, fd_, &fn);
+	split(b->to ? b->to : "", tdir, &tn);
+	switch (b->op) {
+	case B_RENAMEAT:
+		assert_int_equal(walk(0, f1, fd_), 0);
+		assert_int_equal(walk(0, f2, tdir), 0);
+		return renameat9(f1, fn, f2, tn);
+	case B_RENAME:
+		assert_int_equal(walk(0, f1, b->from), 0);
+		assert_int_equal(walk(0, f2, tdir), 0);
+		t = (struct p9_msg){.type = P9_TRENAME};
+		t.u.rename.fid = f1;
+		t.u.rename.dfid = f2;
+		t.u.rename.name = str(tn);
+		return rpc(&t, &r);
+	case B_LINK:
+		assert_int_equal(walk(0, f1, b->from), 0);
+		assert_int_equal(walk(0, f2, tdir), 0);
+		t = (struct p9_msg){.type = P9_TLINK};
+		t.u.link.dfid = f2;
+		t.u.link.fid = f1;
+		t.u.link.name = str(tn);
+		return rpc(&t, &r);
+	case B_SYMLINK:
+		assert_int_equal(walk(0, f2, tdir), 0);
+		return symlink9(f2, tn, b->from);
+	case B_CREATE:
+		assert_int_equal(walk(0, f1, fd_), 0);
+		return lcreate(f1, fn, P9_DOTL_WRONLY | P9_DOTL_CREATE);
+	case B_UNLINK:
+		assert_int_equal(walk(0, f1, fd_), 0);
+		return unlinkat9(f1, fn, 0);
+	}
+	return -EINVAL;
+}
+
+static char *slurp(const char *rel, char *buf, size_t cap)
+{
+	char p[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
+	f = fopen(p, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Issue 12, items 1 and 2 against the rules of examples/claude-code.yaml
+ * (enforced): replacing .git/config by rename, swapping .git to plant a
+ * hook, hard links between protected and writable names, symlinks and
+ * creates at the protected name, moves of directories holding secrets;
+ * normal renames still work. After each step the host files are checked.
+ */
+static void test_rename_link_battery(void **state)
+{
+	static const struct bcase cases[] = {
+	    {B_RENAMEAT, "cfg", ".git/config", -EACCES, ".git/config"},
+	    {B_RENAME, "cfg", ".git/config", -EACCES, ".git/config"},
+	    {B_RENAMEAT, ".git", "g2", -EACCES, ".git"},
+	    {B_RENAMEAT, "g2", ".git", -EACCES, "g2"}, /* g2 made on the host */
+	    {B_RENAMEAT, ".git/hooks", "hooks2", -EACCES, ".git/hooks"},
+	    {B_LINK, "src/x", ".git/config", -EACCES, ".git/config"},
+	    {B_LINK, ".git/config", "src/y", -EACCES, "src/y"},
+	    {B_LINK, "src/x", ".git/hooks/pre-commit", -EACCES, ".git/hooks/pre-commit"},
+	    {B_RENAMEAT, "src/x", ".git/hooks/pre-commit", -EACCES, ".git/hooks/pre-commit"},
+	    {B_RENAMEAT, "proj/.env", "proj/env", -EACCES, "proj/.env"},
+	    {B_RENAMEAT, "src/x", "proj/.env", -EACCES, "proj/.env"},
+	    /* .git/config may be deleted, but nothing can take its place */
+	    {B_UNLINK, ".git/config", NULL, 0, NULL},
+	    {B_SYMLINK, "../src/x", ".git/config", -EACCES, ".git/config"},
+	    {B_CREATE, ".git/config", NULL, -EACCES, ".git/config"},
+	    {B_RENAMEAT, "cfg", ".git/config", -EACCES, ".git/config"},
+	    {B_LINK, "src/x", ".git/config", -EACCES, ".git/config"},
+	    /* normal work */
+	    {B_RENAMEAT, "src/a", "src/b", 0, NULL},
+	    {B_RENAMEAT, "proj", "proj2", 0, NULL}, /* its .env stays denied there */
+	    {B_RENAMEAT, "src/x", "src/x2", 0, NULL},
+	    {B_LINK, "src/x2", "src/x3", 0, NULL},
+	    {B_RENAMEAT, "src/x3", "src/x2", 0, NULL}, /* over an existing file */
+	    {B_SYMLINK, "x2", "src/l", 0, NULL},
+	};
+	uint32_t nextfid = 10;
+	char buf[64];
+
+	(void)state;
+	stop(NULL);
+	start_rules("enforce", 0, RULES_CLAUDE, false);
+	mk(".git");
+	mk(".git/hooks");
+	mk("g2");
+	mk("g2/hooks");
+	mk("proj");
+	mk("src/a");
+	put_file(".git/config", "orig\n");
+	put_file("g2/hooks/pre-commit", "evil\n");
+	put_file("cfg", "evil\n");
+	put_file("src/x", "x\n");
+	put_file("src/a/f", "f\n");
+	put_file("proj/.env", "S=1\n");
+	session();
+	for (size_t i = 0; i < AGW_ARRAY_LEN(cases); i++) {
+		const struct bcase *b = &cases[i];
+		size_t before = T.nev;
+		int rc = battery_do(b, &nextfid);
+
+		if (rc != b->want)
+			fail_msg("case %zu (%d %s -> %s): got %d, want %d", i, b->op, b->from,
+				 b->to ? b->to : "", rc, b->want);
+		for (size_t k = before; k < T.nev; k++) {
+			if (b->want && !strcmp(T.ev[k].decision, "allow"))
+				fail_msg("case %zu: refused, yet an allow row %s %s", i, T.ev[k].op,
+					 T.ev[k].target);
+		}
+		if (b->deny_target) {
+			bool found = false;
+
+			for (size_t k = before; k < T.nev; k++)
+				found |= !strcmp(T.ev[k].decision, "deny") &&
+					 !strcmp(T.ev[k].target, b->deny_target);
+			if (!found)
+				fail_msg("case %zu: no deny row for %s", i, b->deny_target);
+		}
+		/* the protected files on the host never change */
+		assert_false(exists(".git/hooks/pre-commit"));
+		assert_true(exists(".git/hooks"));
+		assert_true(exists("g2/hooks/pre-commit"));
+		if (i < 11) {
+			assert_non_null(slurp(".git/config", buf, sizeof(buf)));
+			assert_string_equal(buf, "orig\n");
+		} else {
+			assert_false(exists(".git/config") && !slurp(".git/config", buf, 64));
+			assert_false(exists(".git/config"));
+		}
+	}
+	/* a file with another name made on the host (here the protected
+	 * .git/hooks/keep): writing, truncating or chmod through the writable
+	 * name is refused, reading is not */
+	put_file(".git/hooks/keep", "keep\n");
+	{
+		char a[256], b[256];
+
+		snprintf(a, sizeof(a), "%s/.git/hooks/keep", T.ws);
+		snprintf(b, sizeof(b), "%s/src/keep-alias", T.ws);
+		assert_int_equal(link(a, b), 0);
+	}
+	assert_int_equal(walk(0, 201, "src/keep-alias"), 0);
+	assert_int_equal(lopen(201, P9_DOTL_WRONLY), -EACCES);
+	const struct rec *e = find_ev("open", "src/keep-alias", "deny");
+	assert_non_null(e);
+	assert_non_null(strstr(e->reason, "other hard links"));
+	assert_non_null(strstr(e->detail, "\"nlink\":2"));
+	assert_int_equal(lopen(201, P9_DOTL_RDONLY), 0);
+	assert_int_equal(walk(0, 202, "src"), 0);
+	assert_int_equal(
+	    lcreate(202, "keep-alias", P9_DOTL_WRONLY | P9_DOTL_CREATE | P9_DOTL_TRUNC), -EACCES);
+	struct p9_msg ts = {.type = P9_TSETATTR}, rs;
+	assert_int_equal(walk(0, 203, "src/keep-alias"), 0);
+	ts.u.setattr.fid = 203;
+	ts.u.setattr.valid = P9_SETATTR_MODE;
+	ts.u.setattr.mode = 0755;
+	assert_int_equal(rpc(&ts, &rs), -EACCES);
+	assert_non_null(find_ev("setattr", "src/keep-alias", "deny"));
+	assert_non_null(slurp(".git/hooks/keep", buf, sizeof(buf)));
+	assert_string_equal(buf, "keep\n");
+	assert_true(exists("src/b/f"));
+	assert_true(exists("proj2/.env"));
+	assert_non_null(slurp("src/x2", buf, sizeof(buf)));
+	assert_string_equal(buf, "x\n");
+	/* the moved secret is still denied at its new place */
+	assert_int_equal(walk(0, 200, "proj2/.env"), 0);
+	assert_int_equal(lopen(200, P9_DOTL_RDONLY), -EACCES);
 }
 
 int main(void)
@@ -964,6 +1322,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fid_limit, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_audit_mode, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_fail_closed, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_failing_sink_records_refusals, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_refusals_have_rows, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_rename_link_battery, setup, stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -634,6 +634,37 @@ static void test_examples(void **state)
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
 		pol_check_fs(p, ".git/hooks/pre-commit", POL_ACC_WRITE, &d);
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
+		pol_check_fs(p, ".git/config", POL_ACC_WRITE, &d);
+		assert_int_equal(d.verdict == POL_ALLOW, 0);
+		/* what else makes host git run code: a submodule's hooks and
+		 * config, a commondir file pointing git at another folder */
+		for (size_t k = 0; k < 4; k++) {
+			static const char *const gitw[] = {
+			    ".git/commondir", ".git/modules/m/hooks/post-checkout",
+			    ".git/modules/a/b/config", ".git/worktrees/w/commondir"};
+
+			pol_check_fs(p, gitw[k], POL_ACC_WRITE | POL_ACC_CREATE, &d);
+			if (d.verdict == POL_ALLOW)
+				fail_msg("%s: %s writable", files[i], gitw[k]);
+		}
+		/* .env stays unread in every folder, also the writable ones */
+		for (size_t k = 0; k < 4; k++) {
+			static const char *const env[] = {"src/.env", "tests/a/.env", "x/.env",
+							  "src/a/.env"};
+
+			pol_check_fs(p, env[k], POL_ACC_READ, &d);
+			if (d.verdict == POL_ALLOW)
+				fail_msg("%s: %s readable", files[i], env[k]);
+		}
+		if (!strstr(files[i], "dev.yaml")) /* dev.yaml denies .env only */
+			for (size_t k = 0; k < 3; k++) {
+				static const char *const envx[] = {"src/.env.local",
+								   "tests/.env.prod", "a/b/.env.x"};
+
+				pol_check_fs(p, envx[k], POL_ACC_READ, &d);
+				if (d.verdict == POL_ALLOW)
+					fail_msg("%s: %s readable", files[i], envx[k]);
+			}
 		pol_check_host(p, "evil.pastebin.com", 443, &d);
 		assert_int_equal(d.verdict == POL_ALLOW, 0);
 		pol_check_host(p, "registry.npmjs.org", 443, &d);
@@ -641,6 +672,151 @@ static void test_examples(void **state)
 		pol_free(p);
 		pol_errors_free(&errs);
 	}
+}
+
+/*
+ * Renames and links decided for what they do (issue 12): each example
+ * policy with a filesystem section, and a policy with a wildcard in the
+ * middle of a glob. "refused" means not an allow (claude-code.yaml is in
+ * audit mode: would_deny); step is the index of the deciding step.
+ */
+struct mcase {
+	const char *file; /* NULL: the inline policy */
+	enum pol_fs_opkind k;
+	const char *from, *to;
+	bool from_dir, to_exists, to_dir;
+	bool refused;
+	int step;
+};
+
+#define RN POL_FS_RENAME
+#define LN POL_FS_LINK
+#define CC "examples/claude-code.yaml"
+#define DV "examples/dev.yaml"
+#define ST "examples/strict.yaml"
+static const struct mcase mcases[] = {
+    /* replacing .git/config is a write of it */
+    {CC, RN, "cfg", ".git/config", false, true, false, true, 1},
+    {DV, RN, "cfg", ".git/config", false, true, false, true, 1},
+    {CC, RN, "cfg", ".git/config", false, false, false, true, 1},
+    /* moving .git out and back in would plant hooks */
+    {CC, RN, ".git", "g2", true, false, false, true, 2},
+    {DV, RN, ".git", "g2", true, false, false, true, 2},
+    {CC, RN, "g2", ".git", true, false, false, true, 2},
+    {DV, RN, "g2", ".git", true, false, false, true, 2},
+    {ST, RN, ".git", "g2", true, false, false, true, 0},
+    {DV, RN, ".git/hooks", "h", true, false, false, true, 0},
+    {DV, RN, "h", ".git/hooks", true, false, false, true, 1},
+    {DV, RN, "x", ".git/hooks/pre-commit", false, false, false, true, 1},
+    /* ... but a directory whose rules do not change moves */
+    {CC, RN, "src/a", "src/b", true, false, false, false, -1},
+    {DV, RN, "src/a", "src/b", true, false, false, false, -1},
+    {DV, RN, "proj", "proj2", true, false, false, false, -1}, /* holds a .env: still denied there */
+    {CC, RN, "certs", "keys/certs", true, false, false, false, -1},
+    {ST, RN, "src/a", "src/b", true, false, false, false, -1},
+    {ST, RN, "src/a", "tests/a", true, false, false, true, 2}, /* other rules: conservative */
+    {ST, RN, "src/a.c", "src/b.c", false, true, false, false, -1},
+    {ST, RN, "src/a.c", "tests/a.c", false, false, false, false, -1},
+    {ST, RN, "README", "src/README", false, false, false, true, 0},
+    {CC, RN, "src/a.c", "src/b.c", false, true, false, false, -1},
+    {CC, RN, "d", "e", true, true, true, false, -1}, /* over an empty directory */
+    /* secrets neither leave nor arrive */
+    {CC, RN, "a/.env", "a/env", false, false, false, true, 0},
+    {CC, RN, "a/env", "a/.env", false, false, false, true, 1},
+    {CC, RN, "k", "k.pem", false, false, false, true, 1},
+    {DV, RN, "a/.env", "a/env", false, false, false, true, 0},
+    /* .git/config may leave (delete is allowed) but not come back */
+    {CC, RN, ".git/config", "cfg2", false, false, false, false, -1},
+    /* hard links join only names decided alike */
+    {CC, LN, "src/x", ".git/config", false, false, false, true, 1},
+    {DV, LN, "src/x", ".git/config", false, false, false, true, 1},
+    {CC, LN, ".git/config", "src/y", false, false, false, true, 1},
+    {DV, LN, ".git/hooks/pre-commit", "src/y", false, false, false, true, 1},
+    {CC, LN, ".env", "src/e", false, false, false, true, 1},
+    {ST, LN, "README", "src/R", false, false, false, true, 1},
+    {ST, LN, "src/a.c", "tests/a.c", false, false, false, false, -1},
+    {CC, LN, "src/x", "src/y", false, false, false, false, -1},
+    {DV, LN, "src/x", ".git/hooks/x", false, false, false, true, 0},
+    /* a wildcard in the middle: below a/<any>/secret is write-protected */
+    {NULL, RN, "a/x", "a/y", true, false, false, false, -1},
+    {NULL, RN, "a/x", "b/x", true, false, false, true, 2},
+    {NULL, RN, "b/x", "a/x", true, false, false, true, 2},
+    {NULL, RN, "a", "c", true, false, false, true, 2},
+    {NULL, RN, "q", "r/s", true, false, false, false, -1},
+    {NULL, RN, "a/x/secret", "a/y/secret", true, false, false, false, -1},
+    {NULL, RN, "../a", "b", true, false, false, true, 0},
+};
+
+static void test_fs_move_table(void **state)
+{
+	static const char inl[] =
+	    "version: 1\nname: m\nfilesystem:\n  workspace: /\n"
+	    "  allow:\n    - { path: \"**\", access: [read, write, create, delete] }\n"
+	    "  deny:\n    - { path: \"a/*/secret/**\", access: [write] }\n";
+	struct pol *ex[3] = {0}, *pi = load(inl, "/");
+	const char *names[3] = {CC, DV, ST};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct pol_errors errs = {0};
+
+		assert_int_equal(pol_load_file(names[i], &ex[i], &errs), 0);
+		pol_errors_free(&errs);
+	}
+	for (size_t i = 0; i < AGW_ARRAY_LEN(mcases); i++) {
+		const struct mcase *c = &mcases[i];
+		struct pol *p = pi;
+		struct pol_fs_move mv = {.kind = c->k,
+					 .from = c->from,
+					 .to = c->to,
+					 .from_dir = c->from_dir,
+					 .to_exists = c->to_exists,
+					 .to_dir = c->to_dir};
+		struct pol_fs_step steps[POL_FS_STEPS_MAX];
+		struct pol_decision d;
+		int bad;
+
+		for (size_t k = 0; k < 3; k++)
+			if (c->file && !strcmp(c->file, names[k]))
+				p = ex[k];
+		pol_check_fs_move(p, &mv, &d, steps, &bad);
+		if ((d.verdict != POL_ALLOW) != c->refused || bad != c->step) {
+			print_error(
+			    "move case %zu (%s %s %s -> %s): got %s step %d (%s %s), want %s "
+			    "step %d\n",
+			    i, c->file ? c->file : "inline", c->k == RN ? "rename" : "link",
+			    c->from, c->to, pol_verdict_str(d.verdict), bad, d.rule,
+			    d.reason ? d.reason : "", c->refused ? "refused" : "allow", c->step);
+			fail();
+		}
+	}
+	/* a file with other names is written only where every path is */
+	{
+		static const char all[] =
+		    "version: 1\nname: w\nfilesystem:\n  workspace: /\n"
+		    "  allow:\n    - { path: \"**\", access: [read, write] }\n"
+		    "  deny:\n    - { path: \"**/.env\", access: [read] }\n";
+		struct pol *pw = load(all, "/");
+		struct pol_decision d;
+
+		pol_check_fs_linked_write(pw, 2, &d);
+		assert_int_equal(d.verdict, POL_ALLOW);
+		pol_check_fs_linked_write(ex[1], 1, &d);
+		assert_int_equal(d.verdict, POL_ALLOW);
+		pol_check_fs_linked_write(ex[1], 2, &d);
+		assert_int_equal(d.verdict, POL_DENY);
+		assert_string_equal(d.rule, "filesystem.deny[0]");
+		pol_check_fs_linked_write(ex[0], 3, &d); /* claude-code: audit mode */
+		assert_int_equal(d.verdict, POL_WOULD_DENY);
+		pol_check_fs_linked_write(ex[2], 2, &d); /* strict: write only in src, tests */
+		assert_int_equal(d.verdict, POL_DENY);
+		pol_check_fs_linked_write(pi, 2, &d);
+		assert_int_equal(d.verdict, POL_DENY);
+		pol_free(pw);
+	}
+	for (size_t i = 0; i < 3; i++)
+		pol_free(ex[i]);
+	pol_free(pi);
 }
 
 int main(void)
@@ -657,6 +833,7 @@ int main(void)
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_access_words),
 	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_fs_move_table),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

@@ -147,8 +147,7 @@ static void test_explain_text(void **state)
 	assert_non_null(strstr(out, "reason: denied by rule"));
 
 	assert_int_equal(
-	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END),
-	    0);
+	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END), 0);
 	assert_non_null(strstr(out, "read src/.env: deny"));
 	assert_non_null(strstr(out, "filesystem.allow[1]")); /* also matched, listed */
 
@@ -187,6 +186,50 @@ static void test_explain_json(void **state)
 	json_decref(o);
 }
 
+/* Renames and links are explainable, with the steps the fs gateway takes
+ * (issue 12, item 3). */
+static void test_explain_move(void **state)
+{
+	json_error_t je;
+	json_t *o, *st;
+
+	(void)state;
+	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-rename", "cfg", ".git/config",
+			     "--replace", END),
+			 0);
+	assert_non_null(strstr(out, "rename cfg -> .git/config (replacing): deny"));
+	assert_non_null(strstr(out, "* deny       create the target with the source's contents"));
+	assert_non_null(strstr(out, "write,create on .git/config"));
+	assert_non_null(strstr(out, "replace the existing target"));
+
+	assert_int_equal(
+	    run("explain", "examples/dev.yaml", "--fs-rename", "g2", ".git", "--dir", END), 0);
+	assert_non_null(strstr(out, "(directory): deny"));
+	assert_non_null(strstr(out, "paths below keep their rules at the new place"));
+
+	assert_int_equal(
+	    run("explain", "examples/dev.yaml", "--fs-rename", "src/a", "src/b", "--dir", END), 0);
+	assert_non_null(strstr(out, "rename src/a -> src/b (directory): allow"));
+
+	assert_int_equal(run("explain", "examples/claude-code.yaml", "--fs-link", "src/x",
+			     ".git/config", "--json", END),
+			 0);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "would_deny");
+	assert_string_equal(json_string_value(json_object_get(o, "rule")), "filesystem.deny[5]");
+	st = json_array_get(json_object_get(o, "steps"), 1);
+	assert_true(json_is_true(json_object_get(st, "deciding")));
+	assert_string_equal(json_string_value(json_object_get(st, "access")), "write");
+	json_decref(o);
+
+	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-link", "a", END), 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-link", "a", "b", "--dir", END),
+			 2);
+	assert_int_equal(
+	    run("explain", "examples/dev.yaml", "--fs", "a", "--access", "read", "--dir", END), 2);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -201,8 +244,7 @@ static void test_usage(void **state)
 	assert_non_null(strstr(err, "unknown subverb 'frobnicate'"));
 	assert_int_equal(run("explain", "examples/dev.yaml", END), 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--fs", "b", END), 2);
-	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--port", "0", END),
-			 2);
+	assert_int_equal(run("explain", "examples/dev.yaml", "--host", "a", "--port", "0", END), 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--fs", "a", "--access", "rd", END),
 			 2);
 	assert_int_equal(run("explain", "examples/dev.yaml", "--host", END), 2);
@@ -229,8 +271,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_check),	 cmocka_unit_test(test_explain_text),
-	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_usage),
-	    cmocka_unit_test(test_fs_msize),
+	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_explain_move),
+	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_fs_msize),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);
