@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "dns_msg.h"
 #include "dnsb.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "res.h"
 
@@ -392,6 +393,7 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	struct dns_rr rr[RES_MAX_ADDRS];
 	char detail[2048], filt[512] = "", ab[64];
 	size_t n = 0, foff = 0;
+	bool own = false; /* an address of the gateway host was removed */
 	unsigned ttl_max = pol_dns_ttl_max(p);
 	int64_t now = ev_now_ms(d->n->loop);
 	const char *decision = pol_verdict_str(dq->dec.verdict);
@@ -420,14 +422,16 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 			s6->sin6_family = AF_INET6;
 			memcpy(&s6->sin6_addr, ans->addr[i], 16);
 		}
-		cls = addr_classify((struct sockaddr *)&ss);
+		cls = hostaddr_classify(d->n->hostaddr, (struct sockaddr *)&ss);
 		if (cls != ADDR_PUBLIC) {
 			/* DNS rebinding: a name must not point the guest at the
-			 * gateway's own networks unless a cidr rule says so. */
+			 * gateway's own networks or the gateway host itself
+			 * unless a cidr rule says so. */
 			pol_check_addr(p, (struct sockaddr *)&ss, 0, &ad);
 			if (ad.verdict != POL_ALLOW) {
 				int w;
 
+				own = own || cls == ADDR_GATEWAY;
 				inet_ntop(ans->family, ans->addr[i], ab, sizeof(ab));
 				w = snprintf(filt + foff, sizeof(filt) - foff, "%s\"%s\"",
 					     foff ? "," : "", ab);
@@ -451,6 +455,7 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	}
 	if (dnss_audit(dq, decision,
 		       ans->status == RES_NXDOMAIN ? "name does not exist upstream"
+		       : own			   ? "addresses of the gateway host removed"
 		       : foff			   ? "special-purpose addresses removed"
 						   : dq->dec.reason,
 		       detail)) {

@@ -17,6 +17,7 @@
 
 #include "dnsb.h"
 #include "dnss.h"
+#include "hostaddr.h"
 #include "ipc.h"
 #include "log.h"
 #include "priv.h"
@@ -186,6 +187,16 @@ static void netd_nlog_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 		log_warn("nflog read failed");
 }
 
+static void netd_hostaddr_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	hostaddr_sync(n->hostaddr);
+}
+
 /* ---- supervisor messages ---- */
 
 static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
@@ -306,6 +317,14 @@ int netd_run(const struct netd_config *c)
 	rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb);
 	if (rc)
 		goto out;
+	/* Fail closed: without the list, the gateway host could be dialled. */
+	rc = hostaddr_new(&n.hostaddr);
+	if (!rc)
+		rc = ev_add_fd(n.loop, hostaddr_fd(n.hostaddr), EV_READ, netd_hostaddr_cb, &n);
+	if (rc) {
+		log_error("cannot read the gateway's own addresses: %s", agw_strerror(rc));
+		goto out;
+	}
 	rc = dnss_new(&n, dns_udp, dns_tcp, &n.dnss);
 	dns_udp = dns_tcp = -1;
 	if (rc) {
@@ -356,6 +375,10 @@ out:
 	}
 	res_free(n.res);
 	dnsb_free(n.dnsb);
+	if (n.hostaddr) {
+		ev_del_fd(n.loop, hostaddr_fd(n.hostaddr));
+		hostaddr_free(n.hostaddr);
+	}
 	netd_pol_put(n.pol);
 	ev_free(n.loop);
 	if (dns_udp >= 0)
