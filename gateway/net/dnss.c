@@ -3,7 +3,11 @@
  * The DNS server (see dnss.h). A query becomes a struct dnss_q that lives
  * until its answer is sent: UDP queries remember the client address, TCP
  * queries their connection (one query at a time per connection: reading
- * pauses while it is answered). Decisions come from the policy the query
+ * pauses while it is answered). Pipelined TCP queries are taken from the
+ * connection's fixed read buffer in a loop, never by recursion: a refused
+ * query is answered before dnss_handle returns, and the flush that sends
+ * it only marks the connection idle while that loop runs, so one segment
+ * full of queries costs one stack frame and one reply buffer at a time. Decisions come from the policy the query
  * started with; the audit event goes out just before the reply, so the
  * reply for an allowed name is SERVFAIL when the event cannot be queued.
  */
@@ -36,7 +40,8 @@ struct dnss_tcp {
 	size_t rlen;
 	uint8_t *wbuf; /* 2-byte length + reply */
 	size_t wlen, woff;
-	bool busy; /* a query is being answered */
+	bool busy;	 /* a query is being answered */
+	bool processing; /* dnss_tcp_process is on the stack */
 	bool closing;
 	uint64_t timer;
 	struct dnss_tcp *next, *prev;
@@ -192,7 +197,9 @@ static void dnss_tcp_flush(struct dnss_tcp *c)
 	c->wlen = c->woff = 0;
 	c->busy = false;
 	ev_mod_fd(c->d->n->loop, c->fd, EV_READ);
-	dnss_tcp_process(c);
+	/* Inside the loop of dnss_tcp_process the next frame is its job. */
+	if (!c->processing)
+		dnss_tcp_process(c);
 }
 
 static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
@@ -200,24 +207,26 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 
 static void dnss_tcp_process(struct dnss_tcp *c)
 {
+	uint8_t msg[DNSS_TCP_RBUF];
 	size_t mlen;
 
-	if (c->closing || c->busy)
+	if (c->processing)
 		return;
-	if (dns_tcp_frame_len(c->rbuf, c->rlen, &mlen) != 0)
-		return;
-	if (mlen + 2 > sizeof(c->rbuf) || mlen < DNS_HDR_LEN) {
-		c->d->n->stats[NETD_ST_DNS_MALFORMED]++;
-		dnss_tcp_kill(c);
-		return;
-	}
-	if (c->rlen < mlen + 2)
-		return;
-	{
-		uint8_t msg[DNSS_TCP_RBUF];
-
-		/* Take the frame out first: the reply may be sent (and the
-		 * next frame processed) before dnss_handle returns. */
+	c->processing = true;
+	/* Bounded: each turn consumes a frame of the fixed-size rbuf, and
+	 * only one query per connection is outstanding at a time. */
+	while (!c->closing && !c->busy) {
+		if (dns_tcp_frame_len(c->rbuf, c->rlen, &mlen) != 0)
+			break;
+		if (mlen + 2 > sizeof(c->rbuf) || mlen < DNS_HDR_LEN) {
+			c->d->n->stats[NETD_ST_DNS_MALFORMED]++;
+			dnss_tcp_kill(c);
+			break;
+		}
+		if (c->rlen < mlen + 2)
+			break;
+		/* Take the frame out first: the reply may be sent before
+		 * dnss_handle returns. */
 		memcpy(msg, c->rbuf + 2, mlen);
 		memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
 		c->rlen -= 2 + mlen;
@@ -225,6 +234,7 @@ static void dnss_tcp_process(struct dnss_tcp *c)
 		ev_mod_fd(c->d->n->loop, c->fd, 0);
 		dnss_handle(c->d, msg, mlen, NULL, 0, c);
 	}
+	c->processing = false;
 }
 
 static void dnss_tcp_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
