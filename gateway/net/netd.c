@@ -205,10 +205,12 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	struct netd_pol *np;
+	uint8_t ack[IPC_POLICY_ACK_LEN];
+	bool applied = false;
 	int rc;
 
 	if (!ip)
-		return;
+		goto out;
 	if (ipc_policy_decode(buf, len, ip)) {
 		log_error("bad policy update from the supervisor");
 		goto out;
@@ -226,8 +228,13 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 	}
 	netd_pol_put(n->pol);
 	n->pol = np;
+	applied = true;
 	log_info("policy %s (%.12s) in effect for new connections", pol_name(p), pol_sha256(p));
 out:
+	/* The supervisor records the reload as applied only on this answer. */
+	ipc_policy_ack_encode(applied, applied ? pol_sha256(n->pol->p) : NULL, ack);
+	if (ipc_send(n->ipc_fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
+		log_warn("cannot answer the policy update");
 	pol_errors_free(&errs);
 	free(ip);
 }
