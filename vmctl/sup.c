@@ -592,8 +592,8 @@ int sup_reload(struct sup *s)
 		if (rc) {
 			/* Never claim what did not happen: this reload is an
 			 * error, whatever the other child does with it. */
-			snprintf(why, sizeof(why), "not delivered to the %s child: %s",
-				 cs[i]->role, agw_strerror(rc));
+			snprintf(why, sizeof(why), "not delivered to the %s child: %s", cs[i]->role,
+				 agw_strerror(rc));
 			log_error("policy reload %s", why);
 			sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
 			w->recorded = true;

@@ -7,9 +7,10 @@
  * connection's fixed read buffer in a loop, never by recursion: a refused
  * query is answered before dnss_handle returns, and the flush that sends
  * it only marks the connection idle while that loop runs, so one segment
- * full of queries costs one stack frame and one reply buffer at a time. Decisions come from the policy the query
- * started with; the audit event goes out just before the reply, so the
- * reply for an allowed name is SERVFAIL when the event cannot be queued.
+ * full of queries costs one stack frame and one reply buffer at a time.
+ * Decisions come from the policy the query started with; the audit event
+ * goes out just before the reply, so the reply for an allowed name is
+ * SERVFAIL when the event cannot be queued.
  */
 #include "dnss.h"
 

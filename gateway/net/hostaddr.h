@@ -83,8 +83,8 @@ size_t hostaddr_count(const struct hostaddr *h);
 /*
  * ADDR_GATEWAY when sa is one of the gateway's own addresses (queued
  * notifications are applied first) and not loopback, otherwise
- * addr_classify(sa). With h NULL, addr_classify(sa). Does not block, except for a re-read after lost
- * notifications.
+ * addr_classify(sa). With h NULL, addr_classify(sa). Does not block, except for a re-read after
+ * lost notifications.
  */
 enum addr_class hostaddr_classify(struct hostaddr *h, const struct sockaddr *sa);
 

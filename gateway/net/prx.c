@@ -1103,10 +1103,10 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 		}
 	}
 	if (!pol_permits(&s->dec)) {
-		prx_deny(s, cls == ADDR_GATEWAY	  ? "address of the gateway host"
+		prx_deny(s, cls == ADDR_GATEWAY	 ? "address of the gateway host"
 			    : cls != ADDR_PUBLIC ? "special-purpose address"
-			    : s->dec.reason    ? s->dec.reason
-					       : "no allowed name resolved to this address");
+			    : s->dec.reason	 ? s->dec.reason
+						 : "no allowed name resolved to this address");
 		return;
 	}
 	s->dial = s->odst;
