@@ -90,7 +90,7 @@ code=$(in_guest curl -s -o /dev/null --max-time 8 -w '%{http_code}' --resolve "o
 for i in $(seq 1 70); do
 	write_policy "$i" "$([ "$i" = 70 ] && echo 1 || echo 0)"
 	"$AGENTGW" policy reload "$NAME" >/dev/null || bad "policy reload $i failed"
-	for _ in $(seq 100); do [ "$(reloads)" -ge "$i" ] 2>/dev/null && break; sleep 0.02; done
+	for _ in $(seq 300); do [ "$(reloads)" -ge "$i" ] 2>/dev/null && break; sleep 0.02; done
 done
 n=$(reloads)
 [ "$n" = 70 ] && ok "audit: 70 reload rows say allow" || bad "audit: $n reload allow rows"
