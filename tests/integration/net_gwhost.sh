@@ -7,6 +7,7 @@
 #   - DNS hands out no address of the gateway host (audit: reason says so);
 #   - curl through the proxy (name known, address forged) gets a 403 and the
 #     connect row says deny "resolves to a gateway host address";
+#   - a connection without a name to that address is refused as well;
 #   - an address added to the gw namespace while the gateway runs is refused
 #     at once (rtnetlink), and allowed again once removed;
 #   - a cidr rule naming the address lets the same request through.
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
 AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 python3; do
+for t in curl dig sqlite3 python3 nc; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 done
 [ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
@@ -103,6 +104,14 @@ expect_sql "net connect gwhost.test:8080 deny, reason names the gateway host" \
 	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='gwhost.test:8080' AND decision='deny' AND reason='resolves to a gateway host address'"
 grep -q '"GET / ' "$TOPO_DIR/gwsrv.log" && bad "the gateway host's service saw a request" ||
 	ok "the gateway host's service saw no request"
+
+# without a name (neither TLS nor HTTP: decided on the address after the
+# peek timeout) the gateway's address is refused too, bound name or not
+out=$( (printf 'hello\n'; sleep 7) | in_guest nc -w 9 "$UP_IP" 8080 2>&1)
+grep -qi "bad request\|HTTP/" <<<"$out" && bad "raw: $UP_IP:8080 answered: $(head -c 100 <<<"$out")" ||
+	ok "raw: a connection without a name to $UP_IP:8080 gets nothing"
+expect_sql "net connect $UP_IP:8080 deny: address of the gateway host" \
+	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='$UP_IP:8080' AND decision='deny' AND reason='address of the gateway host'"
 
 # an address added while the gateway runs is refused at once
 ans=$(in_guest dig +short +time=3 +tries=1 late.test A)
