@@ -974,6 +974,13 @@ void sup_stop(struct sup *s)
 	ev_stop(s->loop);
 }
 
+void sup_fail(struct sup *s, const char *reason)
+{
+	sup_set_stop_reason(s, false, "%s", reason);
+	s->exit_code = 1;
+	sup_stop(s);
+}
+
 const char *sup_stop_reason(const struct sup *s)
 {
 	return s && s->stop_reason[0] ? s->stop_reason : NULL;

@@ -72,6 +72,10 @@ int64_t sup_sandbox_id(const struct sup *s);
  */
 int sup_run(struct sup *s);
 void sup_stop(struct sup *s);
+/* Stops because something failed (e.g. `up`'s VM runner died): reason
+ * (copied) becomes the stop reason below unless one is already known, and
+ * sup_run returns 1. */
+void sup_fail(struct sup *s, const char *reason);
 /*
  * Why the sandbox stopped when it stopped abnormally (which child, killed
  * by which signal or exited with which status, or what it sent), else
