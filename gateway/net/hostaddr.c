@@ -5,7 +5,8 @@
  * without blocking before every lookup and from the loop, and one for
  * dumps (at start and after the kernel dropped notifications). Subscribing
  * before dumping means a change during the dump is also queued, and
- * applying the queue afterwards leaves each address in its latest state.
+ * applying the queue afterwards leaves each address in its latest state
+ * (which is also why an interrupted dump, NLM_F_DUMP_INTR, needs no retry).
  * Entries are keyed by interface too, so an address on two interfaces
  * stays refused until both lose it.
  */
