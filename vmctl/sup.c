@@ -38,6 +38,7 @@
 #define SUP_SPILL_FILE "audit-spill.bin"
 #define SUP_RELOADS_PENDING 16 /* reloads sent and not yet answered by every child */
 #define SUP_RELOAD_ACK_MS 5000
+#define SUP_RELOAD_FILE "reload"
 
 struct sup_child {
 	const char *role;
@@ -81,6 +82,7 @@ struct sup {
 	uint64_t lost;	     /* events neither the writer nor the spill took */
 	struct sup_reload_wait waits[SUP_RELOADS_PENDING];
 	size_t nwaits;
+	unsigned reload_seq; /* outcomes written to <state dir>/reload */
 	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
@@ -533,6 +535,32 @@ static void sup_health_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 
 /* ---- reload ---- */
 
+static void sup_write_file(const char *dir, const char *name, const char *text);
+
+/*
+ * Records a reload's outcome for `agentgw policy reload`, which waits for
+ * it: "<seq> <sha256 or -> allow" or "... error <reason>", replaced
+ * atomically, seq counting up so every outcome is a new line.
+ */
+static void sup_reload_outcome(struct sup *s, const char *sha, const char *reason)
+{
+	char line[320];
+
+	if (!s->state_dir[0])
+		return;
+	snprintf(line, sizeof(line), "%u %s %s%s%s\n", ++s->reload_seq, sha && sha[0] ? sha : "-",
+		 reason ? "error" : "allow", reason ? " " : "", reason ? reason : "");
+	sup_write_file(s->state_dir, "reload.tmp", line);
+	{
+		char a[PATH_MAX + 16], b[PATH_MAX + 16];
+
+		snprintf(a, sizeof(a), "%s/reload.tmp", s->state_dir);
+		snprintf(b, sizeof(b), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
+		if (rename(a, b) < 0)
+			log_warn("cannot write %s: %s", b, strerror(errno));
+	}
+}
+
 int sup_reload(struct sup *s)
 {
 	struct pol_errors errs = {0};
@@ -554,6 +582,7 @@ int sup_reload(struct sup *s)
 			 pol_sha256(s->pol));
 		sup_event(s, "policy", "reload", s->policy_path, "error",
 			  errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc), detail);
+		sup_reload_outcome(s, NULL, errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
 		pol_errors_free(&errs);
 		return rc;
 	}
@@ -567,6 +596,7 @@ int sup_reload(struct sup *s)
 	if (rc) {
 		log_error("policy reload: policy too large to send (%s)", agw_strerror(rc));
 		sup_event(s, "policy", "reload", s->policy_path, "error", "policy too large", NULL);
+		sup_reload_outcome(s, pol_sha256(p), "policy too large");
 		pol_free(p);
 		return rc;
 	}
@@ -575,6 +605,7 @@ int sup_reload(struct sup *s)
 			  SUP_RELOADS_PENDING);
 		sup_event(s, "policy", "reload", s->policy_path, "error",
 			  "earlier reloads not yet applied by the children", NULL);
+		sup_reload_outcome(s, pol_sha256(p), "earlier reloads not yet applied by the children");
 		pol_free(p);
 		return -AGW_EFULL;
 	}
@@ -596,6 +627,8 @@ int sup_reload(struct sup *s)
 				 agw_strerror(rc));
 			log_error("policy reload %s", why);
 			sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+			if (!w->recorded)
+				sup_reload_outcome(s, w->sha, why);
 			w->recorded = true;
 			continue;
 		}
@@ -603,9 +636,11 @@ int sup_reload(struct sup *s)
 	}
 	if (w->expect[0] || w->expect[1])
 		s->nwaits++;
-	else if (!w->recorded)
+	else if (!w->recorded) {
 		sup_event(s, "policy", "reload", s->policy_path, "error", "no child to apply it",
 			  w->detail);
+		sup_reload_outcome(s, w->sha, "no child to apply it");
+	}
 	log_info("policy %s (%.12s) sent to the children", pol_name(p), pol_sha256(p));
 	pol_free(s->pol);
 	s->pol = p;
@@ -622,6 +657,7 @@ static void sup_reload_pop(struct sup *s)
 			return;
 		if (!w->recorded) {
 			sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, w->detail);
+			sup_reload_outcome(s, w->sha, NULL);
 			log_info("policy reloaded: %.12s applied by the children", w->sha);
 		}
 		memmove(&s->waits[0], &s->waits[1], --s->nwaits * sizeof(s->waits[0]));
@@ -651,6 +687,7 @@ static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uin
 			 applied ? "it runs another policy" : "rejected");
 		log_error("policy reload %.12s: %s", w->sha, why);
 		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+		sup_reload_outcome(s, w->sha, why);
 		w->recorded = true;
 	}
 	sup_reload_pop(s);
@@ -673,6 +710,7 @@ static void sup_reload_overdue(struct sup *s)
 			 w->expect[0] && !w->answered[0] ? "net" : "fs", SUP_RELOAD_ACK_MS);
 		log_error("policy reload %.12s: %s", w->sha, why);
 		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+		sup_reload_outcome(s, w->sha, why);
 		w->recorded = true;
 	}
 }
@@ -721,6 +759,8 @@ static void sup_state_dir_remove(struct sup *s)
 	snprintf(path, sizeof(path), "%s/pid", s->state_dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/policy", s->state_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
 	unlink(path);
 	rmdir(s->state_dir);
 }

@@ -6,7 +6,9 @@
 #       (fs child, read through 9P with diodcat from the guest) and allows a
 #       new host (net child, curl). Both children must really apply it and
 #       the audit must hold 70 applied reload rows (the fs child used to stop
-#       taking policies after 64 while every reload row said allow).
+#       taking policies after 64 while every reload row said allow). A
+#       stopped (SIGSTOP) fs child makes `policy reload` exit 1 and the row
+#       an error; 16 unanswered reloads make the next one refused.
 #   10: kill -9 of the net child, then of the fs child: the gateway stops
 #       (fails closed), says which child died of which signal on stderr, and
 #       the lifecycle/stop row carries that reason (decision error).
@@ -111,6 +113,39 @@ done
 body=$(in_guest curl -sS --max-time 8 http://other.test/)
 [ "$body" = other.test ] && ok "net child applies the 70th policy: other.test allowed" ||
 	bad "net child: other.test gave '$body'"
+
+echo "== a child that does not answer: the reload is not claimed"
+fs=$(pgrep -P "$GW_PID" | sort -n | sed -n 2p)
+kill -STOP "$fs"
+write_policy 71 0
+out=$("$AGENTGW" policy reload "$NAME" 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "not applied: not applied by the fs child within 5000 ms" <<<"$out" &&
+	ok "policy reload exits 1 naming the silent fs child" || bad "policy reload with a stopped fs child: rc $rc: $out"
+for _ in $(seq 60); do
+	n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='error' AND reason='not applied by the fs child within 5000 ms' AND json_extract(detail, '\$.name')='children-71'")
+	[ "$n" = 1 ] && break
+	sleep 0.05
+done
+[ "$n" = 1 ] && ok "audit: reload row error, not applied by the fs child" || bad "audit: $n error rows for children-71"
+# at most 16 reloads wait for the children; the next one is refused visibly
+for i in $(seq 72 87); do
+	write_policy "$i" 0
+	kill -HUP "$GW_PID"
+	sleep 0.15
+done
+n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='error' AND reason='earlier reloads not yet applied by the children'")
+[ "${n:-0}" -ge 1 ] && ok "audit: a 17th waiting reload is refused" || bad "audit: no refused reload (${n:-0})"
+kill -CONT "$fs"
+write_policy 88 1
+out=$("$AGENTGW" policy reload "$NAME" 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -q "^applied" <<<"$out" && ok "after SIGCONT: policy reload applied again" ||
+	bad "after SIGCONT: rc $rc: $out"
+n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow' AND json_extract(detail, '\$.name')='children-71'")
+[ "$n" = 0 ] && ok "audit: the late answer does not turn the error into allow" || bad "audit: children-71 allow rows: $n"
+[ "$(gcat secret.txt)" != "top secret" ] && ok "fs child runs the last policy (secret.txt refused)" ||
+	bad "fs child: secret.txt readable after the last reload"
 
 echo "== kill -9 of a child: the stop row says why"
 for child in net fs; do
