@@ -232,9 +232,11 @@ int cmd_policy_reload(int argc, char **argv)
 	}
 	/* The supervisor writes the outcome once every child answered. */
 	for (int i = 0; i < RELOAD_WAIT_MS / 20; i++) {
-		char line[320], *sha, *verdict, *reason;
+		char line[320], *reason;
 
 		if (reload_outcome(argv[1], line, sizeof(line)) > before) {
+			const char *sha, *verdict;
+
 			strtok_r(line, " \n", &reason);
 			sha = strtok_r(NULL, " \n", &reason);
 			verdict = strtok_r(NULL, " \n", &reason);

@@ -82,7 +82,7 @@ struct sup {
 	uint64_t lost;	     /* events neither the writer nor the spill took */
 	struct sup_reload_wait waits[SUP_RELOADS_PENDING];
 	size_t nwaits;
-	unsigned reload_seq; /* outcomes written to <state dir>/reload */
+	unsigned reload_seq;   /* outcomes written to <state dir>/reload */
 	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
@@ -568,12 +568,14 @@ int sup_reload(struct sup *s)
 	static uint8_t buf[IPC_PAYLOAD_MAX];
 	struct sup_child *cs[] = {&s->net, &s->fs};
 	struct sup_reload_wait *w;
-	char detail[256], why[160];
+	char why[160];
 	size_t len;
 	int rc;
 
 	rc = pol_load_file(s->policy_path, &p, &errs);
 	if (rc) {
+		char detail[256];
+
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("%s:%d:%d: %s", errs.v[i].file ? errs.v[i].file : s->policy_path,
 				  errs.v[i].line, errs.v[i].col, errs.v[i].msg);
@@ -582,7 +584,8 @@ int sup_reload(struct sup *s)
 			 pol_sha256(s->pol));
 		sup_event(s, "policy", "reload", s->policy_path, "error",
 			  errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc), detail);
-		sup_reload_outcome(s, NULL, errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
+		sup_reload_outcome(s, NULL,
+				   errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
 		pol_errors_free(&errs);
 		return rc;
 	}
@@ -605,7 +608,8 @@ int sup_reload(struct sup *s)
 			  SUP_RELOADS_PENDING);
 		sup_event(s, "policy", "reload", s->policy_path, "error",
 			  "earlier reloads not yet applied by the children", NULL);
-		sup_reload_outcome(s, pol_sha256(p), "earlier reloads not yet applied by the children");
+		sup_reload_outcome(s, pol_sha256(p),
+				   "earlier reloads not yet applied by the children");
 		pol_free(p);
 		return -AGW_EFULL;
 	}
@@ -671,7 +675,7 @@ static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uin
 {
 	size_t ci = c == &s->net ? 0 : 1;
 	struct sup_reload_wait *w = NULL;
-	char sha[65], why[160];
+	char sha[65];
 	bool applied;
 
 	if (ipc_policy_ack_decode(buf, len, &applied, sha))
@@ -683,6 +687,8 @@ static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uin
 		return -AGW_EPROTO;
 	w->answered[ci] = true;
 	if ((!applied || strcmp(sha, w->sha)) && !w->recorded) {
+		char why[160];
+
 		snprintf(why, sizeof(why), "the %s child did not apply it (%s)", c->role,
 			 applied ? "it runs another policy" : "rejected");
 		log_error("policy reload %.12s: %s", w->sha, why);

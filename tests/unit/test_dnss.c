@@ -124,8 +124,8 @@ static void td_serve(struct td *t, size_t want)
 
 static int td_setup(void **state)
 {
-	static const char pol_text[] = "version: 1\nname: t\nnetwork:\n  allow: [allowed.test]\n"
-				       "  dns: { upstream: [127.0.0.1] }\n";
+	static const char td_pol_text[] = "version: 1\nname: t\nnetwork:\n  allow: [allowed.test]\n"
+					  "  dns: { upstream: [127.0.0.1] }\n";
 	const char *ups[] = {"127.0.0.1"};
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sin);
@@ -136,7 +136,8 @@ static int td_setup(void **state)
 
 	assert_non_null(t);
 	assert_int_equal(ev_new(&t->n.loop), 0);
-	assert_int_equal(pol_load_buf("t.yaml", pol_text, strlen(pol_text), NULL, &p, &errs), 0);
+	assert_int_equal(pol_load_buf("t.yaml", td_pol_text, strlen(td_pol_text), NULL, &p, &errs),
+			 0);
 	pol_errors_free(&errs);
 	t->n.pol = calloc(1, sizeof(*t->n.pol));
 	assert_non_null(t->n.pol);
