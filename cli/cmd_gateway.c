@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agw.h"
 #include "cli.h"
@@ -160,6 +161,24 @@ int cmd_gateway(int argc, char **argv)
 	return rc ? CLI_FAIL : CLI_OK;
 }
 
+#define RELOAD_WAIT_MS 8000 /* above the supervisor's 5 s for the children's answers */
+
+/* The sequence number of the last outcome in <state>/reload (0: none), its
+ * line in line[cap] when line is not NULL. */
+static unsigned reload_outcome(const char *name, char *line, size_t cap)
+{
+	char path[PATH_MAX], buf[320];
+	unsigned seq = 0;
+	FILE *f;
+
+	if (sbx_path(path, sizeof(path), name, "reload") < 0 || !(f = fopen(path, "re")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%u", &seq) == 1 && line)
+		snprintf(line, cap, "%s", buf);
+	fclose(f);
+	return seq;
+}
+
 /* argv: "reload" NAME. */
 int cmd_policy_reload(int argc, char **argv)
 {
@@ -168,13 +187,16 @@ int cmd_policy_reload(int argc, char **argv)
 	struct sbx_info info;
 	char policy[PATH_MAX];
 	long pid = 0;
+	unsigned before;
 	int rc;
 
 	if (argc != 2 || cli_wants_help(argc, argv)) {
 		fprintf(argc == 2 ? stdout : stderr,
 			"usage: agentgw policy reload NAME\n\n"
 			"Checks the policy file the sandbox NAME was started with and, when it is\n"
-			"valid, makes the running gateway re-read it (new connections only).\n");
+			"valid, makes the running gateway re-read it (new connections only), and\n"
+			"waits until both gateway children applied it: exit 0 when they did, 1\n"
+			"with the reason when they did not (or gave no answer within 8 s).\n");
 		return argc == 2 ? CLI_OK : CLI_USAGE;
 	}
 	if (!sbx_name_valid(argv[1]) || sbx_info_read(argv[1], &info) < 0 ||
@@ -202,10 +224,39 @@ int cmd_policy_reload(int argc, char **argv)
 	printf("reloading %s (%s, sha256 %.12s) in sandbox %s\n", policy, pol_name(p),
 	       pol_sha256(p), argv[1]);
 	pol_free(p);
+	before = reload_outcome(argv[1], NULL, 0);
 	if (kill((pid_t)pid, SIGHUP) < 0) {
 		fprintf(stderr, "agentgw policy reload: cannot signal pid %ld: %s\n", pid,
 			strerror(errno));
 		return CLI_FAIL;
 	}
-	return CLI_OK;
+	/* The supervisor writes the outcome once every child answered. */
+	for (int i = 0; i < RELOAD_WAIT_MS / 20; i++) {
+		char line[320], *reason;
+
+		if (reload_outcome(argv[1], line, sizeof(line)) > before) {
+			const char *sha, *verdict;
+
+			strtok_r(line, " \n", &reason);
+			sha = strtok_r(NULL, " \n", &reason);
+			verdict = strtok_r(NULL, " \n", &reason);
+			if (verdict && !strcmp(verdict, "allow")) {
+				printf("applied (sha256 %.12s) by the sandbox's gateway\n", sha);
+				return CLI_OK;
+			}
+			fprintf(stderr, "agentgw policy reload: %s: not applied: %s\n", argv[1],
+				reason && reason[0] ? reason : "unknown reason");
+			return CLI_FAIL;
+		}
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			fprintf(stderr, "agentgw policy reload: sandbox %s stopped\n", argv[1]);
+			return CLI_FAIL;
+		}
+		usleep(20000);
+	}
+	fprintf(stderr,
+		"agentgw policy reload: %s: no answer within %d s; see "
+		"'agentgw audit query --kind policy'\n",
+		argv[1], RELOAD_WAIT_MS / 1000);
+	return CLI_FAIL;
 }

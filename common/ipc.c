@@ -46,6 +46,8 @@ const char *ipc_type_str(unsigned type)
 		return "ready";
 	case IPC_STATS:
 		return "stats";
+	case IPC_POLICY_APPLIED:
+		return "policy-applied";
 	default:
 		return "unknown";
 	}
@@ -387,5 +389,29 @@ int ipc_policy_decode(const uint8_t *buf, size_t len, struct ipc_policy *out)
 		return r;
 	if (seen != ((1u << IPC_P_PATH) | (1u << IPC_P_BASEDIR) | (1u << IPC_P_TEXT)))
 		return -AGW_EPROTO;
+	return 0;
+}
+
+void ipc_policy_ack_encode(bool applied, const char *sha256, uint8_t out[IPC_POLICY_ACK_LEN])
+{
+	memset(out, '0', IPC_POLICY_ACK_LEN);
+	out[0] = applied ? 1 : 0;
+	if (applied && sha256 && strlen(sha256) == IPC_POLICY_ACK_LEN - 1)
+		memcpy(out + 1, sha256, IPC_POLICY_ACK_LEN - 1);
+}
+
+int ipc_policy_ack_decode(const uint8_t *buf, size_t len, bool *applied, char sha256[65])
+{
+	sha256[0] = '\0';
+	if (len != IPC_POLICY_ACK_LEN || buf[0] > 1)
+		return -AGW_EPROTO;
+	for (size_t i = 1; i < len; i++)
+		if (!((buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f')))
+			return -AGW_EPROTO;
+	*applied = buf[0] == 1;
+	if (*applied) {
+		memcpy(sha256, buf + 1, 64);
+		sha256[64] = '\0';
+	}
 	return 0;
 }

@@ -33,6 +33,7 @@ enum ipc_type {
 	IPC_POLICY_UPDATE,   /* sup -> child: ipc_policy_encode() payload */
 	IPC_READY,	     /* child -> sup: empty */
 	IPC_STATS,	     /* child -> sup: up to IPC_STATS_MAX uint64 (host order) */
+	IPC_POLICY_APPLIED,  /* child -> sup: ipc_policy_ack_encode() payload, one per update */
 	IPC_TYPE_LAST
 };
 
@@ -101,5 +102,15 @@ struct ipc_policy {
 
 /* Decodes a policy update. Returns 0 or -AGW_EPROTO. */
 int ipc_policy_decode(const uint8_t *buf, size_t len, struct ipc_policy *out);
+
+/*
+ * A child's answer to each policy update, in order: applied (sha256 is the
+ * 64 hex chars of the policy now in effect) or rejected (sha256 NULL).
+ */
+#define IPC_POLICY_ACK_LEN 65
+void ipc_policy_ack_encode(bool applied, const char *sha256, uint8_t out[IPC_POLICY_ACK_LEN]);
+/* Decodes it: 0 with *applied and sha256[65] (NUL-terminated, "" when
+ * rejected), or -AGW_EPROTO (wrong size, flag or characters). */
+int ipc_policy_ack_decode(const uint8_t *buf, size_t len, bool *applied, char sha256[65]);
 
 #endif

@@ -91,7 +91,8 @@ void pol_check_host(const struct pol *p, const char *host, uint16_t port, struct
 /* Plain HTTP request: host rule and then its http method/path rules. */
 void pol_check_http(const struct pol *p, const char *host, uint16_t port, const char *method,
 		    const char *path, struct pol_decision *d);
-/* A literal address (AF_INET/AF_INET6 sockaddr) against cidr rules. */
+/* A literal address (AF_INET/AF_INET6 sockaddr) against cidr rules; port 0
+ * matches a rule whatever its ports (may DNS hand the address out at all). */
 void pol_check_addr(const struct pol *p, const struct sockaddr *sa, uint16_t port,
 		    struct pol_decision *d);
 /* DNS: may this name be resolved at all (any allow rule for it, any port)? */

@@ -298,7 +298,7 @@ static size_t addr_decide(const struct pol *p, const struct sockaddr *sa, uint16
 			if ((r->v4 && !v4) || (!r->v4 && sa->sa_family != AF_INET6) ||
 			    !prefix_eq(r->addr, a, r->prefix))
 				continue;
-			pok = port_ok(r, port);
+			pok = port == 0 || port_ok(r, port); /* 0: any port, see pol.h */
 			if (pass >= 0) {
 				coll_add(c, r->name, r->line, r->deny, r->pattern, 0, r->prefix,
 					 pok, pok ? NULL : N_PORT);

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,27 @@
 
 #define SUP_HEALTH_MS 200
 #define SUP_SPILL_FILE "audit-spill.bin"
-#define SUP_MAX_OLD_POLS 64
+#define SUP_RELOADS_PENDING 16 /* reloads sent and not yet answered by every child */
+#define SUP_RELOAD_ACK_MS 5000
+#define SUP_RELOAD_FILE "reload"
 
 struct sup_child {
 	const char *role;
 	pid_t pid;
 	int fd; /* our end of the socketpair */
 	bool ready;
+};
+
+/* A reload sent to the children: recorded as applied once each child it
+ * went to answered that it applied exactly this policy (IPC_POLICY_APPLIED;
+ * children answer updates in order), as an error on a refusal or after
+ * SUP_RELOAD_ACK_MS without an answer. */
+struct sup_reload_wait {
+	char sha[65];
+	char detail[256];
+	bool expect[2], answered[2]; /* [0] net, [1] fs */
+	bool recorded;		     /* its row is written (an error) */
+	int64_t deadline_ms;
 };
 
 struct sup {
@@ -65,6 +80,12 @@ struct sup {
 	struct ipc_event *ev_buf;
 	struct spill *spill; /* events the writer refused, oldest first */
 	uint64_t lost;	     /* events neither the writer nor the spill took */
+	struct sup_reload_wait waits[SUP_RELOADS_PENDING];
+	size_t nwaits;
+	unsigned reload_seq;   /* outcomes written to <state dir>/reload */
+	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
+	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
+	bool stopping;	       /* asked to stop: children going away now is no failure */
 };
 
 /* ---- helpers ---- */
@@ -184,12 +205,43 @@ static void sup_set_audit_ok(struct sup *s, bool ok)
 
 /* ---- children ---- */
 
+/* Records why the sandbox stops; a precise reason replaces a weak one. */
+static void sup_set_stop_reason(struct sup *s, bool weak, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sup_set_stop_reason(struct sup *s, bool weak, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->stop_reason[0] && (weak || !s->stop_weak))
+		return;
+	if (s->stopping && !s->stop_weak)
+		return; /* only a failure seen before the stop is refined */
+	va_start(ap, fmt);
+	vsnprintf(s->stop_reason, sizeof(s->stop_reason), fmt, ap);
+	va_end(ap);
+	s->stop_weak = weak;
+}
+
+static void sup_child_status(const struct sup_child *c, pid_t pid, int st, char *out, size_t cap)
+{
+	if (WIFSIGNALED(st)) {
+		const char *abbr = sigabbrev_np(WTERMSIG(st));
+
+		snprintf(out, cap, "%s child (pid %d) killed by signal %d (SIG%s)", c->role,
+			 (int)pid, WTERMSIG(st), abbr ? abbr : "?");
+	} else {
+		snprintf(out, cap, "%s child (pid %d) exited with status %d", c->role, (int)pid,
+			 WEXITSTATUS(st));
+	}
+}
+
 static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
 {
 	if (c->pid > 0) {
 		log_error("%s child: %s; stopping it", c->role, why);
 		kill(c->pid, SIGKILL);
 	}
+	sup_set_stop_reason(s, false, "%s child %s", c->role, why);
 	if (c->fd >= 0) {
 		ev_del_fd(s->loop, c->fd);
 		close(c->fd);
@@ -198,6 +250,9 @@ static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
 	s->exit_code = 1;
 	ev_stop(s->loop);
 }
+
+static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf,
+			     size_t len);
 
 static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
@@ -219,6 +274,7 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 			close(c->fd);
 			c->fd = -1;
 			log_info("%s child closed its channel", c->role);
+			sup_set_stop_reason(s, true, "%s child closed its channel", c->role);
 			s->exit_code = 1;
 			ev_stop(s->loop);
 			return;
@@ -249,6 +305,12 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 		case IPC_STATS:
 			if (len % 8 || len > IPC_STATS_MAX * 8) {
 				sup_kill_child(s, c, "sent bad stats");
+				return;
+			}
+			break;
+		case IPC_POLICY_APPLIED:
+			if (sup_reload_answer(s, c, buf, len)) {
+				sup_kill_child(s, c, "sent an unexpected policy answer");
 				return;
 			}
 			break;
@@ -315,11 +377,13 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 	return rc < 0 ? rc : 0;
 }
 
+/* The fs server borrows its policy until the next swap: the one handed
+ * over last (cur) is in use, the one before (prev) is free to go once a
+ * newer one has been handed over, so at most two are ever kept. */
 struct sup_fsctx {
 	int fd;
 	bool audit_failing; /* the supervisor said the writer fails */
-	struct pol *pols[SUP_MAX_OLD_POLS];
-	size_t npols;
+	struct pol *cur, *prev;
 };
 
 static int sup_fs_emit(void *ctx, const struct aud_event *ev)
@@ -347,6 +411,7 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 {
 	struct sup_fsctx *f = ctx;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
+	uint8_t ack[IPC_POLICY_ACK_LEN];
 	struct ipc_policy *ip;
 	unsigned type;
 	size_t len;
@@ -363,20 +428,28 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 	if (type != IPC_POLICY_UPDATE)
 		return 0;
 	ip = malloc(sizeof(*ip));
-	if (!ip)
-		return 0;
-	if (ipc_policy_decode(buf, len, ip) == 0 && f->npols < SUP_MAX_OLD_POLS) {
+	if (ip && ipc_policy_decode(buf, len, ip) == 0) {
 		struct pol_errors errs = {0};
 		struct pol *p = NULL;
 
 		if (pol_load_buf(ip->path, ip->text, ip->text_len,
 				 ip->basedir[0] ? ip->basedir : NULL, &p, &errs) == 0) {
-			f->pols[f->npols++] = p;
+			/* fsd swaps to p as soon as we return, before any
+			 * other request: prev is no longer referenced. */
+			pol_free(f->prev);
+			f->prev = f->cur;
+			f->cur = p;
 			*newpol = p;
+		} else {
+			log_error("policy update rejected: %s",
+				  errs.n && errs.v[0].msg ? errs.v[0].msg : "cannot load");
 		}
 		pol_errors_free(&errs);
 	}
 	free(ip);
+	ipc_policy_ack_encode(*newpol != NULL, *newpol ? pol_sha256(*newpol) : NULL, ack);
+	if (ipc_send(fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
+		log_warn("cannot answer the policy update");
 	return 0;
 }
 
@@ -414,6 +487,8 @@ static int sup_fork_fs(struct sup *s, int lfd)
 	return rc < 0 ? rc : 0;
 }
 
+static void sup_reload_overdue(struct sup *s);
+
 /* ---- signals and timers ---- */
 
 static void sup_on_term(struct ev_loop *loop, int signo, void *ctx)
@@ -421,6 +496,7 @@ static void sup_on_term(struct ev_loop *loop, int signo, void *ctx)
 	struct sup *s = ctx;
 
 	log_info("signal %d: stopping", signo);
+	s->stopping = true;
 	s->exit_code = 0;
 	ev_stop(loop);
 }
@@ -436,15 +512,16 @@ static void sup_on_chld(struct ev_loop *loop, int signo, void *ctx)
 {
 	struct sup *s = ctx;
 	struct sup_child *cs[] = {&s->net, &s->fs};
+	char why[160];
 	int st;
 
 	(void)signo;
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
 		if (cs[i]->pid <= 0 || waitpid(cs[i]->pid, &st, WNOHANG) != cs[i]->pid)
 			continue;
-		log_error("%s child exited (%s %d); stopping the sandbox", cs[i]->role,
-			  WIFSIGNALED(st) ? "signal" : "status",
-			  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		sup_child_status(cs[i], cs[i]->pid, st, why, sizeof(why));
+		log_error("%s; stopping the sandbox", why);
+		sup_set_stop_reason(s, false, "%s", why);
 		cs[i]->pid = 0;
 		s->exit_code = 1;
 		ev_stop(loop);
@@ -461,22 +538,53 @@ static void sup_health_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	    !spill_pending(s->spill))
 		log_warn("audit: spilled events written");
 	sup_set_audit_ok(s, aud_writer_healthy(s->w) && !spill_pending(s->spill));
+	sup_reload_overdue(s);
 	s->health_timer = ev_timer_add(loop, SUP_HEALTH_MS, sup_health_cb, s);
 }
 
 /* ---- reload ---- */
+
+static void sup_write_file(const char *dir, const char *name, const char *text);
+
+/*
+ * Records a reload's outcome for `agentgw policy reload`, which waits for
+ * it: "<seq> <sha256 or -> allow" or "... error <reason>", replaced
+ * atomically, seq counting up so every outcome is a new line.
+ */
+static void sup_reload_outcome(struct sup *s, const char *sha, const char *reason)
+{
+	char line[320];
+
+	if (!s->state_dir[0])
+		return;
+	snprintf(line, sizeof(line), "%u %s %s%s%s\n", ++s->reload_seq, sha && sha[0] ? sha : "-",
+		 reason ? "error" : "allow", reason ? " " : "", reason ? reason : "");
+	sup_write_file(s->state_dir, "reload.tmp", line);
+	{
+		char a[PATH_MAX + 16], b[PATH_MAX + 16];
+
+		snprintf(a, sizeof(a), "%s/reload.tmp", s->state_dir);
+		snprintf(b, sizeof(b), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
+		if (rename(a, b) < 0)
+			log_warn("cannot write %s: %s", b, strerror(errno));
+	}
+}
 
 int sup_reload(struct sup *s)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
-	char detail[256];
+	struct sup_child *cs[] = {&s->net, &s->fs};
+	struct sup_reload_wait *w;
+	char why[160];
 	size_t len;
 	int rc;
 
 	rc = pol_load_file(s->policy_path, &p, &errs);
 	if (rc) {
+		char detail[256];
+
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("%s:%d:%d: %s", errs.v[i].file ? errs.v[i].file : s->policy_path,
 				  errs.v[i].line, errs.v[i].col, errs.v[i].msg);
@@ -485,6 +593,8 @@ int sup_reload(struct sup *s)
 			 pol_sha256(s->pol));
 		sup_event(s, "policy", "reload", s->policy_path, "error",
 			  errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc), detail);
+		sup_reload_outcome(s, NULL,
+				   errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
 		pol_errors_free(&errs);
 		return rc;
 	}
@@ -498,18 +608,126 @@ int sup_reload(struct sup *s)
 	if (rc) {
 		log_error("policy reload: policy too large to send (%s)", agw_strerror(rc));
 		sup_event(s, "policy", "reload", s->policy_path, "error", "policy too large", NULL);
+		sup_reload_outcome(s, pol_sha256(p), "policy too large");
 		pol_free(p);
 		return rc;
 	}
-	sup_broadcast(s, IPC_POLICY_UPDATE, buf, len);
-	snprintf(detail, sizeof(detail),
+	if (s->nwaits == SUP_RELOADS_PENDING) {
+		log_error("policy reload refused: %d reloads still wait for the children",
+			  SUP_RELOADS_PENDING);
+		sup_event(s, "policy", "reload", s->policy_path, "error",
+			  "earlier reloads not yet applied by the children", NULL);
+		sup_reload_outcome(s, pol_sha256(p),
+				   "earlier reloads not yet applied by the children");
+		pol_free(p);
+		return -AGW_EFULL;
+	}
+	w = &s->waits[s->nwaits];
+	memset(w, 0, sizeof(*w));
+	snprintf(w->sha, sizeof(w->sha), "%s", pol_sha256(p));
+	snprintf(w->detail, sizeof(w->detail),
 		 "{\"sha256\":\"%s\",\"old_sha256\":\"%s\",\"name\":\"%s\"}", pol_sha256(p),
 		 pol_sha256(s->pol), pol_name(p));
-	sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, detail);
-	log_info("policy reloaded: %s (%.12s)", pol_name(p), pol_sha256(p));
+	w->deadline_ms = ev_now_ms(s->loop) + SUP_RELOAD_ACK_MS;
+	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
+		if (cs[i]->fd < 0)
+			continue;
+		rc = ipc_send(cs[i]->fd, IPC_POLICY_UPDATE, buf, len, NULL, 0);
+		if (rc) {
+			/* Never claim what did not happen: this reload is an
+			 * error, whatever the other child does with it. */
+			snprintf(why, sizeof(why), "not delivered to the %s child: %s", cs[i]->role,
+				 agw_strerror(rc));
+			log_error("policy reload %s", why);
+			sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+			if (!w->recorded)
+				sup_reload_outcome(s, w->sha, why);
+			w->recorded = true;
+			continue;
+		}
+		w->expect[i] = true;
+	}
+	if (w->expect[0] || w->expect[1])
+		s->nwaits++;
+	else if (!w->recorded) {
+		sup_event(s, "policy", "reload", s->policy_path, "error", "no child to apply it",
+			  w->detail);
+		sup_reload_outcome(s, w->sha, "no child to apply it");
+	}
+	log_info("policy %s (%.12s) sent to the children", pol_name(p), pol_sha256(p));
 	pol_free(s->pol);
 	s->pol = p;
 	return 0;
+}
+
+/* Drops the oldest waits every child has answered. */
+static void sup_reload_pop(struct sup *s)
+{
+	while (s->nwaits) {
+		struct sup_reload_wait *w = &s->waits[0];
+
+		if ((w->expect[0] && !w->answered[0]) || (w->expect[1] && !w->answered[1]))
+			return;
+		if (!w->recorded) {
+			sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, w->detail);
+			sup_reload_outcome(s, w->sha, NULL);
+			log_info("policy reloaded: %.12s applied by the children", w->sha);
+		}
+		memmove(&s->waits[0], &s->waits[1], --s->nwaits * sizeof(s->waits[0]));
+	}
+}
+
+/* A child's IPC_POLICY_APPLIED: answers its oldest unanswered wait. Returns
+ * 0, or -AGW_EPROTO when malformed or nothing waits for it. */
+static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf,
+			     size_t len)
+{
+	size_t ci = c == &s->net ? 0 : 1;
+	struct sup_reload_wait *w = NULL;
+	char sha[65];
+	bool applied;
+
+	if (ipc_policy_ack_decode(buf, len, &applied, sha))
+		return -AGW_EPROTO;
+	for (size_t i = 0; i < s->nwaits && !w; i++)
+		if (s->waits[i].expect[ci] && !s->waits[i].answered[ci])
+			w = &s->waits[i];
+	if (!w)
+		return -AGW_EPROTO;
+	w->answered[ci] = true;
+	if ((!applied || strcmp(sha, w->sha)) && !w->recorded) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "the %s child did not apply it (%s)", c->role,
+			 applied ? "it runs another policy" : "rejected");
+		log_error("policy reload %.12s: %s", w->sha, why);
+		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+		sup_reload_outcome(s, w->sha, why);
+		w->recorded = true;
+	}
+	sup_reload_pop(s);
+	return 0;
+}
+
+/* Waits past their deadline become error rows (late answers still count
+ * for the order). */
+static void sup_reload_overdue(struct sup *s)
+{
+	int64_t now = ev_now_ms(s->loop);
+	char why[160];
+
+	for (size_t i = 0; i < s->nwaits; i++) {
+		struct sup_reload_wait *w = &s->waits[i];
+
+		if (w->recorded || now < w->deadline_ms)
+			continue;
+		snprintf(why, sizeof(why), "not applied by the %s child within %d ms",
+			 w->expect[0] && !w->answered[0] ? "net" : "fs", SUP_RELOAD_ACK_MS);
+		log_error("policy reload %.12s: %s", w->sha, why);
+		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
+		sup_reload_outcome(s, w->sha, why);
+		w->recorded = true;
+	}
 }
 
 /* ---- state dir ---- */
@@ -556,6 +774,8 @@ static void sup_state_dir_remove(struct sup *s)
 	snprintf(path, sizeof(path), "%s/pid", s->state_dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/policy", s->state_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
 	unlink(path);
 	rmdir(s->state_dir);
 }
@@ -770,12 +990,34 @@ int64_t sup_sandbox_id(const struct sup *s)
 	return s->sandbox_id;
 }
 
+/* A child that closed its channel is usually dying: give it a moment, so
+ * the reason names its signal or status, not just the closed channel. */
+static void sup_settle_reason(struct sup *s)
+{
+	struct sup_child *cs[] = {&s->net, &s->fs};
+	char why[160];
+	int st;
+
+	for (int i = 0; i < 50 && s->stop_weak; i++) {
+		for (size_t k = 0; k < AGW_ARRAY_LEN(cs); k++) {
+			if (cs[k]->pid <= 0 || waitpid(cs[k]->pid, &st, WNOHANG) != cs[k]->pid)
+				continue;
+			sup_child_status(cs[k], cs[k]->pid, st, why, sizeof(why));
+			sup_set_stop_reason(s, false, "%s", why);
+			cs[k]->pid = 0;
+		}
+		if (s->stop_weak)
+			usleep(10000);
+	}
+}
+
 int sup_run(struct sup *s)
 {
 	int rc;
 
 	s->exit_code = 0;
 	rc = ev_run(s->loop);
+	sup_settle_reason(s);
 	if (rc)
 		return 1;
 	return s->exit_code;
@@ -783,7 +1025,20 @@ int sup_run(struct sup *s)
 
 void sup_stop(struct sup *s)
 {
+	s->stopping = true;
 	ev_stop(s->loop);
+}
+
+void sup_fail(struct sup *s, const char *reason)
+{
+	sup_set_stop_reason(s, false, "%s", reason);
+	s->exit_code = 1;
+	sup_stop(s);
+}
+
+const char *sup_stop_reason(const struct sup *s)
+{
+	return s && s->stop_reason[0] ? s->stop_reason : NULL;
 }
 
 static void sup_reap_child(struct sup *s, struct sup_child *c)
@@ -795,19 +1050,28 @@ static void sup_reap_child(struct sup *s, struct sup_child *c)
 		sup_child_cb(s->loop, c->fd, EV_READ, s);
 	}
 	if (c->pid > 0) {
-		kill(c->pid, SIGTERM);
-		for (int i = 0; i < 300; i++) {
-			if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
-				c->pid = 0;
-				break;
-			}
-			usleep(10000);
+		pid_t pid = c->pid;
+		bool gone = waitpid(pid, &st, WNOHANG) == pid;
+		char why[160];
+
+		if (!gone)
+			kill(pid, SIGTERM);
+		for (int i = 0; !gone && i < 300; i++) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				gone = true;
+			else
+				usleep(10000);
 		}
-		if (c->pid > 0) {
-			kill(c->pid, SIGKILL);
-			waitpid(c->pid, &st, 0);
-			c->pid = 0;
+		if (!gone) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		} else if (s->stop_weak && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)) {
+			/* It closed its channel by dying, not by our SIGTERM:
+			 * say how. */
+			sup_child_status(c, pid, st, why, sizeof(why));
+			sup_set_stop_reason(s, false, "%s", why);
 		}
+		c->pid = 0;
 	}
 	if (c->fd >= 0) {
 		sup_child_cb(s->loop, c->fd, EV_READ, s); /* events sent while stopping */
@@ -823,10 +1087,14 @@ void sup_free(struct sup *s)
 {
 	if (!s)
 		return;
+	s->stopping = true;
 	if (s->loop) {
 		sup_reap_child(s, &s->net);
 		sup_reap_child(s, &s->fs);
 	}
+	/* On stderr of `up` and `gateway` (supervisor.log when detached). */
+	if (s->stop_reason[0])
+		log_error("sandbox %s stopped: %s", s->name, s->stop_reason);
 	if (s->fw_applied) {
 		int rc = fw_remove(s->name);
 
@@ -835,8 +1103,17 @@ void sup_free(struct sup *s)
 				  agw_strerror(rc));
 	}
 	if (s->w) {
+		for (size_t i = 0; i < s->nwaits; i++)
+			if (!s->waits[i].recorded)
+				sup_event(s, "policy", "reload", s->policy_path, "error",
+					  "not applied by the children before the sandbox stopped",
+					  s->waits[i].detail);
 		if (s->sandbox_id) {
-			sup_event(s, "lifecycle", "stop", s->iface, "allow", NULL, NULL);
+			/* An abnormal stop says why (which child, signal or
+			 * status); `up` and `gateway` print the same. */
+			sup_event(s, "lifecycle", "stop", s->iface,
+				  s->stop_reason[0] ? "error" : "allow",
+				  s->stop_reason[0] ? s->stop_reason : NULL, NULL);
 			aud_writer_sandbox_stop(s->w, s->sandbox_id);
 		}
 		aud_writer_flush(s->w);

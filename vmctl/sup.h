@@ -72,12 +72,27 @@ int64_t sup_sandbox_id(const struct sup *s);
  */
 int sup_run(struct sup *s);
 void sup_stop(struct sup *s);
+/* Stops because something failed (e.g. `up`'s VM runner died): reason
+ * (copied) becomes the stop reason below unless one is already known, and
+ * sup_run returns 1. */
+void sup_fail(struct sup *s, const char *reason);
+/*
+ * Why the sandbox stopped when it stopped abnormally (which child, killed
+ * by which signal or exited with which status, or what it sent), else
+ * NULL (a normal stop). Complete once sup_run returned; sup_free records
+ * it as the lifecycle/stop row's reason (decision "error") and logs it on
+ * stderr. Owned by s.
+ */
+const char *sup_stop_reason(const struct sup *s);
 
 /*
  * Re-reads the policy file: on errors logs each one, records a policy/reload
  * error event and keeps the old policy (returns -AGW_EPOLICY); otherwise
- * sends it to the children and records policy/reload allow. Blocks on the
- * file read.
+ * sends it to the children. The policy/reload allow row is recorded only
+ * when every child has answered that it applied exactly that policy; a
+ * refusal, a failed send or no answer within SUP_RELOAD_ACK_MS makes it an
+ * error row with the reason. With 16 reloads still unanswered a new one is
+ * refused (error row, -AGW_EFULL). Blocks on the file read.
  */
 int sup_reload(struct sup *s);
 

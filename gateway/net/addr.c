@@ -125,6 +125,8 @@ const char *addr_class_str(enum addr_class c)
 		return "reserved";
 	case ADDR_ULA:
 		return "ula";
+	case ADDR_GATEWAY:
+		return "gateway host";
 	}
 	return "unknown";
 }

@@ -30,6 +30,8 @@ enum addr_class {
 	ADDR_RESERVED,	  /* 240/4, 192.0.0/24, 198.18/15, ::/96, 2001::/32, fec0::/10,
 			     IPv6 outside 2000::/3 otherwise unclassified, bad family */
 	ADDR_ULA,	  /* fc00::/7 */
+	ADDR_GATEWAY,	  /* assigned to the gateway's own network namespace: never
+			     returned by addr_classify, see hostaddr.h */
 };
 
 /*

@@ -3,9 +3,14 @@
  * The DNS server (see dnss.h). A query becomes a struct dnss_q that lives
  * until its answer is sent: UDP queries remember the client address, TCP
  * queries their connection (one query at a time per connection: reading
- * pauses while it is answered). Decisions come from the policy the query
- * started with; the audit event goes out just before the reply, so the
- * reply for an allowed name is SERVFAIL when the event cannot be queued.
+ * pauses while it is answered). Pipelined TCP queries are taken from the
+ * connection's fixed read buffer in a loop, never by recursion: a refused
+ * query is answered before dnss_handle returns, and the flush that sends
+ * it only marks the connection idle while that loop runs, so one segment
+ * full of queries costs one stack frame and one reply buffer at a time.
+ * Decisions come from the policy the query started with; the audit event
+ * goes out just before the reply, so the reply for an allowed name is
+ * SERVFAIL when the event cannot be queued.
  */
 #include "dnss.h"
 
@@ -21,6 +26,7 @@
 #include "addr.h"
 #include "dns_msg.h"
 #include "dnsb.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "res.h"
 
@@ -35,7 +41,8 @@ struct dnss_tcp {
 	size_t rlen;
 	uint8_t *wbuf; /* 2-byte length + reply */
 	size_t wlen, woff;
-	bool busy; /* a query is being answered */
+	bool busy;	 /* a query is being answered */
+	bool processing; /* dnss_tcp_process is on the stack */
 	bool closing;
 	uint64_t timer;
 	struct dnss_tcp *next, *prev;
@@ -191,7 +198,9 @@ static void dnss_tcp_flush(struct dnss_tcp *c)
 	c->wlen = c->woff = 0;
 	c->busy = false;
 	ev_mod_fd(c->d->n->loop, c->fd, EV_READ);
-	dnss_tcp_process(c);
+	/* Inside the loop of dnss_tcp_process the next frame is its job. */
+	if (!c->processing)
+		dnss_tcp_process(c);
 }
 
 static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
@@ -199,24 +208,26 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 
 static void dnss_tcp_process(struct dnss_tcp *c)
 {
+	uint8_t msg[DNSS_TCP_RBUF];
 	size_t mlen;
 
-	if (c->closing || c->busy)
+	if (c->processing)
 		return;
-	if (dns_tcp_frame_len(c->rbuf, c->rlen, &mlen) != 0)
-		return;
-	if (mlen + 2 > sizeof(c->rbuf) || mlen < DNS_HDR_LEN) {
-		c->d->n->stats[NETD_ST_DNS_MALFORMED]++;
-		dnss_tcp_kill(c);
-		return;
-	}
-	if (c->rlen < mlen + 2)
-		return;
-	{
-		uint8_t msg[DNSS_TCP_RBUF];
-
-		/* Take the frame out first: the reply may be sent (and the
-		 * next frame processed) before dnss_handle returns. */
+	c->processing = true;
+	/* Bounded: each turn consumes a frame of the fixed-size rbuf, and
+	 * only one query per connection is outstanding at a time. */
+	while (!c->closing && !c->busy) {
+		if (dns_tcp_frame_len(c->rbuf, c->rlen, &mlen) != 0)
+			break;
+		if (mlen + 2 > sizeof(c->rbuf) || mlen < DNS_HDR_LEN) {
+			c->d->n->stats[NETD_ST_DNS_MALFORMED]++;
+			dnss_tcp_kill(c);
+			break;
+		}
+		if (c->rlen < mlen + 2)
+			break;
+		/* Take the frame out first: the reply may be sent before
+		 * dnss_handle returns. */
 		memcpy(msg, c->rbuf + 2, mlen);
 		memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
 		c->rlen -= 2 + mlen;
@@ -224,6 +235,7 @@ static void dnss_tcp_process(struct dnss_tcp *c)
 		ev_mod_fd(c->d->n->loop, c->fd, 0);
 		dnss_handle(c->d, msg, mlen, NULL, 0, c);
 	}
+	c->processing = false;
 }
 
 static void dnss_tcp_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
@@ -392,6 +404,7 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	struct dns_rr rr[RES_MAX_ADDRS];
 	char detail[2048], filt[512] = "", ab[64];
 	size_t n = 0, foff = 0;
+	bool own = false; /* an address of the gateway host was removed */
 	unsigned ttl_max = pol_dns_ttl_max(p);
 	int64_t now = ev_now_ms(d->n->loop);
 	const char *decision = pol_verdict_str(dq->dec.verdict);
@@ -420,14 +433,16 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 			s6->sin6_family = AF_INET6;
 			memcpy(&s6->sin6_addr, ans->addr[i], 16);
 		}
-		cls = addr_classify((struct sockaddr *)&ss);
+		cls = hostaddr_classify(d->n->hostaddr, (struct sockaddr *)&ss);
 		if (cls != ADDR_PUBLIC) {
 			/* DNS rebinding: a name must not point the guest at the
-			 * gateway's own networks unless a cidr rule says so. */
+			 * gateway's own networks or the gateway host itself
+			 * unless a cidr rule says so. */
 			pol_check_addr(p, (struct sockaddr *)&ss, 0, &ad);
 			if (ad.verdict != POL_ALLOW) {
 				int w;
 
+				own = own || cls == ADDR_GATEWAY;
 				inet_ntop(ans->family, ans->addr[i], ab, sizeof(ab));
 				w = snprintf(filt + foff, sizeof(filt) - foff, "%s\"%s\"",
 					     foff ? "," : "", ab);
@@ -451,6 +466,7 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	}
 	if (dnss_audit(dq, decision,
 		       ans->status == RES_NXDOMAIN ? "name does not exist upstream"
+		       : own			   ? "addresses of the gateway host removed"
 		       : foff			   ? "special-purpose addresses removed"
 						   : dq->dec.reason,
 		       detail)) {

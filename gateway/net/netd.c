@@ -17,6 +17,7 @@
 
 #include "dnsb.h"
 #include "dnss.h"
+#include "hostaddr.h"
 #include "ipc.h"
 #include "log.h"
 #include "priv.h"
@@ -186,6 +187,16 @@ static void netd_nlog_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 		log_warn("nflog read failed");
 }
 
+static void netd_hostaddr_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	hostaddr_sync(n->hostaddr);
+}
+
 /* ---- supervisor messages ---- */
 
 static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
@@ -194,10 +205,12 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	struct netd_pol *np;
+	uint8_t ack[IPC_POLICY_ACK_LEN];
+	bool applied = false;
 	int rc;
 
 	if (!ip)
-		return;
+		goto out;
 	if (ipc_policy_decode(buf, len, ip)) {
 		log_error("bad policy update from the supervisor");
 		goto out;
@@ -215,8 +228,13 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 	}
 	netd_pol_put(n->pol);
 	n->pol = np;
+	applied = true;
 	log_info("policy %s (%.12s) in effect for new connections", pol_name(p), pol_sha256(p));
 out:
+	/* The supervisor records the reload as applied only on this answer. */
+	ipc_policy_ack_encode(applied, applied ? pol_sha256(n->pol->p) : NULL, ack);
+	if (ipc_send(n->ipc_fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
+		log_warn("cannot answer the policy update");
 	pol_errors_free(&errs);
 	free(ip);
 }
@@ -306,6 +324,14 @@ int netd_run(const struct netd_config *c)
 	rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb);
 	if (rc)
 		goto out;
+	/* Fail closed: without the list, the gateway host could be dialled. */
+	rc = hostaddr_new(&n.hostaddr);
+	if (!rc)
+		rc = ev_add_fd(n.loop, hostaddr_fd(n.hostaddr), EV_READ, netd_hostaddr_cb, &n);
+	if (rc) {
+		log_error("cannot read the gateway's own addresses: %s", agw_strerror(rc));
+		goto out;
+	}
 	rc = dnss_new(&n, dns_udp, dns_tcp, &n.dnss);
 	dns_udp = dns_tcp = -1;
 	if (rc) {
@@ -356,6 +382,10 @@ out:
 	}
 	res_free(n.res);
 	dnsb_free(n.dnsb);
+	if (n.hostaddr) {
+		ev_del_fd(n.loop, hostaddr_fd(n.hostaddr));
+		hostaddr_free(n.hostaddr);
+	}
 	netd_pol_put(n.pol);
 	ev_free(n.loop);
 	if (dns_udp >= 0)

@@ -24,6 +24,7 @@ struct res;
 struct dnsb;
 struct dnss;
 struct prx;
+struct hostaddr;
 
 struct netd_config {
 	int ipc_fd;		 /* SOCK_SEQPACKET to the supervisor */
@@ -62,7 +63,8 @@ struct netd {
 	struct dnsb *dnsb;
 	struct dnss *dnss;
 	struct prx *prx;
-	void *nlog; /* the NFLOG reader, when there is one */
+	struct hostaddr *hostaddr; /* the gateway's own addresses (NULL: unknown) */
+	void *nlog;		   /* the NFLOG reader, when there is one */
 	uint64_t stats[NETD_ST_LAST];
 };
 

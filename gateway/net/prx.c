@@ -35,6 +35,7 @@
 
 #include "addr.h"
 #include "dnsb.h"
+#include "hostaddr.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -955,7 +956,7 @@ static void prx_have_addrs(struct prx_sess *s, int family, uint8_t (*addrs)[16],
 		enum addr_class cls;
 
 		prx_fill_sa(&ss, family, addrs[i], s->port);
-		cls = addr_classify((struct sockaddr *)&ss);
+		cls = hostaddr_classify(s->px->n->hostaddr, (struct sockaddr *)&ss);
 		if (cls != ADDR_PUBLIC) {
 			pol_check_addr(s->pol->p, (struct sockaddr *)&ss, s->port, &ad);
 			if (ad.verdict != POL_ALLOW && !audit_mode) {
@@ -1087,7 +1088,7 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
 	a = family == AF_INET ? (const uint8_t *)&((struct sockaddr_in *)&s->odst)->sin_addr
 			      : (const uint8_t *)&((struct sockaddr_in6 *)&s->odst)->sin6_addr;
-	cls = addr_classify((struct sockaddr *)&s->odst);
+	cls = hostaddr_classify(n->hostaddr, (struct sockaddr *)&s->odst);
 	pol_check_addr(s->pol->p, (struct sockaddr *)&s->odst, s->port, &s->dec);
 	if (s->dec.verdict != POL_ALLOW && cls == ADDR_PUBLIC) {
 		k = dnsb_names(n->dnsb, family, a, ev_now_ms(n->loop), names, AGW_ARRAY_LEN(names));
@@ -1102,9 +1103,10 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 		}
 	}
 	if (!pol_permits(&s->dec)) {
-		prx_deny(s, cls != ADDR_PUBLIC ? "special-purpose address"
-			    : s->dec.reason    ? s->dec.reason
-					       : "no allowed name resolved to this address");
+		prx_deny(s, cls == ADDR_GATEWAY	 ? "address of the gateway host"
+			    : cls != ADDR_PUBLIC ? "special-purpose address"
+			    : s->dec.reason	 ? s->dec.reason
+						 : "no allowed name resolved to this address");
 		return;
 	}
 	s->dial = s->odst;

@@ -8,7 +8,9 @@
 # NS_NET is a fake internet: dnsmasq on 198.51.100.2:53 answering the test
 # names and nginx serving HTTP and HTTPS (certificates from a test CA) on
 # 203.0.113.10 (allowed.test, api.allowed.test), .11 (other.test) and
-# .12 (evil.test). Everything lives under TOPO_DIR.
+# .12 (evil.test). gwhost.test answers the gw namespace's own uplink
+# address, late.test 203.0.113.77 (on no interface until a test adds it).
+# Everything lives under TOPO_DIR.
 #
 # Usage:
 #   source tests/lib/topo.sh
@@ -171,6 +173,8 @@ _topo_dnsmasq() {
 		--host-record=evil.test,"$EVIL_IP" \
 		--host-record=rebind.test,127.0.0.1 \
 		--host-record=lan.test,192.168.50.5 \
+		--host-record=gwhost.test,"$UP_IP" \
+		--host-record=late.test,203.0.113.77 \
 		--host-record=v6only.test,2001:db8::10 \
 		--txt-record=secret.evil.test,"exfiltrated-secret" \
 		--address=/#/ || return 1

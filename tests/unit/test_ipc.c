@@ -178,12 +178,38 @@ static void test_policy(void **state)
 	free(p);
 }
 
+static void test_policy_ack(void **state)
+{
+	const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	uint8_t b[IPC_POLICY_ACK_LEN];
+	char got[65];
+	bool applied = false;
+
+	(void)state;
+	ipc_policy_ack_encode(true, sha, b);
+	assert_int_equal(ipc_policy_ack_decode(b, sizeof(b), &applied, got), 0);
+	assert_true(applied);
+	assert_string_equal(got, sha);
+	ipc_policy_ack_encode(false, NULL, b);
+	assert_int_equal(ipc_policy_ack_decode(b, sizeof(b), &applied, got), 0);
+	assert_false(applied);
+	assert_string_equal(got, "");
+	/* wrong size, flag or characters */
+	assert_int_equal(ipc_policy_ack_decode(b, sizeof(b) - 1, &applied, got), -AGW_EPROTO);
+	b[0] = 2;
+	assert_int_equal(ipc_policy_ack_decode(b, sizeof(b), &applied, got), -AGW_EPROTO);
+	ipc_policy_ack_encode(true, sha, b);
+	b[10] = 'G';
+	assert_int_equal(ipc_policy_ack_decode(b, sizeof(b), &applied, got), -AGW_EPROTO);
+	assert_string_equal(ipc_type_str(IPC_POLICY_APPLIED), "policy-applied");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip_fds),   cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_event_roundtrip), cmocka_unit_test(test_event_bad),
-	    cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_policy),	    cmocka_unit_test(test_policy_ack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Issue 12 item 10 with a real sandbox: `up -- sleep` runs a command in the
+# guest; kill -9 of the gateway's net child makes the sandbox fail closed,
+# and both `up`'s stderr and the lifecycle/stop row say which child died of
+# which signal (the row: decision error). Then the same with `up -d` and
+# the fs child: the row is the only witness once the sandbox is gone.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/e2e.sh
+e2e_require sqlite3 pgrep
+
+e2e_netns cd
+mkdir -p "$tmp/ws"
+cat >"$tmp/p.yaml" <<'YAML'
+version: 1
+name: e2e-child-death
+network:
+  allow:
+    - allowed.test
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+audit:
+  database: audit.db
+YAML
+q() { sqlite3 -cmd '.timeout 2000' "$tmp/audit.db" "$1" 2>/dev/null; }
+sup_pid() { cat "$AGENTGW_RUN_DIR/$1/pid" 2>/dev/null; }
+# the net child is the supervisor's first child, the fs child its second
+child_of() { pgrep -P "$1" | sort -n | sed -n "$2p"; }
+wait_ready() { # name: until the guest runs commands
+	local i
+	for i in $(seq 600); do
+		[ -n "$(sup_pid "$1")" ] &&
+			[ "$(ip netns exec "$ns" "$AGENTGW" exec "$1" -- echo up </dev/null 2>/dev/null)" = up ] &&
+			return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# ---- up -- CMD, net child killed ----
+name=cd$$
+ip netns exec "$ns" timeout 300 "$AGENTGW" up --policy "$tmp/p.yaml" --name "$name" -- sleep 600 \
+	</dev/null >"$tmp/up.out" 2>"$tmp/up.err" &
+up=$!
+if wait_ready "$name"; then
+	sup=$(sup_pid "$name")
+	net=$(child_of "$sup" 1)
+	kill -KILL "$net"
+	for _ in $(seq 300); do kill -0 "$up" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$up" 2>/dev/null; then
+		bad "up still runs 30 s after its net child was killed"
+		kill -TERM "$up"
+	fi
+	wait "$up"
+	rc=$?
+	want="net child (pid $net) killed by signal 9 (SIGKILL)"
+	check "up exits non-zero (fails closed)" [ "$rc" != 0 ]
+	check "up's stderr says '$want'" grep -qF "stopped: $want" "$tmp/up.err"
+	check "audit: lifecycle/stop row is error with that reason" \
+		[ "$(q "select e.decision || '|' || e.reason from event e join sandbox s on s.id = e.sandbox_id where s.name='$name' and e.kind='lifecycle' and e.op='stop'")" = "error|$want" ]
+else
+	bad "sandbox $name did not become ready"
+	cat "$tmp/up.err"
+	kill -TERM "$up" 2>/dev/null
+	wait "$up"
+fi
+
+# ---- up -d, fs child killed ----
+name=cf$$
+if ip netns exec "$ns" timeout 300 "$AGENTGW" up -d --policy "$tmp/p.yaml" --name "$name" \
+	>/dev/null 2>"$tmp/up2.err" && wait_ready "$name"; then
+	sup=$(sup_pid "$name")
+	fs=$(child_of "$sup" 2)
+	kill -KILL "$fs"
+	for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+	check "the supervisor stops after its fs child was killed" sh -c "! kill -0 $sup 2>/dev/null"
+	want="fs child (pid $fs) killed by signal 9 (SIGKILL)"
+	check "audit: lifecycle/stop row of the detached sandbox says '$want'" \
+		[ "$(q "select e.decision || '|' || e.reason from event e join sandbox s on s.id = e.sandbox_id where s.name='$name' and e.kind='lifecycle' and e.op='stop'")" = "error|$want" ]
+	ip netns exec "$ns" "$AGENTGW" down "$name" >/dev/null 2>&1
+else
+	bad "detached sandbox $name did not become ready"
+	cat "$tmp/up2.err"
+fi
+
+e2e_finish

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Issue 12 items 10 and 12, with `agentgw gateway` (net and fs children, no
+# VM) in the test topology:
+#   12: 70 `agentgw policy reload`s; the last one denies a workspace file
+#       (fs child, read through 9P with diodcat from the guest) and allows a
+#       new host (net child, curl). Both children must really apply it and
+#       the audit must hold 70 applied reload rows (the fs child used to stop
+#       taking policies after 64 while every reload row said allow). A
+#       stopped (SIGSTOP) fs child makes `policy reload` exit 1 and the row
+#       an error; 16 unanswered reloads make the next one refused.
+#   10: kill -9 of the net child, then of the fs child: the gateway stops
+#       (fails closed), says which child died of which signal on stderr, and
+#       the lifecycle/stop row carries that reason (decision error).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/topo.sh
+
+AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
+for t in curl sqlite3 diodcat pgrep; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+done
+[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
+
+GW_PID=
+failures=0
+stop_gw() {
+	if [ -n "$GW_PID" ]; then
+		kill -TERM "$GW_PID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$GW_PID" 2>/dev/null
+		wait "$GW_PID" 2>/dev/null
+		GW_PID=
+	fi
+}
+cleanup() {
+	stop_gw
+	topo_down
+}
+topo_up
+trap cleanup EXIT
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+NAME=gc$TOPO_ID
+DB=$TOPO_DIR/audit.db
+POL=$TOPO_DIR/policy.yaml
+WS=$TOPO_DIR/ws
+export AGENTGW_RUN_DIR=$TOPO_DIR/run
+mkdir -p "$WS"
+echo "top secret" >"$WS/secret.txt"
+echo "public" >"$WS/readme.txt"
+sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
+write_policy() { # generation final(0/1)
+	{
+		cat <<P
+version: 1
+name: children-$1
+network:
+  allow:
+    - host: allowed.test
+      ports: [80]
+P
+		[ "$2" = 1 ] && printf '    - host: other.test\n      ports: [80]\n'
+		cat <<P
+  dns: { upstream: [$DNS_IP] }
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+P
+		[ "$2" = 1 ] && printf '  deny:\n    - { path: "secret.txt" }\n'
+	} >"$POL"
+}
+start_gw() { # log-file
+	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
+		--audit "$DB" --name "$NAME" -v >"$1" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 564 10 || { cat "$1"; exit 1; }
+	wait_port "$NS_GW" "$GW_IP" 53 10 || { cat "$1"; exit 1; }
+}
+gcat() { in_guest diodcat -t 5 -s "$GW_IP:564" -a / "$1" 2>&1; }
+reloads() { sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"; }
+
+echo "== 70 policy reloads reach both children"
+write_policy 0 0
+start_gw "$TOPO_DIR/gw1.log"
+[ "$(gcat secret.txt)" = "top secret" ] && ok "before: secret.txt readable over 9P" ||
+	bad "before: secret.txt: $(gcat secret.txt)"
+code=$(in_guest curl -s -o /dev/null --max-time 8 -w '%{http_code}' --resolve "other.test:80:$OTHER_IP" http://other.test/)
+[ "$code" = 403 ] && ok "before: other.test refused" || bad "before: other.test gave $code"
+for i in $(seq 1 70); do
+	write_policy "$i" "$([ "$i" = 70 ] && echo 1 || echo 0)"
+	"$AGENTGW" policy reload "$NAME" >/dev/null || bad "policy reload $i failed"
+	for _ in $(seq 300); do [ "$(reloads)" -ge "$i" ] 2>/dev/null && break; sleep 0.02; done
+done
+n=$(reloads)
+[ "$n" = 70 ] && ok "audit: 70 reload rows say allow" || bad "audit: $n reload allow rows"
+n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision!='allow'")
+[ "$n" = 0 ] && ok "audit: no reload error rows" || bad "audit: $n reload error rows"
+last=$(sql "SELECT json_extract(detail, '\$.name') FROM event WHERE kind='policy' AND op='reload' ORDER BY id DESC LIMIT 1")
+[ "$last" = children-70 ] && ok "audit: the last applied reload is children-70" || bad "audit: last reload '$last'"
+got=$(gcat secret.txt)
+[ "$got" != "top secret" ] && ok "fs child applies the 70th policy: secret.txt refused" ||
+	bad "fs child still runs an old policy: secret.txt readable after 70 reloads"
+[ "$(gcat readme.txt)" = public ] && ok "readme.txt still readable" || bad "readme.txt: $(gcat readme.txt)"
+for _ in $(seq 60); do
+	[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] && break
+	sleep 0.05
+done
+[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] &&
+	ok "audit: fs deny row for secret.txt" || bad "audit: no fs deny row for secret.txt"
+body=$(in_guest curl -sS --max-time 8 http://other.test/)
+[ "$body" = other.test ] && ok "net child applies the 70th policy: other.test allowed" ||
+	bad "net child: other.test gave '$body'"
+
+echo "== a child that does not answer: the reload is not claimed"
+fs=$(pgrep -P "$GW_PID" | sort -n | sed -n 2p)
+kill -STOP "$fs"
+write_policy 71 0
+out=$("$AGENTGW" policy reload "$NAME" 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "not applied: not applied by the fs child within 5000 ms" <<<"$out" &&
+	ok "policy reload exits 1 naming the silent fs child" || bad "policy reload with a stopped fs child: rc $rc: $out"
+for _ in $(seq 60); do
+	n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='error' AND reason='not applied by the fs child within 5000 ms' AND json_extract(detail, '\$.name')='children-71'")
+	[ "$n" = 1 ] && break
+	sleep 0.05
+done
+[ "$n" = 1 ] && ok "audit: reload row error, not applied by the fs child" || bad "audit: $n error rows for children-71"
+# at most 16 reloads wait for the children; the next one is refused visibly
+for i in $(seq 72 87); do
+	write_policy "$i" 0
+	kill -HUP "$GW_PID"
+	sleep 0.15
+done
+n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='error' AND reason='earlier reloads not yet applied by the children'")
+[ "${n:-0}" -ge 1 ] && ok "audit: a 17th waiting reload is refused" || bad "audit: no refused reload (${n:-0})"
+kill -CONT "$fs"
+write_policy 88 1
+out=$("$AGENTGW" policy reload "$NAME" 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -q "^applied" <<<"$out" && ok "after SIGCONT: policy reload applied again" ||
+	bad "after SIGCONT: rc $rc: $out"
+n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow' AND json_extract(detail, '\$.name')='children-71'")
+[ "$n" = 0 ] && ok "audit: the late answer does not turn the error into allow" || bad "audit: children-71 allow rows: $n"
+[ "$(gcat secret.txt)" != "top secret" ] && ok "fs child runs the last policy (secret.txt refused)" ||
+	bad "fs child: secret.txt readable after the last reload"
+
+echo "== kill -9 of a child: the stop row says why"
+for child in net fs; do
+	stop_gw
+	write_policy 0 0
+	start_gw "$TOPO_DIR/gw-$child.log"
+	sid=$(sql "SELECT max(id) FROM sandbox")
+	# the children are the supervisor's only child processes; the net child
+	# is forked first
+	kids=$(pgrep -P "$GW_PID" | sort -n)
+	if [ "$child" = net ]; then pid=$(head -n1 <<<"$kids"); else pid=$(sed -n 2p <<<"$kids"); fi
+	[ -n "$pid" ] || { bad "$child child not found"; continue; }
+	kill -KILL "$pid"
+	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$GW_PID" 2>/dev/null; then
+		bad "gateway still runs after its $child child was killed"
+		continue
+	fi
+	wait "$GW_PID"
+	rc=$?
+	GW_PID=
+	[ "$rc" = 1 ] && ok "$child: gateway exits 1 (fails closed)" || bad "$child: gateway exit $rc"
+	want="$child child (pid $pid) killed by signal 9 (SIGKILL)"
+	grep -qF "stopped: $want" "$TOPO_DIR/gw-$child.log" && ok "$child: stderr says '$want'" ||
+		bad "$child: stderr lacks the reason: $(tail -n 3 "$TOPO_DIR/gw-$child.log")"
+	row=$(sql "SELECT decision || '|' || reason FROM event WHERE sandbox_id=$sid AND kind='lifecycle' AND op='stop'")
+	[ "$row" = "error|$want" ] && ok "$child: audit stop row: $row" || bad "$child: audit stop row '$row'"
+done
+
+# a normal stop keeps a reason-less allow row
+start_gw "$TOPO_DIR/gw-normal.log"
+sid=$(sql "SELECT max(id) FROM sandbox")
+stop_gw
+row=$(sql "SELECT decision || '|' || ifnull(reason, '') FROM event WHERE sandbox_id=$sid AND kind='lifecycle' AND op='stop'")
+[ "$row" = "allow|" ] && ok "normal stop: audit stop row allow without reason" || bad "normal stop row '$row'"
+
+if [ "$failures" != 0 ]; then
+	tail -n 20 "$TOPO_DIR/gw1.log"
+	exit 1
+fi
+echo "all checks passed"
