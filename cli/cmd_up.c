@@ -58,6 +58,7 @@ struct up_state {
 	int ready_fd; /* -d: tell the waiting parent "ok" once the guest is up */
 	pid_t runner, qemu;
 	int status; /* exit status reported by the runner, -1 until then */
+	int failed; /* the runner reported a failure ("F ...") */
 	char line[UP_LINE_MAX];
 	size_t len;
 };
@@ -141,6 +142,9 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 			}
 		} else if (u->line[0] == 'E') {
 			up_exec_event(u, u->line);
+		} else if (u->line[0] == 'F') {
+			u->failed = 1;
+			sup_fail(u->sup, u->line + 2);
 		} else if (u->line[0] == 'X') {
 			u->status = atoi(u->line + 2);
 			sup_stop(u->sup);
@@ -150,6 +154,16 @@ static void up_on_pipe(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 	}
 	if (u->len == sizeof(u->line) - 1)
 		u->len = 0;
+}
+
+/* "F <reason>" to the supervisor: the sandbox stops abnormally, for that reason (first line). */
+static void up_report_fail(int wfd, const char *what, const char *detail)
+{
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "F %s%.*s\n", what, (int)strcspn(detail, "\n"), detail);
+
+	if (n > 0 && write(wfd, msg, (size_t)AGW_MIN(n, (int)sizeof(msg) - 1)) < 0)
+		return;
 }
 
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
@@ -188,6 +202,7 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {
 		fprintf(stderr, "agentgw up: %s%s\n", accel == QEMU_ACCEL_KVM ? "(accel kvm) " : "",
 			err[0] ? err : agw_strerror(r));
+		up_report_fail(wfd, "the guest did not start: ", err[0] ? err : agw_strerror(r));
 		if (accel == QEMU_ACCEL_KVM)
 			fprintf(stderr, "agentgw up: KVM opens on this host but may not run a Linux "
 					"guest (nested virtualisation); try --accel auto or tcg\n");
@@ -226,6 +241,8 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 		tcsetattr(0, TCSANOW, &saved);
 	if (r < 0)
 		fprintf(stderr, "agentgw up: %s\n", agw_strerror(r));
+	if (vm_exited(vm))
+		up_report_fail(wfd, "QEMU exited while the sandbox ran (the guest powered off, or QEMU failed: see qemu.log)", "");
 out:
 	if (sc.listen_fd >= 0)
 		close(sc.listen_fd);
@@ -549,7 +566,7 @@ int cmd_up(int argc, char **argv)
 	sup_run(u.sup);
 	rc = u.status >= 0 ? u.status : CLI_FAIL;
 out:
-	if (claimed && (u.qemu <= 0 || u.status < 0) &&
+	if (claimed && (u.qemu <= 0 || u.status < 0 || u.failed) &&
 	    sbx_keep_logs(c.name, kept, sizeof(kept)) > 0)
 		fprintf(stderr, "agentgw up: sandbox '%s' %s; its logs are kept in %s\n", c.name,
 			u.qemu <= 0 ? "failed to start" : "stopped abnormally", kept);

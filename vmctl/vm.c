@@ -62,6 +62,13 @@ enum qemu_accel vm_accel(const struct vm *vm)
 	return vm->accel;
 }
 
+static int qemu_gone(struct vm *vm);
+
+int vm_exited(struct vm *vm)
+{
+	return qemu_gone(vm);
+}
+
 /* Reap QEMU if it exited. Returns 1 when it is gone. */
 static int qemu_gone(struct vm *vm)
 {

@@ -99,5 +99,7 @@ int vm_ctl_fd(const struct vm *vm);
 /* Microseconds from vm_start() to the guest's HELLO. */
 int64_t vm_boot_us(const struct vm *vm);
 enum qemu_accel vm_accel(const struct vm *vm);
+/* 1 when QEMU has exited (it is reaped then), 0 while it runs. Never blocks. */
+int vm_exited(struct vm *vm);
 
 #endif
