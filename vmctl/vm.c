@@ -209,6 +209,8 @@ static void vm_tail(const char *path, int nlines, char *buf, size_t cap)
 			memcpy(buf + o, "    ", 4);
 			o += 4;
 		}
+		if (*p == '\r')
+			continue;
 		buf[o++] = *p == '\n' ? '\n' : (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
 	}
 	buf[o] = 0;
@@ -257,7 +259,7 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name)
 int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char console[1024], qlog[1024], root[1024];
+	char console[1024], qlog[1024], root[1024], qbin[1024];
 	struct qemu_cfg qc = {0};
 	struct jail jail;
 	struct qemu_argv *qa = NULL;
@@ -299,6 +301,7 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	}
 	unlink(vm->ctl_path);
 	unlink(vm->qmp_path);
+	unlink(console); /* an earlier boot's, maybe of another jail uid */
 	memcpy(sa.sun_path, vm->ctl_path, strlen(vm->ctl_path) + 1);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
@@ -323,6 +326,11 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	if (cfg->no_jail || getenv("AGENTGW_NO_JAIL"))
 		jail.uid = 0;
 	qc.sandbox = jail.uid != 0;
+	if (jail.uid && agw_which(qemu_binary(), qbin, sizeof(qbin)) == 0 &&
+	    strncmp(qbin, "/usr/", 5) != 0 && (r = jail_add_ro(&jail, qbin)) < 0) {
+		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
+		goto out;
+	}
 	if (jail.uid && ((r = jail_add_ro(&jail, cfg->kernel)) < 0 ||
 			 (r = jail_add_ro(&jail, cfg->initrd)) < 0 ||
 			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {

@@ -38,7 +38,9 @@ filesystem:
 audit:
   database: audit.db
 YAML
-agw() { ip netns exec "$ns" timeout 120 "$AGENTGW" "$@"; }
+# nsenter, not ip netns exec: that mounts a fresh sysfs without /sys/fs/cgroup,
+# and the sandbox's cgroup is part of what is measured.
+agw() { nsenter --net=/run/netns/"$ns" timeout 120 "$AGENTGW" "$@"; }
 ms() { date +%s%3N; }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 for f in up first down sup net fs runner qemu total; do : >"$tmp/$f"; done
@@ -75,6 +77,23 @@ for ((i = 1; i <= N; i++)); do
 	echo "  run $i: up -d $((t1 - t0)) ms, first exec $((t2 - t0)) ms, rss total $tot kB (pids: supervisor $sup, net $net, fs $fs, runner $runner, qemu $qemu)"
 done
 
+# The jail's cost: the same sandboxes with QEMU unjailed (AGENTGW_NO_JAIL=1,
+# which exists for this comparison) and no cgroup around them.
+: >"$tmp/first_nojail"
+: >"$tmp/qemu_nojail"
+for ((i = 1; i <= N; i++)); do
+	name=bn$$-$i
+	t0=$(ms)
+	AGENTGW_NO_JAIL=1 ip netns exec "$ns" timeout 120 "$AGENTGW" up -d --policy "$tmp/p.yaml" --name "$name" >/dev/null 2>&1 ||
+		{ echo "  unjailed up -d failed"; continue; }
+	agw exec "$name" -- true </dev/null || echo "  exec failed"
+	echo $(($(ms) - t0)) >>"$tmp/first_nojail"
+	sleep 2
+	qemu=$(pgrep -f "qemu-system.*$AGENTGW_RUN_DIR/$name/vm/" | head -n1)
+	rss "${qemu:-0}" >>"$tmp/qemu_nojail"
+	agw down "$name" >/dev/null 2>&1
+done
+
 # the bare VM on the same image: QEMU + guest + one exec, no sandbox around it
 : >"$tmp/bare"
 : >"$tmp/bare_rss"
@@ -93,6 +112,9 @@ printf '  %-28s %8s ms\n' "up -d to first exec" "$(median <"$tmp/first")" "down"
 bench_row vm "$row" "up -d to first exec" ms "$(median <"$tmp/first")" "bare VM (vm-run)" "$bare"
 bench_row vm "$row" "up -d returns (guest ready)" ms "$(median <"$tmp/up")" "bare VM (vm-run)" "$bare"
 bench_row vm "$row" "down" ms "$(median <"$tmp/down")"
+bench_row vm "$row" "up -d to first exec, QEMU jailed + cgroup" ms "$(median <"$tmp/first")" "QEMU unjailed" "$(median <"$tmp/first_nojail")"
+bench_row vm "$row" "RSS QEMU, jailed" kB "$(median <"$tmp/qemu")" "QEMU unjailed" "$(median <"$tmp/qemu_nojail")"
+printf '  %-28s %8s ms   (QEMU unjailed, no cgroup: %s ms)\n' "jail's cost: first exec" "$(median <"$tmp/first")" "$(median <"$tmp/first_nojail")"
 total=$(median <"$tmp/total")
 for r in sup net fs runner qemu total; do
 	case $r in

@@ -21,6 +21,8 @@ export AGENTGW_QEMU=$tmp/qemu-standin
 export AGENTGW_KVM_DEV=$tmp/kvm-device # opens: the probe must decide
 export STANDIN_LOG=$tmp/standin.log STANDIN_MODE=exit
 unset AGENTGW_ACCEL AGENTGW_KVM_PROBE_TIMEOUT_MS
+# The stand-in writes its log here, outside QEMU's jail (tests/e2e/jail.sh tests the jail).
+export AGENTGW_NO_JAIL=1
 : >"$AGENTGW_KVM_DEV"
 real_qemu=$(command -v qemu-system-x86_64)
 # What the TCG command line adds (vmctl/qemu.c): a busy host cannot calibrate the TSC.
