@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/net/http.h"
 
@@ -485,6 +486,85 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r)
 	r->conn_close = h.conn_close || (r->version_minor == 0 && !h.conn_keepalive);
 	if (h.upgrade_hdr && h.conn_upgrade)
 		r->upgrade = true;
+	return 0;
+}
+
+/* Case-insensitive: does the header line [l, l+n) have this name? Sets
+ * *v to the value with leading blanks skipped. */
+static bool http_resp_hdr_is(const char *l, size_t n, const char *name, const char **v)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || l[k] != ':' || strncasecmp(l, name, k) != 0)
+		return false;
+	*v = l + k + 1;
+	while (*v < l + n && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	return true;
+}
+
+int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r)
+{
+	const char *b = (const char *)buf, *end = NULL, *l, *v;
+	size_t max = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+	int64_t cl = -1;
+	bool chunked = false;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	if (!buf)
+		return -AGW_EPARSE;
+	for (size_t i = 0; i + 3 < max; i++) {
+		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+			end = b + i + 2; /* the empty line */
+			break;
+		}
+	}
+	if (!end) {
+		/* Refuse early what can never become a response head. */
+		if (len >= HTTP_HEAD_MAX)
+			return -AGW_EPARSE;
+		if (memcmp(b, "HTTP/1.", AGW_MIN(len, (size_t)7)) != 0)
+			return -AGW_EPARSE;
+		return -AGW_ETRUNC;
+	}
+	if (end - b < 14 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
+	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
+	    b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
+		return -AGW_EPARSE;
+	r->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	r->head_len = (size_t)(end - b) + 2;
+	l = (const char *)memchr(b, '\n', (size_t)(end - b)) + 1;
+	while (l < end) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		size_t n = (size_t)(nl - l);
+
+		if (n && l[n - 1] == '\r')
+			n--;
+		if (http_resp_hdr_is(l, n, "Transfer-Encoding", &v)) {
+			/* RFC 9112 6.3: chunked last frames it, else close. */
+			if ((size_t)(l + n - v) == 7 && strncasecmp(v, "chunked", 7) == 0 &&
+			    !chunked && cl != -2)
+				chunked = true;
+			else
+				cl = -2;
+		} else if (http_resp_hdr_is(l, n, "Content-Length", &v) && cl != -2 && !chunked) {
+			int64_t x = 0;
+			const char *p = v;
+
+			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62); p++)
+				x = x * 10 + (*p - '0');
+			if (p == v || p != l + n || (cl >= 0 && cl != x))
+				cl = -2;
+			else
+				cl = x;
+		}
+		l = nl + 1;
+	}
+	if (chunked && cl == -2)
+		chunked = false;
+	r->content_length = cl;
+	r->chunked = chunked;
 	return 0;
 }
 

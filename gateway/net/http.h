@@ -74,6 +74,29 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r);
  * become that. */
 bool http_looks_like_http(const uint8_t *buf, size_t len);
 
+/*
+ * The response to a request, as far as the proxy needs it to find where
+ * it ends: status, head length and framing.
+ */
+struct http_resp {
+	int status;		/* 100..599 */
+	size_t head_len;	/* bytes up to and including the empty line */
+	int64_t content_length; /* -1 none; -2 cannot be framed by length
+				   (bad or conflicting Content-Length, a
+				   Transfer-Encoding other than chunked) */
+	bool chunked;		/* Transfer-Encoding: chunked frames the body */
+};
+
+/*
+ * Reads a response head at the start of buf: "HTTP/1.x NNN ...", header
+ * lines, an empty line (CRLF CRLF), within HTTP_HEAD_MAX bytes. Returns
+ * 0 with *r filled, -AGW_ETRUNC when the head is not complete yet,
+ * -AGW_EPARSE when it is not an HTTP/1.x response head or has no empty
+ * line within HTTP_HEAD_MAX bytes (the proxy then stops tracking responses
+ * on the connection). Lenient on header syntax: it only frames bodies.
+ */
+int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r);
+
 enum http_body_state {
 	HTTP_BODY_DONE = 0,
 	HTTP_BODY_LENGTH,     /* Content-Length bytes left in remaining */

@@ -1,25 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Transparent proxy sessions (see prx.h). A session is two half-connections
- * (client and upstream), each with the buffer of bytes read from it and not
- * yet written to the other, and a state that changes only in
- * prx_set_state(), which logs the change and arms that state's timer.
- * Sessions that reach PRX_DEAD have their fds closed at once and their
- * memory freed in the loop's before-sleep hook, never inside a callback.
- *
- * In plain HTTP mode the client's buffer has a second mark, fwd: bytes
- * before it belong to approved requests (heads and bodies) and may go
- * upstream; the head after it is parsed and judged before anything of it
- * leaves. The upstream's buffer has the same mark for responses: each
- * request sent upstream is queued (rq) until its response is complete, so
- * the proxy knows when every approved request has been answered (a 403 for
- * a later request then goes out at once) and whether the answer to an
- * Upgrade request was a 101. Only a 101 to a request that asked for an
- * upgrade turns the connection into a raw relay; until that response head
- * arrives the client's further bytes are held, and after any other answer
- * they are parsed and judged as requests again.
+ * Transparent proxy sessions, the connection core (see prx.h and
+ * prx_int.h; plain HTTP is judged in prx_http.c). A session is two
+ * half-connections (client and upstream), each with the buffer of bytes
+ * read from it and not yet written to the other, and a state that changes
+ * only in prx_set_state(), which logs the change and arms that state's
+ * timer. Sessions that reach PRX_DEAD have their fds closed at once and
+ * their memory freed in the loop's before-sleep hook, never inside a
+ * callback.
  */
-#include "prx.h"
+#include "prx_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,18 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "dnsb.h"
 #include "hostaddr.h"
-#include "http.h"
-#include "json.h"
 #include "log.h"
-#include "res.h"
-#include "sni.h"
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80
@@ -49,87 +34,10 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-enum prx_state { PRX_PEEK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
-
-/* Client side in HTTP mode: next is a head, a body, the wait for the
- * response to an Upgrade request (bytes held), or raw after a 101. */
-enum prx_hstate { PRX_H_HEAD, PRX_H_BODY, PRX_H_UPWAIT, PRX_H_RAW };
-
-/* Upstream side in HTTP mode: next is a response head, a response body, or
- * untracked (after a 101, a body delimited by close, or a response the
- * proxy cannot frame): bytes then pass as they come. */
-enum prx_rstate { PRX_R_HEAD, PRX_R_BODY, PRX_R_RAW };
-
-#define PRX_PIPE_MAX 32	 /* requests sent upstream and not yet answered */
-#define PRX_RQ_HEAD 0x01 /* a HEAD request: its response has no body */
-#define PRX_RQ_UPGRADE 0x02
-
-/* The note pol_explain_host gives an allow rule that matched the host and
- * port but not the HTTP method or path (N_HTTP in policies/pol_check.c). */
-#define PRX_NOTE_HTTP "HTTP method or path not matched"
-
 static const char *const prx_state_names[] = {"peek",  "resolve", "connect",
 					      "relay", "drain",	  "dead"};
 
-struct prx_half {
-	int fd;
-	uint8_t *buf; /* PRX_BUF bytes read from fd, for the other side */
-	size_t off, len;
-	size_t fwd; /* client half in HTTP mode: approved up to here */
-	bool rd_eof;
-	bool wr_shut;
-	int64_t bytes;
-};
-
-struct prx_sess {
-	struct prx *px;
-	enum prx_state state;
-	uint64_t timer;
-	struct prx_half cli, up;
-	struct netd_pol *pol;
-	struct sockaddr_storage src, odst, dial;
-	char src_s[64], odst_s[64], dial_s[64];
-	char name[SNI_HOST_MAX + 1];
-	char target[SNI_HOST_MAX + 8];
-	const char *via;
-	uint16_t port;
-	bool http;
-	int hstate;
-	struct http_body body;
-	bool upgrade_pending; /* the request being sent asked for an upgrade */
-	int rstate;	      /* enum prx_rstate */
-	struct http_body rbody;
-	uint8_t rq[PRX_PIPE_MAX]; /* PRX_RQ_* of requests awaiting a response */
-	unsigned rq_head, rq_n;
-	struct res_req *req;
-	uint8_t addrs[RES_MAX_ADDRS][16];
-	size_t naddrs, next_addr;
-	int family;
-	struct pol_decision dec;
-	bool opened;   /* a connect event was recorded: record the close */
-	unsigned nreq; /* HTTP requests sent upstream */
-	const char *close_reason;
-	int64_t start_us, last_ms;
-	char *reply;
-	size_t reply_len, reply_off;
-	struct prx_sess *next, *prev;
-};
-
-struct prx {
-	struct netd *n;
-	int lfd;
-	int spare_fd;
-	uint64_t resume_timer;
-	uint64_t emfile_count;
-	int64_t emfile_logged; /* ev ms of the last EMFILE warning */
-	struct prx_sess *sess;
-	size_t nsess;
-	struct prx_sess *dead;
-};
-
-static void prx_pump(struct prx_sess *s);
 static bool prx_dial_next(struct prx_sess *s);
-static void prx_deny(struct prx_sess *s, const char *reason);
 static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
 static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
 
@@ -155,7 +63,7 @@ static int64_t prx_state_ms(enum prx_state st)
 	}
 }
 
-static void prx_close_fd(struct prx_sess *s, struct prx_half *h)
+void prx_close_fd(struct prx_sess *s, struct prx_half *h)
 {
 	if (h->fd < 0)
 		return;
@@ -184,7 +92,7 @@ static void prx_record_close(struct prx_sess *s)
 	netd_audit(s->px->n, &ev);
 }
 
-static void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
+void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 {
 	struct prx *px = s->px;
 	int64_t ms;
@@ -224,7 +132,7 @@ static void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why
 		prx_set_state(s, PRX_DEAD, "out of memory");
 }
 
-static void prx_kill(struct prx_sess *s, const char *why)
+void prx_kill(struct prx_sess *s, const char *why)
 {
 	prx_set_state(s, PRX_DEAD, why);
 }
@@ -289,9 +197,7 @@ static void prx_reap(struct ev_loop *loop, void *ctx)
 
 /* ---- audit helpers ---- */
 
-/* Records ev: -EACCES for a denial, 0 when the action may go on, -AGW_EFULL
- * when the audit path fails (the action is then denied too). */
-static int prx_audit(struct prx_sess *s, struct aud_event *ev)
+int prx_audit(struct prx_sess *s, struct aud_event *ev)
 {
 	if (strcmp(ev->decision, "allow") && strcmp(ev->decision, "would_deny")) {
 		netd_audit(s->px->n, ev);
@@ -321,386 +227,6 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 	if (rc == 0)
 		s->opened = true;
 	return rc;
-}
-
-/* ---- 403 replies ---- */
-
-/* Ends the session with a 403 after whatever upstream already sent. */
-static void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
-{
-	char buf[1024];
-	size_t len;
-
-	if (s->state == PRX_RELAY && s->up.fd >= 0 && s->nreq > 0) {
-		/* Earlier requests on this connection were sent upstream: let
-		 * their responses through first. Nothing more is read from the
-		 * client; upstream gets our FIN after the approved bytes and
-		 * the 403 follows its EOF (or the drain timeout). */
-		s->cli.len = s->cli.fwd;
-		s->cli.rd_eof = true;
-	} else {
-		prx_close_fd(s, &s->up);
-		s->up.rd_eof = true;
-	}
-	free(s->reply);
-	s->reply = NULL;
-	if (http_build_403(buf, sizeof(buf), rule, reason, &len) == 0) {
-		s->reply = malloc(len);
-		if (s->reply) {
-			memcpy(s->reply, buf, len);
-			s->reply_len = len;
-			s->reply_off = 0;
-		}
-	}
-	if (!s->reply) {
-		prx_kill(s, reason);
-		return;
-	}
-	if (!s->close_reason)
-		s->close_reason = reason;
-	prx_set_state(s, PRX_DRAIN, reason);
-	if (s->state == PRX_DRAIN)
-		prx_pump(s);
-}
-
-/* Records one HTTP request; returns 0 when it may go upstream. */
-static int prx_audit_http(struct prx_sess *s, const struct http_req *r,
-			  const struct pol_decision *d, const char *decision, const char *reason)
-{
-	struct aud_event ev;
-	char target[SNI_HOST_MAX + 2100], detail[1200], p[1024];
-
-	netd_event_init(&ev, "http", "request");
-	snprintf(target, sizeof(target), "%s%s", r->host[0] ? r->host : s->name, r->path);
-	json_esc_str(p, sizeof(p), r->path);
-	snprintf(detail, sizeof(detail), "{\"method\":\"%s\",\"port\":%u,\"path\":\"%s\"}",
-		 r->method, s->port, p);
-	ev.target = target;
-	ev.decision = decision;
-	ev.rule = d && d->rule[0] ? d->rule : NULL;
-	ev.reason = reason;
-	ev.src = s->src_s;
-	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
-	ev.detail = detail;
-	return prx_audit(s, &ev);
-}
-
-/*
- * pol_check_http, and when a rule matched the host and port but not the
- * method or path, name that rule in the decision (the 403 and the audit
- * row then say which rule the request failed).
- */
-static void prx_check_http(struct prx_sess *s, const char *host, const char *method,
-			   const char *path, struct pol_decision *d)
-{
-	struct pol_match m[32];
-	struct pol_decision d2;
-	size_t n;
-
-	/* pol_check_http leaves the rule empty when no rule decided, also
-	 * when one failed only on method or path. */
-	pol_check_http(s->pol->p, host, s->port, method, path, d);
-	if (d->verdict == POL_ALLOW || d->rule[0])
-		return;
-	n = pol_explain_host(s->pol->p, host, s->port, method, path, &d2, m, AGW_ARRAY_LEN(m));
-	/* The explanation must agree with the decision; its candidates come
-	 * most specific first. Take the first allow rule that failed on
-	 * method or path only (not one for another port); none found leaves
-	 * the rule empty, which the 403 shows as "denied by default". */
-	if (d2.verdict != d->verdict || d2.rule[0])
-		return;
-	for (size_t i = 0; i < n && i < AGW_ARRAY_LEN(m); i++) {
-		if (!m[i].deny && !m[i].matched && m[i].note &&
-		    strcmp(m[i].note, PRX_NOTE_HTTP) == 0) {
-			snprintf(d->rule, sizeof(d->rule), "%s", m[i].rule);
-			d->line = m[i].line;
-			return;
-		}
-	}
-}
-
-/*
- * Judges one request: what the proxy refuses whatever the policy says (in
- * audit mode too), then the policy's host, method and path rules.
- */
-static void prx_judge_http(struct prx_sess *s, const struct http_req *r, struct pol_decision *d)
-{
-	const char *why = NULL;
-
-	if (strcmp(r->method, "CONNECT") == 0)
-		why = "CONNECT through the transparent proxy";
-	else if (r->method_override)
-		why = "method override header (X-HTTP-Method-Override, X-HTTP-Method, "
-		      "X-Method-Override)";
-	if (why) {
-		memset(d, 0, sizeof(*d));
-		d->verdict = POL_DENY;
-		d->reason = why;
-		return;
-	}
-	prx_check_http(s, r->host, r->method, r->path, d);
-}
-
-static void prx_rq_pop(struct prx_sess *s)
-{
-	if (!s->rq_n)
-		return;
-	s->rq_head = (s->rq_head + 1) % PRX_PIPE_MAX;
-	s->rq_n--;
-}
-
-/* Judges the request heads in the client's buffer past fwd (RELAY only). */
-static void prx_http_advance(struct prx_sess *s)
-{
-	struct prx_half *c = &s->cli;
-
-	while (s->state == PRX_RELAY && c->fwd < c->len) {
-		struct http_req r;
-		struct pol_decision d;
-		size_t used;
-		int rc;
-
-		if (s->hstate == PRX_H_RAW) {
-			c->fwd = c->len;
-			break;
-		}
-		/* Held until the response to the Upgrade request arrives. */
-		if (s->hstate == PRX_H_UPWAIT)
-			return;
-		if (s->hstate == PRX_H_BODY) {
-			rc = http_body_consume(&s->body, c->buf + c->fwd, c->len - c->fwd, &used);
-			if (rc < 0) {
-				prx_kill(s, "malformed request body");
-				return;
-			}
-			c->fwd += used;
-			if (rc == 1)
-				s->hstate = s->upgrade_pending ? PRX_H_UPWAIT : PRX_H_HEAD;
-			continue;
-		}
-		/* Too many unanswered requests: the rest waits. */
-		if (s->rstate != PRX_R_RAW && s->rq_n >= PRX_PIPE_MAX)
-			return;
-		rc = http_parse_request(c->buf + c->fwd, c->len - c->fwd, &r);
-		if (rc == -AGW_ETRUNC)
-			return;
-		if (rc) {
-			memset(&r, 0, sizeof(r));
-			snprintf(r.method, sizeof(r.method), "?");
-			snprintf(r.path, sizeof(r.path), "/");
-			prx_audit_http(s, &r, NULL, "deny", "malformed HTTP request head");
-			prx_reply_403(s, NULL, "malformed HTTP request head");
-			return;
-		}
-		if (strcmp(r.host, s->name) != 0 || (r.host_port && r.host_port != s->port)) {
-			memset(&d, 0, sizeof(d));
-			d.verdict = POL_DENY;
-			prx_audit_http(s, &r, &d, "deny",
-				       "Host differs from the connection's name");
-			prx_reply_403(s, NULL, "Host differs from the connection's name");
-			return;
-		}
-		prx_judge_http(s, &r, &d);
-		if (!pol_permits(&d)) {
-			prx_audit_http(s, &r, &d, "deny", d.reason);
-			prx_reply_403(s, d.rule, d.reason ? d.reason : "denied");
-			return;
-		}
-		if (prx_audit_http(s, &r, &d, pol_verdict_str(d.verdict), d.reason)) {
-			prx_reply_403(s, NULL, "audit unavailable");
-			return;
-		}
-		c->fwd += r.head_len;
-		s->nreq++;
-		/* Untracked responses: an Upgrade request now waits for
-		 * good (no 101 can be recognised), others just pass. */
-		if (s->rstate != PRX_R_RAW)
-			s->rq[(s->rq_head + s->rq_n++) % PRX_PIPE_MAX] =
-			    (uint8_t)((strcmp(r.method, "HEAD") == 0 ? PRX_RQ_HEAD : 0) |
-				      (r.upgrade ? PRX_RQ_UPGRADE : 0));
-		/* An Upgrade request is sent with its body; what follows waits
-		 * for the response: raw after a 101, requests otherwise. */
-		s->upgrade_pending = r.upgrade;
-		http_body_init(&s->body, &r);
-		s->hstate = PRX_H_BODY;
-	}
-}
-
-/* Case-insensitive: does the header line [l, l+n) have this name? Sets
- * *v to the value with leading blanks skipped. */
-static bool prx_hdr_is(const char *l, size_t n, const char *name, const char **v)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || l[k] != ':' || strncasecmp(l, name, k) != 0)
-		return false;
-	*v = l + k + 1;
-	while (*v < l + n && (**v == ' ' || **v == '\t'))
-		(*v)++;
-	return true;
-}
-
-/*
- * Reads a response head at the start of buf: "HTTP/1.x NNN ...", header
- * lines, an empty line. Returns 0 with *status, *head_len, *cl (-1 if none;
- * -2 when it cannot be framed by length) and *chunked; -AGW_ETRUNC when the
- * head is not complete; -AGW_EPARSE when it is not an HTTP/1.x response
- * head (the proxy then stops tracking responses on this connection).
- */
-static int prx_parse_resp(const uint8_t *buf, size_t len, int *status, size_t *head_len,
-			  int64_t *cl, bool *chunked)
-{
-	const char *b = (const char *)buf, *end = NULL, *l, *v;
-	size_t max = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
-
-	for (size_t i = 0; i + 3 < max; i++) {
-		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
-			end = b + i + 2; /* the empty line */
-			break;
-		}
-	}
-	if (!end)
-		return len < HTTP_HEAD_MAX ? -AGW_ETRUNC : -AGW_EPARSE;
-	if (end - b < 14 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
-	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
-	    b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
-		return -AGW_EPARSE;
-	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	*head_len = (size_t)(end - b) + 2;
-	*cl = -1;
-	*chunked = false;
-	l = (const char *)memchr(b, '\n', (size_t)(end - b)) + 1;
-	while (l < end) {
-		const char *nl = memchr(l, '\n', (size_t)(end - l));
-		size_t n = (size_t)(nl - l);
-
-		if (n && l[n - 1] == '\r')
-			n--;
-		if (prx_hdr_is(l, n, "Transfer-Encoding", &v)) {
-			/* RFC 9112 6.3: chunked last frames it, else close. */
-			if ((size_t)(l + n - v) == 7 && strncasecmp(v, "chunked", 7) == 0 &&
-			    !*chunked && *cl != -2)
-				*chunked = true;
-			else
-				*cl = -2;
-		} else if (prx_hdr_is(l, n, "Content-Length", &v) && *cl != -2 && !*chunked) {
-			int64_t x = 0;
-			const char *p = v;
-
-			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62); p++)
-				x = x * 10 + (*p - '0');
-			if (p == v || p != l + n || (*cl >= 0 && *cl != x))
-				*cl = -2;
-			else
-				*cl = x;
-		}
-		l = nl + 1;
-	}
-	if (*chunked && *cl == -2)
-		*chunked = false;
-	return 0;
-}
-
-/*
- * Follows response framing in the upstream's buffer past up.fwd (HTTP
- * mode): completes queued requests, and on the response to an Upgrade
- * request either switches both sides to raw (101) or lets the held client
- * bytes be judged as requests again.
- */
-static void prx_resp_advance(struct prx_sess *s)
-{
-	struct prx_half *u = &s->up;
-	bool resume = false;
-
-	if (!s->http || !u->buf)
-		return;
-	while (u->fwd < u->len && s->state != PRX_DEAD) {
-		struct http_req fr;
-		int64_t cl;
-		size_t used, hl;
-		bool chunked;
-		int rc, status;
-		uint8_t f;
-
-		if (s->rstate == PRX_R_RAW) {
-			u->fwd = u->len;
-			break;
-		}
-		if (s->rstate == PRX_R_BODY) {
-			rc = http_body_consume(&s->rbody, u->buf + u->fwd, u->len - u->fwd, &used);
-			if (rc < 0) {
-				s->rstate = PRX_R_RAW;
-				s->rq_n = 0;
-				continue;
-			}
-			u->fwd += used;
-			if (rc == 1) {
-				prx_rq_pop(s);
-				s->rstate = PRX_R_HEAD;
-			}
-			continue;
-		}
-		rc = prx_parse_resp(u->buf + u->fwd, u->len - u->fwd, &status, &hl, &cl, &chunked);
-		if (rc == -AGW_ETRUNC)
-			break;
-		if (rc || !s->rq_n) {
-			/* Not a response we can frame, or one nobody asked for
-			 * (a 408 before closing): pass it, track no more. */
-			s->rstate = PRX_R_RAW;
-			s->rq_n = 0;
-			continue;
-		}
-		f = s->rq[s->rq_head];
-		u->fwd += hl;
-		if (status == 101) {
-			if (!(f & PRX_RQ_UPGRADE)) {
-				prx_kill(s, "upstream switched protocols unasked");
-				return;
-			}
-			log_debug("proxy %s: upstream answered 101: raw relay", s->target);
-			prx_rq_pop(s);
-			s->rstate = PRX_R_RAW;
-			s->hstate = PRX_H_RAW;
-			s->upgrade_pending = false;
-			resume = true;
-			continue;
-		}
-		if (status < 200) /* 100 Continue, 103: the real head follows */
-			continue;
-		if ((f & PRX_RQ_UPGRADE) && s->upgrade_pending) {
-			/* Not upgraded: what the client sent next is requests. */
-			s->upgrade_pending = false;
-			if (s->hstate == PRX_H_UPWAIT)
-				s->hstate = PRX_H_HEAD;
-			resume = true;
-		}
-		if ((f & PRX_RQ_HEAD) || status == 204 || status == 304) {
-			prx_rq_pop(s);
-			continue;
-		}
-		if (cl == -2 || (cl < 0 && !chunked)) {
-			/* Delimited by the server closing. */
-			s->rstate = PRX_R_RAW;
-			s->rq_n = 0;
-			continue;
-		}
-		memset(&fr, 0, sizeof(fr));
-		fr.content_length = cl;
-		fr.chunked = chunked;
-		http_body_init(&s->rbody, &fr);
-		s->rstate = PRX_R_BODY;
-	}
-	if (u->rd_eof)
-		u->fwd = u->len;
-	if (resume && s->state == PRX_RELAY)
-		prx_http_advance(s);
-}
-
-/* Every request sent upstream has its complete response in the buffer. */
-static bool prx_resp_done(const struct prx_sess *s)
-{
-	return s->http && s->rq_n == 0 && s->rstate == PRX_R_HEAD && s->up.fwd == s->up.len &&
-	       s->cli.off == s->cli.fwd;
 }
 
 /* ---- relay ---- */
@@ -763,7 +289,7 @@ static size_t prx_up_limit(const struct prx_sess *s)
 	return s->http ? s->up.fwd : s->up.len;
 }
 
-static void prx_pump(struct prx_sess *s)
+void prx_pump(struct prx_sess *s)
 {
 	struct ev_loop *loop = s->px->n->loop;
 	unsigned cm = 0, um = 0;
@@ -1040,7 +566,7 @@ static void prx_resolve(struct prx_sess *s)
 
 /* ---- deciding ---- */
 
-static void prx_deny(struct prx_sess *s, const char *reason)
+void prx_deny(struct prx_sess *s, const char *reason)
 {
 	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
 	prx_audit_connect(s, "deny", reason);
@@ -1050,8 +576,8 @@ static void prx_deny(struct prx_sess *s, const char *reason)
 		prx_kill(s, reason);
 }
 
-static void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
-			    const struct http_req *r)
+void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
+		     const struct http_req *r)
 {
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->target, sizeof(s->target), "%s:%u", s->name, s->port);
