@@ -357,6 +357,10 @@ static int http_header(const uint8_t *line, size_t n, struct http_req *r, struct
 		return 0;
 	}
 	if (http_ieq(line, name_len, "upgrade")) {
+		/* Only a WebSocket handshake may turn the connection raw:
+		 * h2c and the rest would carry requests no rule judges. */
+		if (h->upgrade_hdr || !http_ieq(v, vlen, "websocket"))
+			r->upgrade_other = true;
 		h->upgrade_hdr = true;
 		return 0;
 	}
@@ -489,6 +493,72 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r)
 	return 0;
 }
 
+int http_sniff(const uint8_t *buf, size_t len)
+{
+	size_t i;
+	bool upper = true;
+
+	if (!buf || len == 0)
+		return -AGW_ETRUNC;
+	if (buf[0] == '\r' || buf[0] == '\n' || buf[0] == ' ' || buf[0] == '\t')
+		return 1;
+	for (i = 0; i < len && i <= 32; i++) {
+		uint8_t c = buf[i];
+
+		if (c == ' ')
+			break;
+		if (!http_tchar(c))
+			return 0;
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			upper = false;
+	}
+	if (i > 32)
+		return 0;
+	if (i == len)
+		return -AGW_ETRUNC;
+	if (i == 0)
+		return 0;
+	if (upper)
+		return 1;
+	/* Another token: HTTP only if a request target follows. */
+	i++;
+	if (i == len)
+		return -AGW_ETRUNC;
+	if (buf[i] == '/' || buf[i] == '*')
+		return 1;
+	{
+		static const char http_s[] = "https:";
+		size_t k;
+
+		for (k = 0; k < 6 && i + k < len; k++) {
+			if (k == 4 && buf[i + k] == ':')
+				return 1; /* "http:" */
+			if (http_lower(buf[i + k]) != (uint8_t)http_s[k])
+				return 0;
+		}
+		return k == 6 ? 1 : -AGW_ETRUNC;
+	}
+}
+
+bool http_scan_shaped(const uint8_t *buf, size_t len)
+{
+	static const uint8_t line[] = " HTTP/1.";
+
+	if (!buf)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == 0x16 && len - i >= 11 && buf[i + 1] == 0x03 && buf[i + 2] >= 1 &&
+		    buf[i + 2] <= 3 && buf[i + 5] == 0x01 && buf[i + 6] == 0x00 &&
+		    buf[i + 9] == 0x03 && buf[i + 10] <= 4)
+			return true;
+		if (buf[i] == ' ' && len - i >= 10 && memcmp(buf + i, line, 8) == 0 &&
+		    (buf[i + 8] == '0' || buf[i + 8] == '1') &&
+		    (buf[i + 9] == '\r' || buf[i + 9] == '\n'))
+			return true;
+	}
+	return false;
+}
+
 /* Case-insensitive: does the header line [l, l+n) have this name? Sets
  * *v to the value with leading blanks skipped. */
 static bool http_resp_hdr_is(const char *l, size_t n, const char *name, const char **v)
@@ -565,6 +635,121 @@ int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r)
 		chunked = false;
 	r->content_length = cl;
 	r->chunked = chunked;
+	return 0;
+}
+
+static int http_hexdig(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, unsigned flags,
+		     const char **why)
+{
+	size_t o = 0, i = 0;
+	size_t seg_len = 0; /* decoded bytes of this segment before any ';' */
+	bool seg_dots = true, in_params = false, stripping = false;
+
+	*why = NULL;
+	if (cap == 0)
+		return -AGW_ETOOBIG;
+	out[0] = '\0';
+	if (!path)
+		return 0;
+	if (len == 0 || (len == 1 && path[0] == '*')) {
+		if (len + 1 > cap)
+			return -AGW_ETOOBIG;
+		memcpy(out, path, len);
+		out[len] = '\0';
+		return 0;
+	}
+	if (path[0] != '/') {
+		*why = "request path does not start with '/'";
+		return -AGW_EPARSE;
+	}
+	for (i = 0; i <= len; i++) {
+		int c;
+		bool raw = true;
+		const char *esc = NULL;
+
+		if (i == len || path[i] == '?' || path[i] == '/') {
+			/* End of a segment: "." and ".." are read as steps by
+			 * servers and clients; refuse rather than guess. */
+			if (seg_dots && (seg_len == 1 || seg_len == 2)) {
+				*why = "dot segment ('.' or '..', also %2e or before ';') in the path";
+				return -AGW_EPARSE;
+			}
+			seg_len = 0;
+			seg_dots = true;
+			in_params = false;
+			stripping = false;
+			if (i == len || path[i] == '?')
+				break;
+			if (o + 2 > cap)
+				return -AGW_ETOOBIG;
+			out[o++] = '/';
+			continue;
+		}
+		c = path[i];
+		if (c == '%') {
+			int hi = i + 2 < len ? http_hexdig(path[i + 1]) : -1;
+			int lo = i + 2 < len ? http_hexdig(path[i + 2]) : -1;
+
+			if (i + 2 >= len || hi < 0 || lo < 0) {
+				*why = "bad %-escape in the path";
+				return -AGW_EPARSE;
+			}
+			c = hi * 16 + lo;
+			raw = false;
+			i += 2;
+		}
+		if (c == '/' && !raw) {
+			*why = "encoded '/' (%2F) in the path";
+			return -AGW_EPARSE;
+		}
+		if (c == '\\') {
+			*why = "backslash in the path";
+			return -AGW_EPARSE;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			*why = "NUL or control character in the path";
+			return -AGW_EPARSE;
+		}
+		if (c == ';')
+			in_params = true; /* raw or decoded: either may be a param */
+		else if (!in_params) {
+			seg_len++;
+			if (c != '.')
+				seg_dots = false;
+		}
+		if ((flags & HTTP_PATH_STRIP_PARAMS) && c == ';' && raw)
+			stripping = true;
+		if (stripping)
+			continue;
+		if (c == '%')
+			esc = "%25";
+		else if (c == '?')
+			esc = "%3F";
+		else if (c == '#')
+			esc = "%23";
+		if (esc) {
+			if (o + 4 > cap)
+				return -AGW_ETOOBIG;
+			memcpy(out + o, esc, 3);
+			o += 3;
+		} else {
+			if (o + 2 > cap)
+				return -AGW_ETOOBIG;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
 	return 0;
 }
 

@@ -7,11 +7,23 @@
  * only in prx_set_state(), which logs the change and arms that state's
  * timer. Sessions that reach PRX_DEAD have their fds closed at once and
  * their memory freed in the loop's before-sleep hook, never inside a
- * callback.
+ * callback; every session leaves a connect row, also one closed before
+ * it sent anything.
+ *
+ * The first bytes decide what a connection is, however they are timed or
+ * split: TLS-shaped bytes (sni_sniff) are decided on one well-formed SNI,
+ * HTTP-shaped bytes (http_sniff) on every request's Host; TLS or HTTP
+ * without a readable name is refused unless a cidr rule allows the
+ * original destination. Only bytes that are neither are decided on the
+ * address alone, and when that decision rests on a DNS binding (not a
+ * cidr rule) the connection stays guarded for its life: the client's
+ * bytes go upstream only after they were checked, the first bytes must be
+ * neither TLS nor HTTP whenever they arrive (also after the peek deadline,
+ * when the server may speak first), and a TLS ClientHello or HTTP request
+ * line found later ends the connection.
  */
 #include "prx_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,6 +37,7 @@
 #include "addr.h"
 #include "dnsb.h"
 #include "hostaddr.h"
+#include "json.h"
 #include "log.h"
 
 #ifndef SO_ORIGINAL_DST
@@ -38,8 +51,10 @@ static const char *const prx_state_names[] = {"peek",  "resolve", "connect",
 					      "relay", "drain",	  "dead"};
 
 static bool prx_dial_next(struct prx_sess *s);
+static int prx_audit_connect(struct prx_sess *s, const char *decision, const char *reason);
 static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
 static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
+static void prx_guard_advance(struct prx_sess *s);
 
 /* ---- state, timers, teardown ---- */
 
@@ -113,6 +128,14 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 		}
 		prx_close_fd(s, &s->cli);
 		prx_close_fd(s, &s->up);
+		if (!s->decided) {
+			/* Every connect attempt leaves a row, also a port probe
+			 * that closed before sending anything: nothing was
+			 * dialed for it. */
+			memset(&s->dec, 0, sizeof(s->dec));
+			s->dec.verdict = POL_DENY;
+			prx_audit_connect(s, "deny", s->close_reason ? s->close_reason : "closed");
+		}
 		prx_record_close(s);
 		if (s->prev)
 			s->prev->next = s->next;
@@ -148,7 +171,9 @@ static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	s->timer = 0;
 	switch (s->state) {
 	case PRX_PEEK:
-		/* Nothing recognisable in time: decide without a name. */
+		/* Deadline: a silent client is decided on its address (the
+		 * server may speak first; its first bytes are still judged
+		 * when they come); bytes still undecided are refused. */
 		prx_peek_decide(s, true);
 		break;
 	case PRX_RELAY:
@@ -223,11 +248,13 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 	ev.src = s->src_s;
 	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
 	ev.detail = detail;
+	s->decided = true;
 	rc = prx_audit(s, &ev);
 	if (rc == 0)
 		s->opened = true;
 	return rc;
 }
+
 
 /* ---- relay ---- */
 
@@ -281,7 +308,7 @@ static int prx_write(struct prx_sess *s, int fd, struct prx_half *h, size_t limi
 
 static size_t prx_limit(const struct prx_sess *s)
 {
-	return s->http ? s->cli.fwd : s->cli.len;
+	return s->http || s->guarded ? s->cli.fwd : s->cli.len;
 }
 
 static size_t prx_up_limit(const struct prx_sess *s)
@@ -315,9 +342,10 @@ void prx_pump(struct prx_sess *s)
 		prx_kill(s, "client write failed");
 		return;
 	}
-	/* Upstream closed: held client bytes (an unfinished head, or what
-	 * followed an Upgrade request) can never be sent. */
-	if (s->http && s->up.rd_eof && s->cli.off == s->cli.fwd)
+	/* Upstream closed: held client bytes (an unfinished head, what
+	 * followed an Upgrade request, first bytes not judged yet) can never
+	 * be sent. */
+	if ((s->http || s->guarded) && s->up.rd_eof && s->cli.off == s->cli.fwd)
 		s->cli.off = s->cli.len = s->cli.fwd = 0;
 	up_drained = !s->up.buf || s->up.off == prx_up_limit(s);
 	if (s->state == PRX_DRAIN) {
@@ -454,6 +482,8 @@ static void prx_connected(struct prx_sess *s)
 	s->last_ms = ev_now_ms(s->px->n->loop);
 	if (s->http)
 		prx_http_advance(s);
+	else
+		prx_guard_advance(s);
 	prx_pump(s);
 }
 
@@ -577,7 +607,7 @@ void prx_deny(struct prx_sess *s, const char *reason)
 }
 
 void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
-		     const struct http_req *r)
+			    const struct http_req *r)
 {
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->target, sizeof(s->target), "%s:%u", s->name, s->port);
@@ -598,8 +628,21 @@ void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 	prx_resolve(s);
 }
 
-/* No name: the original destination must be bound or in a cidr rule. */
-static void prx_decide_addr(struct prx_sess *s, const char *via)
+bool prx_cidr_allows(struct prx_sess *s)
+{
+	struct pol_decision d;
+
+	pol_check_addr(s->pol->p, (struct sockaddr *)&s->odst, s->port, &d);
+	return d.verdict == POL_ALLOW;
+}
+
+/*
+ * No name: the original destination must be in a cidr rule, or bound by
+ * the sandbox's DNS answers to an allowed name (then the session is
+ * guarded: see prx_guard_advance). first_seen: the first client bytes were
+ * already found to be neither TLS nor HTTP.
+ */
+static void prx_decide_addr_as(struct prx_sess *s, const char *via, bool first_seen)
 {
 	struct netd *n = s->px->n;
 	const uint8_t *a;
@@ -623,6 +666,8 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 			if (d.verdict == POL_ALLOW) {
 				s->dec = d;
 				s->via = "binding";
+				s->guarded = true;
+				s->first_seen = first_seen;
 				snprintf(s->name, sizeof(s->name), "%s", names[i]);
 				break;
 			}
@@ -644,56 +689,160 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 	prx_connect(s);
 }
 
-static bool prx_is_ip_literal(const char *h)
+void prx_decide_addr(struct prx_sess *s, const char *via)
 {
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, h, &a6) == 1 || inet_pton(AF_INET6, h, &a6) == 1;
+	prx_decide_addr_as(s, via, true);
 }
 
+/* TLS without one well-formed SNI: only a cidr rule for the address. */
+static void prx_tls_noname(struct prx_sess *s, int rc)
+{
+	const char *why;
+
+	if (prx_cidr_allows(s)) {
+		prx_decide_addr(s, rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed");
+		return;
+	}
+	if (rc == -AGW_ENOTFOUND)
+		why = "TLS without SNI";
+	else if (rc == -AGW_ETRUNC)
+		why = "incomplete TLS ClientHello";
+	else
+		why = "malformed or ambiguous TLS ClientHello (SNI not one valid host name)";
+	s->via = rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed";
+	s->http = false;
+	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.verdict = POL_DENY;
+	prx_deny(s, why);
+}
+
+/*
+ * Refuses a guarded session whose client turned out to speak TLS or HTTP:
+ * the connection was allowed on its address alone, which holds only for
+ * protocols that are neither.
+ */
+static void prx_guard_deny(struct prx_sess *s, const char *why)
+{
+	struct aud_event ev;
+	char detail[512];
+
+	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.verdict = POL_DENY;
+	netd_event_init(&ev, "net", "connect");
+	snprintf(detail, sizeof(detail), "{\"via\":\"guard\",\"orig_dst\":\"%s\",\"name\":\"%s\"}",
+		 s->odst_s, s->name);
+	ev.target = s->target;
+	ev.decision = "deny";
+	ev.reason = why;
+	ev.src = s->src_s;
+	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
+	ev.detail = detail;
+	netd_audit(s->px->n, &ev);
+	prx_kill(s, why);
+}
+
+/*
+ * Guarded sessions: approves the client's bytes past fwd while they stay
+ * neither TLS nor HTTP. The first bytes are sniffed whenever they come
+ * (bytes that cannot be told apart yet wait, and are refused at EOF); after
+ * them, every byte is scanned for a TLS ClientHello or an HTTP request
+ * line, across reads (tail).
+ */
+static void prx_guard_advance(struct prx_sess *s)
+{
+	struct prx_half *c = &s->cli;
+	uint8_t junction[2 * PRX_SCAN_TAIL];
+	size_t n, k;
+
+	if (!s->guarded || c->fwd >= c->len || s->state != PRX_RELAY)
+		return;
+	if (!s->first_seen) {
+		int t = sni_sniff(c->buf + c->fwd, c->len - c->fwd);
+		int h = http_sniff(c->buf + c->fwd, c->len - c->fwd);
+
+		if (t == 1 || h == 1) {
+			prx_guard_deny(s, t == 1 ? "TLS on a connection allowed by address only"
+						 : "HTTP on a connection allowed by address only");
+			return;
+		}
+		if (t < 0 || h < 0) {
+			if (c->rd_eof || c->len >= PRX_BUF)
+				prx_guard_deny(s, "first bytes could be TLS or HTTP");
+			return;
+		}
+		s->first_seen = true;
+	}
+	n = c->len - c->fwd;
+	k = AGW_MIN(n, (size_t)PRX_SCAN_TAIL);
+	memcpy(junction, s->tail, s->tail_len);
+	memcpy(junction + s->tail_len, c->buf + c->fwd, k);
+	if (http_scan_shaped(junction, s->tail_len + k) ||
+	    http_scan_shaped(c->buf + c->fwd, n)) {
+		prx_guard_deny(s, "TLS ClientHello or HTTP request inside a connection allowed "
+				  "by address only");
+		return;
+	}
+	if (n >= PRX_SCAN_TAIL) {
+		memcpy(s->tail, c->buf + c->len - PRX_SCAN_TAIL, PRX_SCAN_TAIL);
+		s->tail_len = PRX_SCAN_TAIL;
+	} else {
+		size_t keep = AGW_MIN(s->tail_len, (size_t)PRX_SCAN_TAIL - n);
+
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		memcpy(s->tail + keep, c->buf + c->fwd, n);
+		s->tail_len = keep + n;
+	}
+	c->fwd = c->len;
+}
+
+/*
+ * The first look at a connection. final: no more bytes will come before
+ * the decision (peek deadline, EOF, full buffer).
+ */
 static void prx_peek_decide(struct prx_sess *s, bool final)
 {
 	const uint8_t *b = s->cli.buf;
 	size_t len = s->cli.len;
 	char host[SNI_HOST_MAX + 1];
-	int rc;
+	int rc, t, h;
 
-	if (len == 0 && !final)
-		return;
-	if (len == 0 && s->cli.rd_eof) {
-		prx_kill(s, "client closed before sending");
+	if (len == 0) {
+		if (s->cli.rd_eof)
+			prx_kill(s, "client closed before sending anything");
+		else if (final) /* silent client: the server may speak first */
+			prx_decide_addr_as(s, "none", false);
 		return;
 	}
-	if (len > 0 && sni_looks_like_tls(b, len)) {
+	t = sni_sniff(b, len);
+	h = http_sniff(b, len);
+	if (t == 1) {
 		rc = sni_parse(b, len, host, sizeof(host));
 		if (rc == -AGW_ETRUNC && !final && len < PRX_BUF)
 			return;
 		if (rc == 0)
 			prx_decide_name(s, host, "tls", NULL);
 		else
-			prx_decide_addr(s, rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed");
+			prx_tls_noname(s, rc);
 		return;
 	}
-	if (len > 0 && http_looks_like_http(b, len)) {
-		struct http_req r;
-
-		rc = http_parse_request(b, len, &r);
-		if (rc == -AGW_ETRUNC && !final)
+	if (h == 1) {
+		prx_http_peek(s, final);
+		return;
+	}
+	if (t < 0 || h < 0) {
+		if (!final)
 			return;
-		if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host)) {
-			prx_decide_name(s, r.host, "http", &r);
-			return;
-		}
-		if (rc == 0) {
-			prx_decide_addr(s, "http-no-name");
+		/* Could still become TLS or HTTP: no name can be read. */
+		if (prx_cidr_allows(s)) {
+			prx_decide_addr(s, "none");
 			return;
 		}
-		s->http = true;
-		s->via = "http";
-		snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
+		s->via = "none";
+		memset(&s->dec, 0, sizeof(s->dec));
 		s->dec.verdict = POL_DENY;
-		s->dec.rule[0] = '\0';
-		prx_deny(s, "malformed HTTP request head");
+		prx_deny(s, "first bytes could be TLS or HTTP but are incomplete");
 		return;
 	}
 	prx_decide_addr(s, "none");
@@ -725,6 +874,8 @@ static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		}
 		if (s->http)
 			prx_http_advance(s);
+		else
+			prx_guard_advance(s);
 	}
 	if (s->state == PRX_DRAIN && (events & EV_ERROR)) {
 		prx_kill(s, s->close_reason);

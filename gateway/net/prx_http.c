@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Plain HTTP through the transparent proxy (see prx_int.h): judging every
- * request of a keep-alive connection, following responses, and 403
- * replies.
+ * Plain HTTP through the transparent proxy (see prx_int.h): the first
+ * look at an HTTP-shaped connection, judging every request of a keep-alive
+ * connection, following responses, and 403 replies.
+ *
+ * A connection that carries HTTP is decided on the Host of every request:
+ * the first request's Host names the connection (a request without Host,
+ * with an IP literal Host or a malformed head is refused with a 403,
+ * unless a cidr rule allows the original destination), and every later
+ * request must name the same host and port. The path is judged as servers
+ * read it (http_path_decode): decoded, and refused when it holds an
+ * encoded slash, a backslash, a control character or a dot segment.
  *
  * The client's buffer has a second mark, fwd: bytes before it belong to
  * approved requests (heads and bodies) and may go upstream; the head after
@@ -11,11 +19,12 @@
  * queued (rq) until its response is complete, so the proxy knows when
  * every approved request has been answered (a 403 for a later request then
  * goes out at once) and whether the answer to an Upgrade request was a
- * 101. Only a 101 to a request that asked for an upgrade turns the
- * connection into a raw relay; until that response head arrives the
- * client's further bytes are held, and after any other answer they are
- * parsed and judged as requests again.
+ * 101. Only a 101 to a WebSocket upgrade request turns the connection into
+ * a raw relay (any other Upgrade token, h2c included, is refused); until
+ * that response head arrives the client's further bytes are held, and
+ * after any other answer they are parsed and judged as requests again.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +76,8 @@ void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
 		prx_pump(s);
 }
 
-int prx_audit_http(struct prx_sess *s, const struct http_req *r, const struct pol_decision *d,
-		   const char *decision, const char *reason)
+int prx_audit_http(struct prx_sess *s, const struct http_req *r,
+			  const struct pol_decision *d, const char *decision, const char *reason)
 {
 	struct aud_event ev;
 	char target[SNI_HOST_MAX + 2100], detail[1200], p[1024];
@@ -125,19 +134,36 @@ static void prx_check_http(struct prx_sess *s, const char *host, const char *met
 void prx_judge_http(struct prx_sess *s, const struct http_req *r, struct pol_decision *d)
 {
 	const char *why = NULL;
+	char path[sizeof(r->path) * 3], stripped[sizeof(r->path) * 3];
 
 	if (strcmp(r->method, "CONNECT") == 0)
 		why = "CONNECT through the transparent proxy";
 	else if (r->method_override)
 		why = "method override header (X-HTTP-Method-Override, X-HTTP-Method, "
 		      "X-Method-Override)";
+	else if (r->upgrade_other)
+		why = "Upgrade to a protocol other than websocket";
+	else if (http_path_decode((const uint8_t *)r->path, strlen(r->path), path, sizeof(path), 0,
+				  &why) ||
+		 http_path_decode((const uint8_t *)r->path, strlen(r->path), stripped,
+				  sizeof(stripped), HTTP_PATH_STRIP_PARAMS, &why))
+		why = why ? why : "request path too long";
 	if (why) {
 		memset(d, 0, sizeof(*d));
 		d->verdict = POL_DENY;
 		d->reason = why;
 		return;
 	}
-	prx_check_http(s, r->host, r->method, r->path, d);
+	/* Decided on the decoded path; when ";params" change it (Tomcat and
+	 * Spring drop them), both readings must be allowed. */
+	prx_check_http(s, r->host, r->method, path, d);
+	if (pol_permits(d) && strcmp(path, stripped) != 0) {
+		struct pol_decision d2;
+
+		prx_check_http(s, r->host, r->method, stripped, &d2);
+		if (!pol_permits(&d2))
+			*d = d2;
+	}
 }
 
 static void prx_rq_pop(struct prx_sess *s)
@@ -322,4 +348,57 @@ bool prx_resp_done(const struct prx_sess *s)
 {
 	return s->http && s->rq_n == 0 && s->rstate == PRX_R_HEAD && s->up.fwd == s->up.len &&
 	       s->cli.off == s->cli.fwd;
+}
+
+/* ---- the first request ---- */
+
+static bool prx_is_ip_literal(const char *h)
+{
+	struct in6_addr a6;
+
+	return inet_pton(AF_INET, h, &a6) == 1 || inet_pton(AF_INET6, h, &a6) == 1;
+}
+
+void prx_http_peek(struct prx_sess *s, bool final)
+{
+	struct http_req r;
+	const char *why;
+	int rc;
+
+	rc = http_parse_request(s->cli.buf, s->cli.len, &r);
+	if (rc == -AGW_ETRUNC && !final)
+		return;
+	if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host)) {
+		prx_decide_name(s, r.host, "http", &r);
+		return;
+	}
+	/* No name to judge: the Host is missing (HTTP/1.0) or an address,
+	 * or the head cannot be read. Later requests on the connection could
+	 * name any host at that address, so only a cidr rule for the address
+	 * itself may let it through. */
+	if (rc == 0 && prx_cidr_allows(s)) {
+		prx_decide_addr(s, "http-cidr");
+		return;
+	}
+	s->http = true;
+	s->via = "http";
+	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
+	s->dec.verdict = POL_DENY;
+	s->dec.rule[0] = '\0';
+	if (rc == 0)
+		why = r.host[0] ? "HTTP Host is an IP address" : "HTTP request without Host";
+	else if (rc == -AGW_ETRUNC)
+		why = "incomplete HTTP request head";
+	else
+		why = "malformed HTTP request head";
+	if (rc)
+		memset(&r, 0, sizeof(r));
+	if (!r.method[0])
+		snprintf(r.method, sizeof(r.method), "?");
+	if (!r.path[0])
+		snprintf(r.path, sizeof(r.path), "/");
+	if (!r.host[0])
+		snprintf(r.host, sizeof(r.host), "%s", s->odst_s);
+	prx_audit_http(s, &r, &s->dec, "deny", why);
+	prx_deny(s, why);
 }

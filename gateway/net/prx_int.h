@@ -33,12 +33,13 @@ enum prx_rstate { PRX_R_HEAD, PRX_R_BODY, PRX_R_RAW };
 #define PRX_PIPE_MAX 32	 /* requests sent upstream and not yet answered */
 #define PRX_RQ_HEAD 0x01 /* a HEAD request: its response has no body */
 #define PRX_RQ_UPGRADE 0x02
+#define PRX_SCAN_TAIL 16 /* bytes kept to find a signature across reads */
 
 struct prx_half {
 	int fd;
 	uint8_t *buf; /* PRX_BUF bytes read from fd, for the other side */
 	size_t off, len;
-	size_t fwd; /* client half in HTTP mode: approved up to here */
+	size_t fwd; /* client half in HTTP or guarded mode: approved up to here */
 	bool rd_eof;
 	bool wr_shut;
 	int64_t bytes;
@@ -57,6 +58,13 @@ struct prx_sess {
 	const char *via;
 	uint16_t port;
 	bool http;
+	/* Allowed on the original address alone (a DNS binding, no cidr
+	 * rule): the client's bytes are approved only while nothing in them
+	 * is TLS- or HTTP-shaped (prx_guard_advance). */
+	bool guarded;
+	bool first_seen; /* guarded: the first client bytes were judged */
+	uint8_t tail[PRX_SCAN_TAIL];
+	size_t tail_len;
 	int hstate;
 	struct http_body body;
 	bool upgrade_pending; /* the request being sent asked for an upgrade */
@@ -69,7 +77,8 @@ struct prx_sess {
 	size_t naddrs, next_addr;
 	int family;
 	struct pol_decision dec;
-	bool opened;   /* a connect event was recorded: record the close */
+	bool decided;  /* a connect event was recorded (allow or not) */
+	bool opened;   /* an allowing connect event was recorded: record the close */
 	unsigned nreq; /* HTTP requests sent upstream */
 	const char *close_reason;
 	int64_t start_us, last_ms;
@@ -105,8 +114,17 @@ void prx_deny(struct prx_sess *s, const char *reason);
  * NULL for TLS); resolves and dials when allowed. */
 void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 		     const struct http_req *r);
+/* Is the original destination allowed by a cidr rule (for TLS or HTTP
+ * without a usable name: nothing but the address was asked for)? */
+bool prx_cidr_allows(struct prx_sess *s);
+/* Decides on the original destination alone (see prx.c). */
+void prx_decide_addr(struct prx_sess *s, const char *via);
 
 /* prx_http.c: judging plain HTTP. */
+/* The first look at an HTTP-shaped connection: decides on the first
+ * request's Host, or refuses with a 403. final: no more bytes will come
+ * before the decision (deadline, EOF, full buffer). */
+void prx_http_peek(struct prx_sess *s, bool final);
 /* Judges the request heads in the client's buffer past fwd (RELAY). */
 void prx_http_advance(struct prx_sess *s);
 /* Follows response framing in the upstream's buffer past up.fwd. */
