@@ -495,49 +495,40 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r)
 
 int http_sniff(const uint8_t *buf, size_t len)
 {
-	size_t i;
-	bool upper = true;
+	static const char http_s[] = "https:";
+	size_t i, k;
 
 	if (!buf || len == 0)
 		return -AGW_ETRUNC;
 	if (buf[0] == '\r' || buf[0] == '\n' || buf[0] == ' ' || buf[0] == '\t')
 		return 1;
 	for (i = 0; i < len && i <= 32; i++) {
-		uint8_t c = buf[i];
-
-		if (c == ' ')
+		if (buf[i] == ' ')
 			break;
-		if (!http_tchar(c))
+		if (!http_tchar(buf[i]))
 			return 0;
-		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
-			upper = false;
 	}
-	if (i > 32)
+	if (i > 32 || i == 0)
 		return 0;
 	if (i == len)
 		return -AGW_ETRUNC;
-	if (i == 0)
-		return 0;
-	if (upper)
+	/* A proxy at the address would tunnel anywhere. */
+	if (http_ieq(buf, i, "connect"))
 		return 1;
-	/* Another token: HTTP only if a request target follows. */
+	/* Any other token is a method only if a request target follows
+	 * (SMTP's "EHLO host" and FTP's "USER name" are not requests). */
 	i++;
 	if (i == len)
 		return -AGW_ETRUNC;
 	if (buf[i] == '/' || buf[i] == '*')
 		return 1;
-	{
-		static const char http_s[] = "https:";
-		size_t k;
-
-		for (k = 0; k < 6 && i + k < len; k++) {
-			if (k == 4 && buf[i + k] == ':')
-				return 1; /* "http:" */
-			if (http_lower(buf[i + k]) != (uint8_t)http_s[k])
-				return 0;
-		}
-		return k == 6 ? 1 : -AGW_ETRUNC;
+	for (k = 0; k < 6 && i + k < len; k++) {
+		if (k == 4 && buf[i + k] == ':')
+			return 1; /* "http:" */
+		if (http_lower(buf[i + k]) != (uint8_t)http_s[k])
+			return 0;
 	}
+	return k == 6 ? 1 : -AGW_ETRUNC;
 }
 
 bool http_scan_shaped(const uint8_t *buf, size_t len)

@@ -84,10 +84,10 @@ bool http_looks_like_http(const uint8_t *buf, size_t len);
  * not, and -AGW_ETRUNC when more bytes are needed to tell.
  *
  * http_sniff: HTTP-shaped is a leading CR, LF, SP or HT (servers such as
- * nginx skip empty lines before a request), an uppercase method token
- * ([A-Z_-]) followed by SP, or any other token (Go accepts lowercase
- * methods) followed by SP and then '/', '*' or "http:"/"https:". A token
- * is at most 32 bytes.
+ * nginx skip empty lines before a request), the token CONNECT (any case)
+ * followed by SP, or any other token of at most 32 bytes (Go accepts
+ * lowercase methods) followed by SP and then '/', '*' or "http:"/"https:"
+ * (case-insensitive). "EHLO host" or "USER name" are not HTTP.
  */
 int http_sniff(const uint8_t *buf, size_t len);
 
