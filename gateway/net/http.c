@@ -613,7 +613,9 @@ int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r)
 			int64_t x = 0;
 			const char *p = v;
 
-			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62); p++)
+			/* Longer than the bound: left unread, so not framed. */
+			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62) / 10;
+			     p++)
 				x = x * 10 + (*p - '0');
 			if (p == v || p != l + n || (cl >= 0 && cl != x))
 				cl = -2;
