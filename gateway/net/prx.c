@@ -949,6 +949,30 @@ static int prx_orig_dst(int fd, struct sockaddr_storage *out)
 	return 0;
 }
 
+/* A connection refused before it became a session (out of fds or
+ * memory) still leaves its connect row. */
+static void prx_audit_refused(struct prx *px, int fd, const char *reason)
+{
+	struct sockaddr_storage src, odst;
+	socklen_t sl = sizeof(src);
+	char src_s[64] = "?", odst_s[64] = "?";
+	struct aud_event ev;
+
+	memset(&src, 0, sizeof(src));
+	if (getpeername(fd, (struct sockaddr *)&src, &sl) == 0)
+		addr_format((struct sockaddr *)&src, src_s, sizeof(src_s));
+	if (prx_orig_dst(fd, &odst) == 0)
+		addr_format((struct sockaddr *)&odst, odst_s, sizeof(odst_s));
+	px->n->stats[NETD_ST_CONNS_DENIED]++;
+	netd_event_init(&ev, "net", "connect");
+	ev.target = odst_s;
+	ev.decision = "deny";
+	ev.reason = reason;
+	ev.src = src_s;
+	ev.dst = odst_s;
+	netd_audit(px->n, &ev);
+}
+
 static void prx_resume_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 {
 	struct prx *px = ctx;
@@ -967,8 +991,10 @@ static void prx_emfile(struct prx *px)
 		close(px->spare_fd);
 		px->spare_fd = -1;
 		fd = accept4(px->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			prx_audit_refused(px, fd, "out of file descriptors");
 			close(fd);
+		}
 		px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	px->emfile_count++;
@@ -991,6 +1017,7 @@ static void prx_accept_one(struct prx *px, int fd)
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		prx_audit_refused(px, fd, "out of memory");
 		close(fd);
 		return;
 	}
