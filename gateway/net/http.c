@@ -675,7 +675,8 @@ int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, uns
 			/* End of a segment: "." and ".." are read as steps by
 			 * servers and clients; refuse rather than guess. */
 			if (seg_dots && (seg_len == 1 || seg_len == 2)) {
-				*why = "dot segment ('.' or '..', also %2e or before ';') in the path";
+				*why =
+				    "dot segment ('.' or '..', also %2e or before ';') in the path";
 				return -AGW_EPARSE;
 			}
 			seg_len = 0;

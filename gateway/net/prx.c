@@ -37,7 +37,6 @@
 #include "addr.h"
 #include "dnsb.h"
 #include "hostaddr.h"
-#include "json.h"
 #include "log.h"
 
 #ifndef SO_ORIGINAL_DST
@@ -254,7 +253,6 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 		s->opened = true;
 	return rc;
 }
-
 
 /* ---- relay ---- */
 
@@ -607,7 +605,7 @@ void prx_deny(struct prx_sess *s, const char *reason)
 }
 
 void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
-			    const struct http_req *r)
+		     const struct http_req *r)
 {
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->target, sizeof(s->target), "%s:%u", s->name, s->port);
@@ -778,8 +776,7 @@ static void prx_guard_advance(struct prx_sess *s)
 	k = AGW_MIN(n, (size_t)PRX_SCAN_TAIL);
 	memcpy(junction, s->tail, s->tail_len);
 	memcpy(junction + s->tail_len, c->buf + c->fwd, k);
-	if (http_scan_shaped(junction, s->tail_len + k) ||
-	    http_scan_shaped(c->buf + c->fwd, n)) {
+	if (http_scan_shaped(junction, s->tail_len + k) || http_scan_shaped(c->buf + c->fwd, n)) {
 		prx_guard_deny(s, "TLS ClientHello or HTTP request inside a connection allowed "
 				  "by address only");
 		return;

@@ -76,8 +76,8 @@ void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
 		prx_pump(s);
 }
 
-int prx_audit_http(struct prx_sess *s, const struct http_req *r,
-			  const struct pol_decision *d, const char *decision, const char *reason)
+int prx_audit_http(struct prx_sess *s, const struct http_req *r, const struct pol_decision *d,
+		   const char *decision, const char *reason)
 {
 	struct aud_event ev;
 	char target[SNI_HOST_MAX + 2100], detail[1200], p[1024];

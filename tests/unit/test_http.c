@@ -771,8 +771,9 @@ static void test_path_decode_limits(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(http_path_decode((const uint8_t *)"/abcdefg", 8, out, sizeof(out), 0, &why),
-			 -AGW_ETOOBIG);
+	assert_int_equal(
+	    http_path_decode((const uint8_t *)"/abcdefg", 8, out, sizeof(out), 0, &why),
+	    -AGW_ETOOBIG);
 	assert_int_equal(http_path_decode((const uint8_t *)"/abcdef", 7, out, sizeof(out), 0, &why),
 			 0);
 	assert_int_equal(http_path_decode((const uint8_t *)"/a%25", 5, out, 4, 0, &why),
@@ -869,12 +870,13 @@ static const struct rcase rcases[] = {
     {"no reason phrase", "HTTP/1.1 204\r\n\r\n", 0, 204, -1, false},
     {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 200, -1, true},
     {"chunked case", "HTTP/1.0 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n", 0, 200, -1, true},
-    {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 0, 101, -1,
-     false},
-    {"TE and CL: chunked wins", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-			       "Transfer-Encoding: chunked\r\n\r\n", 0, 200, 5, true},
-    {"gzip, chunked: close-delimited", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-     0, 200, -2, false},
+    {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 0, 101, -1, false},
+    {"TE and CL: chunked wins",
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n",
+     0, 200, 5, true},
+    {"gzip, chunked: close-delimited",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 200, -2, false},
     {"differing lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0,
      200, -2, false},
     {"bad length", "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", 0, 200, -2, false},
@@ -932,8 +934,8 @@ struct ucase {
 static const struct ucase ucases[] = {
     {"websocket", "Connection: Upgrade\r\nUpgrade: websocket\r\n", true, false},
     {"websocket case", "Connection: upgrade\r\nUpgrade: WebSocket\r\n", true, false},
-    {"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n",
-     true, true},
+    {"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n", true,
+     true},
     {"h2c without Connection", "Upgrade: h2c\r\n", false, true},
     {"list with websocket", "Connection: Upgrade\r\nUpgrade: websocket, h2c\r\n", true, true},
     {"two headers", "Connection: Upgrade\r\nUpgrade: websocket\r\nUpgrade: websocket\r\n", true,
