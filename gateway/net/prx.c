@@ -802,8 +802,7 @@ static void prx_peek_decide(struct prx_sess *s, bool final)
 {
 	const uint8_t *b = s->cli.buf;
 	size_t len = s->cli.len;
-	char host[SNI_HOST_MAX + 1];
-	int rc, t, h;
+	int t, h;
 
 	if (len == 0) {
 		if (s->cli.rd_eof)
@@ -815,7 +814,9 @@ static void prx_peek_decide(struct prx_sess *s, bool final)
 	t = sni_sniff(b, len);
 	h = http_sniff(b, len);
 	if (t == 1) {
-		rc = sni_parse(b, len, host, sizeof(host));
+		char host[SNI_HOST_MAX + 1];
+		int rc = sni_parse(b, len, host, sizeof(host));
+
 		if (rc == -AGW_ETRUNC && !final && len < PRX_BUF)
 			return;
 		if (rc == 0)
