@@ -55,9 +55,35 @@ network:
       ports: [80]
       http: [{ methods: [GET, HEAD], paths: ["/", "/docs/**"] }]
     - host: api.allowed.test
-      ports: [80, 443]
+      ports: [80, 443, 2525]
   dns: { upstream: [$DNS_IP] }
 P
+
+# A server that speaks first (like SMTP) on api.allowed.test:2525: its
+# client is silent until the banner, so the proxy must connect at the peek
+# deadline on the address alone and still let the client's reply through.
+cat >"$TOPO_DIR/smtp.py" <<'PY'
+import socket, sys, threading
+def serve(c):
+    c.sendall(b"220 smtp.test ESMTP\r\n")
+    line = b""
+    while not line.endswith(b"\n"):
+        d = c.recv(1024)
+        if not d:
+            break
+        line += d
+    c.sendall(b"250 ok: " + line)
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 2525))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+in_net python3 "$TOPO_DIR/smtp.py" "$ALLOWED_IP" >"$TOPO_DIR/smtp.log" 2>&1 &
+wait_port "$NS_NET" "$ALLOWED_IP" 2525 10 || { cat "$TOPO_DIR/smtp.log"; exit 1; }
 
 # cli.py IP PORT MODE [ARG] [DELAY]: one TCP connection from the guest.
 # Prints "port=N" (its source port), "first=HEX" (the first reply bytes, or
@@ -181,6 +207,8 @@ cli "$A" 443 split "" 6 >"$TOPO_DIR/split.out" &
 split_pid=$!
 cli "$A" 80 raw 'GET / HTTP/1.1\r\nHost: api.allowed.test\r\n\r\n' 6 >"$TOPO_DIR/latehttp.out" &
 latehttp_pid=$!
+cli "$A" 2525 raw 'EHLO guest.test\r\n' 6 >"$TOPO_DIR/smtp.out" &
+smtp_pid=$!
 
 echo "== TLS: a well-formed SNI is the control"
 out=$(cli "$A" 443 hello allowed.test)
@@ -275,7 +303,12 @@ out=$(cli "$A" 443 probe)
 expect_row "connect-and-close probe recorded" "$(port_of "$out")" net connect "$A:443" deny "client closed before sending anything"
 
 echo "== after the peek deadline"
-wait "$late_pid" "$split_pid" "$latehttp_pid"
+wait "$late_pid" "$split_pid" "$latehttp_pid" "$smtp_pid"
+out=$(cat "$TOPO_DIR/smtp.out")
+grep -q '^220 smtp.test' <<<"$out" && grep -q '250 ok: EHLO guest.test' <<<"$out" &&
+	ok "server speaks first: banner, then the client's EHLO went through" ||
+	bad "server-first protocol gave: $(head -c 200 <<<"$out")"
+expect_row "server-first connection allowed on the bound address" "$(port_of "$out")" net connect "$A:2525" allow %
 out=$(cat "$TOPO_DIR/late.out")
 [ "$(first_of "$out")" = none ] && ok "ClientHello 6 s after connect: no ServerHello" ||
 	bad "late ClientHello got reply $(first_of "$out")"
