@@ -368,7 +368,8 @@ void prx_http_peek(struct prx_sess *s, bool final)
 	rc = http_parse_request(s->cli.buf, s->cli.len, &r);
 	if (rc == -AGW_ETRUNC && !final)
 		return;
-	if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host)) {
+	if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host) &&
+	    (!r.host_port || r.host_port == s->port)) {
 		prx_decide_name(s, r.host, "http", &r);
 		return;
 	}
@@ -385,7 +386,9 @@ void prx_http_peek(struct prx_sess *s, bool final)
 	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
 	s->dec.verdict = POL_DENY;
 	s->dec.rule[0] = '\0';
-	if (rc == 0)
+	if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host))
+		why = "Host port differs from the connection's port";
+	else if (rc == 0)
 		why = r.host[0] ? "HTTP Host is an IP address" : "HTTP request without Host";
 	else if (rc == -AGW_ETRUNC)
 		why = "incomplete HTTP request head";

@@ -259,6 +259,8 @@ http_case "HTTP/1.0 without Host, then a pipelined request" \
 http_case "IP-literal Host, then a pipelined request for another Host" \
 	"GET / HTTP/1.1\r\nHost: $A\r\n\r\nGET /admin HTTP/1.1\r\nHost: api.allowed.test\r\n\r\n" \
 	"HTTP Host is an IP address" "$A/"
+http_case "Host naming another port" 'GET /admin HTTP/1.1\r\nHost: api.allowed.test:8080\r\n\r\n' \
+	"Host port differs from the connection%" "api.allowed.test/admin"
 grep -q 'GET /admin' "$TOPO_DIR/nginx-access.log" && bad "nginx saw GET /admin" || ok "nginx never saw GET /admin"
 
 echo "== address-only connections stay neither TLS nor HTTP"
