@@ -359,9 +359,8 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
  * the path decoded (http_path_decode), refused before any rule when the
  * proxy refuses it, and when ";params" change it both readings must pass.
  */
-static size_t explain_http(const struct pol *p, const char *host, uint16_t port,
-			   const char *method, const char *path, struct pol_decision *d,
-			   struct pol_match *m)
+static size_t explain_http(const struct pol *p, const char *host, uint16_t port, const char *method,
+			   const char *path, struct pol_decision *d, struct pol_match *m)
 {
 	static char dp[2048 * 3], sp[2048 * 3];
 	struct pol_decision d2;
