@@ -15,6 +15,7 @@
 
 #include "agw.h"
 #include "cli.h"
+#include "gateway/net/http.h"
 #include "policies/pol.h"
 
 #define EXPLAIN_MAX 64
@@ -353,6 +354,38 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
 	return CLI_OK;
 }
 
+/*
+ * A host, and for plain HTTP its method and path, as the proxy decides it:
+ * the path decoded (http_path_decode), refused before any rule when the
+ * proxy refuses it, and when ";params" change it both readings must pass.
+ */
+static size_t explain_http(const struct pol *p, const char *host, uint16_t port, const char *method,
+			   const char *path, struct pol_decision *d, struct pol_match *m)
+{
+	static char dp[2048 * 3], sp[2048 * 3];
+	struct pol_decision d2;
+	const char *why = NULL;
+	size_t total;
+
+	if (!method || !path)
+		return pol_explain_host(p, host, port, method, "/", d, m, EXPLAIN_MAX);
+	if (http_path_decode((const uint8_t *)path, strlen(path), dp, sizeof(dp), 0, &why) ||
+	    http_path_decode((const uint8_t *)path, strlen(path), sp, sizeof(sp),
+			     HTTP_PATH_STRIP_PARAMS, &why)) {
+		memset(d, 0, sizeof(*d));
+		d->verdict = POL_DENY;
+		d->reason = why ? why : "request path too long";
+		return 0;
+	}
+	total = pol_explain_host(p, host, port, method, dp, d, m, EXPLAIN_MAX);
+	if (pol_permits(d) && strcmp(dp, sp) != 0) {
+		pol_check_http(p, host, port, method, sp, &d2);
+		if (!pol_permits(&d2))
+			total = pol_explain_host(p, host, port, method, sp, d, m, EXPLAIN_MAX);
+	}
+	return total;
+}
+
 static int policy_explain(int argc, char **argv)
 {
 	const char *file = NULL, *host = NULL, *method = NULL, *path = NULL, *fs = NULL,
@@ -489,8 +522,7 @@ static int policy_explain(int argc, char **argv)
 					 port, path ? path : "/");
 			else
 				snprintf(what, sizeof(what), "%s port %ld", host, port);
-			total = pol_explain_host(p, host, (uint16_t)port, method, path ? path : "/",
-						 &d, m, EXPLAIN_MAX);
+			total = explain_http(p, host, (uint16_t)port, method, path, &d, m);
 		}
 	}
 	rc = explain_print(file, what, &d, m, AGW_MIN(total, (size_t)EXPLAIN_MAX), total, json);

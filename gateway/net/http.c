@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/net/http.h"
 
@@ -356,6 +357,10 @@ static int http_header(const uint8_t *line, size_t n, struct http_req *r, struct
 		return 0;
 	}
 	if (http_ieq(line, name_len, "upgrade")) {
+		/* Only a WebSocket handshake may turn the connection raw:
+		 * h2c and the rest would carry requests no rule judges. */
+		if (h->upgrade_hdr || !http_ieq(v, vlen, "websocket"))
+			r->upgrade_other = true;
 		h->upgrade_hdr = true;
 		return 0;
 	}
@@ -485,6 +490,260 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r)
 	r->conn_close = h.conn_close || (r->version_minor == 0 && !h.conn_keepalive);
 	if (h.upgrade_hdr && h.conn_upgrade)
 		r->upgrade = true;
+	return 0;
+}
+
+int http_sniff(const uint8_t *buf, size_t len)
+{
+	static const char http_s[] = "https:";
+	size_t i, k;
+
+	if (!buf || len == 0)
+		return -AGW_ETRUNC;
+	if (buf[0] == '\r' || buf[0] == '\n' || buf[0] == ' ' || buf[0] == '\t')
+		return 1;
+	for (i = 0; i < len && i <= 32; i++) {
+		if (buf[i] == ' ')
+			break;
+		if (!http_tchar(buf[i]))
+			return 0;
+	}
+	if (i > 32 || i == 0)
+		return 0;
+	if (i == len)
+		return -AGW_ETRUNC;
+	/* A proxy at the address would tunnel anywhere. */
+	if (http_ieq(buf, i, "connect"))
+		return 1;
+	/* Any other token is a method only if a request target follows
+	 * (SMTP's "EHLO host" and FTP's "USER name" are not requests). */
+	i++;
+	if (i == len)
+		return -AGW_ETRUNC;
+	if (buf[i] == '/' || buf[i] == '*')
+		return 1;
+	for (k = 0; k < 6 && i + k < len; k++) {
+		if (k == 4 && buf[i + k] == ':')
+			return 1; /* "http:" */
+		if (http_lower(buf[i + k]) != (uint8_t)http_s[k])
+			return 0;
+	}
+	return k == 6 ? 1 : -AGW_ETRUNC;
+}
+
+bool http_scan_shaped(const uint8_t *buf, size_t len)
+{
+	static const uint8_t line[] = " HTTP/1.";
+
+	if (!buf)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == 0x16 && len - i >= 11 && buf[i + 1] == 0x03 && buf[i + 2] >= 1 &&
+		    buf[i + 2] <= 3 && buf[i + 5] == 0x01 && buf[i + 6] == 0x00 &&
+		    buf[i + 9] == 0x03 && buf[i + 10] <= 4)
+			return true;
+		if (buf[i] == ' ' && len - i >= 10 && memcmp(buf + i, line, 8) == 0 &&
+		    (buf[i + 8] == '0' || buf[i + 8] == '1') &&
+		    (buf[i + 9] == '\r' || buf[i + 9] == '\n'))
+			return true;
+	}
+	return false;
+}
+
+/* Case-insensitive: does the header line [l, l+n) have this name? Sets
+ * *v to the value with leading blanks skipped. */
+static bool http_resp_hdr_is(const char *l, size_t n, const char *name, const char **v)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || l[k] != ':' || strncasecmp(l, name, k) != 0)
+		return false;
+	*v = l + k + 1;
+	while (*v < l + n && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	return true;
+}
+
+int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r)
+{
+	const char *b = (const char *)buf, *end = NULL, *l, *v;
+	size_t max = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+	int64_t cl = -1;
+	bool chunked = false;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	if (!buf)
+		return -AGW_EPARSE;
+	for (size_t i = 0; i + 3 < max; i++) {
+		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+			end = b + i + 2; /* the empty line */
+			break;
+		}
+	}
+	if (!end) {
+		/* Refuse early what can never become a response head. */
+		if (len >= HTTP_HEAD_MAX)
+			return -AGW_EPARSE;
+		if (memcmp(b, "HTTP/1.", AGW_MIN(len, (size_t)7)) != 0)
+			return -AGW_EPARSE;
+		return -AGW_ETRUNC;
+	}
+	if (end - b < 14 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
+	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
+	    b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
+		return -AGW_EPARSE;
+	r->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	r->head_len = (size_t)(end - b) + 2;
+	l = (const char *)memchr(b, '\n', (size_t)(end - b)) + 1;
+	while (l < end) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		size_t n = (size_t)(nl - l);
+
+		if (n && l[n - 1] == '\r')
+			n--;
+		if (http_resp_hdr_is(l, n, "Transfer-Encoding", &v)) {
+			/* RFC 9112 6.3: chunked last frames it, else close. */
+			if ((size_t)(l + n - v) == 7 && strncasecmp(v, "chunked", 7) == 0 &&
+			    !chunked && cl != -2)
+				chunked = true;
+			else
+				cl = -2;
+		} else if (http_resp_hdr_is(l, n, "Content-Length", &v) && cl != -2 && !chunked) {
+			int64_t x = 0;
+			const char *p = v;
+
+			/* Longer than the bound: left unread, so not framed. */
+			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62) / 10;
+			     p++)
+				x = x * 10 + (*p - '0');
+			if (p == v || p != l + n || (cl >= 0 && cl != x))
+				cl = -2;
+			else
+				cl = x;
+		}
+		l = nl + 1;
+	}
+	if (chunked && cl == -2)
+		chunked = false;
+	r->content_length = cl;
+	r->chunked = chunked;
+	return 0;
+}
+
+static int http_hexdig(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, unsigned flags,
+		     const char **why)
+{
+	size_t o = 0, i = 0;
+	size_t seg_len = 0; /* decoded bytes of this segment before any ';' */
+	bool seg_dots = true, in_params = false, stripping = false;
+
+	*why = NULL;
+	if (cap == 0)
+		return -AGW_ETOOBIG;
+	out[0] = '\0';
+	if (!path)
+		return 0;
+	if (len == 0 || (len == 1 && path[0] == '*')) {
+		if (len + 1 > cap)
+			return -AGW_ETOOBIG;
+		memcpy(out, path, len);
+		out[len] = '\0';
+		return 0;
+	}
+	if (path[0] != '/') {
+		*why = "request path does not start with '/'";
+		return -AGW_EPARSE;
+	}
+	for (i = 0; i <= len; i++) {
+		int c;
+		bool raw = true;
+		const char *esc = NULL;
+
+		if (i == len || path[i] == '?' || path[i] == '/') {
+			/* End of a segment: "." and ".." are read as steps by
+			 * servers and clients; refuse rather than guess. */
+			if (seg_dots && (seg_len == 1 || seg_len == 2)) {
+				*why =
+				    "dot segment ('.' or '..', also %2e or before ';') in the path";
+				return -AGW_EPARSE;
+			}
+			seg_len = 0;
+			seg_dots = true;
+			in_params = false;
+			stripping = false;
+			if (i == len || path[i] == '?')
+				break;
+			if (o + 2 > cap)
+				return -AGW_ETOOBIG;
+			out[o++] = '/';
+			continue;
+		}
+		c = path[i];
+		if (c == '%') {
+			int hi = i + 2 < len ? http_hexdig(path[i + 1]) : -1;
+			int lo = i + 2 < len ? http_hexdig(path[i + 2]) : -1;
+
+			if (i + 2 >= len || hi < 0 || lo < 0) {
+				*why = "bad %-escape in the path";
+				return -AGW_EPARSE;
+			}
+			c = hi * 16 + lo;
+			raw = false;
+			i += 2;
+		}
+		if (c == '/' && !raw) {
+			*why = "encoded '/' (%2F) in the path";
+			return -AGW_EPARSE;
+		}
+		if (c == '\\') {
+			*why = "backslash in the path";
+			return -AGW_EPARSE;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			*why = "NUL or control character in the path";
+			return -AGW_EPARSE;
+		}
+		if (c == ';')
+			in_params = true; /* raw or decoded: either may be a param */
+		else if (!in_params) {
+			seg_len++;
+			if (c != '.')
+				seg_dots = false;
+		}
+		if ((flags & HTTP_PATH_STRIP_PARAMS) && c == ';' && raw)
+			stripping = true;
+		if (stripping)
+			continue;
+		if (c == '%')
+			esc = "%25";
+		else if (c == '?')
+			esc = "%3F";
+		else if (c == '#')
+			esc = "%23";
+		if (esc) {
+			if (o + 4 > cap)
+				return -AGW_ETOOBIG;
+			memcpy(out + o, esc, 3);
+			o += 3;
+		} else {
+			if (o + 2 > cap)
+				return -AGW_ETOOBIG;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
 	return 0;
 }
 

@@ -44,6 +44,10 @@ struct http_req {
 				 X-Method-Override present: many frameworks
 				 then act on that method, not the request
 				 line's, so method rules cannot be trusted */
+	bool upgrade_other;   /* an Upgrade header that is not exactly the one
+				 token "websocket" (h2c, a list, two headers):
+				 the proxy refuses it, as the new protocol's
+				 requests would pass unjudged */
 	bool absolute_form;   /* target was http://authority/path */
 	bool https_scheme;    /* absolute-form target used https:// */
 };
@@ -73,6 +77,72 @@ int http_parse_request(const uint8_t *buf, size_t len, struct http_req *r);
  * followed by a space; with fewer bytes, true if what is there could still
  * become that. */
 bool http_looks_like_http(const uint8_t *buf, size_t len);
+
+/*
+ * Protocol sniffing for the proxy's first look at a connection. Both
+ * return 1 when the bytes are shaped like the protocol, 0 when they are
+ * not, and -AGW_ETRUNC when more bytes are needed to tell.
+ *
+ * http_sniff: HTTP-shaped is a leading CR, LF, SP or HT (servers such as
+ * nginx skip empty lines before a request), the token CONNECT (any case)
+ * followed by SP, or any other token of at most 32 bytes (Go accepts
+ * lowercase methods) followed by SP and then '/', '*' or "http:"/"https:"
+ * (case-insensitive). "EHLO host" or "USER name" are not HTTP.
+ */
+int http_sniff(const uint8_t *buf, size_t len);
+
+/*
+ * Scans bytes in the middle of a stream for the start of a TLS ClientHello
+ * (record header 16 03 01..03, handshake type 1 and legacy_version 3.x at
+ * their offsets) or the end of an HTTP/1 request line (" HTTP/1.0" or
+ * " HTTP/1.1" then CR or LF). True when either is in buf. Random bytes
+ * match with odds of about 2^-50 per offset.
+ */
+bool http_scan_shaped(const uint8_t *buf, size_t len);
+
+/*
+ * The response to a request, as far as the proxy needs it to find where
+ * it ends: status, head length and framing.
+ */
+struct http_resp {
+	int status;		/* 100..599 */
+	size_t head_len;	/* bytes up to and including the empty line */
+	int64_t content_length; /* -1 none; -2 cannot be framed by length
+				   (bad or conflicting Content-Length, a
+				   Transfer-Encoding other than chunked) */
+	bool chunked;		/* Transfer-Encoding: chunked frames the body */
+};
+
+/*
+ * Reads a response head at the start of buf: "HTTP/1.x NNN ...", header
+ * lines, an empty line (CRLF CRLF), within HTTP_HEAD_MAX bytes. Returns
+ * 0 with *r filled, -AGW_ETRUNC when the head is not complete yet,
+ * -AGW_EPARSE when it is not an HTTP/1.x response head or has no empty
+ * line within HTTP_HEAD_MAX bytes (the proxy then stops tracking responses
+ * on the connection). Lenient on header syntax: it only frames bodies.
+ */
+int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r);
+
+/* http_path_decode flags */
+#define HTTP_PATH_STRIP_PARAMS 0x1 /* drop ";params" from each segment */
+
+/*
+ * The path of a request target as servers will read it, for matching
+ * path rules. path is the target as http_parse_request reported it
+ * (origin-form path and query, "*" or ""); only the part before '?' is
+ * decoded. Every %XX escape is decoded; '%', '?' and '#' in the result are
+ * written re-escaped (%25, %3F, %23) so nothing downstream decodes twice or
+ * cuts the path. With HTTP_PATH_STRIP_PARAMS, ";..." is removed from each
+ * segment, as Tomcat and Spring do (a raw ';' only).
+ * Returns 0 and out (NUL-terminated); -AGW_ETOOBIG when cap is too small;
+ * -AGW_EPARSE with *why (static text) for a path servers could read
+ * another way: a target not starting with '/', a bad %-escape, an encoded
+ * '/' (%2F) or any '\\' (raw or %5C), NUL or another control character
+ * after decoding, a '.' or '..' segment (also spelled %2e, or before a
+ * ';': "..;/" is ".." to Tomcat).
+ */
+int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, unsigned flags,
+		     const char **why);
 
 enum http_body_state {
 	HTTP_BODY_DONE = 0,

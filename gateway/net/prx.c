@@ -1,27 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Transparent proxy sessions (see prx.h). A session is two half-connections
- * (client and upstream), each with the buffer of bytes read from it and not
- * yet written to the other, and a state that changes only in
- * prx_set_state(), which logs the change and arms that state's timer.
- * Sessions that reach PRX_DEAD have their fds closed at once and their
- * memory freed in the loop's before-sleep hook, never inside a callback.
+ * Transparent proxy sessions, the connection core (see prx.h and
+ * prx_int.h; plain HTTP is judged in prx_http.c). A session is two
+ * half-connections (client and upstream), each with the buffer of bytes
+ * read from it and not yet written to the other, and a state that changes
+ * only in prx_set_state(), which logs the change and arms that state's
+ * timer. Sessions that reach PRX_DEAD have their fds closed at once and
+ * their memory freed in the loop's before-sleep hook, never inside a
+ * callback; every session leaves a connect row, also one closed before
+ * it sent anything.
  *
- * In plain HTTP mode the client's buffer has a second mark, fwd: bytes
- * before it belong to approved requests (heads and bodies) and may go
- * upstream; the head after it is parsed and judged before anything of it
- * leaves. The upstream's buffer has the same mark for responses: each
- * request sent upstream is queued (rq) until its response is complete, so
- * the proxy knows when every approved request has been answered (a 403 for
- * a later request then goes out at once) and whether the answer to an
- * Upgrade request was a 101. Only a 101 to a request that asked for an
- * upgrade turns the connection into a raw relay; until that response head
- * arrives the client's further bytes are held, and after any other answer
- * they are parsed and judged as requests again.
+ * The first bytes decide what a connection is, however they are timed or
+ * split: TLS-shaped bytes (sni_sniff) are decided on one well-formed SNI,
+ * HTTP-shaped bytes (http_sniff) on every request's Host; TLS or HTTP
+ * without a readable name is refused unless a cidr rule allows the
+ * original destination. Only bytes that are neither are decided on the
+ * address alone, and when that decision rests on a DNS binding (not a
+ * cidr rule) the connection stays guarded for its life: the client's
+ * bytes go upstream only after they were checked, the first bytes must be
+ * neither TLS nor HTTP whenever they arrive (also after the peek deadline,
+ * when the server may speak first), and a TLS ClientHello or HTTP request
+ * line found later ends the connection.
  */
-#include "prx.h"
+#include "prx_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -29,18 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "dnsb.h"
 #include "hostaddr.h"
-#include "http.h"
-#include "json.h"
 #include "log.h"
-#include "res.h"
-#include "sni.h"
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80
@@ -49,89 +46,14 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-enum prx_state { PRX_PEEK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
-
-/* Client side in HTTP mode: next is a head, a body, the wait for the
- * response to an Upgrade request (bytes held), or raw after a 101. */
-enum prx_hstate { PRX_H_HEAD, PRX_H_BODY, PRX_H_UPWAIT, PRX_H_RAW };
-
-/* Upstream side in HTTP mode: next is a response head, a response body, or
- * untracked (after a 101, a body delimited by close, or a response the
- * proxy cannot frame): bytes then pass as they come. */
-enum prx_rstate { PRX_R_HEAD, PRX_R_BODY, PRX_R_RAW };
-
-#define PRX_PIPE_MAX 32	 /* requests sent upstream and not yet answered */
-#define PRX_RQ_HEAD 0x01 /* a HEAD request: its response has no body */
-#define PRX_RQ_UPGRADE 0x02
-
-/* The note pol_explain_host gives an allow rule that matched the host and
- * port but not the HTTP method or path (N_HTTP in policies/pol_check.c). */
-#define PRX_NOTE_HTTP "HTTP method or path not matched"
-
 static const char *const prx_state_names[] = {"peek",  "resolve", "connect",
 					      "relay", "drain",	  "dead"};
 
-struct prx_half {
-	int fd;
-	uint8_t *buf; /* PRX_BUF bytes read from fd, for the other side */
-	size_t off, len;
-	size_t fwd; /* client half in HTTP mode: approved up to here */
-	bool rd_eof;
-	bool wr_shut;
-	int64_t bytes;
-};
-
-struct prx_sess {
-	struct prx *px;
-	enum prx_state state;
-	uint64_t timer;
-	struct prx_half cli, up;
-	struct netd_pol *pol;
-	struct sockaddr_storage src, odst, dial;
-	char src_s[64], odst_s[64], dial_s[64];
-	char name[SNI_HOST_MAX + 1];
-	char target[SNI_HOST_MAX + 8];
-	const char *via;
-	uint16_t port;
-	bool http;
-	int hstate;
-	struct http_body body;
-	bool upgrade_pending; /* the request being sent asked for an upgrade */
-	int rstate;	      /* enum prx_rstate */
-	struct http_body rbody;
-	uint8_t rq[PRX_PIPE_MAX]; /* PRX_RQ_* of requests awaiting a response */
-	unsigned rq_head, rq_n;
-	struct res_req *req;
-	uint8_t addrs[RES_MAX_ADDRS][16];
-	size_t naddrs, next_addr;
-	int family;
-	struct pol_decision dec;
-	bool opened;   /* a connect event was recorded: record the close */
-	unsigned nreq; /* HTTP requests sent upstream */
-	const char *close_reason;
-	int64_t start_us, last_ms;
-	char *reply;
-	size_t reply_len, reply_off;
-	struct prx_sess *next, *prev;
-};
-
-struct prx {
-	struct netd *n;
-	int lfd;
-	int spare_fd;
-	uint64_t resume_timer;
-	uint64_t emfile_count;
-	int64_t emfile_logged; /* ev ms of the last EMFILE warning */
-	struct prx_sess *sess;
-	size_t nsess;
-	struct prx_sess *dead;
-};
-
-static void prx_pump(struct prx_sess *s);
 static bool prx_dial_next(struct prx_sess *s);
-static void prx_deny(struct prx_sess *s, const char *reason);
+static int prx_audit_connect(struct prx_sess *s, const char *decision, const char *reason);
 static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
 static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
+static void prx_guard_advance(struct prx_sess *s);
 
 /* ---- state, timers, teardown ---- */
 
@@ -155,7 +77,7 @@ static int64_t prx_state_ms(enum prx_state st)
 	}
 }
 
-static void prx_close_fd(struct prx_sess *s, struct prx_half *h)
+void prx_close_fd(struct prx_sess *s, struct prx_half *h)
 {
 	if (h->fd < 0)
 		return;
@@ -184,7 +106,7 @@ static void prx_record_close(struct prx_sess *s)
 	netd_audit(s->px->n, &ev);
 }
 
-static void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
+void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 {
 	struct prx *px = s->px;
 	int64_t ms;
@@ -205,6 +127,14 @@ static void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why
 		}
 		prx_close_fd(s, &s->cli);
 		prx_close_fd(s, &s->up);
+		if (!s->decided) {
+			/* Every connect attempt leaves a row, also a port probe
+			 * that closed before sending anything: nothing was
+			 * dialed for it. */
+			memset(&s->dec, 0, sizeof(s->dec));
+			s->dec.verdict = POL_DENY;
+			prx_audit_connect(s, "deny", s->close_reason ? s->close_reason : "closed");
+		}
 		prx_record_close(s);
 		if (s->prev)
 			s->prev->next = s->next;
@@ -224,7 +154,7 @@ static void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why
 		prx_set_state(s, PRX_DEAD, "out of memory");
 }
 
-static void prx_kill(struct prx_sess *s, const char *why)
+void prx_kill(struct prx_sess *s, const char *why)
 {
 	prx_set_state(s, PRX_DEAD, why);
 }
@@ -240,7 +170,9 @@ static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	s->timer = 0;
 	switch (s->state) {
 	case PRX_PEEK:
-		/* Nothing recognisable in time: decide without a name. */
+		/* Deadline: a silent client is decided on its address (the
+		 * server may speak first; its first bytes are still judged
+		 * when they come); bytes still undecided are refused. */
 		prx_peek_decide(s, true);
 		break;
 	case PRX_RELAY:
@@ -289,9 +221,7 @@ static void prx_reap(struct ev_loop *loop, void *ctx)
 
 /* ---- audit helpers ---- */
 
-/* Records ev: -EACCES for a denial, 0 when the action may go on, -AGW_EFULL
- * when the audit path fails (the action is then denied too). */
-static int prx_audit(struct prx_sess *s, struct aud_event *ev)
+int prx_audit(struct prx_sess *s, struct aud_event *ev)
 {
 	if (strcmp(ev->decision, "allow") && strcmp(ev->decision, "would_deny")) {
 		netd_audit(s->px->n, ev);
@@ -317,390 +247,11 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 	ev.src = s->src_s;
 	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
 	ev.detail = detail;
+	s->decided = true;
 	rc = prx_audit(s, &ev);
 	if (rc == 0)
 		s->opened = true;
 	return rc;
-}
-
-/* ---- 403 replies ---- */
-
-/* Ends the session with a 403 after whatever upstream already sent. */
-static void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
-{
-	char buf[1024];
-	size_t len;
-
-	if (s->state == PRX_RELAY && s->up.fd >= 0 && s->nreq > 0) {
-		/* Earlier requests on this connection were sent upstream: let
-		 * their responses through first. Nothing more is read from the
-		 * client; upstream gets our FIN after the approved bytes and
-		 * the 403 follows its EOF (or the drain timeout). */
-		s->cli.len = s->cli.fwd;
-		s->cli.rd_eof = true;
-	} else {
-		prx_close_fd(s, &s->up);
-		s->up.rd_eof = true;
-	}
-	free(s->reply);
-	s->reply = NULL;
-	if (http_build_403(buf, sizeof(buf), rule, reason, &len) == 0) {
-		s->reply = malloc(len);
-		if (s->reply) {
-			memcpy(s->reply, buf, len);
-			s->reply_len = len;
-			s->reply_off = 0;
-		}
-	}
-	if (!s->reply) {
-		prx_kill(s, reason);
-		return;
-	}
-	if (!s->close_reason)
-		s->close_reason = reason;
-	prx_set_state(s, PRX_DRAIN, reason);
-	if (s->state == PRX_DRAIN)
-		prx_pump(s);
-}
-
-/* Records one HTTP request; returns 0 when it may go upstream. */
-static int prx_audit_http(struct prx_sess *s, const struct http_req *r,
-			  const struct pol_decision *d, const char *decision, const char *reason)
-{
-	struct aud_event ev;
-	char target[SNI_HOST_MAX + 2100], detail[1200], p[1024];
-
-	netd_event_init(&ev, "http", "request");
-	snprintf(target, sizeof(target), "%s%s", r->host[0] ? r->host : s->name, r->path);
-	json_esc_str(p, sizeof(p), r->path);
-	snprintf(detail, sizeof(detail), "{\"method\":\"%s\",\"port\":%u,\"path\":\"%s\"}",
-		 r->method, s->port, p);
-	ev.target = target;
-	ev.decision = decision;
-	ev.rule = d && d->rule[0] ? d->rule : NULL;
-	ev.reason = reason;
-	ev.src = s->src_s;
-	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
-	ev.detail = detail;
-	return prx_audit(s, &ev);
-}
-
-/*
- * pol_check_http, and when a rule matched the host and port but not the
- * method or path, name that rule in the decision (the 403 and the audit
- * row then say which rule the request failed).
- */
-static void prx_check_http(struct prx_sess *s, const char *host, const char *method,
-			   const char *path, struct pol_decision *d)
-{
-	struct pol_match m[32];
-	struct pol_decision d2;
-	size_t n;
-
-	/* pol_check_http leaves the rule empty when no rule decided, also
-	 * when one failed only on method or path. */
-	pol_check_http(s->pol->p, host, s->port, method, path, d);
-	if (d->verdict == POL_ALLOW || d->rule[0])
-		return;
-	n = pol_explain_host(s->pol->p, host, s->port, method, path, &d2, m, AGW_ARRAY_LEN(m));
-	/* The explanation must agree with the decision; its candidates come
-	 * most specific first. Take the first allow rule that failed on
-	 * method or path only (not one for another port); none found leaves
-	 * the rule empty, which the 403 shows as "denied by default". */
-	if (d2.verdict != d->verdict || d2.rule[0])
-		return;
-	for (size_t i = 0; i < n && i < AGW_ARRAY_LEN(m); i++) {
-		if (!m[i].deny && !m[i].matched && m[i].note &&
-		    strcmp(m[i].note, PRX_NOTE_HTTP) == 0) {
-			snprintf(d->rule, sizeof(d->rule), "%s", m[i].rule);
-			d->line = m[i].line;
-			return;
-		}
-	}
-}
-
-/*
- * Judges one request: what the proxy refuses whatever the policy says (in
- * audit mode too), then the policy's host, method and path rules.
- */
-static void prx_judge_http(struct prx_sess *s, const struct http_req *r, struct pol_decision *d)
-{
-	const char *why = NULL;
-
-	if (strcmp(r->method, "CONNECT") == 0)
-		why = "CONNECT through the transparent proxy";
-	else if (r->method_override)
-		why = "method override header (X-HTTP-Method-Override, X-HTTP-Method, "
-		      "X-Method-Override)";
-	if (why) {
-		memset(d, 0, sizeof(*d));
-		d->verdict = POL_DENY;
-		d->reason = why;
-		return;
-	}
-	prx_check_http(s, r->host, r->method, r->path, d);
-}
-
-static void prx_rq_pop(struct prx_sess *s)
-{
-	if (!s->rq_n)
-		return;
-	s->rq_head = (s->rq_head + 1) % PRX_PIPE_MAX;
-	s->rq_n--;
-}
-
-/* Judges the request heads in the client's buffer past fwd (RELAY only). */
-static void prx_http_advance(struct prx_sess *s)
-{
-	struct prx_half *c = &s->cli;
-
-	while (s->state == PRX_RELAY && c->fwd < c->len) {
-		struct http_req r;
-		struct pol_decision d;
-		size_t used;
-		int rc;
-
-		if (s->hstate == PRX_H_RAW) {
-			c->fwd = c->len;
-			break;
-		}
-		/* Held until the response to the Upgrade request arrives. */
-		if (s->hstate == PRX_H_UPWAIT)
-			return;
-		if (s->hstate == PRX_H_BODY) {
-			rc = http_body_consume(&s->body, c->buf + c->fwd, c->len - c->fwd, &used);
-			if (rc < 0) {
-				prx_kill(s, "malformed request body");
-				return;
-			}
-			c->fwd += used;
-			if (rc == 1)
-				s->hstate = s->upgrade_pending ? PRX_H_UPWAIT : PRX_H_HEAD;
-			continue;
-		}
-		/* Too many unanswered requests: the rest waits. */
-		if (s->rstate != PRX_R_RAW && s->rq_n >= PRX_PIPE_MAX)
-			return;
-		rc = http_parse_request(c->buf + c->fwd, c->len - c->fwd, &r);
-		if (rc == -AGW_ETRUNC)
-			return;
-		if (rc) {
-			memset(&r, 0, sizeof(r));
-			snprintf(r.method, sizeof(r.method), "?");
-			snprintf(r.path, sizeof(r.path), "/");
-			prx_audit_http(s, &r, NULL, "deny", "malformed HTTP request head");
-			prx_reply_403(s, NULL, "malformed HTTP request head");
-			return;
-		}
-		if (strcmp(r.host, s->name) != 0 || (r.host_port && r.host_port != s->port)) {
-			memset(&d, 0, sizeof(d));
-			d.verdict = POL_DENY;
-			prx_audit_http(s, &r, &d, "deny",
-				       "Host differs from the connection's name");
-			prx_reply_403(s, NULL, "Host differs from the connection's name");
-			return;
-		}
-		prx_judge_http(s, &r, &d);
-		if (!pol_permits(&d)) {
-			prx_audit_http(s, &r, &d, "deny", d.reason);
-			prx_reply_403(s, d.rule, d.reason ? d.reason : "denied");
-			return;
-		}
-		if (prx_audit_http(s, &r, &d, pol_verdict_str(d.verdict), d.reason)) {
-			prx_reply_403(s, NULL, "audit unavailable");
-			return;
-		}
-		c->fwd += r.head_len;
-		s->nreq++;
-		/* Untracked responses: an Upgrade request now waits for
-		 * good (no 101 can be recognised), others just pass. */
-		if (s->rstate != PRX_R_RAW)
-			s->rq[(s->rq_head + s->rq_n++) % PRX_PIPE_MAX] =
-			    (uint8_t)((strcmp(r.method, "HEAD") == 0 ? PRX_RQ_HEAD : 0) |
-				      (r.upgrade ? PRX_RQ_UPGRADE : 0));
-		/* An Upgrade request is sent with its body; what follows waits
-		 * for the response: raw after a 101, requests otherwise. */
-		s->upgrade_pending = r.upgrade;
-		http_body_init(&s->body, &r);
-		s->hstate = PRX_H_BODY;
-	}
-}
-
-/* Case-insensitive: does the header line [l, l+n) have this name? Sets
- * *v to the value with leading blanks skipped. */
-static bool prx_hdr_is(const char *l, size_t n, const char *name, const char **v)
-{
-	size_t k = strlen(name);
-
-	if (n <= k || l[k] != ':' || strncasecmp(l, name, k) != 0)
-		return false;
-	*v = l + k + 1;
-	while (*v < l + n && (**v == ' ' || **v == '\t'))
-		(*v)++;
-	return true;
-}
-
-/*
- * Reads a response head at the start of buf: "HTTP/1.x NNN ...", header
- * lines, an empty line. Returns 0 with *status, *head_len, *cl (-1 if none;
- * -2 when it cannot be framed by length) and *chunked; -AGW_ETRUNC when the
- * head is not complete; -AGW_EPARSE when it is not an HTTP/1.x response
- * head (the proxy then stops tracking responses on this connection).
- */
-static int prx_parse_resp(const uint8_t *buf, size_t len, int *status, size_t *head_len,
-			  int64_t *cl, bool *chunked)
-{
-	const char *b = (const char *)buf, *end = NULL, *l, *v;
-	size_t max = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
-
-	for (size_t i = 0; i + 3 < max; i++) {
-		if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
-			end = b + i + 2; /* the empty line */
-			break;
-		}
-	}
-	if (!end)
-		return len < HTTP_HEAD_MAX ? -AGW_ETRUNC : -AGW_EPARSE;
-	if (end - b < 14 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
-	    b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
-	    b[11] > '9' || (b[12] != ' ' && b[12] != '\r'))
-		return -AGW_EPARSE;
-	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	*head_len = (size_t)(end - b) + 2;
-	*cl = -1;
-	*chunked = false;
-	l = (const char *)memchr(b, '\n', (size_t)(end - b)) + 1;
-	while (l < end) {
-		const char *nl = memchr(l, '\n', (size_t)(end - l));
-		size_t n = (size_t)(nl - l);
-
-		if (n && l[n - 1] == '\r')
-			n--;
-		if (prx_hdr_is(l, n, "Transfer-Encoding", &v)) {
-			/* RFC 9112 6.3: chunked last frames it, else close. */
-			if ((size_t)(l + n - v) == 7 && strncasecmp(v, "chunked", 7) == 0 &&
-			    !*chunked && *cl != -2)
-				*chunked = true;
-			else
-				*cl = -2;
-		} else if (prx_hdr_is(l, n, "Content-Length", &v) && *cl != -2 && !*chunked) {
-			int64_t x = 0;
-			const char *p = v;
-
-			for (; p < l + n && *p >= '0' && *p <= '9' && x < ((int64_t)1 << 62); p++)
-				x = x * 10 + (*p - '0');
-			if (p == v || p != l + n || (*cl >= 0 && *cl != x))
-				*cl = -2;
-			else
-				*cl = x;
-		}
-		l = nl + 1;
-	}
-	if (*chunked && *cl == -2)
-		*chunked = false;
-	return 0;
-}
-
-/*
- * Follows response framing in the upstream's buffer past up.fwd (HTTP
- * mode): completes queued requests, and on the response to an Upgrade
- * request either switches both sides to raw (101) or lets the held client
- * bytes be judged as requests again.
- */
-static void prx_resp_advance(struct prx_sess *s)
-{
-	struct prx_half *u = &s->up;
-	bool resume = false;
-
-	if (!s->http || !u->buf)
-		return;
-	while (u->fwd < u->len && s->state != PRX_DEAD) {
-		struct http_req fr;
-		int64_t cl;
-		size_t used, hl;
-		bool chunked;
-		int rc, status;
-		uint8_t f;
-
-		if (s->rstate == PRX_R_RAW) {
-			u->fwd = u->len;
-			break;
-		}
-		if (s->rstate == PRX_R_BODY) {
-			rc = http_body_consume(&s->rbody, u->buf + u->fwd, u->len - u->fwd, &used);
-			if (rc < 0) {
-				s->rstate = PRX_R_RAW;
-				s->rq_n = 0;
-				continue;
-			}
-			u->fwd += used;
-			if (rc == 1) {
-				prx_rq_pop(s);
-				s->rstate = PRX_R_HEAD;
-			}
-			continue;
-		}
-		rc = prx_parse_resp(u->buf + u->fwd, u->len - u->fwd, &status, &hl, &cl, &chunked);
-		if (rc == -AGW_ETRUNC)
-			break;
-		if (rc || !s->rq_n) {
-			/* Not a response we can frame, or one nobody asked for
-			 * (a 408 before closing): pass it, track no more. */
-			s->rstate = PRX_R_RAW;
-			s->rq_n = 0;
-			continue;
-		}
-		f = s->rq[s->rq_head];
-		u->fwd += hl;
-		if (status == 101) {
-			if (!(f & PRX_RQ_UPGRADE)) {
-				prx_kill(s, "upstream switched protocols unasked");
-				return;
-			}
-			log_debug("proxy %s: upstream answered 101: raw relay", s->target);
-			prx_rq_pop(s);
-			s->rstate = PRX_R_RAW;
-			s->hstate = PRX_H_RAW;
-			s->upgrade_pending = false;
-			resume = true;
-			continue;
-		}
-		if (status < 200) /* 100 Continue, 103: the real head follows */
-			continue;
-		if ((f & PRX_RQ_UPGRADE) && s->upgrade_pending) {
-			/* Not upgraded: what the client sent next is requests. */
-			s->upgrade_pending = false;
-			if (s->hstate == PRX_H_UPWAIT)
-				s->hstate = PRX_H_HEAD;
-			resume = true;
-		}
-		if ((f & PRX_RQ_HEAD) || status == 204 || status == 304) {
-			prx_rq_pop(s);
-			continue;
-		}
-		if (cl == -2 || (cl < 0 && !chunked)) {
-			/* Delimited by the server closing. */
-			s->rstate = PRX_R_RAW;
-			s->rq_n = 0;
-			continue;
-		}
-		memset(&fr, 0, sizeof(fr));
-		fr.content_length = cl;
-		fr.chunked = chunked;
-		http_body_init(&s->rbody, &fr);
-		s->rstate = PRX_R_BODY;
-	}
-	if (u->rd_eof)
-		u->fwd = u->len;
-	if (resume && s->state == PRX_RELAY)
-		prx_http_advance(s);
-}
-
-/* Every request sent upstream has its complete response in the buffer. */
-static bool prx_resp_done(const struct prx_sess *s)
-{
-	return s->http && s->rq_n == 0 && s->rstate == PRX_R_HEAD && s->up.fwd == s->up.len &&
-	       s->cli.off == s->cli.fwd;
 }
 
 /* ---- relay ---- */
@@ -755,7 +306,7 @@ static int prx_write(struct prx_sess *s, int fd, struct prx_half *h, size_t limi
 
 static size_t prx_limit(const struct prx_sess *s)
 {
-	return s->http ? s->cli.fwd : s->cli.len;
+	return s->http || s->guarded ? s->cli.fwd : s->cli.len;
 }
 
 static size_t prx_up_limit(const struct prx_sess *s)
@@ -763,7 +314,7 @@ static size_t prx_up_limit(const struct prx_sess *s)
 	return s->http ? s->up.fwd : s->up.len;
 }
 
-static void prx_pump(struct prx_sess *s)
+void prx_pump(struct prx_sess *s)
 {
 	struct ev_loop *loop = s->px->n->loop;
 	unsigned cm = 0, um = 0;
@@ -789,9 +340,10 @@ static void prx_pump(struct prx_sess *s)
 		prx_kill(s, "client write failed");
 		return;
 	}
-	/* Upstream closed: held client bytes (an unfinished head, or what
-	 * followed an Upgrade request) can never be sent. */
-	if (s->http && s->up.rd_eof && s->cli.off == s->cli.fwd)
+	/* Upstream closed: held client bytes (an unfinished head, what
+	 * followed an Upgrade request, first bytes not judged yet) can never
+	 * be sent. */
+	if ((s->http || s->guarded) && s->up.rd_eof && s->cli.off == s->cli.fwd)
 		s->cli.off = s->cli.len = s->cli.fwd = 0;
 	up_drained = !s->up.buf || s->up.off == prx_up_limit(s);
 	if (s->state == PRX_DRAIN) {
@@ -928,6 +480,8 @@ static void prx_connected(struct prx_sess *s)
 	s->last_ms = ev_now_ms(s->px->n->loop);
 	if (s->http)
 		prx_http_advance(s);
+	else
+		prx_guard_advance(s);
 	prx_pump(s);
 }
 
@@ -1040,7 +594,7 @@ static void prx_resolve(struct prx_sess *s)
 
 /* ---- deciding ---- */
 
-static void prx_deny(struct prx_sess *s, const char *reason)
+void prx_deny(struct prx_sess *s, const char *reason)
 {
 	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
 	prx_audit_connect(s, "deny", reason);
@@ -1050,8 +604,8 @@ static void prx_deny(struct prx_sess *s, const char *reason)
 		prx_kill(s, reason);
 }
 
-static void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
-			    const struct http_req *r)
+void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
+		     const struct http_req *r)
 {
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->target, sizeof(s->target), "%s:%u", s->name, s->port);
@@ -1072,8 +626,21 @@ static void prx_decide_name(struct prx_sess *s, const char *name, const char *vi
 	prx_resolve(s);
 }
 
-/* No name: the original destination must be bound or in a cidr rule. */
-static void prx_decide_addr(struct prx_sess *s, const char *via)
+bool prx_cidr_allows(struct prx_sess *s)
+{
+	struct pol_decision d;
+
+	pol_check_addr(s->pol->p, (struct sockaddr *)&s->odst, s->port, &d);
+	return d.verdict == POL_ALLOW;
+}
+
+/*
+ * No name: the original destination must be in a cidr rule, or bound by
+ * the sandbox's DNS answers to an allowed name (then the session is
+ * guarded: see prx_guard_advance). first_seen: the first client bytes were
+ * already found to be neither TLS nor HTTP.
+ */
+static void prx_decide_addr_as(struct prx_sess *s, const char *via, bool first_seen)
 {
 	struct netd *n = s->px->n;
 	const uint8_t *a;
@@ -1097,6 +664,8 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 			if (d.verdict == POL_ALLOW) {
 				s->dec = d;
 				s->via = "binding";
+				s->guarded = true;
+				s->first_seen = first_seen;
 				snprintf(s->name, sizeof(s->name), "%s", names[i]);
 				break;
 			}
@@ -1118,56 +687,160 @@ static void prx_decide_addr(struct prx_sess *s, const char *via)
 	prx_connect(s);
 }
 
-static bool prx_is_ip_literal(const char *h)
+void prx_decide_addr(struct prx_sess *s, const char *via)
 {
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, h, &a6) == 1 || inet_pton(AF_INET6, h, &a6) == 1;
+	prx_decide_addr_as(s, via, true);
 }
 
+/* TLS without one well-formed SNI: only a cidr rule for the address. */
+static void prx_tls_noname(struct prx_sess *s, int rc)
+{
+	const char *why;
+
+	if (prx_cidr_allows(s)) {
+		prx_decide_addr(s, rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed");
+		return;
+	}
+	if (rc == -AGW_ENOTFOUND)
+		why = "TLS without SNI";
+	else if (rc == -AGW_ETRUNC)
+		why = "incomplete TLS ClientHello";
+	else
+		why = "malformed or ambiguous TLS ClientHello (SNI not one valid host name)";
+	s->via = rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed";
+	s->http = false;
+	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.verdict = POL_DENY;
+	prx_deny(s, why);
+}
+
+/*
+ * Refuses a guarded session whose client turned out to speak TLS or HTTP:
+ * the connection was allowed on its address alone, which holds only for
+ * protocols that are neither.
+ */
+static void prx_guard_deny(struct prx_sess *s, const char *why)
+{
+	struct aud_event ev;
+	char detail[512];
+
+	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.verdict = POL_DENY;
+	netd_event_init(&ev, "net", "connect");
+	snprintf(detail, sizeof(detail), "{\"via\":\"guard\",\"orig_dst\":\"%s\",\"name\":\"%s\"}",
+		 s->odst_s, s->name);
+	ev.target = s->target;
+	ev.decision = "deny";
+	ev.reason = why;
+	ev.src = s->src_s;
+	ev.dst = s->dial_s[0] ? s->dial_s : s->odst_s;
+	ev.detail = detail;
+	netd_audit(s->px->n, &ev);
+	prx_kill(s, why);
+}
+
+/*
+ * Guarded sessions: approves the client's bytes past fwd while they stay
+ * neither TLS nor HTTP. The first bytes are sniffed whenever they come
+ * (bytes that cannot be told apart yet wait, and are refused at EOF); after
+ * them, every byte is scanned for a TLS ClientHello or an HTTP request
+ * line, across reads (tail).
+ */
+static void prx_guard_advance(struct prx_sess *s)
+{
+	struct prx_half *c = &s->cli;
+	uint8_t junction[2 * PRX_SCAN_TAIL];
+	size_t n, k;
+
+	if (!s->guarded || c->fwd >= c->len || s->state != PRX_RELAY)
+		return;
+	if (!s->first_seen) {
+		int t = sni_sniff(c->buf + c->fwd, c->len - c->fwd);
+		int h = http_sniff(c->buf + c->fwd, c->len - c->fwd);
+
+		if (t == 1 || h == 1) {
+			prx_guard_deny(s, t == 1 ? "TLS on a connection allowed by address only"
+						 : "HTTP on a connection allowed by address only");
+			return;
+		}
+		if (t < 0 || h < 0) {
+			if (c->rd_eof || c->len >= PRX_BUF)
+				prx_guard_deny(s, "first bytes could be TLS or HTTP");
+			return;
+		}
+		s->first_seen = true;
+	}
+	n = c->len - c->fwd;
+	k = AGW_MIN(n, (size_t)PRX_SCAN_TAIL);
+	memcpy(junction, s->tail, s->tail_len);
+	memcpy(junction + s->tail_len, c->buf + c->fwd, k);
+	if (http_scan_shaped(junction, s->tail_len + k) || http_scan_shaped(c->buf + c->fwd, n)) {
+		prx_guard_deny(s, "TLS ClientHello or HTTP request inside a connection allowed "
+				  "by address only");
+		return;
+	}
+	if (n >= PRX_SCAN_TAIL) {
+		memcpy(s->tail, c->buf + c->len - PRX_SCAN_TAIL, PRX_SCAN_TAIL);
+		s->tail_len = PRX_SCAN_TAIL;
+	} else {
+		size_t keep = AGW_MIN(s->tail_len, (size_t)PRX_SCAN_TAIL - n);
+
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		memcpy(s->tail + keep, c->buf + c->fwd, n);
+		s->tail_len = keep + n;
+	}
+	c->fwd = c->len;
+}
+
+/*
+ * The first look at a connection. final: no more bytes will come before
+ * the decision (peek deadline, EOF, full buffer).
+ */
 static void prx_peek_decide(struct prx_sess *s, bool final)
 {
 	const uint8_t *b = s->cli.buf;
 	size_t len = s->cli.len;
-	char host[SNI_HOST_MAX + 1];
-	int rc;
+	int t, h;
 
-	if (len == 0 && !final)
-		return;
-	if (len == 0 && s->cli.rd_eof) {
-		prx_kill(s, "client closed before sending");
+	if (len == 0) {
+		if (s->cli.rd_eof)
+			prx_kill(s, "client closed before sending anything");
+		else if (final) /* silent client: the server may speak first */
+			prx_decide_addr_as(s, "none", false);
 		return;
 	}
-	if (len > 0 && sni_looks_like_tls(b, len)) {
-		rc = sni_parse(b, len, host, sizeof(host));
+	t = sni_sniff(b, len);
+	h = http_sniff(b, len);
+	if (t == 1) {
+		char host[SNI_HOST_MAX + 1];
+		int rc = sni_parse(b, len, host, sizeof(host));
+
 		if (rc == -AGW_ETRUNC && !final && len < PRX_BUF)
 			return;
 		if (rc == 0)
 			prx_decide_name(s, host, "tls", NULL);
 		else
-			prx_decide_addr(s, rc == -AGW_ENOTFOUND ? "tls-no-sni" : "tls-unparsed");
+			prx_tls_noname(s, rc);
 		return;
 	}
-	if (len > 0 && http_looks_like_http(b, len)) {
-		struct http_req r;
-
-		rc = http_parse_request(b, len, &r);
-		if (rc == -AGW_ETRUNC && !final)
+	if (h == 1) {
+		prx_http_peek(s, final);
+		return;
+	}
+	if (t < 0 || h < 0) {
+		if (!final)
 			return;
-		if (rc == 0 && r.host[0] && !prx_is_ip_literal(r.host)) {
-			prx_decide_name(s, r.host, "http", &r);
-			return;
-		}
-		if (rc == 0) {
-			prx_decide_addr(s, "http-no-name");
+		/* Could still become TLS or HTTP: no name can be read. */
+		if (prx_cidr_allows(s)) {
+			prx_decide_addr(s, "none");
 			return;
 		}
-		s->http = true;
-		s->via = "http";
-		snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
+		s->via = "none";
+		memset(&s->dec, 0, sizeof(s->dec));
 		s->dec.verdict = POL_DENY;
-		s->dec.rule[0] = '\0';
-		prx_deny(s, "malformed HTTP request head");
+		prx_deny(s, "first bytes could be TLS or HTTP but are incomplete");
 		return;
 	}
 	prx_decide_addr(s, "none");
@@ -1199,6 +872,8 @@ static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		}
 		if (s->http)
 			prx_http_advance(s);
+		else
+			prx_guard_advance(s);
 	}
 	if (s->state == PRX_DRAIN && (events & EV_ERROR)) {
 		prx_kill(s, s->close_reason);
@@ -1272,6 +947,30 @@ static int prx_orig_dst(int fd, struct sockaddr_storage *out)
 	return 0;
 }
 
+/* A connection refused before it became a session (out of fds or
+ * memory) still leaves its connect row. */
+static void prx_audit_refused(struct prx *px, int fd, const char *reason)
+{
+	struct sockaddr_storage src, odst;
+	socklen_t sl = sizeof(src);
+	char src_s[64] = "?", odst_s[64] = "?";
+	struct aud_event ev;
+
+	memset(&src, 0, sizeof(src));
+	if (getpeername(fd, (struct sockaddr *)&src, &sl) == 0)
+		addr_format((struct sockaddr *)&src, src_s, sizeof(src_s));
+	if (prx_orig_dst(fd, &odst) == 0)
+		addr_format((struct sockaddr *)&odst, odst_s, sizeof(odst_s));
+	px->n->stats[NETD_ST_CONNS_DENIED]++;
+	netd_event_init(&ev, "net", "connect");
+	ev.target = odst_s;
+	ev.decision = "deny";
+	ev.reason = reason;
+	ev.src = src_s;
+	ev.dst = odst_s;
+	netd_audit(px->n, &ev);
+}
+
 static void prx_resume_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 {
 	struct prx *px = ctx;
@@ -1290,8 +989,10 @@ static void prx_emfile(struct prx *px)
 		close(px->spare_fd);
 		px->spare_fd = -1;
 		fd = accept4(px->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			prx_audit_refused(px, fd, "out of file descriptors");
 			close(fd);
+		}
 		px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	px->emfile_count++;
@@ -1314,6 +1015,7 @@ static void prx_accept_one(struct prx *px, int fd)
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		prx_audit_refused(px, fd, "out of memory");
 		close(fd);
 		return;
 	}

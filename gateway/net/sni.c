@@ -61,6 +61,26 @@ bool sni_looks_like_tls(const uint8_t *buf, size_t len)
 	return len < 2 || buf[1] == 0x03;
 }
 
+int sni_sniff(const uint8_t *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return -AGW_ETRUNC;
+	if (buf[0] >= 20 && buf[0] <= 24) {
+		/* change_cipher_spec, alert, handshake, application_data,
+		 * heartbeat: any of them first is TLS, if version 3.x */
+		if (len < 2)
+			return -AGW_ETRUNC;
+		return buf[1] == 0x03;
+	}
+	if (buf[0] & 0x80) {
+		/* SSLv2-format ClientHello: 2-byte length, msg type 1. */
+		if (len < 3)
+			return -AGW_ETRUNC;
+		return buf[2] == 0x01;
+	}
+	return 0;
+}
+
 static bool sni_all_digits(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

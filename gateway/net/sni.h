@@ -56,4 +56,12 @@ int sni_parse_info(const uint8_t *buf, size_t len, struct sni_info *info);
  * the record version's major byte 0x03. True on 1 byte (0x16). */
 bool sni_looks_like_tls(const uint8_t *buf, size_t len);
 
+/*
+ * Is this a TLS connection? 1 when the first bytes are a TLS record header
+ * (content type 20..24, version major 3) or an SSLv2-format ClientHello
+ * (high bit set in the first byte, message type 1 in the third), 0 when
+ * not, -AGW_ETRUNC when more bytes are needed to tell.
+ */
+int sni_sniff(const uint8_t *buf, size_t len);
+
 #endif

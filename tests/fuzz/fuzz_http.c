@@ -2,7 +2,9 @@
 /*
  * libFuzzer target for the HTTP request head parser and body framing:
  * walks pipelined requests the way the proxy does, and checks that body
- * framing gives the same boundary whether the bytes come at once or split.
+ * framing gives the same boundary whether the bytes come at once or split,
+ * that every accepted path decodes to one without dot segments, controls
+ * or backslashes, and that the sniffers never read past the input.
  */
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +12,35 @@
 #include "gateway/net/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A decoded path holds no '\\', control byte or '.'/'..' segment, and
+ * stripping ";params" never makes it longer. */
+static void http_fuzz_path(const char *path)
+{
+	char out[2048 * 3], st[2048 * 3];
+	const char *why, *seg;
+	int r1, r2;
+
+	r1 = http_path_decode((const uint8_t *)path, strlen(path), out, sizeof(out), 0, &why);
+	r2 = http_path_decode((const uint8_t *)path, strlen(path), st, sizeof(st),
+			      HTTP_PATH_STRIP_PARAMS, &why);
+	if ((r1 == 0) != (r2 == 0) || (r1 && !why) || (r1 && r1 != -AGW_EPARSE))
+		__builtin_trap();
+	if (r1)
+		return;
+	if (strlen(st) > strlen(out) || strchr(out, '\\'))
+		__builtin_trap();
+	for (const char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			__builtin_trap();
+	for (seg = out; seg && *seg; seg = strchr(seg + 1, '/')) {
+		const char *q = seg + (*seg == '/');
+		size_t n = strcspn(q, "/;");
+
+		if ((n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.'))
+			__builtin_trap();
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strspn(r.host, "abcdefghijklmnopqrstuvwxyz0123456789.-_:") != strlen(r.host) ||
 		    strlen(r.host) > HTTP_HOST_MAX || strlen(r.path) >= sizeof(r.path))
 			__builtin_trap();
+		http_fuzz_path(r.path);
 		off += r.head_len;
 		rest = size - off;
 		http_body_init(&b1, &r);
@@ -57,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += used1;
 	}
 	(void)http_looks_like_http(data, size);
+	(void)http_sniff(data, size);
+	(void)http_scan_shaped(data, size);
 	if (size < 300) {
 		char s[300];
 

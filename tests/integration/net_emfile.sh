@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
 AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl nc prlimit; do
+for t in curl nc prlimit sqlite3; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
 done
 [ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
@@ -55,6 +55,14 @@ sleep 1.5
 grep -q "out of file descriptors" "$TOPO_DIR/gw.log" && ok "proxy hit EMFILE and said so" ||
 	bad "no EMFILE in the log"
 kill -0 "$GW_PID" 2>/dev/null && ok "gateway still running" || bad "gateway died"
+# a connection shed for want of fds still leaves its connect row
+n=0
+for _ in $(seq 60); do
+	n=$(sqlite3 -cmd '.timeout 2000' "$TOPO_DIR/audit.db" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='deny' AND reason='out of file descriptors' AND target='$ALLOWED_IP:80'" 2>/dev/null)
+	[ "${n:-0}" -ge 1 ] && break
+	sleep 0.05
+done
+[ "${n:-0}" -ge 1 ] && ok "shed connections recorded ($n net/connect deny rows)" || bad "no row for a shed connection"
 # the clients end (stdin EOF, then nc's idle timeout); their sessions close
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 pids=()

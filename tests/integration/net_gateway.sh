@@ -181,7 +181,8 @@ if echo hello | in_guest nc -w3 "$OTHER_IP" 443 >/dev/null 2>&1 && false; then :
 expect_event net connect "$OTHER_IP:443" deny
 
 echo "== no-name connection to an address the guest resolved"
-out=$(printf 'x' | in_guest timeout 8 nc -w2 "$ALLOWED_IP" 443 2>&1; echo "rc=$?")
+# neither TLS nor HTTP (an SSH banner): decided on the address alone
+out=$(printf 'SSH-2.0-agentgw-test\r\n' | in_guest timeout 8 nc -w2 "$ALLOWED_IP" 443 2>&1; echo "rc=$?")
 expect_event net connect "$ALLOWED_IP:443" allow "network.allow[0]"
 
 echo "== forged SNI"

@@ -691,6 +691,275 @@ static void test_looks_like_http(void **state)
 	assert_false(http_looks_like_http((const uint8_t *)"", 0));
 }
 
+/* ---- http_path_decode ---- */
+
+struct pcase {
+	const char *d, *in;
+	int ret;
+	const char *out, *stripped; /* stripped NULL: same as out */
+};
+
+static const struct pcase pcases[] = {
+    {"plain", "/docs/a", 0, "/docs/a", NULL},
+    {"query not decoded or kept", "/docs/a?x=%2f&y=..", 0, "/docs/a", NULL},
+    {"escapes decoded", "/d%6fcs/%41%20b", 0, "/docs/A b", NULL},
+    {"percent re-escaped, not decoded twice", "/%2564ocs/x", 0, "/%2564ocs/x", NULL},
+    {"encoded ? and # re-escaped", "/a%3fb%23c", 0, "/a%3Fb%23c", NULL},
+    {"8-bit bytes kept", "/caf%C3%A9", 0, "/caf\xc3\xa9", NULL},
+    {"asterisk", "*", 0, "*", NULL},
+    {"empty (CONNECT)", "", 0, "", NULL},
+    {"dots inside names are fine", "/a/..b/c../.x/...", 0, "/a/..b/c../.x/...", NULL},
+    {"params stripped per segment", "/docs;v=1/a;jsessionid=x", 0, "/docs;v=1/a;jsessionid=x",
+     "/docs/a"},
+    {"encoded ; is not a param to Tomcat", "/docs/a%3bb", 0, "/docs/a;b", "/docs/a;b"},
+    {"..%2f", "/docs/..%2fadmin", -AGW_EPARSE, NULL, NULL},
+    {"..%2F", "/docs/..%2Fadmin", -AGW_EPARSE, NULL, NULL},
+    {"%2e%2e%2f", "/docs/%2e%2e%2fadmin", -AGW_EPARSE, NULL, NULL},
+    {"encoded slash alone", "/docs%2fadmin", -AGW_EPARSE, NULL, NULL},
+    {"dot-dot segment", "/docs/../admin", -AGW_EPARSE, NULL, NULL},
+    {"dot segment", "/docs/./a", -AGW_EPARSE, NULL, NULL},
+    {"trailing dot-dot", "/docs/..", -AGW_EPARSE, NULL, NULL},
+    {"trailing dot-dot before query", "/docs/..?x", -AGW_EPARSE, NULL, NULL},
+    {"encoded dot-dot segment", "/docs/%2e%2e/admin", -AGW_EPARSE, NULL, NULL},
+    {"mixed encoded dot-dot", "/docs/.%2E/admin", -AGW_EPARSE, NULL, NULL},
+    {"..;/ (Tomcat)", "/docs/..;/admin", -AGW_EPARSE, NULL, NULL},
+    {"..;x/ (Tomcat)", "/docs/..;x=1/admin", -AGW_EPARSE, NULL, NULL},
+    {".;/", "/docs/.;/admin", -AGW_EPARSE, NULL, NULL},
+    {"..%3b/", "/docs/..%3b/admin", -AGW_EPARSE, NULL, NULL},
+    {"backslash", "/docs/..\\admin", -AGW_EPARSE, NULL, NULL},
+    {"encoded backslash", "/docs/..%5cadmin", -AGW_EPARSE, NULL, NULL},
+    {"encoded backslash lower", "/docs%5Cadmin", -AGW_EPARSE, NULL, NULL},
+    {"NUL", "/docs/a%00.html", -AGW_EPARSE, NULL, NULL},
+    {"control", "/docs/a%0d%0aX: y", -AGW_EPARSE, NULL, NULL},
+    {"DEL", "/docs/%7f", -AGW_EPARSE, NULL, NULL},
+    {"bad escape", "/docs/%zz", -AGW_EPARSE, NULL, NULL},
+    {"short escape", "/docs/%4", -AGW_EPARSE, NULL, NULL},
+    {"lone percent", "/docs/%", -AGW_EPARSE, NULL, NULL},
+    {"not origin form", "docs/a", -AGW_EPARSE, NULL, NULL},
+};
+
+static void test_path_decode(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(pcases) / sizeof(pcases[0]); i++) {
+		const struct pcase *c = &pcases[i];
+		char out[256], st[256];
+		const char *why = NULL;
+		int ret = http_path_decode((const uint8_t *)c->in, strlen(c->in), out, sizeof(out),
+					   0, &why);
+
+		if (ret != c->ret)
+			fail_msg("%s: %s: ret %d, want %d", c->d, c->in, ret, c->ret);
+		if (ret) {
+			if (!why)
+				fail_msg("%s: no reason", c->d);
+			continue;
+		}
+		if (strcmp(out, c->out) != 0)
+			fail_msg("%s: got '%s', want '%s'", c->d, out, c->out);
+		ret = http_path_decode((const uint8_t *)c->in, strlen(c->in), st, sizeof(st),
+				       HTTP_PATH_STRIP_PARAMS, &why);
+		assert_int_equal(ret, 0);
+		if (strcmp(st, c->stripped ? c->stripped : c->out) != 0)
+			fail_msg("%s: stripped '%s'", c->d, st);
+	}
+}
+
+static void test_path_decode_limits(void **state)
+{
+	char out[8];
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+	    http_path_decode((const uint8_t *)"/abcdefg", 8, out, sizeof(out), 0, &why),
+	    -AGW_ETOOBIG);
+	assert_int_equal(http_path_decode((const uint8_t *)"/abcdef", 7, out, sizeof(out), 0, &why),
+			 0);
+	assert_int_equal(http_path_decode((const uint8_t *)"/a%25", 5, out, 4, 0, &why),
+			 -AGW_ETOOBIG);
+	assert_int_equal(http_path_decode(NULL, 0, out, sizeof(out), 0, &why), 0);
+	assert_string_equal(out, "");
+}
+
+/* ---- sniffing ---- */
+
+struct scase {
+	const char *d;
+	const char *in;
+	size_t len; /* 0: strlen */
+	int ret;
+};
+
+static const struct scase scases[] = {
+    {"GET", "GET / HTTP/1.1\r\n", 0, 1},
+    {"uppercase token", "FOO /", 0, 1},
+    {"uppercase prefix", "GE", 0, -AGW_ETRUNC},
+    {"uppercase method, target pending", "GET ", 0, -AGW_ETRUNC},
+    {"CONNECT", "CONNECT a.test:443 HTTP/1.1", 0, 1},
+    {"connect, any case", "Connect a.test:443", 0, 1},
+    {"SMTP EHLO", "EHLO client.example\r\n", 0, 0},
+    {"FTP USER", "USER anonymous\r\n", 0, 0},
+    {"redis inline", "PING\r\n", 0, 0},
+    {"leading CRLF", "\r\nGET / HTTP/1.1\r\n", 0, 1},
+    {"leading LF", "\nGET /", 0, 1},
+    {"leading space", " GET /", 0, 1},
+    {"leading tab", "\tGET /", 0, 1},
+    {"lowercase method with path", "get /x HTTP/1.1\r\n", 0, 1},
+    {"lowercase method with asterisk", "options * HTTP/1.1", 0, 1},
+    {"lowercase method absolute", "get http://a.test/ HTTP/1.1", 0, 1},
+    {"lowercase method absolute https", "get HTTPS://a.test/ HTTP/1.1", 0, 1},
+    {"lowercase method, target pending", "get ", 0, -AGW_ETRUNC},
+    {"lowercase method, scheme pending", "get htt", 0, -AGW_ETRUNC},
+    {"token prefix", "x", 0, -AGW_ETRUNC},
+    {"SSH banner", "SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", 0, 0},
+    {"SSH banner, no comment", "SSH-2.0-OpenSSH_9.6\r\n", 0, 0},
+    {"redis RESP", "*1\r\n$4\r\nPING\r\n", 0, 0},
+    {"lowercase word then text", "hello world", 0, 0},
+    {"postgres startup", "\x00\x00\x00\x08\x04\xd2\x16\x2f", 8, 0},
+    {"TLS record", "\x16\x03\x01", 3, 0},
+    {"token too long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa /", 0, 0},
+    {"empty", "", 0, -AGW_ETRUNC},
+};
+
+static void test_http_sniff(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		const struct scase *c = &scases[i];
+		size_t len = c->len ? c->len : strlen(c->in);
+		int ret = http_sniff((const uint8_t *)c->in, len);
+
+		if (ret != c->ret)
+			fail_msg("%s: ret %d, want %d", c->d, ret, c->ret);
+	}
+}
+
+static void test_scan_shaped(void **state)
+{
+	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00,
+					0x01, 0xfc, 0x03, 0x03, 0xaa, 0xbb};
+	uint8_t buf[64];
+
+	(void)state;
+	assert_true(http_scan_shaped(hello, sizeof(hello)));
+	memset(buf, 'x', sizeof(buf));
+	memcpy(buf + 30, hello, 11);
+	assert_true(http_scan_shaped(buf, sizeof(buf)));
+	assert_false(http_scan_shaped(buf, 40)); /* cut before the version */
+	assert_true(http_scan_shaped((const uint8_t *)"x GET / HTTP/1.1\r\n", 18));
+	assert_true(http_scan_shaped((const uint8_t *)"GET / HTTP/1.0\n", 15));
+	assert_false(http_scan_shaped((const uint8_t *)"GET / HTTP/1.1", 14));
+	assert_false(http_scan_shaped((const uint8_t *)"SSH-2.0-x HTTP/2.0\r\n", 20));
+	assert_false(http_scan_shaped((const uint8_t *)"plain text\r\n", 12));
+	assert_false(http_scan_shaped(NULL, 0));
+}
+
+/* ---- responses ---- */
+
+struct rcase {
+	const char *d, *in;
+	int ret;
+	int status;
+	int64_t cl;
+	bool chunked;
+};
+
+static const struct rcase rcases[] = {
+    {"200 with length", "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nbody", 0, 200, 12, false},
+    {"no reason phrase", "HTTP/1.1 204\r\n\r\n", 0, 204, -1, false},
+    {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 200, -1, true},
+    {"chunked case", "HTTP/1.0 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n", 0, 200, -1, true},
+    {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 0, 101, -1, false},
+    {"TE and CL: chunked wins",
+     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n",
+     0, 200, 5, true},
+    {"gzip, chunked: close-delimited",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 200, -2, false},
+    {"differing lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 0,
+     200, -2, false},
+    {"bad length", "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", 0, 200, -2, false},
+    {"length over 2^62", "HTTP/1.1 200 OK\r\nContent-Length: 40555555555555555555\r\n\r\n", 0, 200,
+     -2, false},
+    {"large length", "HTTP/1.1 200 OK\r\nContent-Length: 123456789012\r\n\r\n", 0, 200,
+     123456789012, false},
+    {"truncated head", "HTTP/1.1 200 OK\r\nContent-Len", -AGW_ETRUNC, 0, 0, false},
+    {"truncated status", "HTTP/1", -AGW_ETRUNC, 0, 0, false},
+    {"not http", "SSH-2.0-x\r\n\r\n", -AGW_EPARSE, 0, 0, false},
+    {"not http, early", "<html>", -AGW_EPARSE, 0, 0, false},
+    {"http/2", "HTTP/2 200\r\n\r\n", -AGW_EPARSE, 0, 0, false},
+    {"status 600", "HTTP/1.1 600 X\r\n\r\n", -AGW_EPARSE, 0, 0, false},
+    {"short status", "HTTP/1.1 20 X\r\n\r\n", -AGW_EPARSE, 0, 0, false},
+};
+
+static void test_parse_resp(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
+		const struct rcase *c = &rcases[i];
+		struct http_resp r;
+		int ret = http_parse_resp((const uint8_t *)c->in, strlen(c->in), &r);
+
+		if (ret != c->ret)
+			fail_msg("%s: ret %d, want %d", c->d, ret, c->ret);
+		if (ret)
+			continue;
+		if (r.status != c->status || r.content_length != c->cl || r.chunked != c->chunked)
+			fail_msg("%s: status %d cl %lld chunked %d", c->d, r.status,
+				 (long long)r.content_length, r.chunked);
+		if (r.head_len != (size_t)(strstr(c->in, "\r\n\r\n") - c->in) + 4)
+			fail_msg("%s: head_len %zu", c->d, r.head_len);
+	}
+}
+
+static void test_parse_resp_limits(void **state)
+{
+	static uint8_t head[HTTP_HEAD_MAX + 10];
+	struct http_resp r;
+
+	(void)state;
+	memcpy(head, "HTTP/1.1 200 OK\r\n", 17);
+	memset(head + 17, 'a', sizeof(head) - 17);
+	assert_int_equal(http_parse_resp(head, HTTP_HEAD_MAX - 1, &r), -AGW_ETRUNC);
+	assert_int_equal(http_parse_resp(head, sizeof(head), &r), -AGW_EPARSE);
+	assert_int_equal(http_parse_resp(head, 0, &r), -AGW_ETRUNC);
+}
+
+struct ucase {
+	const char *d, *hdrs;
+	bool upgrade, other;
+};
+
+static const struct ucase ucases[] = {
+    {"websocket", "Connection: Upgrade\r\nUpgrade: websocket\r\n", true, false},
+    {"websocket case", "Connection: upgrade\r\nUpgrade: WebSocket\r\n", true, false},
+    {"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAA\r\n", true,
+     true},
+    {"h2c without Connection", "Upgrade: h2c\r\n", false, true},
+    {"list with websocket", "Connection: Upgrade\r\nUpgrade: websocket, h2c\r\n", true, true},
+    {"two headers", "Connection: Upgrade\r\nUpgrade: websocket\r\nUpgrade: websocket\r\n", true,
+     true},
+    {"tls/1.0", "Connection: Upgrade\r\nUpgrade: TLS/1.0\r\n", true, true},
+    {"none", "Connection: Upgrade\r\n", false, false},
+};
+
+static void test_upgrade_tokens(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ucases) / sizeof(ucases[0]); i++) {
+		char req[512];
+		struct http_req r;
+
+		snprintf(req, sizeof(req), "GET /ws HTTP/1.1\r\nHost: a.test\r\n%s\r\n",
+			 ucases[i].hdrs);
+		assert_int_equal(http_parse_request((const uint8_t *)req, strlen(req), &r), 0);
+		if (r.upgrade != ucases[i].upgrade || r.upgrade_other != ucases[i].other)
+			fail_msg("%s: upgrade %d other %d", ucases[i].d, r.upgrade,
+				 r.upgrade_other);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -704,6 +973,13 @@ int main(void)
 	    cmocka_unit_test(test_body_framing),
 	    cmocka_unit_test(test_403),
 	    cmocka_unit_test(test_looks_like_http),
+	    cmocka_unit_test(test_path_decode),
+	    cmocka_unit_test(test_path_decode_limits),
+	    cmocka_unit_test(test_http_sniff),
+	    cmocka_unit_test(test_scan_shaped),
+	    cmocka_unit_test(test_parse_resp),
+	    cmocka_unit_test(test_parse_resp_limits),
+	    cmocka_unit_test(test_upgrade_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

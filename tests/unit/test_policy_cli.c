@@ -230,6 +230,42 @@ static void test_explain_move(void **state)
 	    run("explain", "examples/dev.yaml", "--fs", "a", "--access", "read", "--dir", END), 2);
 }
 
+/* explain decides an HTTP path as the proxy does: decoded, and refused
+ * before any rule when servers could read it another way. */
+static void test_explain_http_path(void **state)
+{
+	static const char pol[] = "version: 1\nnetwork:\n  allow:\n    - host: a.test\n"
+				  "      ports: [80]\n"
+				  "      http: [{ methods: [GET], paths: [\"/docs/**\"] }]\n";
+	static const struct {
+		const char *path, *want;
+	} cases[] = {
+	    {"/docs/a", ": allow"},
+	    {"/d%6fcs/a", ": allow"},
+	    {"/docs/..%2fadmin", "reason: encoded '/' (%2F) in the path"},
+	    {"/docs/%2e%2e%2fadmin", "reason: encoded '/' (%2F) in the path"},
+	    {"/docs/..;/admin", "reason: dot segment"},
+	    {"/docs/..%5cadmin", "reason: backslash in the path"},
+	    {"/docs/../admin", "reason: dot segment"},
+	};
+	char path[] = "/tmp/agw-cli-XXXXXX";
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, pol, sizeof(pol) - 1) == (ssize_t)(sizeof(pol) - 1));
+	close(fd);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(run("explain", path, "--host", "a.test", "--port", "80",
+				     "--method", "GET", "--path", cases[i].path, END),
+				 0);
+		if (!strstr(out, cases[i].want))
+			fail_msg("%s: want '%s' in: %s", cases[i].path, cases[i].want, out);
+	}
+	unlink(path);
+}
+
 static void test_usage(void **state)
 {
 	(void)state;
@@ -273,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_check),	 cmocka_unit_test(test_explain_text),
 	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_explain_move),
 	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_fs_msize),
+	    cmocka_unit_test(test_explain_http_path),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);

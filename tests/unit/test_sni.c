@@ -509,13 +509,51 @@ static void test_looks_like_tls(void **state)
 	assert_false(sni_looks_like_tls(NULL, 5));
 }
 
+struct sniff_case {
+	const char *d;
+	const char *in;
+	size_t len;
+	int ret;
+};
+
+static const struct sniff_case sniff_cases[] = {
+    {"handshake 3.1", "\x16\x03\x01", 3, 1},
+    {"handshake 3.3", "\x16\x03\x03\x00\x05", 5, 1},
+    {"alert first", "\x15\x03\x03", 3, 1},
+    {"ccs first", "\x14\x03\x01", 3, 1},
+    {"application data first", "\x17\x03\x03", 3, 1},
+    {"heartbeat first", "\x18\x03\x03", 3, 1},
+    {"handshake byte only", "\x16", 1, -AGW_ETRUNC},
+    {"handshake, version 2", "\x16\x02", 2, 0},
+    {"sslv2 hello", "\x80\x2e\x01\x03\x01", 5, 1},
+    {"sslv2 hello, 2 bytes", "\x80\x2e", 2, -AGW_ETRUNC},
+    {"high bit, not a hello", "\x80\x2e\x02", 3, 0},
+    {"http", "GET / HTTP/1.1", 14, 0},
+    {"ssh", "SSH-2.0-x", 9, 0},
+    {"postgres startup", "\x00\x00\x00\x08\x04\xd2\x16\x2f", 8, 0},
+    {"type 25", "\x19\x03\x03", 3, 0},
+    {"empty", "", 0, -AGW_ETRUNC},
+};
+
+static void test_sniff(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(sniff_cases) / sizeof(sniff_cases[0]); i++) {
+		const struct sniff_case *c = &sniff_cases[i];
+		int ret = sni_sniff((const uint8_t *)c->in, c->len);
+
+		if (ret != c->ret)
+			fail_msg("%s: ret %d, want %d", c->d, ret, c->ret);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),	   cmocka_unit_test(test_no_extension_block),
 	    cmocka_unit_test(test_real_curl),	   cmocka_unit_test(test_fragmented),
 	    cmocka_unit_test(test_big_hello),	   cmocka_unit_test(test_structure),
-	    cmocka_unit_test(test_looks_like_tls),
+	    cmocka_unit_test(test_looks_like_tls), cmocka_unit_test(test_sniff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Inside the transparent proxy, shared by its two halves: prx.c owns the
+ * connection (accept, the first look at the bytes, deciding on a name or
+ * an address, resolving, dialing, relaying, timers, teardown) and
+ * prx_http.c judges plain HTTP request by request and follows responses.
+ * Nothing here is used outside gateway/net/prx*.c. Every function runs on
+ * the net child's loop and never blocks.
+ */
+#ifndef AGW_PRX_INT_H
+#define AGW_PRX_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "prx.h"
+#include "res.h"
+#include "sni.h"
+
+enum prx_state { PRX_PEEK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
+
+/* Client side in HTTP mode: next is a head, a body, the wait for the
+ * response to an Upgrade request (bytes held), or raw after a 101. */
+enum prx_hstate { PRX_H_HEAD, PRX_H_BODY, PRX_H_UPWAIT, PRX_H_RAW };
+
+/* Upstream side in HTTP mode: next is a response head, a response body, or
+ * untracked (after a 101, a body delimited by close, or a response the
+ * proxy cannot frame): bytes then pass as they come. */
+enum prx_rstate { PRX_R_HEAD, PRX_R_BODY, PRX_R_RAW };
+
+#define PRX_PIPE_MAX 32	 /* requests sent upstream and not yet answered */
+#define PRX_RQ_HEAD 0x01 /* a HEAD request: its response has no body */
+#define PRX_RQ_UPGRADE 0x02
+#define PRX_SCAN_TAIL 16 /* bytes kept to find a signature across reads */
+
+struct prx_half {
+	int fd;
+	uint8_t *buf; /* PRX_BUF bytes read from fd, for the other side */
+	size_t off, len;
+	size_t fwd; /* client half in HTTP or guarded mode: approved up to here */
+	bool rd_eof;
+	bool wr_shut;
+	int64_t bytes;
+};
+
+struct prx_sess {
+	struct prx *px;
+	enum prx_state state;
+	uint64_t timer;
+	struct prx_half cli, up;
+	struct netd_pol *pol;
+	struct sockaddr_storage src, odst, dial;
+	char src_s[64], odst_s[64], dial_s[64];
+	char name[SNI_HOST_MAX + 1];
+	char target[SNI_HOST_MAX + 8];
+	const char *via;
+	uint16_t port;
+	bool http;
+	/* Allowed on the original address alone (a DNS binding, no cidr
+	 * rule): the client's bytes are approved only while nothing in them
+	 * is TLS- or HTTP-shaped (prx_guard_advance). */
+	bool guarded;
+	bool first_seen; /* guarded: the first client bytes were judged */
+	uint8_t tail[PRX_SCAN_TAIL];
+	size_t tail_len;
+	int hstate;
+	struct http_body body;
+	bool upgrade_pending; /* the request being sent asked for an upgrade */
+	int rstate;	      /* enum prx_rstate */
+	struct http_body rbody;
+	uint8_t rq[PRX_PIPE_MAX]; /* PRX_RQ_* of requests awaiting a response */
+	unsigned rq_head, rq_n;
+	struct res_req *req;
+	uint8_t addrs[RES_MAX_ADDRS][16];
+	size_t naddrs, next_addr;
+	int family;
+	struct pol_decision dec;
+	bool decided;  /* a connect event was recorded (allow or not) */
+	bool opened;   /* an allowing connect event was recorded: record the close */
+	unsigned nreq; /* HTTP requests sent upstream */
+	const char *close_reason;
+	int64_t start_us, last_ms;
+	char *reply;
+	size_t reply_len, reply_off;
+	struct prx_sess *next, *prev;
+};
+
+struct prx {
+	struct netd *n;
+	int lfd;
+	int spare_fd;
+	uint64_t resume_timer;
+	uint64_t emfile_count;
+	int64_t emfile_logged; /* ev ms of the last EMFILE warning */
+	struct prx_sess *sess;
+	size_t nsess;
+	struct prx_sess *dead;
+};
+
+/* prx.c: the connection core. */
+void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why);
+void prx_kill(struct prx_sess *s, const char *why);
+void prx_close_fd(struct prx_sess *s, struct prx_half *h);
+void prx_pump(struct prx_sess *s);
+/* Records ev: -EACCES for a denial, 0 when the action may go on,
+ * -AGW_EFULL when the audit path fails (the action is then denied too). */
+int prx_audit(struct prx_sess *s, struct aud_event *ev);
+/* Records the connect decision and refuses: a 403 in HTTP mode, else the
+ * connection is closed. */
+void prx_deny(struct prx_sess *s, const char *reason);
+/* Decides on a name read from the first bytes (r: the first HTTP request,
+ * NULL for TLS); resolves and dials when allowed. */
+void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
+		     const struct http_req *r);
+/* Is the original destination allowed by a cidr rule (for TLS or HTTP
+ * without a usable name: nothing but the address was asked for)? */
+bool prx_cidr_allows(struct prx_sess *s);
+/* Decides on the original destination alone (see prx.c). */
+void prx_decide_addr(struct prx_sess *s, const char *via);
+
+/* prx_http.c: judging plain HTTP. */
+/* The first look at an HTTP-shaped connection: decides on the first
+ * request's Host, or refuses with a 403. final: no more bytes will come
+ * before the decision (deadline, EOF, full buffer). */
+void prx_http_peek(struct prx_sess *s, bool final);
+/* Judges the request heads in the client's buffer past fwd (RELAY). */
+void prx_http_advance(struct prx_sess *s);
+/* Follows response framing in the upstream's buffer past up.fwd. */
+void prx_resp_advance(struct prx_sess *s);
+/* Every request sent upstream has its complete response in the buffer. */
+bool prx_resp_done(const struct prx_sess *s);
+/* Ends the session with a 403 after whatever upstream already sent. */
+void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason);
+/* Records one HTTP request; returns 0 when it may go upstream. */
+int prx_audit_http(struct prx_sess *s, const struct http_req *r, const struct pol_decision *d,
+		   const char *decision, const char *reason);
+/* Judges one request: what the proxy refuses whatever the policy says (in
+ * audit mode too), then the policy's host, method and path rules. */
+void prx_judge_http(struct prx_sess *s, const struct http_req *r, struct pol_decision *d);
+
+#endif
