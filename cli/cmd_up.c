@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -241,6 +242,14 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 		tcsetattr(0, TCSANOW, &saved);
 	if (r < 0)
 		fprintf(stderr, "agentgw up: %s\n", agw_strerror(r));
+	{
+		/* The guest's connection ended (not a stop we asked for): QEMU is on its way out. */
+		char peek;
+
+		if (recv(vm_ctl_fd(vm), &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			for (int i = 0; i < 200 && !vm_exited(vm); i++)
+				usleep(10000);
+	}
 	if (vm_exited(vm))
 		up_report_fail(wfd, "QEMU exited while the sandbox ran (the guest powered off, or QEMU failed: see qemu.log)", "");
 out:

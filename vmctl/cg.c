@@ -5,10 +5,12 @@
  * leave (they have no privilege to). On the way out it moves back to the
  * cgroup it came from (read from /proc/self/cgroup) and removes the
  * sandbox's; a dead sandbox's empty cgroups are removed by `up`/`down`'s
- * clean-up. Paths are fixed: agentgw/<name> under each hierarchy's root.
+ * clean-up. Paths: agentgw/<name>-<supervisor pid> under each hierarchy's
+ * root (two run dirs may each have a sandbox of one name).
  */
 #include "cg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -165,15 +167,34 @@ static void cg_rmdir(const char *dir)
 		usleep(10000);
 }
 
+/* Remove the empty cgroups <base>/<name>-<pid> of sandboxes called name. */
+static void cg_remove_in(const char *base, const char *name)
+{
+	size_t n = strlen(name);
+	struct dirent *de;
+	char p[CG_PATH_MAX];
+	DIR *d = opendir(base);
+
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, name, n) == 0 && de->d_name[n] == '-' &&
+		    de->d_name[n + 1] && strspn(de->d_name + n + 1, "0123456789") ==
+					     strlen(de->d_name + n + 1)) {
+			if ((size_t)snprintf(p, sizeof(p), "%s/%s", base, de->d_name) >= sizeof(p))
+				continue;
+			rmdir(p); /* fails while a process is in it: then it is not dead */
+		}
+	if (d)
+		closedir(d);
+}
+
 void cg_remove(const char *name)
 {
 	char p[CG_PATH_MAX];
 
-	snprintf(p, sizeof(p), CG_ROOT "/agentgw/%s", name);
-	rmdir(p);
+	cg_remove_in(CG_ROOT "/agentgw", name);
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cg_v1_ctl); i++) {
-		snprintf(p, sizeof(p), CG_ROOT "/%s/agentgw/%s", cg_v1_ctl[i], name);
-		rmdir(p);
+		snprintf(p, sizeof(p), CG_ROOT "/%s/agentgw", cg_v1_ctl[i]);
+		cg_remove_in(p, name);
 	}
 }
 
@@ -219,10 +240,10 @@ int cg_enter(const char *name, const struct cg_limits *lim, struct cg *cg)
 		return -AGW_ENOTFOUND;
 	if (strlen(name) > 64 || strchr(name, '/'))
 		return -AGW_EINVAL;
-	cg_remove(name); /* an empty leftover of a dead sandbox */
+	cg_remove(name); /* empty leftovers of dead sandboxes of that name */
 	cg->v2 = mode == 2;
 	if (cg->v2) {
-		snprintf(cg->dirs[0], CG_PATH_MAX, CG_ROOT "/agentgw/%s", name);
+		snprintf(cg->dirs[0], CG_PATH_MAX, CG_ROOT "/agentgw/%s-%d", name, (int)getpid());
 		cg->ndirs = 1;
 		if ((r = cg_write(CG_ROOT, "cgroup.subtree_control", "+memory +cpu +pids")) < 0 ||
 		    (r = cg_mkdir(CG_ROOT "/agentgw")) < 0 ||
@@ -250,7 +271,7 @@ int cg_enter(const char *name, const struct cg_limits *lim, struct cg *cg)
 			char base[64];
 
 			snprintf(base, sizeof(base), CG_ROOT "/%s/agentgw", cg_v1_ctl[i]);
-			snprintf(cg->dirs[i], CG_PATH_MAX, "%s/%.64s", base, name);
+			snprintf(cg->dirs[i], CG_PATH_MAX, "%s/%.64s-%d", base, name, (int)getpid());
 			if ((r = cg_mkdir(base)) < 0 || (r = cg_mkdir(cg->dirs[i])) < 0)
 				goto fail;
 			cg->ndirs = i + 1;

@@ -7,7 +7,7 @@
  * CPU for the gateway) and pids. cgroup v2 when /sys/fs/cgroup is a v2
  * hierarchy with the memory, cpu and pids controllers; otherwise the v1
  * memory, cpu and pids hierarchies (each must be mounted). The cgroups are
- * agentgw/<name> under each root.
+ * agentgw/<name>-<supervisor pid> under each root.
  */
 #ifndef AGW_CG_H
 #define AGW_CG_H
@@ -43,7 +43,7 @@ int cg_mode(char *why, size_t cap);
 struct cg_limits cg_limits_for(uint64_t mem_mib, unsigned vcpus);
 
 /*
- * Create agentgw/<name> (replacing an empty leftover), set the limits and
+ * Create agentgw/<name>-<pid> (removing empty leftovers of that name), set the limits and
  * move the calling process into it (its future children follow). Returns
  * 0, -AGW_ENOTFOUND when no hierarchy is usable, or -errno; on error
  * nothing is left behind. Never blocks.
@@ -57,7 +57,7 @@ int cg_enter(const char *name, const struct cg_limits *lim, struct cg *out);
  */
 int cg_leave(struct cg *cg);
 
-/* Remove a dead sandbox's cgroups if they are empty. Never blocks. */
+/* Remove the empty cgroups of dead sandboxes called name. Never blocks. */
 void cg_remove(const char *name);
 
 /* The value of one limit file of the sandbox's cgroup (e.g. "memory.max"),

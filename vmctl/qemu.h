@@ -31,6 +31,9 @@ struct qemu_cfg {
 	int sandbox;		 /* add QEMU's -sandbox (seccomp) with every deny option */
 };
 
+/* TCG's translation cache, MiB (QEMU's default is 1 GiB). */
+#define QEMU_TCG_TB_MIB 256
+
 #define QEMU_MAX_ARGS 64
 #define QEMU_ARG_STORE 8192
 

@@ -56,7 +56,7 @@ static void test_tcg_no_nic(void **state)
 	assert_null(qa.argv[qa.argc]);
 	assert_string_equal(qa.argv[0], "qemu-system-x86_64");
 	assert_string_equal(after("-M"), "microvm,acpi=on");
-	assert_string_equal(after("-accel"), "tcg");
+	assert_string_equal(after("-accel"), "tcg,tb-size=256");
 	assert_string_equal(after("-cpu"), "max");
 	assert_string_equal(after("-m"), "512");
 	assert_string_equal(after("-smp"), "1");
