@@ -153,6 +153,11 @@ struct aud_row {
 	const char *detail;
 };
 
+/*
+ * 1 if the database has a sandbox row with this name (or id, when all
+ * digits), 0 if not, -AGW_EDB on error. Blocks on the database.
+ */
+int aud_sandbox_known(struct aud_db *db, const char *name_or_id);
 /* Start a query (parameterised SQL). Rows come oldest first (by id). */
 int aud_query_open(struct aud_db *db, const struct aud_filter *f, struct aud_cursor **out);
 /* 1: *row filled (valid until the next call), 0: no more rows, < 0: error. */

@@ -397,3 +397,19 @@ int aud_parse_time(const char *s, int64_t now_us, int64_t *out_us)
 		return aud_parse_absolute(s, out_us);
 	return aud_parse_relative(s, now_us, out_us);
 }
+
+int aud_sandbox_known(struct aud_db *db, const char *name_or_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->db, "SELECT 1 FROM sandbox WHERE name = ?1 OR id = ?2 LIMIT 1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return -AGW_EDB;
+	sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, aud_all_digits(name_or_id) ? strtoll(name_or_id, NULL, 10) : -1);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -AGW_EDB;
+}

@@ -18,6 +18,8 @@
 #include "audit/aud.h"
 #include "cli.h"
 #include "policies/pol.h"
+#include "vmctl/accel.h"
+#include "vmctl/sbxrec.h"
 
 /* Which options a sub-verb takes. */
 enum {
@@ -52,11 +54,12 @@ static void aud_cli_on_signal(int sig)
 	aud_cli_stop = 1;
 }
 
-int cli_audit_open(const char *who, const char *dbopt, const char *policy, char *dbpath,
-		   size_t cap, struct aud_db **db)
+int cli_audit_open(const char *who, const char *dbopt, const char *policy, const char *sandbox,
+		   char *dbpath, size_t cap, struct aud_db **db)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
+	struct sbxrec rec;
 	char err[PATH_MAX + 128];
 	int rc;
 
@@ -66,17 +69,25 @@ int cli_audit_open(const char *who, const char *dbopt, const char *policy, char 
 	} else if (policy) {
 		rc = pol_load_file(policy, &p, &errs);
 		if (rc < 0) {
-			for (size_t i = 0; i < errs.n; i++)
-				fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line,
-					errs.v[i].col, errs.v[i].msg);
-			if (!errs.n)
-				fprintf(stderr, "agentgw %s: %s: %s\n", who, policy, agw_strerror(rc));
+			cli_pol_errors(policy, rc, &errs);
 			pol_errors_free(&errs);
 			return CLI_USAGE;
 		}
 		if (pol_audit_db(p))
 			snprintf(dbpath, cap, "%s", pol_audit_db(p));
 		pol_free(p);
+	} else if ((rc = sbxrec_find(sandbox, &rec)) == 0) {
+		/* The sandbox's own database: named, running, or the last one started. */
+		snprintf(dbpath, cap, "%s", rec.audit_db);
+		if (!sandbox)
+			fprintf(stderr, "agentgw %s: %s (sandbox '%s'%s)\n", who, dbpath, rec.name,
+				rec.live ? "" : ", not running");
+	} else if (sandbox && sandbox[strspn(sandbox, "0123456789")]) {
+		fprintf(stderr,
+			"agentgw %s: no sandbox '%s': not running and not recorded in %s/%s/; "
+			"pass --db or --policy\n",
+			who, sandbox, accel_state_dir(), SBXREC_DIR);
+		return CLI_USAGE;
 	}
 	if (!dbpath[0] && aud_default_db_path(dbpath, cap) < 0) {
 		fprintf(stderr, "agentgw %s: no default database path (HOME unset); pass --db\n",
@@ -88,12 +99,23 @@ int cli_audit_open(const char *who, const char *dbopt, const char *policy, char 
 		fprintf(stderr, "agentgw %s: %s\n", who, err);
 		return CLI_FAIL;
 	}
+	if (sandbox && (rc = aud_sandbox_known(*db, sandbox)) <= 0) {
+		if (rc == 0)
+			fprintf(stderr, "agentgw %s: no sandbox '%s' in %s (see 'agentgw audit stats')\n",
+				who, sandbox, dbpath);
+		else
+			fprintf(stderr, "agentgw %s: %s: %s\n", who, dbpath, aud_db_errmsg(*db));
+		aud_db_close(*db);
+		*db = NULL;
+		return rc == 0 ? CLI_USAGE : CLI_FAIL;
+	}
 	return CLI_OK;
 }
 
 static int aud_cli_open(struct aud_cli *c, struct aud_db **db)
 {
-	return cli_audit_open("audit", c->db, c->policy, c->dbpath, sizeof(c->dbpath), db);
+	return cli_audit_open("audit", c->db, c->policy, c->f.sandbox, c->dbpath, sizeof(c->dbpath),
+			      db);
 }
 
 /* Print every row of f; returns the last id seen in *last (unchanged if none). */

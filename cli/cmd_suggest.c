@@ -88,7 +88,7 @@ int cmd_policy_suggest(int argc, char **argv)
 		fprintf(stderr, "agentgw policy suggest: unexpected argument '%s'\n", argv[optind]);
 		return CLI_USAGE;
 	}
-	rc = cli_audit_open("policy suggest", db, policy, dbpath, sizeof(dbpath), &adb);
+	rc = cli_audit_open("policy suggest", db, policy, f.sandbox, dbpath, sizeof(dbpath), &adb);
 	if (rc != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;

@@ -45,6 +45,7 @@
 #include "vmctl/jail.h"
 #include "vmctl/sbx.h"
 #include "vmctl/sbxd.h"
+#include "vmctl/sbxrec.h"
 #include "vmctl/sup.h"
 #include "vmctl/tap.h"
 #include "vmctl/vm.h"
@@ -59,6 +60,7 @@ struct up_state {
 	pid_t runner, qemu;
 	int status; /* exit status reported by the runner, -1 until then */
 	int failed; /* the runner reported a failure ("F ...") */
+	int interrupted; /* SIGINT: stop, say so, exit 130 */
 	char line[UP_LINE_MAX];
 	size_t len;
 };
@@ -166,6 +168,18 @@ static void up_report_fail(int wfd, const char *what, const char *detail)
 		return;
 }
 
+/* ^C: the sandbox stops as on SIGTERM, but the user hears why and the stop row says so. */
+static void up_on_int(struct ev_loop *loop, int signo, void *ctx)
+{
+	struct up_state *u = ctx;
+
+	(void)loop;
+	(void)signo;
+	u->interrupted = 1;
+	sup_set_stop_note(u->sup, "interrupted");
+	sup_stop(u->sup);
+}
+
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
 static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
 		      enum qemu_accel accel, uint32_t jail_slot, const char *append, char **cmd,
@@ -251,6 +265,26 @@ out:
 	if (write(wfd, msg, strlen(msg)) < 0)
 		_exit(code);
 	_exit(code);
+}
+
+/*
+ * Say where the audit log goes (one line, also without -v) and note it in
+ * the state dir and <state>/last-sandbox, so `agentgw audit` finds it.
+ */
+static void up_audit_where(const char *name, const struct pol *pol)
+{
+	const char *db = pol_audit_db(pol);
+	char dbbuf[512];
+	int r;
+
+	if (!db && aud_default_db_path(dbbuf, sizeof(dbbuf)) == 0)
+		db = dbbuf;
+	if (!db)
+		return;
+	sbx_info_add(name, "audit_db", db);
+	if ((r = sbxrec_write(name, db)) < 0)
+		log_warn("cannot record the sandbox in %s: %s", accel_state_dir(), agw_strerror(r));
+	fprintf(stderr, "agentgw up: sandbox '%s', audit log %s\n", name, db);
 }
 
 /*
@@ -421,12 +455,7 @@ int cmd_up(int argc, char **argv)
 	log_init("supervisor", verbose > 1 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
 	r = pol_load_file(c.policy_path, &c.pol, &errs);
 	if (r) {
-		for (size_t k = 0; k < errs.n; k++)
-			fprintf(stderr, "%s:%d:%d: %s\n",
-				errs.v[k].file ? errs.v[k].file : c.policy_path, errs.v[k].line,
-				errs.v[k].col, errs.v[k].msg);
-		if (!errs.n)
-			fprintf(stderr, "%s: %s\n", c.policy_path, agw_strerror(r));
+		cli_pol_errors(c.policy_path, r, &errs);
 		pol_errors_free(&errs);
 		return CLI_USAGE;
 	}
@@ -440,6 +469,11 @@ int cmd_up(int argc, char **argv)
 		else
 			fprintf(stderr, "agentgw up: --workspace %s: %s\n", workspace,
 				agw_strerror(r));
+		pol_free(c.pol);
+		return CLI_USAGE;
+	}
+	if (!workspace && cli_check_workspace(c.policy_path, c.pol,
+					      "create it or pass --workspace DIR") < 0) {
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
@@ -472,6 +506,7 @@ int cmd_up(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	claimed = 1;
+	up_audit_where(c.name, c.pol);
 	if (detach && (r = up_daemonise(c.name, &u.ready_fd)) < 0) {
 		fprintf(stderr, "agentgw up: detach: %s\n", agw_strerror(r));
 		pol_free(c.pol);
@@ -502,15 +537,6 @@ int cmd_up(int argc, char **argv)
 	c.iface = ifname;
 	c.guest_addr = guest;
 	c.image = img.dir;
-	{
-		const char *db = pol_audit_db(c.pol);
-		char dbbuf[512];
-
-		if (!db && aud_default_db_path(dbbuf, sizeof(dbbuf)) == 0)
-			db = dbbuf;
-		if (db)
-			sbx_info_add(c.name, "audit_db", db);
-	}
 	/* Without a filesystem section nothing serves 9P: the guest must not wait for it. */
 	if (pol_workspace(c.pol))
 		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
@@ -563,10 +589,16 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "agentgw up: cannot watch the VM runner\n");
 		goto out;
 	}
+	if (ev_signal_add(sup_loop(u.sup), SIGINT, up_on_int, &u) < 0)
+		log_warn("cannot watch SIGINT");
 	sup_run(u.sup);
 	rc = u.status >= 0 ? u.status : CLI_FAIL;
+	if (u.interrupted) {
+		fprintf(stderr, "agentgw up: interrupted\n");
+		rc = 128 + SIGINT;
+	}
 out:
-	if (claimed && (u.qemu <= 0 || u.status < 0 || u.failed) &&
+	if (claimed && !u.interrupted && (u.qemu <= 0 || u.status < 0 || u.failed) &&
 	    sbx_keep_logs(c.name, kept, sizeof(kept)) > 0)
 		fprintf(stderr, "agentgw up: sandbox '%s' %s; its logs are kept in %s\n", c.name,
 			u.qemu <= 0 ? "failed to start" : "stopped abnormally", kept);

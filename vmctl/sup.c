@@ -86,6 +86,7 @@ struct sup {
 	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
+	char stop_note[64];     /* why a normal stop happened ("interrupted"), or "" */
 };
 
 /* ---- helpers ---- */
@@ -349,6 +350,7 @@ static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
 			close(other->fd);
 		log_init(c->role, log_get_level());
 		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
+		setpgid(0, 0); /* the terminal's ^C is for the supervisor, which stops us */
 		*fd = sv[1];
 		return 0;
 	}
@@ -1041,6 +1043,11 @@ const char *sup_stop_reason(const struct sup *s)
 	return s && s->stop_reason[0] ? s->stop_reason : NULL;
 }
 
+void sup_set_stop_note(struct sup *s, const char *note)
+{
+	snprintf(s->stop_note, sizeof(s->stop_note), "%s", note ? note : "");
+}
+
 static void sup_reap_child(struct sup *s, struct sup_child *c)
 {
 	int st;
@@ -1113,7 +1120,10 @@ void sup_free(struct sup *s)
 			 * status); `up` and `gateway` print the same. */
 			sup_event(s, "lifecycle", "stop", s->iface,
 				  s->stop_reason[0] ? "error" : "allow",
-				  s->stop_reason[0] ? s->stop_reason : NULL, NULL);
+				  s->stop_reason[0] ? s->stop_reason
+				  : s->stop_note[0] ? s->stop_note
+						    : NULL,
+				  NULL);
 			aud_writer_sandbox_stop(s->w, s->sandbox_id);
 		}
 		aud_writer_flush(s->w);
