@@ -236,10 +236,12 @@ int cmd_ps(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in %s: name, "
-			       "state (starting, running, dead), policy, uptime, guest address,\n"
-			       "accelerator, supervisor pid. 'agentgw down' cleans up dead ones.\n",
-			       sbx_run_dir());
+			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in "
+			       "$AGENTGW_RUN_DIR (default %s; now %s):\n"
+			       "name, state (starting, running, dead), uptime, guest address,\n"
+			       "accelerator, supervisor pid, policy and audit database.\n"
+			       "'agentgw down' cleans up dead ones.\n",
+			       SBX_RUN_DIR_DEFAULT, sbx_run_dir());
 			return CLI_OK;
 		} else {
 			fprintf(stderr, "usage: agentgw ps [--json]\n");
@@ -249,8 +251,8 @@ int cmd_ps(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s\n", "NAME", "STATE", "UPTIME", "GUEST",
-		       "ACCEL", "PID", "POLICY");
+		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s  %s\n", "NAME", "STATE", "UPTIME",
+		       "GUEST", "ACCEL", "PID", "POLICY", "AUDIT_DB");
 	d = opendir(sbx_run_dir());
 	while (d && (de = readdir(d))) {
 		struct sbx_info info;
@@ -271,14 +273,17 @@ int cmd_ps(int argc, char **argv)
 			aud_fmt_json_str(stdout, info.guest);
 			printf(",\"accel\":");
 			aud_fmt_json_str(stdout, info.accel);
+			printf(",\"audit_db\":");
+			aud_fmt_json_str(stdout, info.audit_db);
 			printf(",\"pid\":%d,\"boot_ms\":%lld}", (int)info.pid,
 			       (long long)info.boot_ms);
 		} else {
 			sbx_fmt_uptime(up, ut, sizeof(ut));
-			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s\n", info.name,
+			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s  %s\n", info.name,
 			       sbx_state_name(st), ut, info.guest[0] ? info.guest : "-",
 			       info.accel[0] ? info.accel : "-", (int)info.pid,
-			       info.policy[0] ? info.policy : "-");
+			       info.policy[0] ? info.policy : "-",
+			       info.audit_db[0] ? info.audit_db : "-");
 		}
 		first = 0;
 	}
