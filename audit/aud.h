@@ -168,9 +168,11 @@ const char *aud_db_errmsg(struct aud_db *db);
 
 /*
  * Write the stats report for the events matching f: per sandbox and kind,
- * counts by decision; then the 10 most denied targets. Returns 0 or < 0.
+ * counts by decision; then the 10 most denied targets. As a table, or with
+ * json one object {"by_kind": [...], "top_denied": [...]} on one line.
+ * Returns 0 or < 0.
  */
-int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out);
+int aud_stats_write(struct aud_db *db, const struct aud_filter *f, bool json, FILE *out);
 
 /*
  * Parse a time for --since/--until into unix microseconds: relative "30s",

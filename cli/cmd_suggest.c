@@ -28,7 +28,7 @@ static void suggest_usage(FILE *out)
 		"they asked for. Denials by an explicit rule are listed, never suggested.\n"
 		"Bare addresses come out commented: allow the name instead. Review before use.\n"
 		"  --db F         the audit database (default: the policy's audit.database,\n"
-		"                 else the default path, as in 'agentgw audit')\n"
+		"                 else the sandbox's, as in 'agentgw audit')\n"
 		"  --policy FILE  take the database from FILE\n"
 		"  --sandbox N    one sandbox (name or id)\n"
 		"  --since T, --until T   a time window: 10m, 2h, 2026-11-23T10:00, ...\n");
@@ -80,7 +80,6 @@ int cmd_policy_suggest(int argc, char **argv)
 		default:
 			fprintf(stderr, "agentgw policy suggest: %s '%s'\n",
 				o == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
-			suggest_usage(stderr);
 			return CLI_USAGE;
 		}
 	}

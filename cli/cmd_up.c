@@ -421,9 +421,10 @@ int cmd_up(int argc, char **argv)
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
 			detach = 1;
 		} else {
-			fprintf(stderr, "agentgw up: unknown or unsupported option '%s'\n",
+			fprintf(stderr,
+				"agentgw up: unknown or unsupported option '%s' (see 'agentgw up "
+				"--help')\n",
 				argv[i]);
-			up_usage(stderr);
 			return CLI_USAGE;
 		}
 	}
