@@ -199,6 +199,11 @@ int cmd_policy_reload(int argc, char **argv)
 			"with the reason when they did not (or gave no answer within 8 s).\n");
 		return argc == 2 ? CLI_OK : CLI_USAGE;
 	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "agentgw policy reload: needs root (signals the sandbox's "
+				"supervisor); run with sudo\n");
+		return CLI_FAIL;
+	}
 	if (!sbx_name_valid(argv[1]) || sbx_info_read(argv[1], &info) < 0 ||
 	    sbx_state_of(&info) == SBX_DEAD) {
 		fprintf(stderr, "agentgw policy reload: no running sandbox '%s' in %s\n", argv[1],

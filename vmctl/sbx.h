@@ -120,6 +120,12 @@ void sbx_state_remove(const char *name);
  * Pure. Returns the length written.
  */
 size_t sbx_quote_argv(char *buf, size_t cap, const char *const *argv);
+/*
+ * The exec audit target: argv with secret-shaped parts replaced
+ * (vmctl/redact.h), then quoted as by sbx_quote_argv(). Allocates
+ * temporarily. Returns the length written.
+ */
+size_t sbx_audit_argv(char *buf, size_t cap, const char *const *argv);
 
 /* Client: connect to <run>/<name>/sbx.sock. Returns an fd or -errno. */
 int sbx_connect(const char *name);
