@@ -538,12 +538,15 @@ int cmd_up(int argc, char **argv)
 	c.iface = ifname;
 	c.guest_addr = guest;
 	c.image = img.dir;
-	/* Without a filesystem section nothing serves 9P: the guest must not wait for it. */
+	/* Without a filesystem section nothing serves 9P: the guest must not wait for it.
+	 * No IPv6 in the guest: the gateway drops it, its multicast only filled the log. */
 	if (pol_workspace(c.pol))
-		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
+		snprintf(append, sizeof(append),
+			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
 			 hs, SUP_P9_PORT);
 	else
-		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s", gs, hs);
+		snprintf(append, sizeof(append), "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s",
+			 gs, hs);
 	{
 		struct cg_limits lim = cg_limits_for(pol_memory_mib(c.pol), pol_vcpus(c.pol));
 
