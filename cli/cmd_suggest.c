@@ -117,7 +117,8 @@ int cmd_policy_suggest(int argc, char **argv)
 		aud_cursor_free(cur);
 		cur = NULL;
 	}
-	printf("# agentgw policy suggest: %zu denials in %s%s%s -> %zu rules.\n"
+	printf("version: 1\n"
+	       "# agentgw policy suggest: %zu denials in %s%s%s -> %zu rules.\n"
 	       "# Each rule would have allowed what the comment above it says was denied;\n"
 	       "# keep only what the agent should be able to do.\n",
 	       aud_suggest_denials(sg), dbpath, f.sandbox ? ", sandbox " : "",

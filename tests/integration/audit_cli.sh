@@ -142,6 +142,11 @@ check "stats --json: top denied" test "$(jq '.top_denied | length' <<<"$j")" -ge
 err=$("$AGENTGW" audit query --policy /nope.yaml 2>&1)
 check "--policy /nope.yaml: 'file: message', no :0:0:" test "$err" = "/nope.yaml: cannot read the policy: No such file or directory"
 
+# policy suggest prints a policy: version: 1 first, valid as it is (issue 18, item 2)
+"$AGENTGW" policy suggest --db "$db" >"$dir/suggest.yaml" 2>/dev/null
+check "policy suggest starts with version: 1" test "$(head -1 "$dir/suggest.yaml")" = "version: 1"
+check "policy suggest output passes policy check" "$AGENTGW" policy check "$dir/suggest.yaml"
+
 # Without --db: the sandbox's database, by --sandbox NAME or the last one
 # started, from the record `up` leaves in the state dir (issue 18, item 1).
 export AGENTGW_STATE_DIR=$dir/state AGENTGW_RUN_DIR=$dir/run
