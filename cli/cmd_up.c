@@ -80,7 +80,8 @@ static void up_usage(FILE *out)
 		"             boot showed that it runs the guest on this host (verdict cached\n"
 		"             in $AGENTGW_RUN_DIR/.accel-probe), else TCG\n"
 		"  -d         detach: print the name once the guest is ready and return;\n"
-		"             use 'agentgw exec/shell/logs/down N' afterwards\n"
+		"             use 'agentgw exec/shell/logs/down N' afterwards. With CMD, it\n"
+		"             runs without a terminal and the sandbox stops when it exits\n"
 		"  -v         log more (twice: debug)\n"
 		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n"
 		"Each sandbox gets a free /30 out of $AGENTGW_POOL (default %s);\n"
@@ -237,7 +238,9 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	if (verbose)
 		fprintf(stderr, "agentgw up: guest ready in %.0f ms (%s)\n",
 			(double)vm_boot_us(vm) / 1000, qemu_accel_name(vm_accel(vm)));
-	if (!detach) {
+	if (detach && cmd && cmd[0]) {
+		sc.argv = (const char *const *)cmd; /* no terminal; the sandbox stops with it */
+	} else if (!detach) {
 		sc.argv = cmd && cmd[0] ? (const char *const *)cmd : sh;
 		pty = isatty(0) && isatty(1);
 		/* Raw mode: the guest's PTY does the line editing and echo. */
@@ -430,11 +433,6 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!c.policy_path) {
 		up_usage(stderr);
-		return CLI_USAGE;
-	}
-	if (detach && cmd && cmd[0]) {
-		fprintf(stderr,
-			"agentgw up: -d takes no command; use 'agentgw exec NAME -- CMD'\n");
 		return CLI_USAGE;
 	}
 	if (c.name && !sbx_name_valid(c.name)) {
