@@ -90,6 +90,24 @@ static void redact_scan(struct redact_out *o, const char *s)
 			i += skip;
 			continue;
 		}
+		/* NAME=VALUE and --name=VALUE inside a longer argument (sh -c '...') */
+		if (word_start) {
+			size_t k = strspn(s + i, "-"), id;
+
+			id = k;
+			while (isalnum((unsigned char)s[i + id]) || s[i + id] == '_' || s[i + id] == '-')
+				id++;
+			if (id > k && s[i + id] == '=' && redact_is_secret_name(s + i + k, id - k)) {
+				size_t v = id + 1;
+
+				while (s[i + v] && !strchr(" \t\n'\";&|)", s[i + v]))
+					v++;
+				redact_put(o, s + i, id + 1);
+				redact_mark(o);
+				i += v;
+				continue;
+			}
+		}
 		redact_put(o, s + i, 1);
 		i++;
 	}

@@ -43,6 +43,9 @@ static const struct {
     {"curl -H 'Authorization: Bearer abcdefghijklmnop' https://x", "-c",
      "curl -H 'Authorization: Bearer ***' https://x"},
     {"echo sk-ant-api03-AAAAAAAAAAAAAAAAAAAA done", "-c", "echo *** done"},
+    {"export API_KEY=abc; curl --token=xyz https://x", "-c",
+     "export API_KEY=***; curl --token=*** https://x"},
+    {"make CC=gcc V=1", "-c", "make CC=gcc V=1"},
     {"ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", NULL, "***"},
     {"AKIAIOSFODNN7EXAMPLE", NULL, "***"},
 };
