@@ -33,6 +33,7 @@ static const struct verb verbs[] = {
 	{"image", cmd_image, "build the guest image (kernel, modules, busybox, agentgw-init)"},
 	{"doctor", cmd_doctor, "check this machine can run sandboxes, and say how to fix what is missing"},
 	{"vm-run", cmd_vm_run, "development: boot the guest image and run commands in it"},
+	{"completion", cmd_completion, "print a bash or zsh completion script"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "print this help"},
 };

@@ -33,6 +33,8 @@ int cmd_shell(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
+/* `agentgw completion bash|zsh`: cli/cmd_completion.c */
+int cmd_completion(int argc, char **argv);
 /* `agentgw policy suggest` (argv: "suggest" ...); lives in cmd_suggest.c. */
 int cmd_policy_suggest(int argc, char **argv);
 
