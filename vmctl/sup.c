@@ -29,6 +29,7 @@
 #include "gateway/fs/fsd.h"
 #include "gateway/net/netd.h"
 #include "ipc.h"
+#include "json.h"
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
@@ -182,6 +183,25 @@ static void sup_event(struct sup *s, const char *kind, const char *op, const cha
 	ev.detail = detail;
 	ev.bytes_up = ev.bytes_down = ev.duration_us = -1;
 	sup_submit(s, &ev);
+}
+
+/*
+ * policy/text: the text of a policy being loaded by a reload, so the log
+ * keeps what each sha256 in the reload rows stood for (the sandbox row
+ * holds only the first policy's text). Cut to fit the detail cap.
+ */
+static void sup_policy_text_event(struct sup *s, const struct pol *p)
+{
+	size_t cap = AUD_DETAIL_MAX - 64, n;
+	char *d = malloc(AUD_DETAIL_MAX);
+
+	if (!d)
+		return;
+	n = (size_t)snprintf(d, cap, "{\"sha256\":\"%s\",\"text\":\"", pol_sha256(p));
+	n += json_esc_str(d + n, cap - n, pol_text(p));
+	snprintf(d + n, AUD_DETAIL_MAX - n, "\"%s}", n + 1 >= cap ? ",\"cut\":true" : "");
+	sup_event(s, "policy", "text", s->policy_path, "allow", NULL, d);
+	free(d);
 }
 
 static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
@@ -631,6 +651,7 @@ int sup_reload(struct sup *s)
 		 "{\"sha256\":\"%s\",\"old_sha256\":\"%s\",\"name\":\"%s\"}", pol_sha256(p),
 		 pol_sha256(s->pol), pol_name(p));
 	w->deadline_ms = ev_now_ms(s->loop) + SUP_RELOAD_ACK_MS;
+	sup_policy_text_event(s, p);
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
 		if (cs[i]->fd < 0)
 			continue;

@@ -9,7 +9,7 @@
 #  - `exec` does not store secret-shaped arguments in the audit target;
 #  - the guest has no IPv6 (nothing ff02:: in an audit-mode log);
 #  - `up -d -- CMD` runs CMD and the sandbox stops with it; `shell` errors
-#    say "agentgw shell".
+#    say "agentgw shell"; after `policy reload` the new policy's text is logged.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
@@ -81,7 +81,14 @@ secret=sk-ant-api03-$$ABCDEFGHIJKLMNOP
 "$AGENTGW" exec ux -- env "ANTHROPIC_API_KEY=$secret" true
 "$AGENTGW" exec ux -- sh -c "echo $secret >/dev/null"
 "$AGENTGW" exec ux -- sh -c 'cat /proc/net/if_inet6 2>/dev/null | wc -l; ip -6 addr 2>/dev/null | wc -l; sleep 3' >"$tmp/v6"
+cp "$tmp/p.yaml" "$tmp/p.orig.yaml"
+echo "# reloaded-$$" >>"$tmp/p.yaml"
+"$AGENTGW" policy reload ux >/dev/null
+sleep 1
+cp "$tmp/p.orig.yaml" "$tmp/p.yaml"
 "$AGENTGW" down ux
+check "policy reload: the new policy's text is in the log" \
+	[ "$(q "select count(*) from event where kind='policy' and op='text' and json_extract(detail, '\$.text') like '%# reloaded-$$%' and json_extract(detail, '\$.sha256') = (select json_extract(detail, '\$.sha256') from event where kind='policy' and op='reload' and decision='allow')")" = 1 ]
 check "exec targets are recorded" [ "$(q "select count(*) from event where kind='exec' and target like 'env ''ANTHROPIC_API_KEY=***'' true'")" = 1 ]
 check "no secret in the audit database" [ "$(q "select count(*) from event where target like '%$secret%' or target like '%hunter$$%'")" = 0 ]
 check "--token= value redacted" [ "$(q "select count(*) from event where kind='exec' and target = 'sh -c ''true --token=***'''")" = 1 ]
