@@ -25,7 +25,7 @@ static const struct verb verbs[] = {
 	{"gateway", cmd_gateway, "enforce a policy on an existing interface (no VM)"},
 	{"fs-serve", cmd_fs, "serve a workspace over 9P2000.L with the policy's path rules, without a VM"},
 	{"up", cmd_up, "boot a sandbox microvm behind the gateway and run a command in it"},
-	{"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator"},
+	{"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator, audit db"},
 	{"exec", cmd_exec, "run a command in a running sandbox (-t: with a PTY)"},
 	{"shell", cmd_shell, "open a shell in a running sandbox"},
 	{"logs", cmd_logs, "print a sandbox's guest console (-f: follow)"},

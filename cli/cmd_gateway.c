@@ -127,8 +127,9 @@ int cmd_gateway(int argc, char **argv)
 			gateway_usage(stdout);
 			return CLI_OK;
 		default:
-			fprintf(stderr, "agentgw gateway: unknown option '%s'\n", argv[optind - 1]);
-			gateway_usage(stderr);
+			fprintf(stderr,
+				"agentgw gateway: unknown option '%s' (see 'agentgw gateway --help')\n",
+				argv[optind - 1]);
 			return CLI_USAGE;
 		}
 	}

@@ -514,8 +514,10 @@ static int policy_explain(int argc, char **argv)
 			continue;
 		}
 		if (a[0] == '-' || file) {
-			fprintf(stderr, "agentgw policy explain: unexpected '%s'\n", a);
-			explain_help(stderr);
+			fprintf(stderr,
+				"agentgw policy explain: unexpected '%s' (see 'agentgw policy explain "
+				"--help')\n",
+				a);
 			return CLI_USAGE;
 		}
 		file = a;
