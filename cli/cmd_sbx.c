@@ -245,7 +245,7 @@ int cmd_ps(int argc, char **argv)
 			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in "
 			       "$AGENTGW_RUN_DIR (default %s; now %s):\n"
 			       "name, state (starting, running, dead), uptime, guest address,\n"
-			       "accelerator, supervisor pid, policy and audit database.\n"
+			       "accelerator, supervisor pid, policy, audit database, published ports.\n"
 			       "'agentgw down' cleans up dead ones.\n",
 			       SBX_RUN_DIR_DEFAULT, sbx_run_dir());
 			return CLI_OK;
@@ -257,8 +257,8 @@ int cmd_ps(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s  %s\n", "NAME", "STATE", "UPTIME",
-		       "GUEST", "ACCEL", "PID", "POLICY", "AUDIT_DB");
+		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s  %s  %s\n", "NAME", "STATE", "UPTIME",
+		       "GUEST", "ACCEL", "PID", "POLICY", "AUDIT_DB", "PORTS");
 	d = opendir(sbx_run_dir());
 	while (d && (de = readdir(d))) {
 		struct sbx_info info;
@@ -281,15 +281,18 @@ int cmd_ps(int argc, char **argv)
 			aud_fmt_json_str(stdout, info.accel);
 			printf(",\"audit_db\":");
 			aud_fmt_json_str(stdout, info.audit_db);
+			printf(",\"ports\":");
+			aud_fmt_json_str(stdout, info.ports);
 			printf(",\"pid\":%d,\"boot_ms\":%lld}", (int)info.pid,
 			       (long long)info.boot_ms);
 		} else {
 			sbx_fmt_uptime(up, ut, sizeof(ut));
-			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s  %s\n", info.name,
+			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s  %s  %s\n", info.name,
 			       sbx_state_name(st), ut, info.guest[0] ? info.guest : "-",
 			       info.accel[0] ? info.accel : "-", (int)info.pid,
 			       info.policy[0] ? info.policy : "-",
-			       info.audit_db[0] ? info.audit_db : "-");
+			       info.audit_db[0] ? info.audit_db : "-",
+			       info.ports[0] ? info.ports : "-");
 		}
 		first = 0;
 	}

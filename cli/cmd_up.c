@@ -42,6 +42,7 @@
 #include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
+#include "vmctl/pub.h"
 #include "vmctl/jail.h"
 #include "vmctl/sbx.h"
 #include "vmctl/sbxd.h"
@@ -69,7 +70,7 @@ static void up_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--accel A] [-d]\n"
-		"                  [-v] [-- CMD [ARG...]]\n\n"
+		"                  [-p [IP:]PORT:GUEST_PORT]... [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
 		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
@@ -82,6 +83,9 @@ static void up_usage(FILE *out)
 		"  -d         detach: print the name once the guest is ready and return;\n"
 		"             use 'agentgw exec/shell/logs/down N' afterwards. With CMD, it\n"
 		"             runs without a terminal and the sandbox stops when it exits\n"
+		"  -p [HOST_IP:]HOST_PORT:GUEST_PORT  publish a port of the guest on the\n"
+		"             host (HOST_IP default 127.0.0.1; repeatable); each connection\n"
+		"             is relayed by the gateway and audited as net/inbound\n"
 		"  -v         log more (twice: debug)\n"
 		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n"
 		"Each sandbox gets a free /30 out of $AGENTGW_POOL (default %s);\n"
@@ -167,6 +171,34 @@ static void up_report_fail(int wfd, const char *what, const char *detail)
 
 	if (n > 0 && write(wfd, msg, (size_t)AGW_MIN(n, (int)sizeof(msg) - 1)) < 0)
 		return;
+}
+
+static void up_pub_emit(void *ctx, const struct aud_event *ev)
+{
+	if (sup_emit(ctx, ev) < 0)
+		log_error("audit: cannot record a published port's connection");
+}
+
+/* -p: listen on the host, relay to the guest (vmctl/pub.h); ps shows the ports. */
+static int up_publish(struct up_state *u, const char *name, const struct pub_spec *v, size_t n,
+		      struct in_addr guest, struct pub **out)
+{
+	char err[256], list[PUB_MAX * 48] = "";
+	int r = pub_new(sup_loop(u->sup), v, n, guest, up_pub_emit, u->sup, out, err, sizeof(err));
+
+	if (r < 0) {
+		fprintf(stderr, "agentgw up: %s\n", err);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(list);
+
+		if (i)
+			list[len++] = ',';
+		pub_str(&v[i], list + len, sizeof(list) - len);
+	}
+	sbx_info_add(name, "ports", list);
+	return 0;
 }
 
 /* ^C: the sandbox stops as on SIGTERM, but the user hears why and the stop row says so. */
@@ -398,6 +430,9 @@ int cmd_up(int argc, char **argv)
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
 	char **cmd = NULL;
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL;
+	struct pub_spec pubs[PUB_MAX];
+	struct pub *pub = NULL;
+	size_t npub = 0;
 	enum qemu_accel accel_want;
 	struct accel_verdict av;
 	struct cg cg = {0};
@@ -419,6 +454,16 @@ int cmd_up(int argc, char **argv)
 			workspace = argv[++i];
 		} else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc) {
 			accel_flag = argv[++i];
+		} else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--publish") == 0) &&
+			   i + 1 < argc) {
+			if (npub == PUB_MAX || pub_parse(argv[++i], &pubs[npub]) < 0) {
+				fprintf(stderr,
+					"agentgw up: -p %s: expected [HOST_IP:]HOST_PORT:GUEST_PORT "
+					"(at most %d)\n",
+					argv[i], PUB_MAX);
+				return CLI_USAGE;
+			}
+			npub++;
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
@@ -564,6 +609,8 @@ int cmd_up(int argc, char **argv)
 	}
 	snprintf(num, sizeof(num), "%lld", (long long)sup_sandbox_id(u.sup));
 	sbx_info_add(c.name, "sandbox_id", num);
+	if (npub && up_publish(&u, c.name, pubs, npub, guest, &pub) < 0)
+		goto out;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		fprintf(stderr, "agentgw up: pipe: %s\n", strerror(errno));
 		goto out;
@@ -626,6 +673,7 @@ out:
 	}
 	if (u.sup && u.pipe_r >= 0)
 		ev_del_fd(sup_loop(u.sup), u.pipe_r);
+	pub_free(pub);
 	sup_free(u.sup);
 	if (p[0] >= 0)
 		close(p[0]);

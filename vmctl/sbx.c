@@ -89,6 +89,8 @@ int sbx_info_parse(const char *text, size_t n, struct sbx_info *info)
 			sbx_copy(info->accel, sizeof(info->accel), eq + 1, vlen);
 		else if (KEY("audit_db"))
 			sbx_copy(info->audit_db, sizeof(info->audit_db), eq + 1, vlen);
+		else if (KEY("ports"))
+			sbx_copy(info->ports, sizeof(info->ports), eq + 1, vlen);
 		else if (KEY("sandbox_id"))
 			info->sandbox_id = strtoll(num, NULL, 10);
 		else if (KEY("runner"))
