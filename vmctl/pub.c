@@ -102,8 +102,7 @@ size_t pub_str(const struct pub_spec *p, char *buf, size_t cap)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-static void pub_event(struct pub_conn *k, const char *op, const char *decision,
-		      const char *reason)
+static void pub_event(struct pub_conn *k, const char *op, const char *decision, const char *reason)
 {
 	struct aud_event ev = {0};
 	char target[64], detail[96], hp[48];
@@ -355,7 +354,8 @@ int pub_new(struct ev_loop *loop, const struct pub_spec *v, size_t n, struct in_
 		l->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		p->nlsn = i + 1;
 		pub_str(&v[i], hp, sizeof(hp));
-		if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		if (l->fd < 0 ||
+		    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 		    bind(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l->fd, 64) < 0) {
 			rc = -errno;
 			snprintf(err, errcap, "-p %s: %s", hp, strerror(errno));

@@ -9,11 +9,11 @@
 
 #include "vmctl/redact.h"
 
-static const char *const redact_words[] = {"pass", "pwd",    "secret", "token",  "key",
-					   "auth", "cred",   "cookie", "session", NULL};
-static const char *const redact_prefixes[] = {"sk-",  "ghp_",  "gho_",  "ghs_",	 "ghu_",
+static const char *const redact_words[] = {"pass", "pwd",  "secret", "token",	"key",
+					   "auth", "cred", "cookie", "session", NULL};
+static const char *const redact_prefixes[] = {"sk-",	     "ghp_",   "gho_",	"ghs_",	 "ghu_",
 					      "github_pat_", "glpat-", "xoxb-", "xoxp-", "AKIA",
-					      "hf_",  "AIza",  NULL};
+					      "hf_",	     "AIza",   NULL};
 
 /* Does s[0..n) contain one of the secret words, ignoring case? */
 static bool redact_is_secret_name(const char *s, size_t n)
@@ -95,9 +95,11 @@ static void redact_scan(struct redact_out *o, const char *s)
 			size_t k = strspn(s + i, "-"), id;
 
 			id = k;
-			while (isalnum((unsigned char)s[i + id]) || s[i + id] == '_' || s[i + id] == '-')
+			while (isalnum((unsigned char)s[i + id]) || s[i + id] == '_' ||
+			       s[i + id] == '-')
 				id++;
-			if (id > k && s[i + id] == '=' && redact_is_secret_name(s + i + k, id - k)) {
+			if (id > k && s[i + id] == '=' &&
+			    redact_is_secret_name(s + i + k, id - k)) {
 				size_t v = id + 1;
 
 				while (s[i + v] && !strchr(" \t\n'\";&|)", s[i + v]))

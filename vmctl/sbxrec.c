@@ -42,7 +42,8 @@ int sbxrec_parse(const char *text, size_t n, struct sbxrec *r)
 		vlen = len - klen - 1;
 		if (klen == 4 && memcmp(line, "name", 4) == 0 && vlen <= SBX_NAME_MAX)
 			sbxrec_copy(r->name, sizeof(r->name), eq + 1, vlen);
-		else if (klen == 8 && memcmp(line, "audit_db", 8) == 0 && vlen < sizeof(r->audit_db))
+		else if (klen == 8 && memcmp(line, "audit_db", 8) == 0 &&
+			 vlen < sizeof(r->audit_db))
 			sbxrec_copy(r->audit_db, sizeof(r->audit_db), eq + 1, vlen);
 	}
 	if (!sbx_name_valid(r->name) || !r->audit_db[0])

@@ -60,8 +60,9 @@ static void test_redact_table(void **state)
 
 		if (strcmp(out, redact_cases[i].want) != 0)
 			fail_msg("case %zu '%s' (after '%s'): got '%s', want '%s'", i,
-				 redact_cases[i].arg, redact_cases[i].prev ? redact_cases[i].prev : "",
-				 out, redact_cases[i].want);
+				 redact_cases[i].arg,
+				 redact_cases[i].prev ? redact_cases[i].prev : "", out,
+				 redact_cases[i].want);
 		assert_int_equal(hit, strcmp(redact_cases[i].arg, redact_cases[i].want) != 0);
 	}
 }
