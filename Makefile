@@ -45,7 +45,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all build-all deps test unit check-build bench fuzz clean format image
+.PHONY: all build-all deps test unit check-build bench fuzz clean format image man
 
 # The guest image is built (and cached under build/images/) with the same
 # extra programs the e2e tests use, so one cached image serves both.
@@ -56,6 +56,11 @@ all: deps
 
 build-all: $(BUILD)/agentgw $(BUILD)/libagentgw.a $(BUILD)/guest/agentgw-init
 	$(BUILD)/agentgw image build --add $(IMAGE_ADD) >/dev/null
+
+# The man page, made from the help texts (scripts/mkman.sh).
+man: $(BUILD)/agentgw.1
+$(BUILD)/agentgw.1: $(BUILD)/agentgw scripts/mkman.sh
+	scripts/mkman.sh $(BUILD)/agentgw >$@.tmp && mv $@.tmp $@
 
 deps:
 	@bash scripts/deps.sh

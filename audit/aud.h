@@ -153,6 +153,11 @@ struct aud_row {
 	const char *detail;
 };
 
+/*
+ * 1 if the database has a sandbox row with this name (or id, when all
+ * digits), 0 if not, -AGW_EDB on error. Blocks on the database.
+ */
+int aud_sandbox_known(struct aud_db *db, const char *name_or_id);
 /* Start a query (parameterised SQL). Rows come oldest first (by id). */
 int aud_query_open(struct aud_db *db, const struct aud_filter *f, struct aud_cursor **out);
 /* 1: *row filled (valid until the next call), 0: no more rows, < 0: error. */
@@ -163,9 +168,11 @@ const char *aud_db_errmsg(struct aud_db *db);
 
 /*
  * Write the stats report for the events matching f: per sandbox and kind,
- * counts by decision; then the 10 most denied targets. Returns 0 or < 0.
+ * counts by decision; then the 10 most denied targets. As a table, or with
+ * json one object {"by_kind": [...], "top_denied": [...]} on one line.
+ * Returns 0 or < 0.
  */
-int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out);
+int aud_stats_write(struct aud_db *db, const struct aud_filter *f, bool json, FILE *out);
 
 /*
  * Parse a time for --since/--until into unix microseconds: relative "30s",

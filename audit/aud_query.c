@@ -209,8 +209,10 @@ static void aud_put_plain(FILE *out, const char *s, int width)
 		fputc(' ', out);
 }
 
-int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out)
+int aud_stats_write(struct aud_db *db, const struct aud_filter *f, bool json, FILE *out)
 {
+	int first = 1;
+
 	struct aud_filter nolimit = *f;
 	sqlite3_stmt *st = NULL;
 	char sql[1024];
@@ -230,9 +232,29 @@ int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out)
 	if (rc != SQLITE_OK)
 		goto out;
 	aud_bind_filter(st, &nolimit);
-	fprintf(out, "%-6s %-16s %-10s %9s %9s %9s %10s %9s\n", "ID", "SANDBOX", "KIND", "EVENTS",
-		"ALLOW", "DENY", "WOULD_DENY", "ERROR");
+	if (json)
+		fputs("{\"by_kind\":[", out);
+	else
+		fprintf(out, "%-6s %-16s %-10s %9s %9s %9s %10s %9s\n", "ID", "SANDBOX", "KIND",
+			"EVENTS", "ALLOW", "DENY", "WOULD_DENY", "ERROR");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json) {
+			fprintf(out, "%s{\"sandbox_id\":%lld,\"sandbox\":", first ? "" : ",",
+				(long long)sqlite3_column_int64(st, 0));
+			aud_fmt_json_str(out, aud_col_text(st, 1));
+			fputs(",\"kind\":", out);
+			aud_fmt_json_str(out, aud_col_text(st, 2));
+			fprintf(out,
+				",\"events\":%lld,\"allow\":%lld,\"deny\":%lld,\"would_deny\":%lld,"
+				"\"error\":%lld}",
+				(long long)sqlite3_column_int64(st, 3),
+				(long long)sqlite3_column_int64(st, 4),
+				(long long)sqlite3_column_int64(st, 5),
+				(long long)sqlite3_column_int64(st, 6),
+				(long long)sqlite3_column_int64(st, 7));
+			first = 0;
+			continue;
+		}
 		fprintf(out, "%-6lld ", (long long)sqlite3_column_int64(st, 0));
 		aud_put_plain(out, aud_col_text(st, 1) ? aud_col_text(st, 1) : "-", 16);
 		fputc(' ', out);
@@ -260,8 +282,22 @@ int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out)
 	if (rc != SQLITE_OK)
 		goto out;
 	aud_bind_filter(st, &nolimit);
-	fprintf(out, "\ntop denied targets:\n%9s %-10s %s\n", "COUNT", "KIND", "TARGET");
+	if (json)
+		fputs("],\"top_denied\":[", out);
+	else
+		fprintf(out, "\ntop denied targets:\n%9s %-10s %s\n", "COUNT", "KIND", "TARGET");
+	first = 1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json) {
+			fprintf(out, "%s{\"count\":%lld,\"kind\":", first ? "" : ",",
+				(long long)sqlite3_column_int64(st, 2));
+			aud_fmt_json_str(out, aud_col_text(st, 0));
+			fputs(",\"target\":", out);
+			aud_fmt_json_str(out, aud_col_text(st, 1));
+			fputc('}', out);
+			first = 0;
+			continue;
+		}
 		fprintf(out, "%9lld ", (long long)sqlite3_column_int64(st, 2));
 		aud_put_plain(out, aud_col_text(st, 0), 10);
 		fputc(' ', out);
@@ -270,6 +306,8 @@ int aud_stats_write(struct aud_db *db, const struct aud_filter *f, FILE *out)
 	}
 	if (rc != SQLITE_DONE)
 		goto out;
+	if (json)
+		fputs("]}\n", out);
 	rc = SQLITE_OK;
 out:
 	if (rc != SQLITE_OK)
@@ -396,4 +434,20 @@ int aud_parse_time(const char *s, int64_t now_us, int64_t *out_us)
 	if (len >= 10 && s[4] == '-')
 		return aud_parse_absolute(s, out_us);
 	return aud_parse_relative(s, now_us, out_us);
+}
+
+int aud_sandbox_known(struct aud_db *db, const char *name_or_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db->db, "SELECT 1 FROM sandbox WHERE name = ?1 OR id = ?2 LIMIT 1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return -AGW_EDB;
+	sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, aud_all_digits(name_or_id) ? strtoll(name_or_id, NULL, 10) : -1);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -AGW_EDB;
 }

@@ -10,6 +10,7 @@
  * there. Rows decided by an explicit rule are kept apart and only listed.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -210,6 +211,20 @@ static bool sug_is_addr(const char *host)
 	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
 }
 
+/* Letters, digits, '-', '_' and '.', with at least one letter: a name a host rule can hold. */
+static bool sug_is_hostname(const char *h)
+{
+	bool alpha = false;
+
+	for (; *h; h++) {
+		if (isalpha((unsigned char)*h))
+			alpha = true;
+		else if (!isdigit((unsigned char)*h) && *h != '-' && *h != '_' && *h != '.')
+			return false;
+	}
+	return alpha;
+}
+
 /* Split "host:port", "[v6]:port" or "host/path" into host and port. */
 static void sug_split_target(const char *t, char *host, size_t cap, unsigned *port)
 {
@@ -217,6 +232,17 @@ static void sug_split_target(const char *t, char *host, size_t cap, unsigned *po
 	size_t n;
 
 	*port = 0;
+	/* An IPv6 address without brackets (a dropped packet's target): all of it. */
+	n = strcspn(t, "/");
+	if (n < cap) {
+		size_t colons = 0;
+
+		for (size_t i = 0; i < n; i++)
+			colons += t[i] == ':';
+		snprintf(host, cap, "%.*s", (int)n, t);
+		if (colons >= 2 && sug_is_addr(host))
+			return;
+	}
 	if (t[0] == '[') {
 		end = strchr(t, ']');
 		n = end ? (size_t)(end - t - 1) : strlen(t + 1);
@@ -267,7 +293,9 @@ int aud_suggest_add(struct aud_suggest *s, const struct aud_row *r)
 	sug_split_target(r->target, host, sizeof(host), &port);
 	if (!host[0])
 		return 0;
-	e = sug_find(s, sug_is_addr(host) ? SUG_ADDR : SUG_HOST, host, NULL);
+	/* Never a host rule from an address, nor from what is not a host name. */
+	e = sug_find(s, sug_is_addr(host) || !sug_is_hostname(host) ? SUG_ADDR : SUG_HOST, host,
+		     NULL);
 	if (!e)
 		return s->dropped ? 0 : -AGW_ENOMEM;
 	if (!strcmp(r->kind, "net") && port) {
@@ -357,9 +385,22 @@ void aud_suggest_write(const struct aud_suggest *s, FILE *out)
 			if (e->cls != SUG_ADDR)
 				continue;
 			sug_write_what(e, out);
+			if (!sug_is_addr(e->key)) {
+				fprintf(out, "    # not a host name or address: ");
+				sug_write_quoted(e->key, out);
+				fputc('\n', out);
+				continue;
+			}
 			fprintf(out, "    # a bare address: allow the name the agent meant instead,\n"
 				     "    # or uncomment this if it really has no name\n");
 			fprintf(out, "    # - cidr: %s%s\n", e->key, strchr(e->key, ':') ? "/128" : "/32");
+			/* cidr rules without ports allow every port: keep the ones used */
+			if (e->nports) {
+				fprintf(out, "    #   ports: [");
+				for (size_t k = 0; k < e->nports; k++)
+					fprintf(out, "%s%u", k ? ", " : "", e->ports[k]);
+				fprintf(out, "]\n");
+			}
 		}
 	}
 	if (sug_n(s, SUG_PATH)) {

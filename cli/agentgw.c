@@ -25,7 +25,7 @@ static const struct verb verbs[] = {
 	{"gateway", cmd_gateway, "enforce a policy on an existing interface (no VM)"},
 	{"fs-serve", cmd_fs, "serve a workspace over 9P2000.L with the policy's path rules, without a VM"},
 	{"up", cmd_up, "boot a sandbox microvm behind the gateway and run a command in it"},
-	{"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator"},
+	{"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator, audit db"},
 	{"exec", cmd_exec, "run a command in a running sandbox (-t: with a PTY)"},
 	{"shell", cmd_shell, "open a shell in a running sandbox"},
 	{"logs", cmd_logs, "print a sandbox's guest console (-f: follow)"},
@@ -33,6 +33,7 @@ static const struct verb verbs[] = {
 	{"image", cmd_image, "build the guest image (kernel, modules, busybox, agentgw-init)"},
 	{"doctor", cmd_doctor, "check this machine can run sandboxes, and say how to fix what is missing"},
 	{"vm-run", cmd_vm_run, "development: boot the guest image and run commands in it"},
+	{"completion", cmd_completion, "print a bash or zsh completion script"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "print this help"},
 };

@@ -33,16 +33,38 @@ int cmd_shell(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
+/* `agentgw completion bash|zsh`: cli/cmd_completion.c */
+int cmd_completion(int argc, char **argv);
 /* `agentgw policy suggest` (argv: "suggest" ...); lives in cmd_suggest.c. */
 int cmd_policy_suggest(int argc, char **argv);
 
 struct aud_db;
 /*
  * Open the audit database read-only for verb `who`: dbopt, else the
- * policy file's audit.database, else the default path (written to dbpath).
- * Prints the error; returns CLI_OK, CLI_USAGE or CLI_FAIL.
+ * policy file's audit.database, else the database of sandbox `sandbox`
+ * (its state dir, else the record `up` left, vmctl/sbxrec.h), else with
+ * sandbox NULL the running or last started sandbox's (named on stderr),
+ * else the default path (written to dbpath). A sandbox name the database
+ * does not know is an error. Prints the error; returns CLI_OK, CLI_USAGE or
+ * CLI_FAIL.
  */
-int cli_audit_open(const char *who, const char *dbopt, const char *policy, char *dbpath,
-		   size_t cap, struct aud_db **db);
+int cli_audit_open(const char *who, const char *dbopt, const char *policy, const char *sandbox,
+		   char *dbpath, size_t cap, struct aud_db **db);
+
+struct pol_errors;
+/*
+ * Print a policy load's errors on stderr, one line each: file:line:col: msg,
+ * or file: msg for errors about the whole file; with none, file: the text
+ * of rc (when rc < 0).
+ */
+void cli_pol_errors(const char *file, int rc, const struct pol_errors *errs);
+
+struct pol;
+/*
+ * Check that p's workspace (if it has a filesystem section) is an existing
+ * directory; if not print "file: filesystem.workspace DIR: why[; hint]" and
+ * return -1. Returns 0 when fine. Blocks on stat.
+ */
+int cli_check_workspace(const char *file, const struct pol *p, const char *hint);
 
 #endif

@@ -18,6 +18,8 @@
 #include "audit/aud.h"
 #include "cli.h"
 #include "policies/pol.h"
+#include "vmctl/accel.h"
+#include "vmctl/sbxrec.h"
 
 /* Which options a sub-verb takes. */
 enum {
@@ -52,11 +54,12 @@ static void aud_cli_on_signal(int sig)
 	aud_cli_stop = 1;
 }
 
-int cli_audit_open(const char *who, const char *dbopt, const char *policy, char *dbpath,
-		   size_t cap, struct aud_db **db)
+int cli_audit_open(const char *who, const char *dbopt, const char *policy, const char *sandbox,
+		   char *dbpath, size_t cap, struct aud_db **db)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
+	struct sbxrec rec;
 	char err[PATH_MAX + 128];
 	int rc;
 
@@ -66,17 +69,25 @@ int cli_audit_open(const char *who, const char *dbopt, const char *policy, char 
 	} else if (policy) {
 		rc = pol_load_file(policy, &p, &errs);
 		if (rc < 0) {
-			for (size_t i = 0; i < errs.n; i++)
-				fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line,
-					errs.v[i].col, errs.v[i].msg);
-			if (!errs.n)
-				fprintf(stderr, "agentgw %s: %s: %s\n", who, policy, agw_strerror(rc));
+			cli_pol_errors(policy, rc, &errs);
 			pol_errors_free(&errs);
 			return CLI_USAGE;
 		}
 		if (pol_audit_db(p))
 			snprintf(dbpath, cap, "%s", pol_audit_db(p));
 		pol_free(p);
+	} else if ((rc = sbxrec_find(sandbox, &rec)) == 0) {
+		/* The sandbox's own database: named, running, or the last one started. */
+		snprintf(dbpath, cap, "%s", rec.audit_db);
+		if (!sandbox)
+			fprintf(stderr, "agentgw %s: %s (sandbox '%s'%s)\n", who, dbpath, rec.name,
+				rec.live ? "" : ", not running");
+	} else if (sandbox && sandbox[strspn(sandbox, "0123456789")]) {
+		fprintf(stderr,
+			"agentgw %s: no sandbox '%s': not running and not recorded in %s/%s/; "
+			"pass --db or --policy\n",
+			who, sandbox, accel_state_dir(), SBXREC_DIR);
+		return CLI_USAGE;
 	}
 	if (!dbpath[0] && aud_default_db_path(dbpath, cap) < 0) {
 		fprintf(stderr, "agentgw %s: no default database path (HOME unset); pass --db\n",
@@ -88,12 +99,23 @@ int cli_audit_open(const char *who, const char *dbopt, const char *policy, char 
 		fprintf(stderr, "agentgw %s: %s\n", who, err);
 		return CLI_FAIL;
 	}
+	if (sandbox && (rc = aud_sandbox_known(*db, sandbox)) <= 0) {
+		if (rc == 0)
+			fprintf(stderr, "agentgw %s: no sandbox '%s' in %s (see 'agentgw audit stats')\n",
+				who, sandbox, dbpath);
+		else
+			fprintf(stderr, "agentgw %s: %s: %s\n", who, dbpath, aud_db_errmsg(*db));
+		aud_db_close(*db);
+		*db = NULL;
+		return rc == 0 ? CLI_USAGE : CLI_FAIL;
+	}
 	return CLI_OK;
 }
 
 static int aud_cli_open(struct aud_cli *c, struct aud_db **db)
 {
-	return cli_audit_open("audit", c->db, c->policy, c->dbpath, sizeof(c->dbpath), db);
+	return cli_audit_open("audit", c->db, c->policy, c->f.sandbox, c->dbpath, sizeof(c->dbpath),
+			      db);
 }
 
 /* Print every row of f; returns the last id seen in *last (unchanged if none). */
@@ -170,7 +192,7 @@ static int aud_cli_stats(struct aud_cli *c)
 
 	if (rc != CLI_OK)
 		return rc;
-	rc = aud_stats_write(db, &c->f, stdout);
+	rc = aud_stats_write(db, &c->f, c->json, stdout);
 	if (rc < 0)
 		fprintf(stderr, "agentgw audit: %s: %s (%s)\n", c->dbpath, agw_strerror(rc),
 			aud_db_errmsg(db));
@@ -242,7 +264,9 @@ static const struct aud_sub aud_subs[] = {
      "usage: agentgw audit query [--db F | --policy F] [--sandbox N] [--kind K]\n"
      "         [--decision D] [--since T] [--until T] [--target GLOB] [--limit N] [--json]\n"
      "Print the newest matching events (default 100), oldest first, as a table or\n"
-     "as JSON lines. --sandbox takes a name or an id. T is 30s, 10m, 2h, 3d, 1w ago,\n"
+     "as JSON lines. --sandbox takes a name or an id. K is dns, net, http, fs, exec,\n"
+     "lifecycle or policy; D is allow, deny, would_deny or error.\n"
+     "T is 30s, 10m, 2h, 3d, 1w ago,\n"
      "a local time 2026-11-23T10:00[:SS] (Z for UTC), a date, or unix seconds.\n"
      "--target is a case-sensitive glob (* ? [...]) over the whole target.\n"},
     {"tail", aud_cli_tail, AOPT_FILTER | AOPT_JSON | AOPT_TAIL,
@@ -250,9 +274,10 @@ static const struct aud_sub aud_subs[] = {
      "usage: agentgw audit tail [--db F | --policy F] [-n N] [-f] [--json] [filters]\n"
      "Print the newest N events (default 20); with -f keep printing new events as\n"
      "they are committed, until interrupted. Filters as in 'audit query'.\n"},
-    {"stats", aud_cli_stats, AOPT_FILTER, "counts by decision, top denied targets",
-     "usage: agentgw audit stats [--db F | --policy F] [filters]\n"
-     "Counts by decision per sandbox and kind, then the 10 most denied targets.\n"},
+    {"stats", aud_cli_stats, AOPT_FILTER | AOPT_JSON, "counts by decision, top denied targets",
+     "usage: agentgw audit stats [--db F | --policy F] [--json] [filters]\n"
+     "Counts by decision per sandbox and kind, then the 10 most denied targets;\n"
+     "--json: one object {\"by_kind\": [...], \"top_denied\": [...]}.\n"},
     {"export", aud_cli_export, AOPT_FILTER | AOPT_LIMIT | AOPT_FORMAT,
      "stream events as JSON lines or CSV",
      "usage: agentgw audit export --format jsonl|csv [--db F | --policy F] [filters]\n"
@@ -266,8 +291,11 @@ static void aud_cli_usage(FILE *out)
 	fprintf(out, "usage: agentgw audit SUBVERB [OPTIONS]\n\nsubverbs:\n");
 	for (size_t i = 0; i < AGW_ARRAY_LEN(aud_subs); i++)
 		fprintf(out, "  %-8s %s\n", aud_subs[i].name, aud_subs[i].summary);
-	fprintf(out, "\nDatabase: --db F, else the audit.database of --policy F, else\n"
-		     "/var/lib/agentgw/audit.db as root or $XDG_STATE_HOME/agentgw/audit.db.\n"
+	fprintf(out, "\nDatabase: --db F, else the audit.database of --policy F, else that of\n"
+		     "sandbox --sandbox N, else that of the running sandbox (the newest) or of\n"
+		     "the last one started (recorded in $AGENTGW_STATE_DIR, default\n"
+		     "/var/lib/agentgw), else /var/lib/agentgw/audit.db as root or\n"
+		     "$XDG_STATE_HOME/agentgw/audit.db.\n"
 		     "Run 'agentgw audit SUBVERB --help' for its options.\n");
 }
 
@@ -294,6 +322,27 @@ static int aud_cli_count(const char *opt, const char *s, long long *out)
 		return -1;
 	}
 	return 0;
+}
+
+static const char *const aud_cli_kinds[] = {"dns",  "net",       "http",   "fs",
+					     "exec", "lifecycle", "policy", NULL};
+static const char *const aud_cli_decisions[] = {"allow", "deny", "would_deny", "error", NULL};
+
+/* A filter value that can never match is a mistake: say which values exist. */
+static int aud_cli_oneof(const struct aud_sub *sub, const char *opt, const char *v,
+			 const char *const *ok)
+{
+	char list[128] = "";
+
+	for (size_t i = 0; ok[i]; i++) {
+		if (strcmp(v, ok[i]) == 0)
+			return 0;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 ok[i]);
+	}
+	fprintf(stderr, "agentgw audit %s: unknown %s '%s'; use one of %s\n", sub->name, opt, v,
+		list);
+	return -1;
 }
 
 static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struct aud_cli *c)
@@ -355,8 +404,8 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 				argv[optind - 1]);
 			return -1;
 		case '?':
-			fprintf(stderr, "agentgw audit %s: unknown option %s\n", sub->name,
-				argv[optind - 1]);
+			fprintf(stderr, "agentgw audit %s: unknown option %s (see 'agentgw audit %s --help')\n",
+				sub->name, argv[optind - 1], sub->name);
 			return -1;
 		default:
 			need = AOPT_FILTER;
@@ -377,9 +426,13 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 			c->f.sandbox = optarg;
 			break;
 		case O_KIND:
+			if (aud_cli_oneof(sub, "--kind", optarg, aud_cli_kinds) < 0)
+				return -1;
 			c->f.kind = optarg;
 			break;
 		case O_DECISION:
+			if (aud_cli_oneof(sub, "--decision", optarg, aud_cli_decisions) < 0)
+				return -1;
 			c->f.decision = optarg;
 			break;
 		case O_TARGET:
@@ -450,9 +503,7 @@ int cmd_audit(int argc, char **argv)
 		c.f.limit = 0;
 	if (sub->opts & AOPT_FORMAT)
 		c.f.limit = 0;
-	if (aud_cli_parse(sub, argc - 1, argv + 1, &c) < 0) {
-		fputs(sub->usage, stderr);
-		return CLI_USAGE;
-	}
+	if (aud_cli_parse(sub, argc - 1, argv + 1, &c) < 0)
+		return CLI_USAGE; /* the one-line error says what; --help has the rest */
 	return sub->fn(&c);
 }

@@ -664,8 +664,9 @@ int cmd_doctor(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else {
-			fprintf(stderr, "agentgw doctor: unknown option '%s'\n", argv[i]);
-			doctor_usage(stderr);
+			fprintf(stderr,
+				"agentgw doctor: unknown option '%s' (see 'agentgw doctor --help')\n",
+				argv[i]);
 			return CLI_USAGE;
 		}
 	}

@@ -187,8 +187,8 @@ int cmd_fs(int argc, char **argv)
 		case 'h':
 			fs_usage(stdout);
 			return CLI_OK;
-		default:
-			fs_usage(stderr);
+		default: /* getopt said what was wrong */
+			fprintf(stderr, "agentgw fs-serve: see 'agentgw fs-serve --help'\n");
 			return CLI_USAGE;
 		}
 	}

@@ -127,8 +127,9 @@ int cmd_gateway(int argc, char **argv)
 			gateway_usage(stdout);
 			return CLI_OK;
 		default:
-			fprintf(stderr, "agentgw gateway: unknown option '%s'\n", argv[optind - 1]);
-			gateway_usage(stderr);
+			fprintf(stderr,
+				"agentgw gateway: unknown option '%s' (see 'agentgw gateway --help')\n",
+				argv[optind - 1]);
 			return CLI_USAGE;
 		}
 	}
@@ -198,6 +199,11 @@ int cmd_policy_reload(int argc, char **argv)
 			"waits until both gateway children applied it: exit 0 when they did, 1\n"
 			"with the reason when they did not (or gave no answer within 8 s).\n");
 		return argc == 2 ? CLI_OK : CLI_USAGE;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "agentgw policy reload: needs root (signals the sandbox's "
+				"supervisor); run with sudo\n");
+		return CLI_FAIL;
 	}
 	if (!sbx_name_valid(argv[1]) || sbx_info_read(argv[1], &info) < 0 ||
 	    sbx_state_of(&info) == SBX_DEAD) {

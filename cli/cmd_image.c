@@ -62,8 +62,9 @@ int cmd_image(int argc, char **argv)
 				o.add[o.n_add++] = argv[++i];
 			}
 		} else {
-			fprintf(stderr, "agentgw image: unknown option '%s'\n", argv[i]);
-			image_usage(stderr);
+			fprintf(stderr,
+				"agentgw image: unknown option '%s' (see 'agentgw image --help')\n",
+				argv[i]);
 			return CLI_USAGE;
 		}
 	}

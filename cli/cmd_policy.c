@@ -31,7 +31,7 @@ static int policy_check(int argc, char **argv);
 static int policy_explain(int argc, char **argv);
 
 static const struct subverb subverbs[] = {
-    {"check", policy_check, "FILE...", "validate policies: a summary, or every error"},
+    {"check", policy_check, "[--json] FILE...", "validate policies: a summary, or every error"},
     {"explain", policy_explain,
      "FILE (--host H [--port P] [--method M [--path P]] | --fs PATH --access A |\n"
      "                  --fs-rename SRC DST [--dir] [--replace] | --fs-link SRC DST) [--json]",
@@ -78,53 +78,98 @@ static int load_err_exit(int ret)
 	return CLI_USAGE; /* policy errors, missing or unreadable file */
 }
 
-/* Load one policy, printing every error; returns NULL on failure. */
-static struct pol *load(const char *file, int *rc)
+/* Load one policy, printing every error; returns NULL on failure. With
+ * jerrs, each error is also appended to it as {line, col, message}. */
+static struct pol *load_json(const char *file, int *rc, json_t *jerrs)
 {
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	int ret = pol_load_file(file, &p, &errs);
 
-	for (size_t i = 0; i < errs.n; i++) {
-		if (errs.v[i].line > 0)
-			fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line,
-				errs.v[i].col, errs.v[i].msg);
-		else
-			fprintf(stderr, "%s: %s\n", errs.v[i].file, errs.v[i].msg);
-	}
-	if (ret < 0 && errs.n == 0)
-		fprintf(stderr, "%s: %s\n", file, agw_strerror(ret));
+	cli_pol_errors(file, ret, &errs);
+	for (size_t i = 0; jerrs && i < errs.n; i++)
+		json_array_append_new(jerrs, json_pack("{s:i, s:i, s:s}", "line", errs.v[i].line,
+						       "col", errs.v[i].col, "message",
+						       errs.v[i].msg));
+	if (jerrs && ret < 0 && errs.n == 0)
+		json_array_append_new(jerrs, json_pack("{s:i, s:i, s:s}", "line", 0, "col", 0,
+						       "message", agw_strerror(ret)));
 	pol_errors_free(&errs);
 	*rc = ret < 0 ? load_err_exit(ret) : CLI_OK;
 	return p;
 }
 
+static struct pol *load(const char *file, int *rc)
+{
+	return load_json(file, rc, NULL);
+}
+
 static int policy_check(int argc, char **argv)
 {
-	int rc = CLI_OK;
+	json_t *all = NULL;
+	bool json = false;
+	int rc = CLI_OK, first = 1;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: agentgw policy check FILE...\n\n"
+		printf("usage: agentgw policy check [--json] FILE...\n\n"
 		       "Loads each policy and prints one summary line, or every error as\n"
-		       "file:line:column: message on stderr. Exit 0 if all are valid, 2 if not.\n");
+		       "file:line:column: message on stderr. The workspace must exist.\n"
+		       "--json: one JSON array on stdout, an object per file (ok, name, mode,\n"
+		       "sha256, rule counts, workspace, audit_db, or errors).\n"
+		       "Exit 0 if all are valid, 2 if not.\n");
 		return CLI_OK;
 	}
-	if (argc < 2) {
-		fprintf(stderr, "usage: agentgw policy check FILE...\n");
+	if (argc > 1 && strcmp(argv[1], "--json") == 0) {
+		json = true;
+		first = 2;
+		all = json_array();
+	}
+	if (argc <= first) {
+		fprintf(stderr, "usage: agentgw policy check [--json] FILE...\n");
+		json_decref(all);
 		return CLI_USAGE;
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
+		json_t *jerrs = json ? json_array() : NULL;
 		struct pol_counts c;
 		int one;
-		struct pol *p = load(argv[i], &one);
+		struct pol *p = load_json(argv[i], &one, jerrs);
 		const char *base;
 
+		if (p && cli_check_workspace(argv[i], p, NULL) < 0) {
+			if (jerrs)
+				json_array_append_new(
+				    jerrs, json_pack("{s:i, s:i, s:s}", "line", 0, "col", 0, "message",
+						     "filesystem.workspace does not exist or is not a "
+						     "directory"));
+			one = CLI_USAGE;
+			pol_free(p);
+			p = NULL;
+		}
 		if (!p) {
 			if (rc == CLI_OK || one == CLI_USAGE)
 				rc = one;
+			if (json)
+				json_array_append_new(all, json_pack("{s:s, s:b, s:o}", "file", argv[i],
+								     "ok", 0, "errors", jerrs));
 			continue;
 		}
 		pol_counts(p, &c);
+		if (json) {
+			json_array_append_new(
+			    all,
+			    json_pack("{s:s, s:b, s:s, s:s, s:s, s:{s:i, s:i}, s:{s:i, s:i}, s:s?, "
+				      "s:s?}",
+				      "file", argv[i], "ok", 1, "name", pol_name(p), "mode",
+				      pol_mode(p) == POL_MODE_AUDIT ? "audit" : "enforce", "sha256",
+				      pol_sha256(p), "network", "allow", (int)c.net_allow, "deny",
+				      (int)c.net_deny, "filesystem", "allow", (int)c.fs_allow, "deny",
+				      (int)c.fs_deny, "workspace", pol_workspace(p), "audit_db",
+				      pol_audit_db(p)));
+			json_decref(jerrs);
+			pol_free(p);
+			continue;
+		}
 		base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
 		printf("%s: ok — policy '%s', %s, %zu network rules (%zu allow, %zu deny), "
 		       "%zu filesystem rules (%zu allow, %zu deny), sha256 %.12s…\n",
@@ -132,6 +177,14 @@ static int policy_check(int argc, char **argv)
 		       c.net_allow + c.net_deny, c.net_allow, c.net_deny, c.fs_allow + c.fs_deny,
 		       c.fs_allow, c.fs_deny, pol_sha256(p));
 		pol_free(p);
+	}
+	if (json) {
+		char *txt = json_dumps(all, JSON_COMPACT);
+
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+		json_decref(all);
 	}
 	return rc;
 }
@@ -147,7 +200,8 @@ static void explain_help(FILE *out)
 		     "Prints the verdict (allow, deny or would_deny), the deciding rule with its\n"
 		     "file:line and the reason, and every rule that matched, most specific first.\n"
 		     "Rules that matched the host or path but not the port, HTTP method/path or\n"
-		     "access are listed too, marked as not counted.\n\n"
+		     "access are listed too, marked as not counted. Exit 0 when the verdict\n"
+		     "is allow, 1 for deny or would_deny, 2 on usage or policy errors.\n\n"
 		     "  --host H      host name, or an IP address (checked against cidr rules)\n"
 		     "  --port P      port, default 443 (80 with --method)\n"
 		     "  --method M    a plain HTTP request with this method (case-sensitive)\n"
@@ -317,7 +371,7 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
 			return CLI_FAIL;
 		printf("%s\n", out);
 		free(out);
-		return CLI_OK;
+		return d.verdict == POL_ALLOW ? CLI_OK : CLI_FAIL;
 	}
 	printf("%s: %s\n", what, pol_verdict_str(d.verdict));
 	if (d.rule[0])
@@ -351,7 +405,7 @@ static int explain_move(const char *file, const struct pol *p, const struct pol_
 		       m[i].matched ? "" : " (not counted)");
 	if (!total)
 		printf("    none\n");
-	return CLI_OK;
+	return d.verdict == POL_ALLOW ? CLI_OK : CLI_FAIL; /* exit 1 on deny, as for --fs */
 }
 
 /*
@@ -460,8 +514,10 @@ static int policy_explain(int argc, char **argv)
 			continue;
 		}
 		if (a[0] == '-' || file) {
-			fprintf(stderr, "agentgw policy explain: unexpected '%s'\n", a);
-			explain_help(stderr);
+			fprintf(stderr,
+				"agentgw policy explain: unexpected '%s' (see 'agentgw policy explain "
+				"--help')\n",
+				a);
 			return CLI_USAGE;
 		}
 		file = a;
@@ -527,5 +583,8 @@ static int policy_explain(int argc, char **argv)
 	}
 	rc = explain_print(file, what, &d, m, AGW_MIN(total, (size_t)EXPLAIN_MAX), total, json);
 	pol_free(p);
+	/* Scripts test the verdict by the exit code: 0 allow, 1 deny or would_deny. */
+	if (rc == CLI_OK && d.verdict != POL_ALLOW)
+		rc = CLI_FAIL;
 	return rc;
 }

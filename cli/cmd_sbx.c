@@ -48,7 +48,7 @@ static int sbx_check_name(const char *verb, const char *name)
 
 /* ---- exec / shell ---- */
 
-static int sbx_exec(const char *name, char **argv, int tty)
+static int sbx_exec(const char *verb, const char *name, char **argv, int tty)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
@@ -62,9 +62,15 @@ static int sbx_exec(const char *name, char **argv, int tty)
 		struct sbx_info info;
 
 		if (sbx_info_read(name, &info) < 0)
-			fprintf(stderr, "agentgw exec: no sandbox '%s' (see 'agentgw ps')\n", name);
+			fprintf(stderr, "agentgw %s: no sandbox '%s' (see 'agentgw ps')\n", verb,
+				name);
+		else if (sock == -EACCES || sock == -EPERM)
+			fprintf(stderr,
+				"agentgw %s: needs root (the control socket of sandbox '%s' is "
+				"root's); run with sudo\n",
+				verb, name);
 		else
-			fprintf(stderr, "agentgw exec: sandbox '%s' is %s: %s\n", name,
+			fprintf(stderr, "agentgw %s: sandbox '%s' is %s: %s\n", verb, name,
 				sbx_state_name(sbx_state_of(&info)), agw_strerror(sock));
 		return CLI_FAIL;
 	}
@@ -76,7 +82,7 @@ static int sbx_exec(const char *name, char **argv, int tty)
 	n = ctl_encode_exec(buf, CTL_MAX_FRAME, 0, (const char *const *)argv, NULL, "", tty,
 			    ws.ws_row, ws.ws_col);
 	if (n < 0) {
-		fprintf(stderr, "agentgw exec: command too long or too many arguments\n");
+		fprintf(stderr, "agentgw %s: command too long or too many arguments\n", verb);
 		rc = CLI_USAGE;
 		goto out;
 	}
@@ -89,7 +95,7 @@ static int sbx_exec(const char *name, char **argv, int tty)
 		restore = tcsetattr(0, TCSANOW, &raw) == 0;
 	}
 	if ((n = sbx_send(sock, buf, (size_t)n, fds, 3)) < 0) {
-		fprintf(stderr, "agentgw exec: %s\n", agw_strerror(n));
+		fprintf(stderr, "agentgw %s: %s\n", verb, agw_strerror(n));
 		goto out;
 	}
 	for (;;) {
@@ -123,7 +129,7 @@ static int sbx_exec(const char *name, char **argv, int tty)
 			if (restore)
 				tcsetattr(0, TCSANOW, &saved);
 			restore = 0;
-			fprintf(stderr, "agentgw exec: sandbox '%s' went away\n", name);
+			fprintf(stderr, "agentgw %s: sandbox '%s' went away\n", verb, name);
 			break;
 		}
 		if (ctl_frame_parse(buf, (size_t)k, &h, &flen) < 0 || flen != (size_t)k)
@@ -145,8 +151,8 @@ static int sbx_exec(const char *name, char **argv, int tty)
 				if (restore)
 					tcsetattr(0, TCSANOW, &saved);
 				restore = 0;
-				fprintf(stderr, "agentgw exec: %.*s\n", (int)AGW_MIN(tlen, 512),
-					text);
+				fprintf(stderr, "agentgw %s: %.*s\n", verb,
+					(int)AGW_MIN(tlen, 512), text);
 				rc = err == ENOENT ? 127 : 126;
 			}
 			break;
@@ -194,7 +200,7 @@ int cmd_exec(int argc, char **argv)
 		fprintf(stderr, "agentgw exec: -t needs a terminal on stdin\n");
 		return CLI_USAGE;
 	}
-	return sbx_exec(name, argv + i, tty);
+	return sbx_exec("exec", name, argv + i, tty);
 }
 
 int cmd_shell(int argc, char **argv)
@@ -211,7 +217,7 @@ int cmd_shell(int argc, char **argv)
 	}
 	if (sbx_check_name("shell", argv[1]) < 0)
 		return CLI_USAGE;
-	return sbx_exec(argv[1], sh, isatty(0) && isatty(1));
+	return sbx_exec("shell", argv[1], sh, isatty(0) && isatty(1));
 }
 
 /* ---- ps ---- */
@@ -236,10 +242,12 @@ int cmd_ps(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in %s: name, "
-			       "state (starting, running, dead), policy, uptime, guest address,\n"
-			       "accelerator, supervisor pid. 'agentgw down' cleans up dead ones.\n",
-			       sbx_run_dir());
+			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in "
+			       "$AGENTGW_RUN_DIR (default %s; now %s):\n"
+			       "name, state (starting, running, dead), uptime, guest address,\n"
+			       "accelerator, supervisor pid, policy, audit database, published ports.\n"
+			       "'agentgw down' cleans up dead ones.\n",
+			       SBX_RUN_DIR_DEFAULT, sbx_run_dir());
 			return CLI_OK;
 		} else {
 			fprintf(stderr, "usage: agentgw ps [--json]\n");
@@ -249,8 +257,8 @@ int cmd_ps(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s\n", "NAME", "STATE", "UPTIME", "GUEST",
-		       "ACCEL", "PID", "POLICY");
+		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s  %s  %s\n", "NAME", "STATE", "UPTIME",
+		       "GUEST", "ACCEL", "PID", "POLICY", "AUDIT_DB", "PORTS");
 	d = opendir(sbx_run_dir());
 	while (d && (de = readdir(d))) {
 		struct sbx_info info;
@@ -271,14 +279,20 @@ int cmd_ps(int argc, char **argv)
 			aud_fmt_json_str(stdout, info.guest);
 			printf(",\"accel\":");
 			aud_fmt_json_str(stdout, info.accel);
+			printf(",\"audit_db\":");
+			aud_fmt_json_str(stdout, info.audit_db);
+			printf(",\"ports\":");
+			aud_fmt_json_str(stdout, info.ports);
 			printf(",\"pid\":%d,\"boot_ms\":%lld}", (int)info.pid,
 			       (long long)info.boot_ms);
 		} else {
 			sbx_fmt_uptime(up, ut, sizeof(ut));
-			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s\n", info.name,
+			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s  %s  %s\n", info.name,
 			       sbx_state_name(st), ut, info.guest[0] ? info.guest : "-",
 			       info.accel[0] ? info.accel : "-", (int)info.pid,
-			       info.policy[0] ? info.policy : "-");
+			       info.policy[0] ? info.policy : "-",
+			       info.audit_db[0] ? info.audit_db : "-",
+			       info.ports[0] ? info.ports : "-");
 		}
 		first = 0;
 	}
@@ -386,7 +400,14 @@ int cmd_logs(int argc, char **argv)
 		return CLI_USAGE;
 	if (sbx_path(path, sizeof(path), name, "vm/console.log") < 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "agentgw logs: no console log for '%s' (see 'agentgw ps')\n", name);
+		if (errno == EACCES)
+			fprintf(stderr,
+				"agentgw logs: needs root (the console log of '%s' is root's); run "
+				"with sudo\n",
+				name);
+		else
+			fprintf(stderr, "agentgw logs: no console log for '%s' (see 'agentgw ps')\n",
+				name);
 		return CLI_FAIL;
 	}
 	for (;;) {

@@ -28,7 +28,7 @@ static void suggest_usage(FILE *out)
 		"they asked for. Denials by an explicit rule are listed, never suggested.\n"
 		"Bare addresses come out commented: allow the name instead. Review before use.\n"
 		"  --db F         the audit database (default: the policy's audit.database,\n"
-		"                 else the default path, as in 'agentgw audit')\n"
+		"                 else the sandbox's, as in 'agentgw audit')\n"
 		"  --policy FILE  take the database from FILE\n"
 		"  --sandbox N    one sandbox (name or id)\n"
 		"  --since T, --until T   a time window: 10m, 2h, 2026-11-23T10:00, ...\n");
@@ -80,7 +80,6 @@ int cmd_policy_suggest(int argc, char **argv)
 		default:
 			fprintf(stderr, "agentgw policy suggest: %s '%s'\n",
 				o == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
-			suggest_usage(stderr);
 			return CLI_USAGE;
 		}
 	}
@@ -88,7 +87,7 @@ int cmd_policy_suggest(int argc, char **argv)
 		fprintf(stderr, "agentgw policy suggest: unexpected argument '%s'\n", argv[optind]);
 		return CLI_USAGE;
 	}
-	rc = cli_audit_open("policy suggest", db, policy, dbpath, sizeof(dbpath), &adb);
+	rc = cli_audit_open("policy suggest", db, policy, f.sandbox, dbpath, sizeof(dbpath), &adb);
 	if (rc != CLI_OK)
 		return rc;
 	rc = CLI_FAIL;
@@ -118,7 +117,8 @@ int cmd_policy_suggest(int argc, char **argv)
 		aud_cursor_free(cur);
 		cur = NULL;
 	}
-	printf("# agentgw policy suggest: %zu denials in %s%s%s -> %zu rules.\n"
+	printf("version: 1\n"
+	       "# agentgw policy suggest: %zu denials in %s%s%s -> %zu rules.\n"
 	       "# Each rule would have allowed what the comment above it says was denied;\n"
 	       "# keep only what the agent should be able to do.\n",
 	       aud_suggest_denials(sg), dbpath, f.sandbox ? ", sandbox " : "",

@@ -43,9 +43,11 @@
 #include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
+#include "vmctl/pub.h"
 #include "vmctl/jail.h"
 #include "vmctl/sbx.h"
 #include "vmctl/sbxd.h"
+#include "vmctl/sbxrec.h"
 #include "vmctl/sup.h"
 #include "vmctl/tap.h"
 #include "vmctl/vm.h"
@@ -60,6 +62,7 @@ struct up_state {
 	pid_t runner, qemu;
 	int status; /* exit status reported by the runner, -1 until then */
 	int failed; /* the runner reported a failure ("F ...") */
+	int interrupted; /* SIGINT: stop, say so, exit 130 */
 	char line[UP_LINE_MAX];
 	size_t len;
 };
@@ -68,7 +71,7 @@ static void up_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--accel A] [-d]\n"
-		"                  [-v] [-- CMD [ARG...]]\n\n"
+		"                  [-p [IP:]PORT:GUEST_PORT]... [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
 		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
@@ -79,7 +82,11 @@ static void up_usage(FILE *out)
 		"             boot showed that it runs the guest on this host (verdict cached\n"
 		"             in $AGENTGW_RUN_DIR/.accel-probe), else TCG\n"
 		"  -d         detach: print the name once the guest is ready and return;\n"
-		"             use 'agentgw exec/shell/logs/down N' afterwards\n"
+		"             use 'agentgw exec/shell/logs/down N' afterwards. With CMD, it\n"
+		"             runs without a terminal and the sandbox stops when it exits\n"
+		"  -p [HOST_IP:]HOST_PORT:GUEST_PORT  publish a port of the guest on the\n"
+		"             host (HOST_IP default 127.0.0.1; repeatable); each connection\n"
+		"             is relayed by the gateway and audited as net/inbound\n"
 		"  -v         log more (twice: debug)\n"
 		"Needs root (tap, nftables). The guest image comes from 'agentgw image build'.\n"
 		"Each sandbox gets a free /30 out of $AGENTGW_POOL (default %s);\n"
@@ -167,6 +174,46 @@ static void up_report_fail(int wfd, const char *what, const char *detail)
 		return;
 }
 
+static void up_pub_emit(void *ctx, const struct aud_event *ev)
+{
+	if (sup_emit(ctx, ev) < 0)
+		log_error("audit: cannot record a published port's connection");
+}
+
+/* -p: listen on the host, relay to the guest (vmctl/pub.h); ps shows the ports. */
+static int up_publish(struct up_state *u, const char *name, const struct pub_spec *v, size_t n,
+		      struct in_addr guest, struct pub **out)
+{
+	char err[256], list[PUB_MAX * 48] = "";
+	int r = pub_new(sup_loop(u->sup), v, n, guest, up_pub_emit, u->sup, out, err, sizeof(err));
+
+	if (r < 0) {
+		fprintf(stderr, "agentgw up: %s\n", err);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(list);
+
+		if (i)
+			list[len++] = ',';
+		pub_str(&v[i], list + len, sizeof(list) - len);
+	}
+	sbx_info_add(name, "ports", list);
+	return 0;
+}
+
+/* ^C: the sandbox stops as on SIGTERM, but the user hears why and the stop row says so. */
+static void up_on_int(struct ev_loop *loop, int signo, void *ctx)
+{
+	struct up_state *u = ctx;
+
+	(void)loop;
+	(void)signo;
+	u->interrupted = 1;
+	sup_set_stop_note(u->sup, "interrupted");
+	sup_stop(u->sup);
+}
+
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
 static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
 		      enum qemu_accel accel, uint32_t jail_slot, const char *append, char **cmd,
@@ -224,7 +271,9 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	if (verbose)
 		fprintf(stderr, "agentgw up: guest ready in %.0f ms (%s)\n",
 			(double)vm_boot_us(vm) / 1000, qemu_accel_name(vm_accel(vm)));
-	if (!detach) {
+	if (detach && cmd && cmd[0]) {
+		sc.argv = (const char *const *)cmd; /* no terminal; the sandbox stops with it */
+	} else if (!detach) {
 		sc.argv = cmd && cmd[0] ? (const char *const *)cmd : sh;
 		pty = isatty(0) && isatty(1);
 		/* Raw mode: the guest's PTY does the line editing and echo. */
@@ -260,6 +309,26 @@ out:
 	if (write(wfd, msg, strlen(msg)) < 0)
 		_exit(code);
 	_exit(code);
+}
+
+/*
+ * Say where the audit log goes (one line, also without -v) and note it in
+ * the state dir and <state>/last-sandbox, so `agentgw audit` finds it.
+ */
+static void up_audit_where(const char *name, const struct pol *pol)
+{
+	const char *db = pol_audit_db(pol);
+	char dbbuf[512];
+	int r;
+
+	if (!db && aud_default_db_path(dbbuf, sizeof(dbbuf)) == 0)
+		db = dbbuf;
+	if (!db)
+		return;
+	sbx_info_add(name, "audit_db", db);
+	if ((r = sbxrec_write(name, db)) < 0)
+		log_warn("cannot record the sandbox in %s: %s", accel_state_dir(), agw_strerror(r));
+	fprintf(stderr, "agentgw up: sandbox '%s', audit log %s\n", name, db);
 }
 
 /*
@@ -370,6 +439,9 @@ int cmd_up(int argc, char **argv)
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
 	char **cmd = NULL;
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL;
+	struct pub_spec pubs[PUB_MAX];
+	struct pub *pub = NULL;
+	size_t npub = 0;
 	enum qemu_accel accel_want;
 	struct accel_verdict av;
 	struct cg cg = {0};
@@ -391,24 +463,30 @@ int cmd_up(int argc, char **argv)
 			workspace = argv[++i];
 		} else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc) {
 			accel_flag = argv[++i];
+		} else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--publish") == 0) &&
+			   i + 1 < argc) {
+			if (npub == PUB_MAX || pub_parse(argv[++i], &pubs[npub]) < 0) {
+				fprintf(stderr,
+					"agentgw up: -p %s: expected [HOST_IP:]HOST_PORT:GUEST_PORT "
+					"(at most %d)\n",
+					argv[i], PUB_MAX);
+				return CLI_USAGE;
+			}
+			npub++;
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
 			detach = 1;
 		} else {
-			fprintf(stderr, "agentgw up: unknown or unsupported option '%s'\n",
+			fprintf(stderr,
+				"agentgw up: unknown or unsupported option '%s' (see 'agentgw up "
+				"--help')\n",
 				argv[i]);
-			up_usage(stderr);
 			return CLI_USAGE;
 		}
 	}
 	if (!c.policy_path) {
 		up_usage(stderr);
-		return CLI_USAGE;
-	}
-	if (detach && cmd && cmd[0]) {
-		fprintf(stderr,
-			"agentgw up: -d takes no command; use 'agentgw exec NAME -- CMD'\n");
 		return CLI_USAGE;
 	}
 	if (c.name && !sbx_name_valid(c.name)) {
@@ -430,12 +508,7 @@ int cmd_up(int argc, char **argv)
 	log_init("supervisor", verbose > 1 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
 	r = pol_load_file(c.policy_path, &c.pol, &errs);
 	if (r) {
-		for (size_t k = 0; k < errs.n; k++)
-			fprintf(stderr, "%s:%d:%d: %s\n",
-				errs.v[k].file ? errs.v[k].file : c.policy_path, errs.v[k].line,
-				errs.v[k].col, errs.v[k].msg);
-		if (!errs.n)
-			fprintf(stderr, "%s: %s\n", c.policy_path, agw_strerror(r));
+		cli_pol_errors(c.policy_path, r, &errs);
 		pol_errors_free(&errs);
 		return CLI_USAGE;
 	}
@@ -449,6 +522,11 @@ int cmd_up(int argc, char **argv)
 		else
 			fprintf(stderr, "agentgw up: --workspace %s: %s\n", workspace,
 				agw_strerror(r));
+		pol_free(c.pol);
+		return CLI_USAGE;
+	}
+	if (!workspace && cli_check_workspace(c.policy_path, c.pol,
+					      "create it or pass --workspace DIR") < 0) {
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
@@ -481,6 +559,7 @@ int cmd_up(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	claimed = 1;
+	up_audit_where(c.name, c.pol);
 	if (detach && (r = up_daemonise(c.name, &u.ready_fd)) < 0) {
 		fprintf(stderr, "agentgw up: detach: %s\n", agw_strerror(r));
 		pol_free(c.pol);
@@ -511,21 +590,15 @@ int cmd_up(int argc, char **argv)
 	c.iface = ifname;
 	c.guest_addr = guest;
 	c.image = img.dir;
-	{
-		const char *db = pol_audit_db(c.pol);
-		char dbbuf[512];
-
-		if (!db && aud_default_db_path(dbbuf, sizeof(dbbuf)) == 0)
-			db = dbbuf;
-		if (db)
-			sbx_info_add(c.name, "audit_db", db);
-	}
-	/* Without a filesystem section nothing serves 9P: the guest must not wait for it. */
+	/* Without a filesystem section nothing serves 9P: the guest must not wait for it.
+	 * No IPv6 in the guest: the gateway drops it, its multicast only filled the log. */
 	if (pol_workspace(c.pol))
-		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
+		snprintf(append, sizeof(append),
+			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
 			 hs, SUP_P9_PORT);
 	else
-		snprintf(append, sizeof(append), "agentgw.ip=%s/30 agentgw.gw=%s", gs, hs);
+		snprintf(append, sizeof(append), "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s",
+			 gs, hs);
 	{
 		struct cg_limits lim = cg_limits_for(pol_memory_mib(c.pol), pol_vcpus(c.pol));
 
@@ -545,6 +618,8 @@ int cmd_up(int argc, char **argv)
 	}
 	snprintf(num, sizeof(num), "%lld", (long long)sup_sandbox_id(u.sup));
 	sbx_info_add(c.name, "sandbox_id", num);
+	if (npub && up_publish(&u, c.name, pubs, npub, guest, &pub) < 0)
+		goto out;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		fprintf(stderr, "agentgw up: pipe: %s\n", strerror(errno));
 		goto out;
@@ -572,10 +647,16 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr, "agentgw up: cannot watch the VM runner\n");
 		goto out;
 	}
+	if (ev_signal_add(sup_loop(u.sup), SIGINT, up_on_int, &u) < 0)
+		log_warn("cannot watch SIGINT");
 	sup_run(u.sup);
 	rc = u.status >= 0 ? u.status : CLI_FAIL;
+	if (u.interrupted) {
+		fprintf(stderr, "agentgw up: interrupted\n");
+		rc = 128 + SIGINT;
+	}
 out:
-	if (claimed && (u.qemu <= 0 || u.status < 0 || u.failed) &&
+	if (claimed && !u.interrupted && (u.qemu <= 0 || u.status < 0 || u.failed) &&
 	    sbx_keep_logs(c.name, kept, sizeof(kept)) > 0)
 		fprintf(stderr, "agentgw up: sandbox '%s' %s; its logs are kept in %s\n", c.name,
 			u.qemu <= 0 ? "failed to start" : "stopped abnormally", kept);
@@ -601,6 +682,7 @@ out:
 	}
 	if (u.sup && u.pipe_r >= 0)
 		ev_del_fd(sup_loop(u.sup), u.pipe_r);
+	pub_free(pub);
 	sup_free(u.sup);
 	if (p[0] >= 0)
 		close(p[0]);

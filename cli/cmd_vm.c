@@ -24,7 +24,7 @@
 static void vm_usage(FILE *out)
 {
 	fprintf(out, "usage: agentgw vm-run [--image DIR] [--state-dir DIR] [--mem MB] [--cpus N]\n"
-		     "                      [--accel auto|kvm|tcg] [--append ARGS] [-v] [-i] [-t]\n"
+		     "                      [--accel auto|kvm|tcg] [--append ARGS] [-v] [-i] [-t] [-P]\n"
 		     "                      [-e SHELL-COMMAND]... [-- CMD [ARG...]]\n\n"
 		     "Development verb: boots the guest image (default: the last one built by\n"
 		     "'agentgw image build') with no network, runs each -e through /bin/sh -c and\n"
@@ -175,8 +175,9 @@ int cmd_vm_run(int argc, char **argv)
 			cfg.append = v;
 			i++;
 		} else {
-			fprintf(stderr, "agentgw vm-run: unknown option '%s'\n", a);
-			vm_usage(stderr);
+			fprintf(stderr,
+				"agentgw vm-run: unknown option '%s' (see 'agentgw vm-run --help')\n",
+				a);
 			return CLI_USAGE;
 		}
 	}

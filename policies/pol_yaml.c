@@ -224,10 +224,19 @@ int pol_yaml_parse(struct pol_ectx *e, const char *buf, size_t len, struct pol_y
 				ret = -AGW_ENOMEM;
 				goto out;
 			}
-			pol_err(e, (int)parser.problem_mark.line + 1,
-				(int)parser.problem_mark.column + 1, "YAML syntax error: %s%s%s",
-				parser.problem ? parser.problem : "invalid",
-				parser.context ? " " : "", parser.context ? parser.context : "");
+			if (parser.context)
+				/* Point at what was left open (the '[' or '{'), not where
+				 * the parser gave up, which is often the end of the file. */
+				pol_err(e, (int)parser.context_mark.line + 1,
+					(int)parser.context_mark.column + 1,
+					"YAML syntax error: %s at %d:%d, %s that starts here",
+					parser.problem ? parser.problem : "invalid",
+					(int)parser.problem_mark.line + 1,
+					(int)parser.problem_mark.column + 1, parser.context);
+			else
+				pol_err(e, (int)parser.problem_mark.line + 1,
+					(int)parser.problem_mark.column + 1, "YAML syntax error: %s",
+					parser.problem ? parser.problem : "invalid");
 			ret = -AGW_EPOLICY;
 			goto out;
 		}

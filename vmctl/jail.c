@@ -237,6 +237,7 @@ int jail_spawn(const struct jail *j, char *const argv[], int keep_fd, int log_fd
 
 		/* QEMU never outlives the process that started it (kill -9 included). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		setpgid(0, 0); /* the terminal's ^C is for `up`, which powers QEMU off */
 		if (dup2(nullfd, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 			_exit(127);
 		if (jailed && jail_enter(j, &step) < 0) {

@@ -24,6 +24,7 @@
 #include "vmctl/cg.h"
 #include "audit/aud.h"
 #include "vmctl/fw.h"
+#include "vmctl/redact.h"
 #include "vmctl/sbx.h"
 #include "vmctl/tap.h"
 
@@ -88,6 +89,8 @@ int sbx_info_parse(const char *text, size_t n, struct sbx_info *info)
 			sbx_copy(info->accel, sizeof(info->accel), eq + 1, vlen);
 		else if (KEY("audit_db"))
 			sbx_copy(info->audit_db, sizeof(info->audit_db), eq + 1, vlen);
+		else if (KEY("ports"))
+			sbx_copy(info->ports, sizeof(info->ports), eq + 1, vlen);
 		else if (KEY("sandbox_id"))
 			info->sandbox_id = strtoll(num, NULL, 10);
 		else if (KEY("runner"))
@@ -169,7 +172,8 @@ bool sbx_pid_is(pid_t pid, const char *what)
 	const char *base;
 	ssize_t n;
 
-	if (pid <= 1 || kill(pid, 0) < 0)
+	/* EPERM: alive, but not ours (a non-root user looking at root's sandbox). */
+	if (pid <= 1 || (kill(pid, 0) < 0 && errno != EPERM))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	n = sbx_slurp(path, buf, sizeof(buf));
@@ -493,6 +497,38 @@ full:
 	}
 	buf[0] = 0;
 	return 0;
+}
+
+size_t sbx_audit_argv(char *buf, size_t cap, const char *const *argv)
+{
+	size_t argc = 0, n;
+	char **red = NULL;
+	const char **v = NULL;
+
+	while (argv && argv[argc])
+		argc++;
+	red = calloc(argc + 1, sizeof(*red));
+	v = calloc(argc + 1, sizeof(*v));
+	if (!red || !v) {
+		free(red);
+		free(v);
+		return (size_t)snprintf(buf, cap, "%s", cap ? "..." : "");
+	}
+	for (size_t i = 0; i < argc; i++) {
+		size_t len = strlen(argv[i]) + sizeof(REDACT_MARK) + 1;
+
+		red[i] = malloc(len);
+		if (red[i] && redact_arg(argv[i], i ? argv[i - 1] : NULL, red[i], len))
+			v[i] = red[i];
+		else
+			v[i] = argv[i];
+	}
+	n = sbx_quote_argv(buf, cap, v);
+	for (size_t i = 0; i < argc; i++)
+		free(red[i]);
+	free(red);
+	free(v);
+	return n;
 }
 
 int sbx_connect(const char *name)

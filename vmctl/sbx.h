@@ -4,7 +4,7 @@
  * <run>/<name>/ (<run> is $AGENTGW_RUN_DIR or /run/agentgw) with `pid` and
  * `policy` (written by the supervisor, vmctl/sup.c), `info` (key=value lines:
  * iface, guest, started_at, audit_db, sandbox_id, runner, qemu, accel,
- * boot_ms; later lines win),
+ * boot_ms, ports; later lines win),
  * `sbx.sock` (the control socket), `supervisor.log` (stderr of `up -d`) and
  * `vm/` (QEMU's sockets, console.log, qemu.log). Also the CLI <-> supervisor
  * control protocol, which reuses the guest's frame codec (vmctl/ctl.h) over
@@ -41,6 +41,7 @@ struct sbx_info {
 	char accel[8];
 	char policy[4096]; /* a path (PATH_MAX) */
 	char audit_db[4096];
+	char ports[800]; /* published ports: "127.0.0.1:8080->3000,..." (vmctl/pub.h) */
 	int64_t sandbox_id; /* row in audit_db */
 	pid_t pid, runner, qemu;
 	int64_t started_at; /* unix seconds */
@@ -120,6 +121,12 @@ void sbx_state_remove(const char *name);
  * Pure. Returns the length written.
  */
 size_t sbx_quote_argv(char *buf, size_t cap, const char *const *argv);
+/*
+ * The exec audit target: argv with secret-shaped parts replaced
+ * (vmctl/redact.h), then quoted as by sbx_quote_argv(). Allocates
+ * temporarily. Returns the length written.
+ */
+size_t sbx_audit_argv(char *buf, size_t cap, const char *const *argv);
 
 /* Client: connect to <run>/<name>/sbx.sock. Returns an fd or -errno. */
 int sbx_connect(const char *name);

@@ -157,7 +157,7 @@ static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv, con
 	e->used = 1;
 	e->in_open = 1;
 	e->t0 = agw_mono_us();
-	sbx_quote_argv(e->target, sizeof(e->target), argv);
+	sbx_audit_argv(e->target, sizeof(e->target), argv);
 	return e;
 }
 

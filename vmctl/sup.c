@@ -29,6 +29,7 @@
 #include "gateway/fs/fsd.h"
 #include "gateway/net/netd.h"
 #include "ipc.h"
+#include "json.h"
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
@@ -86,6 +87,7 @@ struct sup {
 	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
+	char stop_note[64];     /* why a normal stop happened ("interrupted"), or "" */
 };
 
 /* ---- helpers ---- */
@@ -181,6 +183,25 @@ static void sup_event(struct sup *s, const char *kind, const char *op, const cha
 	ev.detail = detail;
 	ev.bytes_up = ev.bytes_down = ev.duration_us = -1;
 	sup_submit(s, &ev);
+}
+
+/*
+ * policy/text: the text of a policy being loaded by a reload, so the log
+ * keeps what each sha256 in the reload rows stood for (the sandbox row
+ * holds only the first policy's text). Cut to fit the detail cap.
+ */
+static void sup_policy_text_event(struct sup *s, const struct pol *p)
+{
+	size_t cap = AUD_DETAIL_MAX - 64, n;
+	char *d = malloc(AUD_DETAIL_MAX);
+
+	if (!d)
+		return;
+	n = (size_t)snprintf(d, cap, "{\"sha256\":\"%s\",\"text\":\"", pol_sha256(p));
+	n += json_esc_str(d + n, cap - n, pol_text(p));
+	snprintf(d + n, AUD_DETAIL_MAX - n, "\"%s}", n + 1 >= cap ? ",\"cut\":true" : "");
+	sup_event(s, "policy", "text", s->policy_path, "allow", NULL, d);
+	free(d);
 }
 
 static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
@@ -349,6 +370,7 @@ static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
 			close(other->fd);
 		log_init(c->role, log_get_level());
 		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
+		setpgid(0, 0); /* the terminal's ^C is for the supervisor, which stops us */
 		*fd = sv[1];
 		return 0;
 	}
@@ -629,6 +651,7 @@ int sup_reload(struct sup *s)
 		 "{\"sha256\":\"%s\",\"old_sha256\":\"%s\",\"name\":\"%s\"}", pol_sha256(p),
 		 pol_sha256(s->pol), pol_name(p));
 	w->deadline_ms = ev_now_ms(s->loop) + SUP_RELOAD_ACK_MS;
+	sup_policy_text_event(s, p);
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
 		if (cs[i]->fd < 0)
 			continue;
@@ -1041,6 +1064,11 @@ const char *sup_stop_reason(const struct sup *s)
 	return s && s->stop_reason[0] ? s->stop_reason : NULL;
 }
 
+void sup_set_stop_note(struct sup *s, const char *note)
+{
+	snprintf(s->stop_note, sizeof(s->stop_note), "%s", note ? note : "");
+}
+
 static void sup_reap_child(struct sup *s, struct sup_child *c)
 {
 	int st;
@@ -1113,7 +1141,10 @@ void sup_free(struct sup *s)
 			 * status); `up` and `gateway` print the same. */
 			sup_event(s, "lifecycle", "stop", s->iface,
 				  s->stop_reason[0] ? "error" : "allow",
-				  s->stop_reason[0] ? s->stop_reason : NULL, NULL);
+				  s->stop_reason[0] ? s->stop_reason
+				  : s->stop_note[0] ? s->stop_note
+						    : NULL,
+				  NULL);
 			aud_writer_sandbox_stop(s->w, s->sandbox_id);
 		}
 		aud_writer_flush(s->w);

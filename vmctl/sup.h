@@ -84,6 +84,12 @@ void sup_fail(struct sup *s, const char *reason);
  * stderr. Owned by s.
  */
 const char *sup_stop_reason(const struct sup *s);
+/*
+ * Why a normal stop happened (e.g. "interrupted" for ^C on `up`): the
+ * reason of the lifecycle/stop row (decision allow) when no failure gave
+ * one. Copied (up to 63 bytes).
+ */
+void sup_set_stop_note(struct sup *s, const char *note);
 
 /*
  * Re-reads the policy file: on errors logs each one, records a policy/reload

@@ -76,7 +76,8 @@ check "audit: dns denied" [ "$(q "select count(*) from event where kind='dns' an
 check "policy suggest proposes the denied name" grep -qx '    - host: "denied.example"' "$tmp/suggest.yaml"
 check "policy suggest proposes creating the denied file" grep -Eqx '    - \{ path: "nope", access: \[(write, )?create\] \}' "$tmp/suggest.yaml"
 check "policy suggest leaves the explicit .env deny alone" sh -c "grep -q '^#   fs .* \.env  (filesystem.deny\[0\])' '$tmp/suggest.yaml' && ! grep -q 'path: \".env\"' '$tmp/suggest.yaml'"
-{ printf 'version: 1\n'; cat "$tmp/suggest.yaml"; } >"$tmp/suggested-policy.yaml"
+check "the suggestion starts with version: 1" [ "$(head -1 "$tmp/suggest.yaml")" = "version: 1" ]
+cp "$tmp/suggest.yaml" "$tmp/suggested-policy.yaml"
 check "the suggestion is a valid policy" "$AGENTGW" policy check "$tmp/suggested-policy.yaml"
 check "audit: sandbox stopped" [ -n "$(q "select stopped_at from sandbox where name='e2e'")" ]
 check "no tap left" sh -c "! ip -n '$ns' link show agw-e2e >/dev/null 2>&1"

@@ -122,6 +122,48 @@ else
 	echo "note: policy loader not available yet; --policy not checked"
 fi
 
+# Filters that cannot match are errors, on one line, without the usage (issue 18, item 5)
+for bad in "--kind foo" "--decision nope" "--sandbox nosuch"; do
+	# shellcheck disable=SC2086
+	err=$("$AGENTGW" audit query --db "$db" $bad 2>&1 >/dev/null)
+	rc=$?
+	check "query $bad: exit 2, one line naming it" \
+		sh -c '[ "$1" = 2 ] && [ "$(printf "%s\n" "$2" | wc -l)" = 1 ] && printf "%s" "$2" | grep -q "${3#--* }"' _ "$rc" "$err" "$bad"
+done
+check "--kind lists the kinds" grep -q "use one of dns, net, http, fs, exec, lifecycle, policy" \
+	<<<"$("$AGENTGW" audit query --db "$db" --kind foo 2>&1)"
+check "unknown option: one line, no usage dump" \
+	test "$("$AGENTGW" audit query --db "$db" --frobnicate 2>&1 | wc -l)" = 1
+check "--sandbox by id still works" test "$("$AGENTGW" audit query --db "$db" --sandbox 1 --limit 1 --json | wc -l)" = 1
+j=$("$AGENTGW" audit stats --db "$db" --json)
+check "stats --json: per kind counts match sqlite3" test "$(jq '[.by_kind[].events] | add' <<<"$j")" = \
+	"$(sq 'SELECT COUNT(*) FROM event')"
+check "stats --json: top denied" test "$(jq '.top_denied | length' <<<"$j")" -ge 1
+err=$("$AGENTGW" audit query --policy /nope.yaml 2>&1)
+check "--policy /nope.yaml: 'file: message', no :0:0:" test "$err" = "/nope.yaml: cannot read the policy: No such file or directory"
+
+# policy suggest prints a policy: version: 1 first, valid as it is (issue 18, item 2)
+"$AGENTGW" policy suggest --db "$db" >"$dir/suggest.yaml" 2>/dev/null
+check "policy suggest starts with version: 1" test "$(head -1 "$dir/suggest.yaml")" = "version: 1"
+check "policy suggest output passes policy check" sh -c "\"\$0\" policy check \"\$1\" >/dev/null" "$AGENTGW" "$dir/suggest.yaml"
+
+# Without --db: the sandbox's database, by --sandbox NAME or the last one
+# started, from the record `up` leaves in the state dir (issue 18, item 1).
+export AGENTGW_STATE_DIR=$dir/state AGENTGW_RUN_DIR=$dir/run
+mkdir -p "$AGENTGW_STATE_DIR/sandboxes" "$AGENTGW_RUN_DIR"
+err=$("$AGENTGW" audit query --sandbox bench0 2>&1)
+check "--sandbox with no record and no --db: exit 2, says so" \
+	sh -c '[ $1 = 2 ] && printf "%s" "$2" | grep -q "no sandbox .bench0.: not running and not recorded"' _ $? "$err"
+printf 'name=bench0\naudit_db=%s\n' "$db" >"$AGENTGW_STATE_DIR/sandboxes/bench0"
+cp "$AGENTGW_STATE_DIR/sandboxes/bench0" "$AGENTGW_STATE_DIR/last-sandbox"
+n=$(cd / && "$AGENTGW" audit query --sandbox bench0 --json --limit 0 | wc -l)
+check "--sandbox NAME reads that sandbox's database" test "$n" = \
+	"$(sq "SELECT COUNT(*) FROM event e JOIN sandbox s ON s.id = e.sandbox_id WHERE s.name = 'bench0'")"
+out=$(cd / && "$AGENTGW" audit query --json --limit 2 2>"$dir/err")
+check "no --db: the last sandbox's database" test "$(wc -l <<<"$out")" = 2
+check "no --db: names it on stderr" grep -q "^agentgw audit: $db (sandbox 'bench0', not running)" "$dir/err"
+unset AGENTGW_STATE_DIR AGENTGW_RUN_DIR
+
 check "integrity_check still ok after all readers" test "$(sq 'PRAGMA integrity_check')" = ok
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all audit CLI checks passed"

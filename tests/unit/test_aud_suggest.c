@@ -167,6 +167,37 @@ static void test_hostile_targets(void **state)
 	aud_suggest_free(s);
 }
 
+/* Issue 18, item 2: the guest's IPv6 multicast ("ff02::2", dropped packets'
+ * targets without brackets) became `host: "ff02"`; a commented cidr lost
+ * its port. */
+static void test_addresses(void **state)
+{
+	struct aud_suggest *s;
+	struct pol *p;
+	char *out;
+
+	(void)state;
+	assert_int_equal(aud_suggest_new(&s), 0);
+	add(s, "net", "drop", "ff02::2", "would_deny", NULL, NULL);
+	add(s, "net", "drop", "ff02::16", "would_deny", NULL, NULL);
+	add(s, "net", "drop", "[fe80::1]:546", "would_deny", NULL, NULL);
+	add(s, "net", "connect", "203.0.113.7:5432", "deny", NULL, NULL);
+	add(s, "net", "drop", "224.0.0.251:5353", "would_deny", NULL, NULL);
+	add(s, "dns", "query", "bad name!", "deny", NULL, NULL);
+	out = render(s);
+	assert_null(strstr(out, "- host:"));
+	assert_null(strstr(out, "ff02\""));
+	assert_non_null(strstr(out, "    # - cidr: ff02::2/128\n"));
+	assert_non_null(strstr(out, "    # - cidr: ff02::16/128\n"));
+	assert_non_null(strstr(out, "    # - cidr: fe80::1/128\n    #   ports: [546]\n"));
+	assert_non_null(strstr(out, "    # - cidr: 203.0.113.7/32\n    #   ports: [5432]\n"));
+	assert_non_null(strstr(out, "    # not a host name or address: \"bad name!\"\n"));
+	p = load_suggestion(out); /* all commented: still a valid policy */
+	pol_free(p);
+	free(out);
+	aud_suggest_free(s);
+}
+
 static void test_nothing_denied(void **state)
 {
 	struct aud_suggest *s;
@@ -205,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_hostile_targets),
+	    cmocka_unit_test(test_addresses),
 	    cmocka_unit_test(test_nothing_denied),
 	    cmocka_unit_test(test_cap),
 	};

@@ -181,7 +181,7 @@ static void test_stats(void **state)
 	FILE *f = open_memstream(&buf, &len);
 
 	assert_non_null(f);
-	assert_int_equal(aud_stats_write(q->h, &(struct aud_filter){0}, f), 0);
+	assert_int_equal(aud_stats_write(q->h, &(struct aud_filter){0}, false, f), 0);
 	fclose(f);
 	/* alpha/dns: i = 0,3,...,39: 14 events; allow when i%5 is 0 or 3: 6 */
 	snprintf(want, sizeof(want), "%-16s %-10s %9d %9d", "alpha", "dns", 14, 6);

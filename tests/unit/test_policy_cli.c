@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -134,26 +135,76 @@ static void test_check(void **state)
 	unlink(path);
 	assert_int_equal(run("check", "/nonexistent/p.yaml", END), 2);
 	assert_non_null(strstr(err, "/nonexistent/p.yaml: cannot read the policy"));
+	assert_null(strstr(err, ":0:0:"));
 	assert_int_equal(run("check", END), 2);
+}
+
+/* A workspace that does not exist fails `policy check`, not `up` seconds later. */
+static void test_check_workspace(void **state)
+{
+	char dir[] = "/tmp/agw-cli-ws-XXXXXX", path[64], want[128];
+	json_error_t je;
+	json_t *o;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("version: 1\nfilesystem:\n  workspace: nope\n", f);
+	fclose(f);
+	assert_int_equal(run("check", path, END), 2);
+	assert_string_equal(out, "");
+	snprintf(want, sizeof(want), "%s: filesystem.workspace %s/nope: No such file or directory\n",
+		 path, dir);
+	assert_string_equal(err, want);
+
+	/* --json: one array, an object per file */
+	assert_int_equal(run("check", "--json", "examples/strict.yaml", path, END), 2);
+	o = json_loads(out, 0, &je);
+	assert_non_null(o);
+	assert_int_equal(json_array_size(o), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(o, 0), "ok")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "name")),
+			    "strict");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(json_array_get(o, 0), "network"),
+					       "allow")),
+	    2);
+	assert_true(json_is_false(json_object_get(json_array_get(o, 1), "ok")));
+	assert_int_equal(json_array_size(json_object_get(json_array_get(o, 1), "errors")), 1);
+	json_decref(o);
+
+	mkdir(strcat(strcpy(want, dir), "/nope"), 0755);
+	assert_int_equal(run("check", path, END), 0);
+	rmdir(want);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_explain_text(void **state)
 {
 	(void)state;
+	/* exit 1 on deny, so scripts can use it (issue 18, item 7) */
 	assert_int_equal(run("explain", "examples/strict.yaml", "--host", "x.pastebin.com", END),
-			 0);
+			 1);
 	assert_non_null(strstr(out, "x.pastebin.com port 443: deny"));
 	assert_non_null(strstr(out, "rule:   network.deny[0] (examples/strict.yaml:"));
 	assert_non_null(strstr(out, "reason: denied by rule"));
 
 	assert_int_equal(
-	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END), 0);
+	    run("explain", "examples/strict.yaml", "--fs", "src/.env", "--access", "read", END),
+	    1);
 	assert_non_null(strstr(out, "read src/.env: deny"));
 	assert_non_null(strstr(out, "filesystem.allow[1]")); /* also matched, listed */
+	assert_int_equal(
+	    run("explain", "examples/strict.yaml", "--fs", "src/a.c", "--access", "write", END),
+	    0);
 
 	assert_int_equal(run("explain", "examples/strict.yaml", "--host", "api.anthropic.com",
 			     "--port", "22", END),
-			 0);
+			 1);
 	assert_non_null(strstr(out, ": deny"));
 	assert_non_null(strstr(out, "not counted: port not listed in the rule"));
 }
@@ -179,7 +230,7 @@ static void test_explain_json(void **state)
 
 	assert_int_equal(run("explain", "examples/claude-code.yaml", "--fs", "a/.env", "--access",
 			     "read,write", "--json", END),
-			 0);
+			 1);
 	o = json_loads(out, 0, &je);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "would_deny");
@@ -196,14 +247,14 @@ static void test_explain_move(void **state)
 	(void)state;
 	assert_int_equal(run("explain", "examples/dev.yaml", "--fs-rename", "cfg", ".git/config",
 			     "--replace", END),
-			 0);
+			 1);
 	assert_non_null(strstr(out, "rename cfg -> .git/config (replacing): deny"));
 	assert_non_null(strstr(out, "* deny       create the target with the source's contents"));
 	assert_non_null(strstr(out, "write,create on .git/config"));
 	assert_non_null(strstr(out, "replace the existing target"));
 
 	assert_int_equal(
-	    run("explain", "examples/dev.yaml", "--fs-rename", "g2", ".git", "--dir", END), 0);
+	    run("explain", "examples/dev.yaml", "--fs-rename", "g2", ".git", "--dir", END), 1);
 	assert_non_null(strstr(out, "(directory): deny"));
 	assert_non_null(strstr(out, "paths below keep their rules at the new place"));
 
@@ -213,7 +264,7 @@ static void test_explain_move(void **state)
 
 	assert_int_equal(run("explain", "examples/claude-code.yaml", "--fs-link", "src/x",
 			     ".git/config", "--json", END),
-			 0);
+			 1);
 	o = json_loads(out, 0, &je);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "verdict")), "would_deny");
@@ -309,7 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_check),	 cmocka_unit_test(test_explain_text),
 	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_explain_move),
 	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_fs_msize),
-	    cmocka_unit_test(test_explain_http_path),
+	    cmocka_unit_test(test_explain_http_path), cmocka_unit_test(test_check_workspace),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);

@@ -140,7 +140,9 @@ static const struct ecase ecases[] = {
     {"alias", V "network:\n  allow: &a [a.test]\n  deny: *a\n", 3, 10, "YAML anchors"},
     {"alias alone", V "x: *a\n", 2, 4, "YAML aliases ('*a') are not supported"},
     {"tag", V "name: !!str x\n", 2, 7, "YAML tags ('tag:yaml.org,2002:str') are not supported"},
-    {"syntax error", V "network:\n  allow: [a.test\n", 4, 1, "YAML syntax error"},
+    /* the unclosed '[', not the end of the file where the parser gave up */
+    {"syntax error", V "network:\n  allow: [a.test\n", 3, 10, "YAML syntax error"},
+    {"unclosed flow mapping", V "network: {allow: [a.test]\n", 2, 10, "flow mapping that starts here"},
     {"two documents", V "---\n" V, 2, 1, "one YAML document"},
     {"empty policy", "", 1, 1, "empty policy"},
     {"root not a mapping", "- a\n", 1, 1, "'the policy' expects a mapping"},
