@@ -41,7 +41,7 @@ echo "accel=\$([ \$kvm = 1 ] && echo kvm || echo tcg) mode=\$STANDIN_MODE" >>"\$
 if [ \$kvm = 1 ]; then
 	case "\$STANDIN_MODE" in
 	exit) echo "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69" >&2; exit 1 ;;
-	silent) exec sleep 300 ;;
+	silent) exec -a "agw-standin-silent-$$" sleep 300 ;;
 	hello) exec $real_qemu "\${out[@]}" ;;
 	esac
 fi
@@ -96,7 +96,7 @@ rc=$?
 cat "$tmp/err.a3"
 check "--accel kvm fails (exit 1)" [ "$rc" = 1 ]
 check "its first line quotes QEMU's error" \
-	sh -c "head -n1 '$tmp/err.a3' | grep -q 'QEMU exited.*failed to set MSR 0x10a to 0x69'"
+	sh -c "grep -v \"^agentgw up: sandbox 'a3', audit log\" '$tmp/err.a3' | head -n1 | grep -q 'QEMU exited.*failed to set MSR 0x10a to 0x69'"
 kept=$(sed -n "s/.*its logs are kept in \(.*\)$/\1/p" "$tmp/err.a3")
 check "the logs' folder is printed" [ -n "$kept" ]
 check "qemu.log is kept there" grep -q "MSR 0x10a" "$kept/qemu.log"
@@ -114,7 +114,7 @@ check "a changed QEMU is probed again" [ "$(kvm_boots)" = 1 ]
 check "silent guest: auto boots under TCG" [ "$rc" = 0 ]
 check "silent guest: the line names the deadline" \
 	grep -q "KVM cannot boot.*within 1500 ms.*using TCG" "$tmp/err.a4"
-check "silent guest: the probe's QEMU is gone" sh -c "! pgrep -f '^sleep 300$' >/dev/null"
+check "silent guest: the probe's QEMU is gone" sh -c "! pgrep -f 'agw-standin-silent-$$' >/dev/null"
 unset AGENTGW_KVM_PROBE_TIMEOUT_MS
 
 # 5. The guest says HELLO under KVM: auto uses KVM, ps shows it.
