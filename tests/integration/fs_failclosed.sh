@@ -61,11 +61,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 [ "$out" = readme ] && ok "recovered: README is read again" || bad "no recovery: '$out'"
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1")
-	[ "${n:-0}" -ge 3 ] && break
-	sleep 0.1
-done
+sql_poll 3 "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1" 0.1
 [ "${n:-0}" -ge 3 ] && ok "the refused actions' rows are in the database after recovery ($n)" ||
 	bad "rows of the refused actions missing (${n:-0})"
 n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1 AND decision NOT IN ('error', 'deny')")

@@ -71,11 +71,7 @@ got=$(gcat secret.txt)
 [ "$got" != "top secret" ] && ok "fs child applies the 70th policy: secret.txt refused" ||
 	bad "fs child still runs an old policy: secret.txt readable after 70 reloads"
 [ "$(gcat readme.txt)" = public ] && ok "readme.txt still readable" || bad "readme.txt: $(gcat readme.txt)"
-for _ in $(seq 60); do
-	[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] && break
-	sleep 0.05
-done
-[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] &&
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'" &&
 	ok "audit: fs deny row for secret.txt" || bad "audit: no fs deny row for secret.txt"
 body=$(in_guest curl -sS --max-time 8 http://other.test/)
 [ "$body" = other.test ] && ok "net child applies the 70th policy: other.test allowed" ||

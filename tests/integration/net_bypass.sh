@@ -137,11 +137,8 @@ gw_start "tcp:15001 udp:53" -vv
 # expect_row DESCRIPTION PORT KIND OP TARGET DECISION REASON-LIKE: polls up
 # to 3 s for the row of the connection from guest source port PORT.
 expect_row() {
-	local q="SELECT count(*) FROM event WHERE src='$GUEST_IP:$2' AND kind='$3' AND op='$4' AND target='$5' AND decision='$6' AND reason LIKE '$7'"
-	for _ in $(seq 60); do
-		[ "$(sql "$q")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
+	local n q="SELECT count(*) FROM event WHERE src='$GUEST_IP:$2' AND kind='$3' AND op='$4' AND target='$5' AND decision='$6' AND reason LIKE '$7'"
+	sql_poll 1 "$q" && { ok "audit: $1"; return 0; }
 	bad "audit: $1 (want $3/$4 $5 $6 '$7'); rows of port $2:"
 	sql "SELECT kind,op,target,decision,reason FROM event WHERE src='$GUEST_IP:$2'" | sed 's/^/     /'
 	return 1

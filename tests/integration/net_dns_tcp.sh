@@ -81,11 +81,7 @@ ans=$(in_guest dig +tcp +short +time=3 +tries=1 allowed.test A)
 ans=$(in_guest dig +short +time=3 +tries=1 allowed.test A)
 [ "$ans" = "$ALLOWED_IP" ] && ok "UDP still answers" || bad "UDP gave '$ans'"
 
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='x.denied.test' AND decision='deny'")
-	[ "${n:-0}" -ge 1000 ] && break
-	sleep 0.1
-done
+sql_poll 1000 "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='x.denied.test' AND decision='deny'" 0.1
 [ "${n:-0}" -ge 1000 ] && ok "audit: 1000 deny rows for x.denied.test" || bad "audit: ${n:-0} deny rows for x.denied.test"
 n=$(sql "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='allowed.test' AND decision='allow'")
 [ "${n:-0}" -ge 100 ] && ok "audit: $n allow rows for allowed.test" || bad "audit: ${n:-0} allow rows for allowed.test"

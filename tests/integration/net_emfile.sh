@@ -37,12 +37,7 @@ grep -q "out of file descriptors" "$TOPO_DIR/gw.log" && ok "proxy hit EMFILE and
 	bad "no EMFILE in the log"
 kill -0 "$GW_PID" 2>/dev/null && ok "gateway still running" || bad "gateway died"
 # a connection shed for want of fds still leaves its connect row
-n=0
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='deny' AND reason='out of file descriptors' AND target='$ALLOWED_IP:80'")
-	[ "${n:-0}" -ge 1 ] && break
-	sleep 0.05
-done
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='deny' AND reason='out of file descriptors' AND target='$ALLOWED_IP:80'"
 [ "${n:-0}" -ge 1 ] && ok "shed connections recorded ($n net/connect deny rows)" || bad "no row for a shed connection"
 # the clients end (stdin EOF, then nc's idle timeout); their sessions close
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done

@@ -52,20 +52,13 @@ body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
 # While failing, the writer rejects every event; the supervisor keeps them
 # in its spill file (state dir, tmpfs) and writes them once the disk has room:
 # the denied actions' own rows are not lost.
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(DISTINCT kind) FROM event WHERE decision='error' AND reason LIKE 'audit unavailable%' AND kind IN ('dns', 'net')")
-	[ "${n:-0}" = 2 ] && break
-	sleep 0.1
-done
+# at most 2 kinds: at least 2 is both
+sql_poll 2 "SELECT count(DISTINCT kind) FROM event WHERE decision='error' AND reason LIKE 'audit unavailable%' AND kind IN ('dns', 'net')" 0.1
 [ "${n:-0}" = 2 ] && ok "the denied DNS query and connection are in the database after recovery" ||
 	bad "denied actions' rows missing after recovery (kinds: ${n:-0})"
 grep -q "spilled events written" "$TOPO_DIR/gw.log" && ok "supervisor wrote the spilled events" ||
 	bad "no 'spilled events written' log line"
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'")
-	[ "${n:-0}" -ge 2 ] && break
-	sleep 0.05
-done
+sql_poll 2 "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'"
 [ "${n:-0}" -ge 2 ] && ok "audit rows of the allowed connections before and after ($n)" ||
 	bad "missing connect rows ($n)"
 

@@ -41,12 +41,9 @@ P
 
 # expect_event KIND OP TARGET DECISION [RULE]: polls up to 3 s for the row.
 expect_event() {
-	local q="SELECT count(*) FROM event WHERE kind='$1' AND op='$2' AND target='$3' AND decision='$4'"
+	local n q="SELECT count(*) FROM event WHERE kind='$1' AND op='$2' AND target='$3' AND decision='$4'"
 	[ -n "${5:-}" ] && q="$q AND rule='$5'"
-	for _ in $(seq 60); do
-		[ "$(sql "$q")" -ge 1 ] 2>/dev/null && { ok "audit: $*"; return 0; }
-		sleep 0.05
-	done
+	sql_poll 1 "$q" && { ok "audit: $*"; return 0; }
 	bad "audit: no event $* ; have:"
 	sql "SELECT kind,op,target,decision,rule,reason FROM event WHERE target LIKE '%${3%%[:/]*}%' ORDER BY id DESC LIMIT 5" | sed 's/^/     /'
 	return 1
@@ -199,10 +196,7 @@ else
 	echo "note: 'agentgw policy reload' not wired into cmd_policy yet; using SIGHUP"
 	kill -HUP "$GW_PID"
 fi
-for _ in $(seq 60); do
-	[ "$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'")" -ge 1 ] 2>/dev/null && break
-	sleep 0.05
-done
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"
 expect_event policy reload "$(realpath "$POL")" allow
 sleep 0.2
 body=$(in_guest curl -sS --max-time 8 http://other.test/)

@@ -31,6 +31,7 @@
 #   NAME=xx$TOPO_ID              # also POL, DB (defaults under TOPO_DIR)
 #   gw_start "tcp:15001 udp:53" -vv   # GW_PID; waits for those listeners
 #   ok "what"; bad "what"; sql QUERY; expect_sql "what" QUERY
+#   sql_poll 3 QUERY && ok "($n rows)"   # waits up to 60 steps for >= 3
 #   gw_stop; gw_finish 30        # log tail and exit 1 on failures
 
 TOPO_ID=${TOPO_ID:-$$}
@@ -382,13 +383,24 @@ gw_cleanup() {
 # sql QUERY: the result of QUERY on the audit database $DB (nothing on error).
 sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
 
+# sql_poll MIN QUERY [STEP]: runs QUERY up to 60 times, STEP seconds apart
+# (default 0.05), until it returns a number >= MIN. Leaves the last result
+# in n (a caller with an n of its own declares `local n`). Returns 1 when
+# the number never reached MIN.
+sql_poll() {
+	for _ in $(seq 60); do
+		n=$(sql "$2")
+		[ "${n:-0}" -ge "$1" ] 2>/dev/null && return 0
+		sleep "${3:-0.05}"
+	done
+	return 1
+}
+
 # expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1:
 # ok "audit: DESCRIPTION", else bad and the last 6 events. Returns 1 then.
 expect_sql() {
-	for _ in $(seq 60); do
-		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
+	local n
+	sql_poll 1 "$2" && { ok "audit: $1"; return 0; }
 	bad "audit: $1"
 	sql "SELECT kind,op,target,decision,rule,reason,detail FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
 	return 1
