@@ -303,7 +303,9 @@ topo_down() {
 # beside this file by some tests, has its own.
 gw_test_init() {
 	local t
+	# shellcheck disable=SC2317 # called by the test
 	ok() { echo "ok   $*"; }
+	# shellcheck disable=SC2317
 	bad() { echo "FAIL $*"; failures=$((failures + 1)); }
 	AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
 	for t in "$@"; do
@@ -334,7 +336,7 @@ gw_test_init() {
 gw_start() {
 	local waits=$1 log=${GW_LOG:-$TOPO_DIR/gw.log} w
 	shift
-	# shellcheck disable=SC2086 # GW_WRAP is a command line
+	# shellcheck disable=SC2086,SC2153 # GW_WRAP is a command line; the test sets NAME
 	ip netns exec "$NS_GW" ${GW_WRAP:-} "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
 		--audit "$DB" --name "$NAME" "$@" >>"$log" 2>&1 &
 	GW_PID=$!
