@@ -92,3 +92,27 @@ int agw_which(const char *name, char *buf, size_t cap)
 	}
 	return -ENOENT;
 }
+
+int agw_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int agw_pct_byte(const uint8_t *p, size_t n)
+{
+	int hi, lo;
+
+	if (n < 3 || p[0] != '%')
+		return -1;
+	hi = agw_hexval(p[1]);
+	lo = agw_hexval(p[2]);
+	if (hi < 0 || lo < 0)
+		return -1;
+	return hi * 16 + lo;
+}

@@ -51,5 +51,14 @@ int agw_write_all(int fd, const void *buf, size_t n);
  * -ENOENT, -AGW_ETOOBIG. Never blocks.
  */
 int agw_which(const char *name, char *buf, size_t cap);
+/* The value (0-15) of the hex digit c, either case; -1 for anything else. Pure. */
+int agw_hexval(int c);
+/*
+ * The byte a percent-escape "%XX" (RFC 3986 2.1) at the start of p, n bytes
+ * long, stands for (0-255); -1 when p does not start with '%' and two hex
+ * digits. Pure; shared by the HTTP path check and the policy's path matching
+ * so both read an escape the same way.
+ */
+int agw_pct_byte(const uint8_t *p, size_t n);
 
 #endif

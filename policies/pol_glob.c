@@ -108,17 +108,6 @@ out:
 	return msg;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool unreserved(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -149,10 +138,10 @@ enum pol_norm pol_path_norm(const char *path, bool http, struct pol_path *out)
 			break;
 		while (s < end && *s != '/') {
 			int c = (unsigned char)*s;
+			int d = http ? agw_pct_byte((const uint8_t *)s, (size_t)(end - s)) : -1;
 
-			if (http && c == '%' && end - s >= 3 && hexval(s[1]) >= 0 &&
-			    hexval(s[2]) >= 0 && unreserved(hexval(s[1]) * 16 + hexval(s[2]))) {
-				c = hexval(s[1]) * 16 + hexval(s[2]);
+			if (d >= 0 && unreserved(d)) {
+				c = d;
 				s += 3;
 			} else {
 				s++;

@@ -631,17 +631,6 @@ int http_parse_resp(const uint8_t *buf, size_t len, struct http_resp *r)
 	return 0;
 }
 
-static int http_hexdig(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, unsigned flags,
 		     const char **why)
 {
@@ -692,14 +681,11 @@ int http_path_decode(const uint8_t *path, size_t len, char *out, size_t cap, uns
 		}
 		c = path[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? http_hexdig(path[i + 1]) : -1;
-			int lo = i + 2 < len ? http_hexdig(path[i + 2]) : -1;
-
-			if (i + 2 >= len || hi < 0 || lo < 0) {
+			c = agw_pct_byte(path + i, len - i);
+			if (c < 0) {
 				*why = "bad %-escape in the path";
 				return -AGW_EPARSE;
 			}
-			c = hi * 16 + lo;
 			raw = false;
 			i += 2;
 		}
@@ -760,16 +746,6 @@ void http_body_init(struct http_body *b, const struct http_req *r)
 	}
 }
 
-static int http_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = http_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_t *used)
 {
 	size_t i = 0;
@@ -797,10 +773,10 @@ int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_
 		case HTTP_BODY_CHUNK_SIZE:
 			if (++b->line_len > HTTP_CHUNK_LINE_MAX)
 				return -AGW_EPARSE;
-			if (http_hexval(c) >= 0) {
+			if (agw_hexval(c) >= 0) {
 				if (++b->digits > 15)
 					return -AGW_EPARSE;
-				b->remaining = b->remaining << 4 | (uint64_t)http_hexval(c);
+				b->remaining = b->remaining << 4 | (uint64_t)agw_hexval(c);
 			} else if (b->digits == 0) {
 				return -AGW_EPARSE;
 			} else if (c == ';') {

@@ -24,20 +24,7 @@ N=${VM_BENCH_RUNS:-5}
 e2e_require
 
 e2e_netns bvm
-mkdir -p "$tmp/ws"
-cat >"$tmp/p.yaml" <<'YAML'
-version: 1
-name: bench-vm
-network:
-  allow:
-    - allowed.test
-filesystem:
-  workspace: ws
-  allow:
-    - { path: "**", access: [read] }
-audit:
-  database: audit.db
-YAML
+e2e_policy bench-vm
 # nsenter, not ip netns exec: that mounts a fresh sysfs without /sys/fs/cgroup,
 # and the sandbox's cgroup is part of what is measured.
 agw() { nsenter --net=/run/netns/"$ns" timeout 120 "$AGENTGW" "$@"; }

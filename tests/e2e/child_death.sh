@@ -11,20 +11,7 @@ cd "$(dirname "$0")/../.."
 e2e_require sqlite3 pgrep
 
 e2e_netns cd
-mkdir -p "$tmp/ws"
-cat >"$tmp/p.yaml" <<'YAML'
-version: 1
-name: e2e-child-death
-network:
-  allow:
-    - allowed.test
-filesystem:
-  workspace: ws
-  allow:
-    - { path: "**", access: [read] }
-audit:
-  database: audit.db
-YAML
+e2e_policy e2e-child-death
 q() { sqlite3 -cmd '.timeout 2000' "$tmp/audit.db" "$1" 2>/dev/null; }
 sup_pid() { cat "$AGENTGW_RUN_DIR/$1/pid" 2>/dev/null; }
 # the net child is the supervisor's first child, the fs child its second

@@ -16,22 +16,8 @@ e2e_require sqlite3 jq
 
 e2e_netns lc
 name=lc$$
-mkdir -p "$tmp/ws"
+e2e_policy e2e-lifecycle enforce
 echo hello-ws >"$tmp/ws/readme.txt"
-cat >"$tmp/p.yaml" <<'YAML'
-version: 1
-name: e2e-lifecycle
-mode: enforce
-network:
-  allow:
-    - allowed.test
-filesystem:
-  workspace: ws
-  allow:
-    - { path: "**", access: [read] }
-audit:
-  database: audit.db
-YAML
 agw() { ip netns exec "$ns" timeout 200 "$AGENTGW" "$@"; }
 q() { sqlite3 "$tmp/audit.db" "$1" 2>/dev/null; }
 ms() { date +%s%3N; }

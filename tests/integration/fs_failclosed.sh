@@ -11,36 +11,12 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in diodcat sqlite3 mount; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-MNT=
-failures=0
-cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
-	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-MNT=$TOPO_DIR/small
-mkdir -p "$MNT" "$TOPO_DIR/ws"
-mount -t tmpfs -o size=2m tmpfs "$MNT" || { MNT=; echo "SKIP: cannot mount tmpfs"; exit 77; }
-DB=$MNT/audit.db
+gw_test_init diodcat sqlite3 mount
+gw_tiny_db
+NAME=ffc$TOPO_ID
+mkdir -p "$TOPO_DIR/ws"
 echo readme >"$TOPO_DIR/ws/README"
-cat >"$TOPO_DIR/policy.yaml" <<P
+cat >"$POL" <<P
 version: 1
 name: fsfailclosed
 network:
@@ -51,12 +27,8 @@ filesystem:
   allow:
     - { path: "**", access: [read] }
 P
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
-	--audit "$DB" --name "ffc$TOPO_ID" -vv >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 564 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+gw_start tcp:564 -vv
 cat9() { in_guest timeout 15 diodcat -t 10 -s "$GW_IP:564" -a / README 2>&1; }
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 
 [ "$(cat9)" = readme ] && ok "healthy: README is read over 9P" || bad "healthy read failed"
@@ -89,11 +61,7 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 [ "$out" = readme ] && ok "recovered: README is read again" || bad "no recovery: '$out'"
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1")
-	[ "${n:-0}" -ge 3 ] && break
-	sleep 0.1
-done
+sql_poll 3 "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1" 0.1
 [ "${n:-0}" -ge 3 ] && ok "the refused actions' rows are in the database after recovery ($n)" ||
 	bad "rows of the refused actions missing (${n:-0})"
 n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1 AND decision NOT IN ('error', 'deny')")
@@ -102,9 +70,5 @@ n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1 A
 n=$(sql "SELECT count(*) FROM event WHERE kind='fs' AND ts BETWEEN $t0 AND $t1 AND decision='error' AND reason LIKE 'audit unavailable%'")
 [ "${n:-0}" -ge 3 ] && ok "each refusal is an error row: audit unavailable ($n)" || bad "error rows: ${n:-0}"
 
-if [ "$failures" != 0 ]; then
-	sql "select ts,kind,op,target,decision,reason from event where kind='fs'"
-	tail -n 30 "$TOPO_DIR/gw.log"
-	exit 1
-fi
-echo "all checks passed"
+[ "$failures" != 0 ] && sql "select ts,kind,op,target,decision,reason from event where kind='fs'"
+gw_finish 30

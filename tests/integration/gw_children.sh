@@ -16,41 +16,14 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl sqlite3 diodcat pgrep; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-failures=0
-stop_gw() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-		GW_PID=
-	fi
-}
-cleanup() {
-	stop_gw
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+gw_test_init curl sqlite3 diodcat pgrep
 
 NAME=gc$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
 WS=$TOPO_DIR/ws
 export AGENTGW_RUN_DIR=$TOPO_DIR/run
 mkdir -p "$WS"
 echo "top secret" >"$WS/secret.txt"
 echo "public" >"$WS/readme.txt"
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
 write_policy() { # generation final(0/1)
 	{
 		cat <<P
@@ -72,13 +45,7 @@ P
 		[ "$2" = 1 ] && printf '  deny:\n    - { path: "secret.txt" }\n'
 	} >"$POL"
 }
-start_gw() { # log-file
-	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
-		--audit "$DB" --name "$NAME" -v >"$1" 2>&1 &
-	GW_PID=$!
-	wait_port "$NS_GW" "$GW_IP" 564 10 || { cat "$1"; exit 1; }
-	wait_port "$NS_GW" "$GW_IP" 53 10 || { cat "$1"; exit 1; }
-}
+start_gw() { GW_LOG=$1 gw_start "tcp:564 tcp:53" -v; } # log-file
 gcat() { in_guest diodcat -t 5 -s "$GW_IP:564" -a / "$1" 2>&1; }
 reloads() { sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"; }
 
@@ -104,11 +71,7 @@ got=$(gcat secret.txt)
 [ "$got" != "top secret" ] && ok "fs child applies the 70th policy: secret.txt refused" ||
 	bad "fs child still runs an old policy: secret.txt readable after 70 reloads"
 [ "$(gcat readme.txt)" = public ] && ok "readme.txt still readable" || bad "readme.txt: $(gcat readme.txt)"
-for _ in $(seq 60); do
-	[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] && break
-	sleep 0.05
-done
-[ "$(sql "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'")" -ge 1 ] &&
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='fs' AND target='secret.txt' AND decision='deny'" &&
 	ok "audit: fs deny row for secret.txt" || bad "audit: no fs deny row for secret.txt"
 body=$(in_guest curl -sS --max-time 8 http://other.test/)
 [ "$body" = other.test ] && ok "net child applies the 70th policy: other.test allowed" ||
@@ -149,7 +112,7 @@ n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND deci
 
 echo "== kill -9 of a child: the stop row says why"
 for child in net fs; do
-	stop_gw
+	gw_stop
 	write_policy 0 0
 	start_gw "$TOPO_DIR/gw-$child.log"
 	sid=$(sql "SELECT max(id) FROM sandbox")
@@ -178,12 +141,8 @@ done
 # a normal stop keeps a reason-less allow row
 start_gw "$TOPO_DIR/gw-normal.log"
 sid=$(sql "SELECT max(id) FROM sandbox")
-stop_gw
+gw_stop
 row=$(sql "SELECT decision || '|' || ifnull(reason, '') FROM event WHERE sandbox_id=$sid AND kind='lifecycle' AND op='stop'")
 [ "$row" = "allow|" ] && ok "normal stop: audit stop row allow without reason" || bad "normal stop row '$row'"
 
-if [ "$failures" != 0 ]; then
-	tail -n 20 "$TOPO_DIR/gw1.log"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 20 "$TOPO_DIR/gw1.log"

@@ -15,34 +15,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 python3 openssl; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-failures=0
-cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-		GW_PID=
-	fi
-	topo_down
-}
-topo_up
-trap cleanup EXIT
+gw_test_init curl dig sqlite3 python3 openssl
 
 NAME=nb$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
 A=$ALLOWED_IP
-
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 cat >"$POL" <<P
 version: 1
@@ -156,36 +132,15 @@ cli() { in_guest timeout 20 python3 "$TOPO_DIR/cli.py" "$@" 2>&1; }
 port_of() { sed -n 's/^port=//p' <<<"$1" | head -1; }
 first_of() { sed -n 's/^first=//p' <<<"$1" | head -1; }
 
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" --audit "$DB" \
-	--name "$NAME" -vv >>"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || {
-	cat "$TOPO_DIR/gw.log"
-	echo "gateway did not start"
-	exit 1
-}
+gw_start "tcp:15001 udp:53" -vv
 
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
 # expect_row DESCRIPTION PORT KIND OP TARGET DECISION REASON-LIKE: polls up
 # to 3 s for the row of the connection from guest source port PORT.
 expect_row() {
-	local q="SELECT count(*) FROM event WHERE src='$GUEST_IP:$2' AND kind='$3' AND op='$4' AND target='$5' AND decision='$6' AND reason LIKE '$7'"
-	for _ in $(seq 60); do
-		[ "$(sql "$q")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
+	local n q="SELECT count(*) FROM event WHERE src='$GUEST_IP:$2' AND kind='$3' AND op='$4' AND target='$5' AND decision='$6' AND reason LIKE '$7'"
+	sql_poll 1 "$q" && { ok "audit: $1"; return 0; }
 	bad "audit: $1 (want $3/$4 $5 $6 '$7'); rows of port $2:"
 	sql "SELECT kind,op,target,decision,reason FROM event WHERE src='$GUEST_IP:$2'" | sed 's/^/     /'
-	return 1
-}
-# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1.
-expect_sql() {
-	for _ in $(seq 60); do
-		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
-	bad "audit: $1"
-	sql "SELECT kind,op,target,decision,reason FROM event ORDER BY id DESC LIMIT 4" | sed 's/^/     /'
 	return 1
 }
 
@@ -328,10 +283,4 @@ echo "== the gateway is still serving"
 body=$(in_guest curl -sS --max-time 8 http://allowed.test/docs/end)
 [ "$body" = "allowed.test docs /docs/end" ] && ok "GET /docs/end after all of the above" || bad "final GET gave '$body'"
 
-if [ "$failures" != 0 ]; then
-	echo "--- gateway log (tail)"
-	tail -n 40 "$TOPO_DIR/gw.log"
-	echo "$failures check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 40

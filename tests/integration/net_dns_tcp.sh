@@ -10,32 +10,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in dig sqlite3 python3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-failures=0
-cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+gw_test_init dig sqlite3 python3
 
 NAME=dt$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
 cat >"$POL" <<P
 version: 1
 name: dnstcp
@@ -43,10 +20,7 @@ network:
   allow: [allowed.test]
   dns: { upstream: [$DNS_IP] }
 P
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
-	--audit "$DB" --name "$NAME" --no-fs -v >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+gw_start tcp:53 --no-fs -v
 netpid() { pgrep -P "$GW_PID" | head -n1; }
 NET_PID=$(netpid)
 
@@ -107,17 +81,9 @@ ans=$(in_guest dig +tcp +short +time=3 +tries=1 allowed.test A)
 ans=$(in_guest dig +short +time=3 +tries=1 allowed.test A)
 [ "$ans" = "$ALLOWED_IP" ] && ok "UDP still answers" || bad "UDP gave '$ans'"
 
-for _ in $(seq 60); do
-	n=$(sql "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='x.denied.test' AND decision='deny'")
-	[ "${n:-0}" -ge 1000 ] && break
-	sleep 0.1
-done
+sql_poll 1000 "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='x.denied.test' AND decision='deny'" 0.1
 [ "${n:-0}" -ge 1000 ] && ok "audit: 1000 deny rows for x.denied.test" || bad "audit: ${n:-0} deny rows for x.denied.test"
 n=$(sql "SELECT count(*) FROM event WHERE kind='dns' AND op='query' AND target='allowed.test' AND decision='allow'")
 [ "${n:-0}" -ge 100 ] && ok "audit: $n allow rows for allowed.test" || bad "audit: ${n:-0} allow rows for allowed.test"
 
-if [ "$failures" != 0 ]; then
-	tail -n 30 "$TOPO_DIR/gw.log"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 30

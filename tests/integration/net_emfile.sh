@@ -8,42 +8,23 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl nc prlimit sqlite3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
 pids=()
-failures=0
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
+	gw_stop
 	topo_down
 }
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+gw_test_init curl nc prlimit sqlite3
 
-cat >"$TOPO_DIR/policy.yaml" <<P
+NAME=em$TOPO_ID
+cat >"$POL" <<P
 version: 1
 name: emfile
 network:
   allow: [allowed.test]
   dns: { upstream: [$DNS_IP] }
 P
-ip netns exec "$NS_GW" prlimit --nofile=48 "$AGENTGW" gateway --iface "$GUEST_IF" \
-	--policy "$TOPO_DIR/policy.yaml" --audit "$TOPO_DIR/audit.db" --name "em$TOPO_ID" -v \
-	>"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+GW_WRAP="prlimit --nofile=48" gw_start tcp:15001 -v
 in_guest dig +short allowed.test >/dev/null
 
 # 60 silent connections to a bound address: each waits in the peek state
@@ -56,12 +37,7 @@ grep -q "out of file descriptors" "$TOPO_DIR/gw.log" && ok "proxy hit EMFILE and
 	bad "no EMFILE in the log"
 kill -0 "$GW_PID" 2>/dev/null && ok "gateway still running" || bad "gateway died"
 # a connection shed for want of fds still leaves its connect row
-n=0
-for _ in $(seq 60); do
-	n=$(sqlite3 -cmd '.timeout 2000' "$TOPO_DIR/audit.db" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='deny' AND reason='out of file descriptors' AND target='$ALLOWED_IP:80'" 2>/dev/null)
-	[ "${n:-0}" -ge 1 ] && break
-	sleep 0.05
-done
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='deny' AND reason='out of file descriptors' AND target='$ALLOWED_IP:80'"
 [ "${n:-0}" -ge 1 ] && ok "shed connections recorded ($n net/connect deny rows)" || bad "no row for a shed connection"
 # the clients end (stdin EOF, then nc's idle timeout); their sessions close
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -74,8 +50,4 @@ for _ in $(seq 40); do
 done
 [ "$body" = allowed.test ] && ok "serves new connections after the flood" || bad "after flood: '$body'"
 
-if [ "$failures" != 0 ]; then
-	tail -n 30 "$TOPO_DIR/gw.log"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 30

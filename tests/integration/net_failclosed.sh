@@ -8,45 +8,17 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 mount; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-MNT=
-failures=0
-cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
-	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-MNT=$TOPO_DIR/small
-mkdir -p "$MNT"
-mount -t tmpfs -o size=2m tmpfs "$MNT" || { MNT=; echo "SKIP: cannot mount tmpfs"; exit 77; }
-DB=$MNT/audit.db
-cat >"$TOPO_DIR/policy.yaml" <<P
+gw_test_init curl dig sqlite3 mount
+gw_tiny_db
+NAME=fc$TOPO_ID
+cat >"$POL" <<P
 version: 1
 name: failclosed
 network:
   allow: [allowed.test]
   dns: { upstream: [$DNS_IP] }
 P
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
-	--audit "$DB" --name "fc$TOPO_ID" -vv >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+gw_start udp:53 -vv
 
 status() { in_guest dig +time=3 +tries=1 "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 
@@ -80,32 +52,22 @@ body=$(in_guest curl -sS --max-time 8 http://allowed.test/)
 # While failing, the writer rejects every event; the supervisor keeps them
 # in its spill file (state dir, tmpfs) and writes them once the disk has room:
 # the denied actions' own rows are not lost.
-for _ in $(seq 60); do
-	n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(DISTINCT kind) FROM event WHERE decision='error' AND reason LIKE 'audit unavailable%' AND kind IN ('dns', 'net')" 2>/dev/null)
-	[ "${n:-0}" = 2 ] && break
-	sleep 0.1
-done
+# at most 2 kinds: at least 2 is both
+sql_poll 2 "SELECT count(DISTINCT kind) FROM event WHERE decision='error' AND reason LIKE 'audit unavailable%' AND kind IN ('dns', 'net')" 0.1
 [ "${n:-0}" = 2 ] && ok "the denied DNS query and connection are in the database after recovery" ||
 	bad "denied actions' rows missing after recovery (kinds: ${n:-0})"
 grep -q "spilled events written" "$TOPO_DIR/gw.log" && ok "supervisor wrote the spilled events" ||
 	bad "no 'spilled events written' log line"
-for _ in $(seq 60); do
-	n=$(sqlite3 -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'" 2>/dev/null)
-	[ "${n:-0}" -ge 2 ] && break
-	sleep 0.05
-done
+sql_poll 2 "SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND decision='allow'"
 [ "${n:-0}" -ge 2 ] && ok "audit rows of the allowed connections before and after ($n)" ||
 	bad "missing connect rows ($n)"
 
 kill -TERM "$GW_PID"
 wait "$GW_PID" 2>/dev/null
 GW_PID=
-[ ! -e "/run/agentgw/fc$TOPO_ID" ] && ok "no spill file or state dir left after exit" ||
-	bad "left behind: $(ls -A "/run/agentgw/fc$TOPO_ID" 2>&1)"
+[ ! -e "/run/agentgw/$NAME" ] && ok "no spill file or state dir left after exit" ||
+	bad "left behind: $(ls -A "/run/agentgw/$NAME" 2>&1)"
 
-if [ "$failures" != 0 ]; then
+[ "$failures" != 0 ] &&
 	sqlite3 "$DB" "select kind,op,target,decision,reason from event where decision != 'allow'" | sort | uniq -c
-	tail -n 40 "$TOPO_DIR/gw.log"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 40

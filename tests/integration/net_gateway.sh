@@ -9,37 +9,10 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 nc ping; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-failures=0
-cleanup() {
-	stop_gw
-	topo_down
-}
-stop_gw() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-		GW_PID=
-	fi
-}
-topo_up
-trap cleanup EXIT
+gw_test_init curl dig sqlite3 nc ping
 
 NAME=nt$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
 PROXY_PORT=15001
-
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 write_policy() { # mode [extra allow rule lines]
 	cat >"$POL" <<P
@@ -66,48 +39,20 @@ ${2:-}
 P
 }
 
-start_gw() {
-	# ip netns exec execs: $! is the supervisor itself
-	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" --audit "$DB" \
-		--name "$NAME" --proxy-port $PROXY_PORT -vv >>"$TOPO_DIR/gw.log" 2>&1 &
-	GW_PID=$!
-	wait_port "$NS_GW" "$GW_IP" $PROXY_PORT 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || {
-		cat "$TOPO_DIR/gw.log"
-		echo "gateway did not start"
-		exit 1
-	}
-}
-
-# sql: one value from the audit database
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
-
 # expect_event KIND OP TARGET DECISION [RULE]: polls up to 3 s for the row.
 expect_event() {
-	local q="SELECT count(*) FROM event WHERE kind='$1' AND op='$2' AND target='$3' AND decision='$4'"
+	local n q="SELECT count(*) FROM event WHERE kind='$1' AND op='$2' AND target='$3' AND decision='$4'"
 	[ -n "${5:-}" ] && q="$q AND rule='$5'"
-	for _ in $(seq 60); do
-		[ "$(sql "$q")" -ge 1 ] 2>/dev/null && { ok "audit: $*"; return 0; }
-		sleep 0.05
-	done
+	sql_poll 1 "$q" && { ok "audit: $*"; return 0; }
 	bad "audit: no event $* ; have:"
 	sql "SELECT kind,op,target,decision,rule,reason FROM event WHERE target LIKE '%${3%%[:/]*}%' ORDER BY id DESC LIMIT 5" | sed 's/^/     /'
-	return 1
-}
-
-# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1.
-expect_sql() {
-	for _ in $(seq 60); do
-		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
-	bad "audit: $1"
 	return 1
 }
 
 gcurl() { in_guest curl -sS --max-time 8 --cacert "$TOPO_CA" "$@"; }
 
 write_policy enforce
-start_gw
+gw_start "tcp:$PROXY_PORT udp:53" --proxy-port "$PROXY_PORT" -vv
 
 echo "== privileges"
 # The net child parses everything the guest sends: it must not be root.
@@ -251,10 +196,7 @@ else
 	echo "note: 'agentgw policy reload' not wired into cmd_policy yet; using SIGHUP"
 	kill -HUP "$GW_PID"
 fi
-for _ in $(seq 60); do
-	[ "$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'")" -ge 1 ] 2>/dev/null && break
-	sleep 0.05
-done
+sql_poll 1 "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"
 expect_event policy reload "$(realpath "$POL")" allow
 sleep 0.2
 body=$(in_guest curl -sS --max-time 8 http://other.test/)
@@ -308,16 +250,10 @@ code=$(in_guest curl -s -o /dev/null -w '%{http_code}' --max-time 8 http://allow
 expect_event http request allowed.test/admin would_deny "network.allow[1]"
 
 echo "== shutdown"
-stop_gw
+gw_stop
 if in_gw nft list table inet "agentgw_$NAME" >/dev/null 2>&1; then
 	bad "nftables table left behind"
 else ok "nftables table removed"; fi
 expect_sql "sandbox row closed" "SELECT count(*) FROM sandbox WHERE name='$NAME' AND stopped_at IS NOT NULL"
 
-if [ "$failures" != 0 ]; then
-	echo "--- gateway log (tail)"
-	tail -n 60 "$TOPO_DIR/gw.log"
-	echo "$failures check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 60

@@ -15,44 +15,11 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 python3 nc; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
-failures=0
-cleanup() {
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-	fi
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+gw_test_init curl dig sqlite3 python3 nc
 
 NAME=gh$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
 LATE_IP=203.0.113.77
 export AGENTGW_RUN_DIR=$TOPO_DIR/run
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
-# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1.
-expect_sql() {
-	for _ in $(seq 60); do
-		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
-	bad "audit: $1"
-	sql "SELECT kind,op,target,decision,reason,detail FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
-	return 1
-}
 write_policy() { # [extra allow rule lines]
 	cat >"$POL" <<P
 version: 1
@@ -76,10 +43,7 @@ in_gw python3 -m http.server 8080 --bind 0.0.0.0 --directory "$TOPO_DIR/gwsrv" \
 wait_port "$NS_GW" 0.0.0.0 8080 10 || { echo "FAIL: no listener in gw"; exit 1; }
 
 write_policy
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
-	--audit "$DB" --name "$NAME" --no-fs -vv >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+gw_start udp:53 --no-fs -vv
 
 # DNS: the allowed name gets no address of the gateway host
 ans=$(in_guest dig +short +time=3 +tries=1 gwhost.test A)
@@ -147,8 +111,4 @@ body=$(in_guest curl -sS --max-time 8 http://gwhost.test:8080/)
 expect_sql "net connect gwhost.test:8080 allow after the cidr rule" \
 	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='gwhost.test:8080' AND decision='allow'"
 
-if [ "$failures" != 0 ]; then
-	tail -n 30 "$TOPO_DIR/gw.log"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 30

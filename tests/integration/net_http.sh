@@ -12,35 +12,15 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
-for t in curl dig sqlite3 nc python3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
-
-GW_PID=
 PY_PID=
-failures=0
 cleanup() {
 	[ -n "$PY_PID" ] && kill "$PY_PID" 2>/dev/null
-	if [ -n "$GW_PID" ]; then
-		kill -TERM "$GW_PID" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$GW_PID" 2>/dev/null
-		wait "$GW_PID" 2>/dev/null
-		GW_PID=
-	fi
+	gw_stop
 	topo_down
 }
-topo_up
-trap cleanup EXIT
+gw_test_init curl dig sqlite3 nc python3
 
 NAME=nh$TOPO_ID
-DB=$TOPO_DIR/audit.db
-POL=$TOPO_DIR/policy.yaml
-
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 cat >"$POL" <<P
 version: 1
@@ -101,26 +81,8 @@ in_net python3 "$TOPO_DIR/up8080.py" "$ALLOWED_IP" >"$TOPO_DIR/up8080.log" 2>&1 
 PY_PID=$!
 wait_port "$NS_NET" "$ALLOWED_IP" 8080 10 || { cat "$TOPO_DIR/up8080.log"; exit 1; }
 
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" --audit "$DB" \
-	--name "$NAME" -vv >>"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || {
-	cat "$TOPO_DIR/gw.log"
-	echo "gateway did not start"
-	exit 1
-}
+gw_start "tcp:15001 udp:53" -vv
 
-sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
-# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1.
-expect_sql() {
-	for _ in $(seq 60); do
-		[ "$(sql "$2")" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
-	bad "audit: $1"
-	sql "SELECT kind,op,target,decision,rule,reason FROM event ORDER BY id DESC LIMIT 4" | sed 's/^/     /'
-	return 1
-}
 # raw REQUEST-BYTES: sends them to allowed.test:80 from the guest, prints
 # the reply; the sender half-closes after 3 s of silence at most.
 raw() { printf "$1" | in_guest timeout 10 nc -q3 -w5 "$ALLOWED_IP" 80 2>/dev/null; }
@@ -215,10 +177,4 @@ echo "== the gateway is still serving"
 body=$(in_guest curl -sS --max-time 8 http://allowed.test/docs/end)
 [ "$body" = "allowed.test docs /docs/end" ] && ok "GET /docs/end after all of the above" || bad "final GET gave '$body'"
 
-if [ "$failures" != 0 ]; then
-	echo "--- gateway log (tail)"
-	tail -n 40 "$TOPO_DIR/gw.log"
-	echo "$failures check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+gw_finish 40

@@ -8,6 +8,7 @@
 #   e2e_require sqlite3 curl        # SKIP (exit 77) without root, QEMU or a tool
 #   e2e_image "$tmp"                # build the image, export AGENTGW_IMAGE_DIR
 #   e2e_netns up                    # or all at once: $tmp, $ns, run dir, image
+#   e2e_policy e2e-x [enforce]      # $tmp/p.yaml: allowed.test, $tmp/ws readable
 #   check "what" COMMAND...; ok "what"; bad "what"
 #   e2e_finish                      # "all checks passed" or exit 1
 #
@@ -59,6 +60,29 @@ e2e_cleanup() {
 	pkill -9 -f -- "$tmp/run/" 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 	rm -rf "$tmp"
+}
+
+# e2e_policy NAME [MODE]: writes $tmp/p.yaml, the policy the e2e tests and
+# the microvm benchmark share: the network allows allowed.test, the workspace
+# is $tmp/ws (made here) and all of it is readable, the audit database is
+# $tmp/audit.db. MODE (e.g. enforce) adds a `mode:` line.
+e2e_policy() {
+	mkdir -p "$tmp/ws"
+	{
+		printf 'version: 1\nname: %s\n' "$1"
+		[ -n "${2:-}" ] && printf 'mode: %s\n' "$2"
+		cat <<'YAML'
+network:
+  allow:
+    - allowed.test
+filesystem:
+  workspace: ws
+  allow:
+    - { path: "**", access: [read] }
+audit:
+  database: audit.db
+YAML
+	} >"$tmp/p.yaml"
 }
 
 ok() { echo "ok: $*"; }

@@ -23,6 +23,16 @@
 # GUEST_IP6 GW_IP6 UP_IF UP_IP NET_IP DNS_IP TOPO_CA
 # ALLOWED_IP OTHER_IP EVIL_IP.
 # KEEP_TOPO=1 keeps TOPO_DIR after topo_down (logs, certificates).
+#
+# Tests of `agentgw gateway` (no VM) share a harness, at the end of this file:
+#   gw_test_init curl sqlite3    # SKIP (77) without a tool, $AGENTGW or root;
+#                                # topo_up; EXIT runs `cleanup` if the test
+#                                # defines one (calling gw_stop), else gw_cleanup
+#   NAME=xx$TOPO_ID              # also POL, DB (defaults under TOPO_DIR)
+#   gw_start "tcp:15001 udp:53" -vv   # GW_PID; waits for those listeners
+#   ok "what"; bad "what"; sql QUERY; expect_sql "what" QUERY
+#   sql_poll 3 QUERY && ok "($n rows)"   # waits up to 60 steps for >= 3
+#   gw_stop; gw_finish 30        # log tail and exit 1 on failures
 
 TOPO_ID=${TOPO_ID:-$$}
 NS_GUEST=agw-guest-$TOPO_ID
@@ -278,4 +288,135 @@ topo_down() {
 		fi
 	fi
 	return 0
+}
+
+
+# ---- agentgw gateway harness (integration tests) ----
+
+# gw_test_init TOOL...: the common head of a gateway test. SKIPs (exit 77)
+# unless every TOOL is installed and $AGENTGW (default $BUILD/agentgw) is
+# built, then topo_up (which SKIPs without root). Sets AGENTGW, GW_PID=,
+# failures=0, DB=$TOPO_DIR/audit.db, POL=$TOPO_DIR/policy.yaml, and traps
+# EXIT to the test's own `cleanup` when it defines one (it must call gw_stop
+# and topo_down), else to gw_cleanup. Exits on a failed set-up. Defines the
+# checks ok WHAT and bad WHAT (counts failures) only here: e2e.sh, sourced
+# beside this file by some tests, has its own.
+gw_test_init() {
+	local t
+	# shellcheck disable=SC2317 # called by the test
+	ok() { echo "ok   $*"; }
+	# shellcheck disable=SC2317
+	bad() { echo "FAIL $*"; failures=$((failures + 1)); }
+	AGENTGW=${AGENTGW:-$PWD/${BUILD:-build}/agentgw}
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+	done
+	[ -x "$AGENTGW" ] || { echo "SKIP: $AGENTGW not built"; exit 77; }
+	GW_PID=
+	MNT=
+	failures=0
+	topo_up
+	if declare -F cleanup >/dev/null; then
+		trap cleanup EXIT
+	else
+		trap gw_cleanup EXIT
+	fi
+	DB=$TOPO_DIR/audit.db
+	POL=$TOPO_DIR/policy.yaml
+}
+
+# gw_start WAITS [FLAG...]: starts `agentgw gateway --iface $GUEST_IF
+# --policy $POL --audit $DB --name $NAME FLAG...` in the gw namespace in the
+# background, output appended to $GW_LOG (default $TOPO_DIR/gw.log). GW_PID
+# is the supervisor itself (ip netns exec execs). GW_WRAP, if set, is a
+# command put before agentgw inside the namespace (split on blanks), e.g.
+# GW_WRAP="prlimit --nofile=48". WAITS lists the listeners on $GW_IP to wait
+# for, 10 s each: "tcp:PORT udp:PORT ...". When one does not come up, prints
+# the log and exits 1.
+gw_start() {
+	local waits=$1 log=${GW_LOG:-$TOPO_DIR/gw.log} w
+	shift
+	# shellcheck disable=SC2086,SC2153 # GW_WRAP is a command line; the test sets NAME
+	ip netns exec "$NS_GW" ${GW_WRAP:-} "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
+		--audit "$DB" --name "$NAME" "$@" >>"$log" 2>&1 &
+	GW_PID=$!
+	for w in $waits; do
+		case $w in
+		tcp:*) wait_port "$NS_GW" "$GW_IP" "${w#tcp:}" 10 ;;
+		udp:*) wait_udp "$NS_GW" "$GW_IP" "${w#udp:}" 10 ;;
+		*) echo "gw_start: bad wait '$w'" >&2 && false ;;
+		esac || {
+			cat "$log"
+			echo "gateway did not start"
+			exit 1
+		}
+	done
+}
+
+# gw_stop: stops the gateway of GW_PID if any (SIGTERM, up to 5 s, then
+# SIGKILL), reaps it and clears GW_PID.
+gw_stop() {
+	[ -n "${GW_PID:-}" ] || return 0
+	kill -TERM "$GW_PID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$GW_PID" 2>/dev/null
+	wait "$GW_PID" 2>/dev/null
+	GW_PID=
+}
+
+# gw_tiny_db: puts the audit database on a 2 MiB tmpfs of its own
+# (MNT=$TOPO_DIR/small, DB=$MNT/audit.db), for tests that fill the disk;
+# gw_cleanup unmounts it. SKIPs (exit 77) when the mount fails.
+gw_tiny_db() {
+	MNT=$TOPO_DIR/small
+	mkdir -p "$MNT"
+	mount -t tmpfs -o size=2m tmpfs "$MNT" || { MNT=; echo "SKIP: cannot mount tmpfs"; exit 77; }
+	DB=$MNT/audit.db
+}
+
+# gw_cleanup: the EXIT trap of a gateway test without its own: gw_stop,
+# unmount gw_tiny_db's tmpfs, topo_down.
+gw_cleanup() {
+	gw_stop
+	[ -n "${MNT:-}" ] && umount "$MNT" 2>/dev/null
+	topo_down
+}
+
+# sql QUERY: the result of QUERY on the audit database $DB (nothing on error).
+sql() { sqlite3 -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null; }
+
+# sql_poll MIN QUERY [STEP]: runs QUERY up to 60 times, STEP seconds apart
+# (default 0.05), until it returns a number >= MIN. Leaves the last result
+# in n (a caller with an n of its own declares `local n`). Returns 1 when
+# the number never reached MIN.
+sql_poll() {
+	for _ in $(seq 60); do
+		n=$(sql "$2")
+		[ "${n:-0}" -ge "$1" ] 2>/dev/null && return 0
+		sleep "${3:-0.05}"
+	done
+	return 1
+}
+
+# expect_sql DESCRIPTION QUERY: polls up to 3 s until QUERY returns >= 1:
+# ok "audit: DESCRIPTION", else bad and the last 6 events. Returns 1 then.
+expect_sql() {
+	local n
+	sql_poll 1 "$2" && { ok "audit: $1"; return 0; }
+	bad "audit: $1"
+	sql "SELECT kind,op,target,decision,rule,reason,detail FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
+	return 1
+}
+
+# gw_finish LINES [LOG]: the end of a gateway test: with failures, the last
+# LINES of LOG (default $TOPO_DIR/gw.log) and exit 1; else "all checks
+# passed".
+gw_finish() {
+	if [ "$failures" != 0 ]; then
+		echo "--- gateway log (tail)"
+		tail -n "$1" "${2:-$TOPO_DIR/gw.log}"
+		echo "$failures check(s) failed"
+		exit 1
+	fi
+	echo "all checks passed"
 }
