@@ -110,12 +110,26 @@ n=$(sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND deci
 [ "$(gcat secret.txt)" != "top secret" ] && ok "fs child runs the last policy (secret.txt refused)" ||
 	bad "fs child: secret.txt readable after the last reload"
 
+# new_sid PREV: the id of the sandbox row the gateway just started, waiting
+# up to 5 s for it (the supervisor forks its children before it writes the
+# row, so the ports can be up while max(id) is still the previous one).
+new_sid() {
+	local id
+	for _ in $(seq 100); do
+		id=$(sql "SELECT ifnull(max(id), 0) FROM sandbox")
+		[ "${id:-0}" -gt "$1" ] 2>/dev/null && { echo "$id"; return; }
+		sleep 0.05
+	done
+	echo "$id"
+}
+
 echo "== kill -9 of a child: the stop row says why"
 for child in net fs; do
 	gw_stop
 	write_policy 0 0
+	prev=$(sql "SELECT ifnull(max(id), 0) FROM sandbox")
 	start_gw "$TOPO_DIR/gw-$child.log"
-	sid=$(sql "SELECT max(id) FROM sandbox")
+	sid=$(new_sid "$prev")
 	# the children are the supervisor's only child processes; the net child
 	# is forked first
 	kids=$(pgrep -P "$GW_PID" | sort -n)
@@ -139,8 +153,9 @@ for child in net fs; do
 done
 
 # a normal stop keeps a reason-less allow row
+prev=$(sql "SELECT ifnull(max(id), 0) FROM sandbox")
 start_gw "$TOPO_DIR/gw-normal.log"
-sid=$(sql "SELECT max(id) FROM sandbox")
+sid=$(new_sid "$prev")
 gw_stop
 row=$(sql "SELECT decision || '|' || ifnull(reason, '') FROM event WHERE sandbox_id=$sid AND kind='lifecycle' AND op='stop'")
 [ "$row" = "allow|" ] && ok "normal stop: audit stop row allow without reason" || bad "normal stop row '$row'"
