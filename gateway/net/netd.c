@@ -362,7 +362,7 @@ int netd_run(const struct netd_config *c)
 	if (rc)
 		goto out;
 	/* Everything privileged is open: parse the guest's bytes as nobody. */
-	if (c->drop_user && ((rc = priv_drop(c->drop_user)) < 0 || (rc = priv_seccomp()) < 0)) {
+	if (c->drop_user && ((rc = priv_drop(c->drop_user)) < 0 || (rc = priv_seccomp(PRIV_CHILD_NET)) < 0)) {
 		log_error("cannot drop privileges to %s: %s", c->drop_user, agw_strerror(rc));
 		goto out;
 	}
