@@ -191,6 +191,7 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	struct p9_fid *f = p9_fid_get(c, m->u.lopen.fid);
 	struct pol_decision d;
 	struct stat st = {0};
+	off_t size0;
 	unsigned acc;
 	int err, fd = -1, fl;
 	bool isdir;
@@ -203,6 +204,7 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		return err;
 	isdir = S_ISDIR(st.st_mode);
+	size0 = st.st_size;
 	if (S_ISLNK(st.st_mode))
 		return ELOOP;
 	if (!isdir && !S_ISREG(st.st_mode)) {
@@ -227,8 +229,10 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		close(fd);
 		return EACCES; /* swapped under us */
 	}
-	if (!isdir)
+	if (!isdir) {
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		p9_quota_add(c->srv, (int64_t)st.st_size - (int64_t)size0, 0); /* O_TRUNC */
+	}
 	fid_opened(c, f, fd, acc, isdir, &d);
 	r->type = P9_RLOPEN;
 	p9_qid_of(&st, &r->u.ropen.qid);
@@ -245,6 +249,8 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	struct stat st = {0};
 	unsigned acc = POL_ACC_CREATE | open_acc(m->u.lcreate.flags);
 	int err, fd = -1, fl;
+	bool existed;
+	off_t size0;
 
 	if (!f)
 		return EBADF;
@@ -262,8 +268,11 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		goto out;
 	/* Without O_EXCL an existing file is opened: its other names count. */
-	if (fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (err = p9_check_nlink(c, "create", path, &st, acc)))
+	existed = fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (existed && (err = p9_check_nlink(c, "create", path, &st, acc)))
+		goto out;
+	size0 = existed && S_ISREG(st.st_mode) ? st.st_size : 0;
+	if (!existed && (err = p9_quota_check(c, "create", path, 0, 1)))
 		goto out;
 	err = p9_act(c, "create", path, &d, NULL);
 	if (err)
@@ -282,6 +291,7 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		goto out;
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	p9_quota_add(c->srv, (int64_t)st.st_size - (int64_t)size0, existed ? 0 : 1);
 	p9_own(c->srv, l.dirfd, name);
 	free(f->path);
 	f->path = np;
@@ -321,17 +331,30 @@ static int op_read(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 static int op_write(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
 	struct p9_fid *f = p9_fid_get(c, m->u.write.fid);
+	struct stat st, after;
+	uint64_t end;
 	ssize_t n;
+	int err;
 
 	if (!f || f->fd < 0)
 		return EBADF;
 	if (f->isdir)
 		return EISDIR;
-	if (m->u.write.offset > INT64_MAX)
+	if (m->u.write.offset > INT64_MAX || m->u.write.count > INT64_MAX - m->u.write.offset)
 		return EINVAL;
+	if (fstat(f->fd, &st) < 0)
+		return errno;
+	/* O_APPEND writes at the end whatever the offset says. */
+	end = (fcntl(f->fd, F_GETFL) & O_APPEND) ? (uint64_t)st.st_size + m->u.write.count
+						  : m->u.write.offset + m->u.write.count;
+	if (end > (uint64_t)st.st_size &&
+	    (err = p9_quota_check(c, "write", f->path, end - (uint64_t)st.st_size, 0)))
+		return err;
 	n = pwrite(f->fd, m->u.write.data, m->u.write.count, (off_t)m->u.write.offset);
 	if (n < 0)
 		return errno;
+	if (fstat(f->fd, &after) == 0)
+		p9_quota_add(c->srv, (int64_t)after.st_size - (int64_t)st.st_size, 0);
 	f->wr += (uint64_t)n;
 	r->type = P9_RWRITE;
 	r->u.rwrite.count = (uint32_t)n;
