@@ -12,6 +12,7 @@
  * checked, then kill.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -108,6 +109,91 @@ int priv_drop_caps(uid_t uid, gid_t gid, uint64_t caps)
 	if (setuid(0) == 0 || geteuid() == 0)
 		return -EPERM;
 	return 0;
+}
+
+/* ---- landlock ---- */
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+
+/* The kernel's struct landlock_ruleset_attr as of ABI 6; older kernels are
+ * given the prefix they know. */
+struct priv_ll_attr {
+	uint64_t fs, net, scoped;
+};
+
+struct priv_ll_beneath {
+	uint64_t allowed;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+#define PRIV_LL_RULE_PATH_BENEATH 1
+#define PRIV_LL_CREATE_VERSION (1u << 0)
+#define PRIV_LL_FS_ABI1 ((1ull << 13) - 1) /* EXECUTE .. MAKE_SYM */
+#define PRIV_LL_FS_READ_FILE (1ull << 2)
+#define PRIV_LL_FS_REFER (1ull << 13)	   /* ABI 2 */
+#define PRIV_LL_FS_TRUNCATE (1ull << 14)   /* ABI 3 */
+#define PRIV_LL_FS_IOCTL_DEV (1ull << 15)  /* ABI 5 */
+#define PRIV_LL_SCOPE_UNIX (1ull << 0)	   /* ABI 6: abstract unix sockets */
+#define PRIV_LL_SCOPE_SIGNAL (1ull << 1)   /* ABI 6 */
+/* In the workspace: no exec, no device, fifo or socket nodes. */
+#define PRIV_LL_FS_NODES ((1ull << 0) | (1ull << 6) | (1ull << 9) | (1ull << 10) | (1ull << 11))
+
+static int priv_ll_beneath(int rs, int fd, uint64_t allowed)
+{
+	struct priv_ll_beneath pb = {.allowed = allowed, .parent_fd = fd};
+
+	if (syscall(SYS_landlock_add_rule, rs, PRIV_LL_RULE_PATH_BENEATH, &pb, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int priv_landlock(int ws_fd, bool dev_null)
+{
+	struct priv_ll_attr attr = {0};
+	size_t attr_len = sizeof(attr.fs);
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, PRIV_LL_CREATE_VERSION);
+	int rs = -1, fd = -1, rc = 0;
+
+	if (abi < 1)
+		return -EOPNOTSUPP;
+	attr.fs = PRIV_LL_FS_ABI1;
+	if (abi >= 2)
+		attr.fs |= PRIV_LL_FS_REFER;
+	if (abi >= 3)
+		attr.fs |= PRIV_LL_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.fs |= PRIV_LL_FS_IOCTL_DEV;
+	if (abi >= 6) {
+		attr.scoped = PRIV_LL_SCOPE_UNIX | PRIV_LL_SCOPE_SIGNAL;
+		attr_len = sizeof(attr);
+	}
+	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_len, 0);
+	if (rs < 0)
+		return -errno;
+	if (ws_fd >= 0 && (rc = priv_ll_beneath(rs, ws_fd, attr.fs & ~PRIV_LL_FS_NODES)) < 0)
+		goto out;
+	if (dev_null) {
+		fd = open("/dev/null", O_PATH | O_CLOEXEC);
+		if (fd < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = priv_ll_beneath(rs, fd, PRIV_LL_FS_READ_FILE);
+		if (rc < 0)
+			goto out;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_landlock_restrict_self, rs, 0) < 0)
+		rc = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	close(rs);
+	return rc;
 }
 
 #if defined(__x86_64__)

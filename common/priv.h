@@ -10,6 +10,7 @@
 #ifndef AGW_PRIV_H
 #define AGW_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -44,6 +45,17 @@ int priv_drop_caps(uid_t uid, gid_t gid, uint64_t caps);
 /* The capabilities the fs child keeps when it serves a root-owned workspace. */
 #define PRIV_FS_CAPS ((1ull << 0) /* CAP_CHOWN */ | (1ull << 1) /* CAP_DAC_OVERRIDE */ | \
 		      (1ull << 3) /* CAP_FOWNER */)
+
+/*
+ * Landlock: from now on this process opens, creates, removes or renames
+ * files only beneath ws_fd (an O_PATH directory fd; -1: nowhere), with no
+ * exec and no device, fifo or socket nodes there, plus read of /dev/null
+ * when dev_null; abstract unix sockets and signals outside the domain are
+ * refused too where the kernel can (ABI 6). Files already open are not
+ * affected. Sets no_new_privs. Call before priv_seccomp (its syscalls are
+ * not on the lists). Returns 0, -EOPNOTSUPP without landlock, or -errno.
+ */
+int priv_landlock(int ws_fd, bool dev_null);
 
 enum priv_child {
 	PRIV_CHILD_NET, /* DNS, proxy: inet sockets, no files written */

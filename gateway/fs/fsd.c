@@ -458,9 +458,23 @@ int fsd_run(const struct fsd_config *c)
 		 c->allow_peer ? c->allow_peer : "any");
 	/* Last: the listener and the loop are set up, so the allow-list
 	 * needs no socket() at all. */
-	if (c->drop_to_owner && (rc = priv_seccomp(PRIV_CHILD_FS)) < 0) {
-		log_error("fs: cannot install the seccomp filter: %s", agw_strerror(rc));
-		goto out;
+	if (c->drop_to_owner) {
+		rc = priv_landlock(root, false);
+		if (rc == -EOPNOTSUPP) {
+			log_warn("fs: landlock unavailable: only openat2 keeps the fs child "
+				 "in the workspace");
+			rc = 0;
+		}
+		if (rc < 0) {
+			log_error("fs: cannot confine to the workspace with landlock: %s",
+				  agw_strerror(rc));
+			goto out;
+		}
+		rc = priv_seccomp(PRIV_CHILD_FS);
+		if (rc < 0) {
+			log_error("fs: cannot install the seccomp filter: %s", agw_strerror(rc));
+			goto out;
+		}
 	}
 	if (c->on_ready)
 		c->on_ready(c->ready_ctx, bound);

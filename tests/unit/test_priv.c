@@ -8,6 +8,8 @@
  * kill(-1) and kill of another process, the i386 ABI. priv_drop (as root)
  * leaves nobody with no way back; priv_drop_caps leaves the fs child's
  * dedicated uid with exactly CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER.
+ * priv_landlock keeps the fs child to its workspace and the net child to
+ * reading /dev/null.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -498,6 +500,90 @@ static void test_bad_user(void **state)
 	assert_int_equal(test_exit_code(bad_user_child), 0);
 }
 
+/* ---- landlock ---- */
+
+static int ll_fs_child(void)
+{
+	int root = open(test_dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, rc;
+
+	if (root < 0)
+		return 60;
+	rc = priv_landlock(root, false);
+	if (rc == -EOPNOTSUPP)
+		return 77;
+	if (rc < 0)
+		return 61;
+	/* the workspace: create, write, move between directories, remove */
+	fd = openat(root, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, "x", 1) != 1)
+		return 62;
+	close(fd);
+	if (mkdirat(root, "d", 0755) < 0 || renameat(root, "f", root, "d/f") < 0 ||
+	    linkat(root, "d/f", root, "g", 0) < 0 || unlinkat(root, "g", 0) < 0 ||
+	    unlinkat(root, "d/f", 0) < 0 || unlinkat(root, "d", AT_REMOVEDIR) < 0)
+		return 63;
+	/* no fifo there; nothing outside it */
+	if (mkfifoat(root, "p", 0600) == 0 || errno != EACCES)
+		return 64;
+	if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 65;
+	if (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 66;
+	if (open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 67;
+	return 0;
+}
+
+static void test_landlock_fs(void **state)
+{
+	int rc;
+
+	(void)state;
+	snprintf(test_dir, sizeof(test_dir), "/tmp/agw-test-priv-XXXXXX");
+	assert_non_null(mkdtemp(test_dir));
+	rc = test_exit_code(ll_fs_child);
+	rmdir(test_dir);
+	if (rc == 77)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
+static int ll_net_child(void)
+{
+	int rc = priv_landlock(-1, true), fd;
+
+	if (rc == -EOPNOTSUPP)
+		return 77;
+	if (rc < 0)
+		return 70;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 71;
+	close(fd);
+	if (open("/dev/null", O_WRONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 72;
+	if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+		return 73;
+	if (open("/tmp/agw-test-priv-new", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 ||
+	    errno != EACCES)
+		return 74;
+	/* then the allow-list on top still works */
+	if (priv_seccomp(PRIV_CHILD_NET) < 0)
+		return 75;
+	return 0;
+}
+
+static void test_landlock_net(void **state)
+{
+	int rc;
+
+	(void)state;
+	rc = test_exit_code(ll_net_child);
+	if (rc == 77)
+		skip();
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +591,7 @@ int main(void)
 	    cmocka_unit_test(test_net_refused),	 cmocka_unit_test(test_fs_refused),
 	    cmocka_unit_test(test_fs_no_socket), cmocka_unit_test(test_drop),
 	    cmocka_unit_test(test_drop_caps),	 cmocka_unit_test(test_bad_user),
+	    cmocka_unit_test(test_landlock_fs),	 cmocka_unit_test(test_landlock_net),
 	};
 
 	return cmocka_run_group_tests_name("priv", tests, NULL, NULL);
