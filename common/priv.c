@@ -267,6 +267,8 @@ static const int priv_common[] = {
 	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64, SYS_close,
 	SYS_fstat, SYS_newfstatat, SYS_statx, SYS_lseek, SYS_fcntl, SYS_dup, SYS_dup3,
 	SYS_openat, SYS_readlink, SYS_readlinkat, SYS_getcwd, SYS_getdents64,
+	/* the sanitizer runtimes' raw calls (reports: /proc/self/maps, the binary) */
+	SYS_open, SYS_stat, SYS_lstat, SYS_access,
 	SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise, SYS_brk,
 	SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack,
 	SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2,
