@@ -272,6 +272,7 @@ static const int priv_common[] = {
 	SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise, SYS_brk,
 	SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack,
 	SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2,
+	SYS_poll, SYS_ppoll, /* agw_write_all on a full pipe */
 	SYS_timerfd_create, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_signalfd4,
 	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time, SYS_nanosleep,
 	SYS_clock_nanosleep, SYS_getpid, SYS_gettid, SYS_getppid, SYS_getuid, SYS_geteuid,
