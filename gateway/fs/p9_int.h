@@ -27,6 +27,7 @@ struct p9_fid {
 	int fd;		     /* open file or directory, -1 until lopen/lcreate */
 	unsigned acc;	     /* POL_ACC_* the open was checked for */
 	bool isdir;
+	bool append; /* opened O_APPEND: writes go to the end (quota) */
 	enum pol_verdict verdict; /* of the open */
 	char rule[48];
 	uint64_t rd, wr;

@@ -234,6 +234,7 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		p9_quota_add(c->srv, (int64_t)st.st_size - (int64_t)size0, 0); /* O_TRUNC */
 	}
 	fid_opened(c, f, fd, acc, isdir, &d);
+	f->append = !isdir && (m->u.lopen.flags & P9_DOTL_APPEND);
 	r->type = P9_RLOPEN;
 	p9_qid_of(&st, &r->u.ropen.qid);
 	r->u.ropen.iounit = c->msize - P9_IOHDRSZ;
@@ -297,6 +298,7 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	f->path = np;
 	np = NULL;
 	fid_opened(c, f, fd, acc, false, &d);
+	f->append = (m->u.lcreate.flags & P9_DOTL_APPEND) != 0;
 	r->type = P9_RLCREATE;
 	p9_qid_of(&st, &r->u.ropen.qid);
 	r->u.ropen.iounit = c->msize - P9_IOHDRSZ;
@@ -331,8 +333,8 @@ static int op_read(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 static int op_write(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
 	struct p9_fid *f = p9_fid_get(c, m->u.write.fid);
-	struct stat st, after;
-	uint64_t end;
+	struct stat st;
+	uint64_t start, end;
 	ssize_t n;
 	int err;
 
@@ -345,16 +347,16 @@ static int op_write(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (fstat(f->fd, &st) < 0)
 		return errno;
 	/* O_APPEND writes at the end whatever the offset says. */
-	end = (fcntl(f->fd, F_GETFL) & O_APPEND) ? (uint64_t)st.st_size + m->u.write.count
-						  : m->u.write.offset + m->u.write.count;
+	start = f->append ? (uint64_t)st.st_size : m->u.write.offset;
+	end = start + m->u.write.count;
 	if (end > (uint64_t)st.st_size &&
 	    (err = p9_quota_check(c, "write", f->path, end - (uint64_t)st.st_size, 0)))
 		return err;
 	n = pwrite(f->fd, m->u.write.data, m->u.write.count, (off_t)m->u.write.offset);
 	if (n < 0)
 		return errno;
-	if (fstat(f->fd, &after) == 0)
-		p9_quota_add(c->srv, (int64_t)after.st_size - (int64_t)st.st_size, 0);
+	if (start + (uint64_t)n > (uint64_t)st.st_size)
+		p9_quota_add(c->srv, (int64_t)(start + (uint64_t)n - (uint64_t)st.st_size), 0);
 	f->wr += (uint64_t)n;
 	r->type = P9_RWRITE;
 	r->u.rwrite.count = (uint32_t)n;

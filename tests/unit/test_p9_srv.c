@@ -1381,6 +1381,16 @@ static void test_quota(void **state)
 	big[72] = 0;
 	assert_int_equal(wr(5, 0, big), 72);
 	assert_int_equal(wr(5, 72, "y"), -ENOSPC);
+	/* O_APPEND writes at the end whatever the offset: counted so */
+	assert_int_equal(truncate9(5, 62), 0); /* 90 */
+	assert_int_equal(walk(0, 6, "README"), 0);
+	assert_int_equal(lopen(6, P9_DOTL_WRONLY | P9_DOTL_APPEND), 0);
+	assert_int_equal(wr(6, 0, "0123456789A"), -ENOSPC);
+	assert_int_equal(wr(6, 0, "0123456789"), 10);
+	assert_int_equal(wr(5, 62, "y"), -ENOSPC);
+	snprintf(p, sizeof(p), "%s/README", T.ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 17);
 }
 
 int main(void)
