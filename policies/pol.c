@@ -107,6 +107,8 @@ int pol_load_buf(const char *name, const char *buf, size_t len, const char *base
 	p->memory_mib = 512;
 	p->ttl_max = 300;
 	p->max_conns = 256;
+	p->fs_max_bytes = POL_FS_MAX_BYTES_DEFAULT;
+	p->fs_max_files = POL_FS_MAX_FILES_DEFAULT;
 	if (!EVP_Digest(buf ? buf : "", len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
 		ret = -AGW_ENOMEM;
 		goto out;
@@ -263,6 +265,16 @@ size_t pol_dns_upstreams(const struct pol *p, const char *const **out)
 {
 	*out = (const char *const *)p->upstreams;
 	return p->nupstreams;
+}
+
+uint64_t pol_fs_max_bytes(const struct pol *p)
+{
+	return p->fs_max_bytes;
+}
+
+uint64_t pol_fs_max_files(const struct pol *p)
+{
+	return p->fs_max_files;
 }
 
 unsigned pol_max_conns(const struct pol *p)

@@ -186,6 +186,15 @@ const char *pol_audit_db(const struct pol *p);	/* absolute path or NULL if unset
 int pol_set_workspace(struct pol *p, const char *dir);
 size_t pol_dns_upstreams(const struct pol *p, const char *const **out); /* may be 0 */
 unsigned pol_max_conns(const struct pol *p); /* network.max_connections, default 256 */
+/*
+ * Workspace quota the fs gateway enforces: filesystem.max_bytes (sum of the
+ * regular files' sizes) and filesystem.max_files (files, directories and
+ * links below the workspace root).
+ */
+#define POL_FS_MAX_BYTES_DEFAULT (10ull << 30)
+#define POL_FS_MAX_FILES_DEFAULT 1000000ull
+uint64_t pol_fs_max_bytes(const struct pol *p);
+uint64_t pol_fs_max_files(const struct pol *p);
 
 /* Sandbox settings: defaults 1 vcpu, 512 MiB, image "default". */
 unsigned pol_vcpus(const struct pol *p);

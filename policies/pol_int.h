@@ -192,6 +192,7 @@ struct pol {
 	size_t nupstreams;
 	unsigned ttl_max, max_conns, vcpus;
 	uint64_t memory_mib;
+	uint64_t fs_max_bytes, fs_max_files; /* workspace quota */
 	const char *accel; /* "auto", "kvm", "tcg" (static storage) or NULL: not set */
 	struct pol_nrule *nr;
 	size_t nnr, nnet_allow, nnet_deny;

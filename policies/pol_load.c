@@ -850,17 +850,60 @@ static void fs_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 		p->nfs_allow++;
 }
 
+/* A byte count: digits with an optional K, M, G or T (powers of 1024,
+ * also KB/KiB...), from 1 byte to 1 PiB. */
+static bool pol_parse_bytes(struct ld *ld, int32_t i, const char *what, uint64_t *out)
+{
+	static const struct {
+		const char *sfx;
+		unsigned shift;
+	} units[] = {
+	    {"", 0},	 {"B", 0},    {"K", 10},   {"KB", 10},	{"KiB", 10},
+	    {"M", 20},	 {"MB", 20},  {"MiB", 20}, {"G", 30},	{"GB", 30},
+	    {"GiB", 30}, {"T", 40},   {"TB", 40},  {"TiB", 40},
+	};
+	const char *s = get_str(ld, i, what);
+	unsigned long long v;
+	char *end;
+
+	if (!s)
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || !isdigit((unsigned char)s[0]))
+		goto bad;
+	for (size_t u = 0; u < AGW_ARRAY_LEN(units); u++) {
+		if (strcmp(end, units[u].sfx))
+			continue;
+		if (v == 0 || v > (1ull << 50) >> units[u].shift) {
+			ERR(ld, i, "%s %s is out of range (1 byte to 1024T)", what, s);
+			return false;
+		}
+		*out = (uint64_t)v << units[u].shift;
+		return true;
+	}
+bad:
+	ERR(ld, i, "%s expects a size like 1048576, 512M or 10G; got '%.40s'", what, s);
+	return false;
+}
+
 static void filesystem(struct ld *ld, int32_t i)
 {
-	static const char *const keys[] = {"workspace", "allow", "deny"};
+	static const char *const keys[] = {"workspace", "allow", "deny", "max_bytes",
+					   "max_files"};
 	struct pol *p = ld->p;
-	int32_t v[3], k[3];
+	int32_t v[5], k[5];
 	const char *ws = ".";
+	unsigned long n;
 
-	if (!is_null(ld, i) && !map_keys(ld, i, "filesystem", keys, 3, v, k))
+	if (!is_null(ld, i) && !map_keys(ld, i, "filesystem", keys, 5, v, k))
 		return;
 	if (is_null(ld, i))
-		v[0] = v[1] = v[2] = -1;
+		v[0] = v[1] = v[2] = v[3] = v[4] = -1;
+	if (v[3] >= 0)
+		pol_parse_bytes(ld, v[3], "max_bytes", &p->fs_max_bytes);
+	if (v[4] >= 0 && get_uint(ld, v[4], "max_files", 1, 1000000000ul, &n))
+		p->fs_max_files = n;
 	if (v[0] >= 0 && !(ws = get_str(ld, v[0], "workspace")))
 		return;
 	if (!(p->workspace = abs_path(ld->basedir, ws))) {

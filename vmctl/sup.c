@@ -248,8 +248,13 @@ static void sup_child_status(const struct sup_child *c, pid_t pid, int st, char 
 	if (WIFSIGNALED(st)) {
 		const char *abbr = sigabbrev_np(WTERMSIG(st));
 
-		snprintf(out, cap, "%s child (pid %d) killed by signal %d (SIG%s)", c->role,
-			 (int)pid, WTERMSIG(st), abbr ? abbr : "?");
+		/* SIGSYS is the seccomp allow-list's kill (common/priv.c); the
+		 * kernel logs the call as an audit SECCOMP record (dmesg). */
+		snprintf(out, cap, "%s child (pid %d) killed by signal %d (SIG%s)%s", c->role,
+			 (int)pid, WTERMSIG(st), abbr ? abbr : "?",
+			 WTERMSIG(st) == SIGSYS ? ": seccomp: a system call outside its allow-list "
+						  "(the kernel log names it)"
+						: "");
 	} else {
 		snprintf(out, cap, "%s child (pid %d) exited with status %d", c->role, (int)pid,
 			 WEXITSTATUS(st));
@@ -498,7 +503,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.on_ctl = sup_fs_ctl;
 		fc.ctl_ctx = &f;
 		/* A workspace with a non-root owner is served as that owner; a
-		 * root-owned one keeps root (see README). */
+		 * root-owned one by PRIV_FS_ID with three capabilities. */
 		fc.drop_to_owner = true;
 		ipc_send(fd, IPC_READY, NULL, 0, NULL, 0);
 		rc = fsd_run(&fc);

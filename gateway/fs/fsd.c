@@ -399,9 +399,11 @@ int fsd_run(const struct fsd_config *c)
 		rc = -errno;
 		goto out;
 	}
+	/* Never uid 0: a root-owned workspace is served by a dedicated uid
+	 * that keeps only the capabilities to act on root's files. */
 	if (c->drop_to_owner &&
-	    ((st.st_uid != 0 && (rc = priv_drop_ids(st.st_uid, st.st_gid)) < 0) ||
-	     (rc = priv_seccomp()) < 0)) {
+	    (rc = st.st_uid != 0 ? priv_drop_ids(st.st_uid, st.st_gid)
+				 : priv_drop_caps(PRIV_FS_ID, PRIV_FS_ID, PRIV_FS_CAPS)) < 0) {
 		log_error("fs: cannot become the workspace owner %u: %s", (unsigned)st.st_uid,
 			  agw_strerror(rc));
 		goto out;
@@ -454,6 +456,26 @@ int fsd_run(const struct fsd_config *c)
 		snprintf(bound, sizeof(bound), "?");
 	log_info("fs: serving %s on %s (peer %s)", ws, bound,
 		 c->allow_peer ? c->allow_peer : "any");
+	/* Last: the listener and the loop are set up, so the allow-list
+	 * needs no socket() at all. */
+	if (c->drop_to_owner) {
+		rc = priv_landlock(root, false);
+		if (rc == -EOPNOTSUPP) {
+			log_warn("fs: landlock unavailable: only openat2 keeps the fs child "
+				 "in the workspace");
+			rc = 0;
+		}
+		if (rc < 0) {
+			log_error("fs: cannot confine to the workspace with landlock: %s",
+				  agw_strerror(rc));
+			goto out;
+		}
+		rc = priv_seccomp(PRIV_CHILD_FS);
+		if (rc < 0) {
+			log_error("fs: cannot install the seccomp filter: %s", agw_strerror(rc));
+			goto out;
+		}
+	}
 	if (c->on_ready)
 		c->on_ready(c->ready_ctx, bound);
 	rc = ev_run(d.loop);

@@ -27,6 +27,7 @@ struct p9_fid {
 	int fd;		     /* open file or directory, -1 until lopen/lcreate */
 	unsigned acc;	     /* POL_ACC_* the open was checked for */
 	bool isdir;
+	bool append; /* opened O_APPEND: writes go to the end (quota) */
 	enum pol_verdict verdict; /* of the open */
 	char rule[48];
 	uint64_t rd, wr;
@@ -45,6 +46,7 @@ struct p9_srv {
 	uint32_t max_msize;
 	unsigned max_fids;
 	bool emit_broken; /* last emit failed: deny until one succeeds */
+	uint64_t q_bytes, q_files; /* workspace usage (p9_quota.c) */
 	struct p9_conn *conns;
 	struct p9_srv_stats st;
 };
@@ -145,6 +147,17 @@ void p9_qid_of(const struct stat *st, struct p9_qid *q);
 void p9_json_str(char *out, size_t cap, const char *key, const char *s);
 /* Give dirfd/name to the workspace owner when it is not theirs. */
 void p9_own(struct p9_srv *s, int dirfd, const char *name);
+
+/* ---- p9_quota.c ---- */
+
+/* Count the workspace's bytes and entries once (bounded walk; blocks). */
+void p9_quota_init(struct p9_srv *s);
+/* May the workspace grow by more_bytes and more_files? 0, or ENOSPC after a
+ * deny event "workspace quota" for op on path. */
+int p9_quota_check(struct p9_conn *c, const char *op, const char *path, uint64_t more_bytes,
+		   uint64_t more_files);
+/* Follow a change that happened (negative: shrink; clamps at 0). */
+void p9_quota_add(struct p9_srv *s, int64_t bytes, int64_t files);
 /* Queue the event of a permitted action before it runs (EACCES if not queued). */
 int p9_act(struct p9_conn *c, const char *op, const char *path, const struct pol_decision *d,
 	   const char *detail);

@@ -96,7 +96,7 @@ int p9_op_setattr(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	uint32_t v = m->u.setattr.valid;
 	struct p9_loc l = {.dirfd = -1};
 	struct pol_decision d;
-	struct stat st = {0};
+	struct stat st = {0}, fst;
 	char detail[64];
 	int err, fd = -1;
 
@@ -144,8 +144,18 @@ int p9_op_setattr(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 					O_WRONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 			if (fd < 0)
 				err = -fd;
+			else if (fstat(fd, &fst) < 0)
+				err = errno;
+			else if (m->u.setattr.size > (uint64_t)fst.st_size &&
+				 (err = p9_quota_check(c, "setattr", f->path,
+						       m->u.setattr.size - (uint64_t)fst.st_size,
+						       0)))
+				; /* refused and audited */
 			else if (ftruncate(fd, (off_t)m->u.setattr.size) < 0)
 				err = errno;
+			else
+				p9_quota_add(c->srv, (int64_t)m->u.setattr.size - (int64_t)fst.st_size,
+					     0);
 		}
 	}
 	if (!err && (v & (P9_SETATTR_ATIME | P9_SETATTR_MTIME))) {
@@ -236,6 +246,8 @@ int p9_op_mkdir(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (!err)
 		err = p9_loc_open(c, "mkdir", path, &l);
 	if (!err)
+		err = p9_quota_check(c, "mkdir", path, 0, 1);
+	if (!err)
 		err = p9_act(c, "mkdir", path, &d, NULL);
 	if (err)
 		goto out;
@@ -244,6 +256,7 @@ int p9_op_mkdir(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_act_failed(c, "mkdir", path, errno);
 		goto out;
 	}
+	p9_quota_add(c->srv, 0, 1);
 	p9_own(c->srv, l.dirfd, name);
 	r->type = P9_RMKDIR;
 	p9_qid_of(&st, &r->u.qid);
@@ -277,6 +290,8 @@ int p9_op_symlink(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_loc_open(c, "symlink", path, &l);
 	p9_json_str(detail, sizeof(detail), "target", target);
 	if (!err)
+		err = p9_quota_check(c, "symlink", path, 0, 1);
+	if (!err)
 		err = p9_act(c, "symlink", path, &d, detail);
 	if (err)
 		goto out;
@@ -285,6 +300,7 @@ int p9_op_symlink(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_act_failed(c, "symlink", path, errno);
 		goto out;
 	}
+	p9_quota_add(c->srv, 0, 1);
 	p9_own(c->srv, l.dirfd, name);
 	r->type = P9_RSYMLINK;
 	p9_qid_of(&st, &r->u.qid);
@@ -305,6 +321,8 @@ int p9_op_link(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	struct p9_loc ls = {.dirfd = -1}, ld = {.dirfd = -1};
 	struct pol_fs_move mv = {.kind = POL_FS_LINK};
 	struct pol_decision d;
+	struct stat sst = {0};
+	uint64_t lbytes = 0;
 	int err;
 
 	if (!src)
@@ -323,6 +341,12 @@ int p9_op_link(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (!err)
 		err = p9_loc_open(c, "link", path, &ld);
 	p9_json_str(detail, sizeof(detail), "from", src->path);
+	if (!err && fstatat(ls.dirfd, ls.base, &sst, AT_SYMLINK_NOFOLLOW) < 0)
+		err = p9_act_failed(c, "link", src->path, errno);
+	lbytes = !err && S_ISREG(sst.st_mode) ? (uint64_t)sst.st_size : 0;
+	/* The walk counts a file's bytes once per name: so does a link. */
+	if (!err)
+		err = p9_quota_check(c, "link", path, lbytes, 1);
 	if (!err)
 		err = p9_act(c, "link", path, &d, detail);
 	if (err)
@@ -331,6 +355,7 @@ int p9_op_link(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		err = p9_act_failed(c, "link", path, errno);
 		goto out;
 	}
+	p9_quota_add(c->srv, (int64_t)lbytes, 1);
 	r->type = P9_RLINK;
 out:
 	p9_loc_close(&ls);
@@ -370,6 +395,8 @@ static int remove_path(struct p9_conn *c, const char *path, int isdir_hint)
 		goto out;
 	if (unlinkat(l.dirfd, l.base, isdir ? AT_REMOVEDIR : 0) < 0)
 		err = p9_act_failed(c, op, path, errno);
+	else
+		p9_quota_add(c->srv, S_ISREG(st.st_mode) ? -(int64_t)st.st_size : 0, -1);
 out:
 	p9_loc_close(&l);
 	return err;
@@ -446,6 +473,8 @@ static int p9_do_rename(struct p9_conn *c, const char *from, const char *to)
 		err = p9_act_failed(c, "rename", from, errno);
 		goto out;
 	}
+	if (mv.to_exists) /* the replaced name is gone (a directory was empty) */
+		p9_quota_add(c->srv, S_ISREG(st.st_mode) ? -(int64_t)st.st_size : 0, -1);
 	p9_fids_renamed(c->srv, from, to);
 out:
 	p9_loc_close(&lf);

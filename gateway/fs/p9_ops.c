@@ -191,6 +191,7 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	struct p9_fid *f = p9_fid_get(c, m->u.lopen.fid);
 	struct pol_decision d;
 	struct stat st = {0};
+	off_t size0;
 	unsigned acc;
 	int err, fd = -1, fl;
 	bool isdir;
@@ -203,6 +204,7 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		return err;
 	isdir = S_ISDIR(st.st_mode);
+	size0 = st.st_size;
 	if (S_ISLNK(st.st_mode))
 		return ELOOP;
 	if (!isdir && !S_ISREG(st.st_mode)) {
@@ -227,9 +229,12 @@ static int op_lopen(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		close(fd);
 		return EACCES; /* swapped under us */
 	}
-	if (!isdir)
+	if (!isdir) {
 		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		p9_quota_add(c->srv, (int64_t)st.st_size - (int64_t)size0, 0); /* O_TRUNC */
+	}
 	fid_opened(c, f, fd, acc, isdir, &d);
+	f->append = !isdir && (m->u.lopen.flags & P9_DOTL_APPEND);
 	r->type = P9_RLOPEN;
 	p9_qid_of(&st, &r->u.ropen.qid);
 	r->u.ropen.iounit = c->msize - P9_IOHDRSZ;
@@ -245,6 +250,8 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	struct stat st = {0};
 	unsigned acc = POL_ACC_CREATE | open_acc(m->u.lcreate.flags);
 	int err, fd = -1, fl;
+	bool existed;
+	off_t size0;
 
 	if (!f)
 		return EBADF;
@@ -262,8 +269,11 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (err)
 		goto out;
 	/* Without O_EXCL an existing file is opened: its other names count. */
-	if (fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (err = p9_check_nlink(c, "create", path, &st, acc)))
+	existed = fstatat(l.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (existed && (err = p9_check_nlink(c, "create", path, &st, acc)))
+		goto out;
+	size0 = existed && S_ISREG(st.st_mode) ? st.st_size : 0;
+	if (!existed && (err = p9_quota_check(c, "create", path, 0, 1)))
 		goto out;
 	err = p9_act(c, "create", path, &d, NULL);
 	if (err)
@@ -282,11 +292,13 @@ static int op_lcreate(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 		goto out;
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	p9_quota_add(c->srv, (int64_t)st.st_size - (int64_t)size0, existed ? 0 : 1);
 	p9_own(c->srv, l.dirfd, name);
 	free(f->path);
 	f->path = np;
 	np = NULL;
 	fid_opened(c, f, fd, acc, false, &d);
+	f->append = (m->u.lcreate.flags & P9_DOTL_APPEND) != 0;
 	r->type = P9_RLCREATE;
 	p9_qid_of(&st, &r->u.ropen.qid);
 	r->u.ropen.iounit = c->msize - P9_IOHDRSZ;
@@ -321,17 +333,30 @@ static int op_read(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 static int op_write(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 {
 	struct p9_fid *f = p9_fid_get(c, m->u.write.fid);
+	struct stat st;
+	uint64_t start, end;
 	ssize_t n;
+	int err;
 
 	if (!f || f->fd < 0)
 		return EBADF;
 	if (f->isdir)
 		return EISDIR;
-	if (m->u.write.offset > INT64_MAX)
+	if (m->u.write.offset > INT64_MAX || m->u.write.count > INT64_MAX - m->u.write.offset)
 		return EINVAL;
+	if (fstat(f->fd, &st) < 0)
+		return errno;
+	/* O_APPEND writes at the end whatever the offset says. */
+	start = f->append ? (uint64_t)st.st_size : m->u.write.offset;
+	end = start + m->u.write.count;
+	if (end > (uint64_t)st.st_size &&
+	    (err = p9_quota_check(c, "write", f->path, end - (uint64_t)st.st_size, 0)))
+		return err;
 	n = pwrite(f->fd, m->u.write.data, m->u.write.count, (off_t)m->u.write.offset);
 	if (n < 0)
 		return errno;
+	if (start + (uint64_t)n > (uint64_t)st.st_size)
+		p9_quota_add(c->srv, (int64_t)(start + (uint64_t)n - (uint64_t)st.st_size), 0);
 	f->wr += (uint64_t)n;
 	r->type = P9_RWRITE;
 	r->u.rwrite.count = (uint32_t)n;

@@ -52,6 +52,7 @@ int p9_srv_new(const struct p9_srv_config *cfg, struct p9_srv **out)
 	s->max_msize = cfg->max_msize ? cfg->max_msize : P9_MSIZE_MAX;
 	s->max_msize = AGW_MAX(AGW_MIN(s->max_msize, P9_MSIZE_MAX), P9_MSIZE_MIN);
 	s->max_fids = cfg->max_fids ? cfg->max_fids : P9_FIDS_DEFAULT;
+	p9_quota_init(s);
 	*out = s;
 	return 0;
 }

@@ -294,6 +294,18 @@ static void netd_on_term(struct ev_loop *loop, int signo, void *ctx)
 	ev_stop(loop);
 }
 
+/* No file but /dev/null (the proxy's spare fd), then the allow-list. */
+static int netd_confine(void)
+{
+	int rc = priv_landlock(-1, true);
+
+	if (rc == -EOPNOTSUPP)
+		log_warn("landlock unavailable: the net child can still open files as nobody");
+	else if (rc < 0)
+		return rc;
+	return priv_seccomp(PRIV_CHILD_NET);
+}
+
 int netd_run(const struct netd_config *c)
 {
 	struct netd n = {0};
@@ -362,7 +374,7 @@ int netd_run(const struct netd_config *c)
 	if (rc)
 		goto out;
 	/* Everything privileged is open: parse the guest's bytes as nobody. */
-	if (c->drop_user && ((rc = priv_drop(c->drop_user)) < 0 || (rc = priv_seccomp()) < 0)) {
+	if (c->drop_user && ((rc = priv_drop(c->drop_user)) < 0 || (rc = netd_confine()) < 0)) {
 		log_error("cannot drop privileges to %s: %s", c->drop_user, agw_strerror(rc));
 		goto out;
 	}

@@ -4,7 +4,9 @@
 # guest; kill -9 of the gateway's net child makes the sandbox fail closed,
 # and both `up`'s stderr and the lifecycle/stop row say which child died of
 # which signal (the row: decision error). Then the same with `up -d` and
-# the fs child: the row is the only witness once the sandbox is gone.
+# the fs child: the row is the only witness once the sandbox is gone. Last,
+# a child dead of SIGSYS (the seccomp allow-list's kill, issue 15): the row
+# says "seccomp".
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
@@ -71,6 +73,24 @@ if ip netns exec "$ns" timeout 300 "$AGENTGW" up -d --policy "$tmp/p.yaml" --nam
 else
 	bad "detached sandbox $name did not become ready"
 	cat "$tmp/up2.err"
+fi
+
+# ---- up -d, net child dies of SIGSYS (what its seccomp allow-list does) ----
+name=cs$$
+if ip netns exec "$ns" timeout 300 "$AGENTGW" up -d --policy "$tmp/p.yaml" --name "$name" \
+	>/dev/null 2>"$tmp/up3.err" && wait_ready "$name"; then
+	sup=$(sup_pid "$name")
+	net=$(child_of "$sup" 1)
+	kill -SYS "$net"
+	for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+	check "the supervisor stops after its net child died of SIGSYS" sh -c "! kill -0 $sup 2>/dev/null"
+	want="net child (pid $net) killed by signal 31 (SIGSYS): seccomp: a system call outside its allow-list (the kernel log names it)"
+	check "audit: lifecycle/stop row says it was seccomp" \
+		[ "$(q "select e.decision || '|' || e.reason from event e join sandbox s on s.id = e.sandbox_id where s.name='$name' and e.kind='lifecycle' and e.op='stop'")" = "error|$want" ]
+	ip netns exec "$ns" "$AGENTGW" down "$name" >/dev/null 2>&1
+else
+	bad "detached sandbox $name did not become ready"
+	cat "$tmp/up3.err"
 fi
 
 e2e_finish

@@ -1303,6 +1303,96 @@ static void test_rename_link_battery(void **state)
 	assert_int_equal(lopen(200, P9_DOTL_RDONLY), -EACCES);
 }
 
+/* Workspace quota: counts start from what is there (28 bytes in 9 entries),
+ * follow writes, truncates, creates and removes; past a limit ENOSPC and a
+ * deny row "workspace quota", the file untouched. */
+static const char RULES_QUOTA[] = "  max_bytes: 100\n  max_files: 12\n"
+				  "  allow:\n"
+				  "    - { path: \"**\", access: [read, write, create, delete] }\n";
+
+static int setup_quota(void **state)
+{
+	(void)state;
+	return start_rules("enforce", 0, RULES_QUOTA, false);
+}
+
+static int truncate9(uint32_t fid, uint64_t size)
+{
+	struct p9_msg t = {.type = P9_TSETATTR}, r;
+
+	t.u.setattr.fid = fid;
+	t.u.setattr.valid = P9_SETATTR_SIZE;
+	t.u.setattr.size = size;
+	return rpc(&t, &r);
+}
+
+static void test_quota(void **state)
+{
+	char big[128], p[256];
+	const struct rec *e;
+	struct stat st;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	session();
+	assert_int_equal(walk(0, 1, "src"), 0);
+	assert_int_equal(lcreate(1, "n", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0); /* 10 entries */
+	big[50] = 0;
+	assert_int_equal(wr(1, 0, big), 50); /* 78 bytes */
+	big[50] = 'x';
+	big[30] = 0;
+	assert_int_equal(wr(1, 50, big), -ENOSPC); /* 108 > 100 */
+	e = find_ev("write", "src/n", "deny");
+	assert_non_null(e);
+	assert_string_equal(e->reason, "workspace quota");
+	assert_non_null(strstr(e->detail, "\"max_bytes\":100"));
+	snprintf(p, sizeof(p), "%s/src/n", T.ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 50);
+	big[30] = 'x';
+	big[22] = 0;
+	assert_int_equal(wr(1, 50, big), 22); /* exactly 100: the walk counted 28 */
+	big[22] = 'x';
+	big[10] = 0;
+	assert_int_equal(wr(1, 0, big), 10); /* overwriting does not grow */
+	assert_int_equal(wr(1, 72, "y"), -ENOSPC);
+	assert_int_equal(truncate9(1, 200), -ENOSPC);
+	assert_non_null(find_ev("setattr", "src/n", "deny"));
+	assert_int_equal(truncate9(1, 60), 0); /* shrinking is fine: 88 */
+	assert_int_equal(wr(1, 60, "0123456789ab"), 12);
+	assert_int_equal(wr(1, 72, "y"), -ENOSPC);
+	big[10] = 'x';
+	/* entries: 10 now; two more fit, the third does not */
+	assert_int_equal(walk(0, 2, "src"), 0);
+	assert_int_equal(lcreate(2, "b", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
+	assert_int_equal(symlink9(0, "l", "README"), 0);
+	assert_int_equal(walk(0, 3, "src"), 0);
+	assert_int_equal(lcreate(3, "c", P9_DOTL_WRONLY | P9_DOTL_CREATE), -ENOSPC);
+	assert_false(exists("src/c"));
+	e = find_ev("create", "src/c", "deny");
+	assert_non_null(e);
+	assert_string_equal(e->reason, "workspace quota");
+	/* removing gives room back: 72 bytes and one entry */
+	assert_int_equal(clunk(1), 0);
+	assert_int_equal(walk(0, 4, "src"), 0);
+	assert_int_equal(unlinkat9(4, "n", 0), 0);
+	assert_int_equal(walk(0, 5, "src"), 0);
+	assert_int_equal(lcreate(5, "c", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
+	big[72] = 0;
+	assert_int_equal(wr(5, 0, big), 72);
+	assert_int_equal(wr(5, 72, "y"), -ENOSPC);
+	/* O_APPEND writes at the end whatever the offset: counted so */
+	assert_int_equal(truncate9(5, 62), 0); /* 90 */
+	assert_int_equal(walk(0, 6, "README"), 0);
+	assert_int_equal(lopen(6, P9_DOTL_WRONLY | P9_DOTL_APPEND), 0);
+	assert_int_equal(wr(6, 0, "0123456789A"), -ENOSPC);
+	assert_int_equal(wr(6, 0, "0123456789"), 10);
+	assert_int_equal(wr(5, 62, "y"), -ENOSPC);
+	snprintf(p, sizeof(p), "%s/README", T.ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 17);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1325,6 +1415,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failing_sink_records_refusals, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_refusals_have_rows, setup, stop),
 	    cmocka_unit_test_setup_teardown(test_rename_link_battery, setup, stop),
+	    cmocka_unit_test_setup_teardown(test_quota, setup_quota, stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
