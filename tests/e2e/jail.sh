@@ -28,12 +28,14 @@ agw() { nsenter --net=/run/netns/"$ns" timeout 300 "$AGENTGW" "$@"; }
 status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 qemu_of() { pgrep -f "qemu-system.*$AGENTGW_RUN_DIR/$1/vm/" | head -n1; }
 
-for n in j1 j2; do
+# Names with our pid: the cgroups are global, and another run may use j1 too.
+J1=j1-$$ J2=j2-$$
+for n in $J1 $J2; do
 	agw up -d --policy "$tmp/p.yaml" --name "$n" >/dev/null 2>"$tmp/up.$n" ||
 		{ cat "$tmp/up.$n"; bad "up -d $n"; e2e_finish; }
 done
 cgmode=$("$AGENTGW" doctor --json | jq -r 'select(.check=="cgroups") | .message')
-q1=$(qemu_of j1) q2=$(qemu_of j2)
+q1=$(qemu_of $J1) q2=$(qemu_of $J2)
 check "both QEMUs found" [ -n "$q1" ] && [ -n "$q2" ]
 u1=$(status "$q1" Uid) u2=$(status "$q2" Uid)
 echo "QEMU uids: $u1 $u2"
@@ -57,12 +59,12 @@ check "QEMU's root has no /home, /root or /etc/shadow" \
 check "QEMU's /etc holds only ld.so.cache" [ "$(ls "/proc/$q1/root/etc")" = ld.so.cache ]
 check "QEMU's /dev: null, zero, urandom" [ "$(ls "/proc/$q1/root/dev" | tr '\n' ' ')" = "null urandom zero " ]
 check "QEMU's /usr is read-only" grep -qE " /usr [^ ]+ ro," "/proc/$q1/mountinfo"
-check "the guest still works" agw exec j1 -- true
+check "the guest still works" agw exec $J1 -- true
 
 # cgroups
 echo "cgroups: $cgmode"
-sup1=$(cat "$AGENTGW_RUN_DIR/j1/pid")
-cgj1=agentgw/j1-$sup1
+sup1=$(cat "$AGENTGW_RUN_DIR/$J1/pid")
+cgj1=agentgw/$J1-$sup1
 cgpath() { # pid controller
 	awk -F: -v c="$2" '($2 == c || ($1 == 0 && c == "")) { print $3 }' "/proc/$1/cgroup"
 }
@@ -91,23 +93,23 @@ check "the supervisor and its children ($kids) are in the sandbox's cgroup" \
 # A memory hog and a process flood in j1: j2 and the host stay responsive.
 # (The flood's processes end by themselves: a true fork bomb's survivors
 # would keep a TCG guest busy for minutes after it is stopped.)
-agw exec j1 -- sh -c 'awk "BEGIN { s = \"x\"; while (1) s = s s }"; true' >/dev/null 2>&1
-check "j2 answers after j1's memory hog" agw exec j2 -- echo alive
-check "j1 survives its own memory hog" agw exec j1 -- echo alive
-agw exec j1 -- sh -c 'i=0; while [ $i -lt 3000 ]; do sleep 15 & i=$((i + 1)); done; wait' >/dev/null 2>&1 &
+agw exec $J1 -- sh -c 'awk "BEGIN { s = \"x\"; while (1) s = s s }"; true' >/dev/null 2>&1
+check "j2 answers after j1's memory hog" agw exec $J2 -- echo alive
+check "j1 survives its own memory hog" agw exec $J1 -- echo alive
+agw exec $J1 -- sh -c 'i=0; while [ $i -lt 3000 ]; do sleep 15 & i=$((i + 1)); done; wait' >/dev/null 2>&1 &
 flood=$!
 sleep 5
 t0=$(date +%s)
-check "j2 answers during j1's process flood" agw exec j2 -- echo alive
+check "j2 answers during j1's process flood" agw exec $J2 -- echo alive
 check "the host runs a process during it" true
 echo "j2 exec during the flood: $(($(date +%s) - t0)) s"
 wait "$flood"
-check "j1 answers after its flood" agw exec j1 -- echo alive
+check "j1 answers after its flood" agw exec $J1 -- echo alive
 check "j1's QEMU is still the same process" [ -d "/proc/$q1" ]
 rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$q1/status")
 echo "j1's QEMU RSS after all that: $rss kB"
 
-for n in j1 j2; do agw down "$n" >/dev/null 2>&1; done
+for n in $J1 $J2; do agw down "$n" >/dev/null 2>&1; done
 check "QEMUs are gone after down" sh -c "[ ! -d /proc/$q1 ] && [ ! -d /proc/$q2 ]"
 check "the sandboxes' cgroups are removed" \
 	sh -c "! ls -d /sys/fs/cgroup/*/$cgj1 /sys/fs/cgroup/$cgj1 2>/dev/null | grep -q ."
