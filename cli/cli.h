@@ -26,17 +26,46 @@ int cmd_fs(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_up(int argc, char **argv);
-/* ps, exec, shell, logs, down: cli/cmd_sbx.c */
+/* ps, exec, shell, logs, down, rm: cli/cmd_sbx.c */
 int cmd_ps(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
 /* `agentgw completion bash|zsh`: cli/cmd_completion.c */
 int cmd_completion(int argc, char **argv);
 /* `agentgw policy suggest` (argv: "suggest" ...); lives in cmd_suggest.c. */
 int cmd_policy_suggest(int argc, char **argv);
+
+/* ---- cli_env.c: -e, --env-file, -w, --user for up, exec and shell ---- */
+
+#define CLI_MAX_ENV 256 /* the control protocol's limit */
+#define CLI_ENV_FILE_MAX (256 * 1024)
+
+struct cli_exec_opts {
+	char *env[CLI_MAX_ENV + 1]; /* owned, NULL-terminated */
+	size_t n_env;
+	const char *cwd;  /* -w: NULL for the default (/workspace) */
+	const char *user; /* --user: NULL for the sandbox's default user */
+};
+
+/* Add "K=V", or "K" with this process's value (nothing when unset).
+ * Returns 0, -AGW_EINVAL (empty key), -AGW_ETOOBIG, -AGW_ENOMEM. */
+int cli_env_add(struct cli_exec_opts *o, const char *kv);
+/* Add every variable of an env file's text (pure apart from cli_env_add's
+ * getenv). Returns 0 or a negative code with *bad_line the 1-based line. */
+int cli_env_parse(struct cli_exec_opts *o, const char *text, size_t n, size_t *bad_line);
+/* Read and add an env file; err says what is wrong. Blocks on the read. */
+int cli_env_file(struct cli_exec_opts *o, const char *path, char *err, size_t errcap);
+/*
+ * If argv[*i] is one of -e/--env, --env-file, -w/--workdir, -u/--user,
+ * take it and its value (advancing *i) and return 1; 0 when it is not one
+ * of them; -1 after printing an error for `agentgw VERB`.
+ */
+int cli_exec_opt(struct cli_exec_opts *o, int argc, char **argv, int *i, const char *verb);
+void cli_exec_opts_free(struct cli_exec_opts *o);
 
 struct aud_db;
 /*

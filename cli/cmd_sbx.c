@@ -4,7 +4,9 @@
  * lists the state dirs, `exec` and `shell` run a command in the guest over
  * the supervisor's control socket (the command's status is the exit code),
  * `logs` prints the guest console, `down` asks the supervisor to stop and
- * cleans up after one that died.
+ * cleans up after one that died. Sandboxes of an image with a root
+ * filesystem keep their writable disk after `down` (img_disk_prepare):
+ * `ps -a` lists them as stopped, `rm` (or `down --rm`) deletes it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "audit/aud.h"
 #include "cli.h"
 #include "vmctl/ctl.h"
+#include "vmctl/img.h"
 #include "vmctl/sbx.h"
 
 #define SBX_EXIT_LOST 255 /* like ssh: the connection ended without a status */
@@ -48,7 +51,8 @@ static int sbx_check_name(const char *verb, const char *name)
 
 /* ---- exec / shell ---- */
 
-static int sbx_exec(const char *verb, const char *name, char **argv, int tty)
+static int sbx_exec(const char *verb, const char *name, char **argv, int tty,
+		    const struct cli_exec_opts *o)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
@@ -79,8 +83,9 @@ static int sbx_exec(const char *verb, const char *name, char **argv, int tty)
 		goto out;
 	if (tty)
 		ioctl(0, TIOCGWINSZ, &ws);
-	n = ctl_encode_exec(buf, CTL_MAX_FRAME, 0, (const char *const *)argv, NULL, "", tty,
-			    ws.ws_row, ws.ws_col);
+	n = ctl_encode_exec_as(buf, CTL_MAX_FRAME, 0, (const char *const *)argv,
+			       (const char *const *)o->env, o->cwd ? o->cwd : "", o->user, tty,
+			       ws.ws_row, ws.ws_col);
 	if (n < 0) {
 		fprintf(stderr, "agentgw %s: command too long or too many arguments\n", verb);
 		rc = CLI_USAGE;
@@ -151,8 +156,8 @@ static int sbx_exec(const char *verb, const char *name, char **argv, int tty)
 				if (restore)
 					tcsetattr(0, TCSANOW, &saved);
 				restore = 0;
-				fprintf(stderr, "agentgw %s: %.*s\n", verb,
-					(int)AGW_MIN(tlen, 512), text);
+				fprintf(stderr, "agentgw %s: %.*s\n", verb, (int)AGW_MIN(tlen, 512),
+					text);
 				rc = err == ENOENT ? 127 : 126;
 			}
 			break;
@@ -166,9 +171,14 @@ out:
 	return rc;
 }
 
+#define SBX_EXEC_USAGE                                                                             \
+	"usage: agentgw exec NAME [-t] [-e K=V]... [--env-file F] [-w DIR] [--user U]\n"           \
+	"                    [--] CMD [ARG...]\n"
+
 int cmd_exec(int argc, char **argv)
 {
-	int tty = 0, i;
+	struct cli_exec_opts o = {0};
+	int tty = 0, i, r, rc;
 	const char *name = NULL;
 
 	for (i = 1; i < argc; i++) {
@@ -176,14 +186,26 @@ int cmd_exec(int argc, char **argv)
 			i++;
 			break;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: agentgw exec NAME [-t] [--] CMD [ARG...]\n\n"
-			       "Runs CMD in sandbox NAME with this terminal's stdin, stdout and\n"
-			       "stderr; -t gives it a PTY (raw terminal, window size follows).\n"
-			       "The exit code is CMD's (128+N when killed by signal N, 127 when\n"
-			       "it cannot be found, 255 when the sandbox went away).\n");
+			printf(
+			    SBX_EXEC_USAGE
+			    "\nRuns CMD in sandbox NAME with this terminal's stdin, stdout and\n"
+			    "stderr; -t gives it a PTY (raw terminal, window size follows).\n"
+			    "  -e K=V        set a variable (repeatable; a bare K passes this\n"
+			    "                shell's value); --env-file F reads K=V lines\n"
+			    "  -w DIR        working directory in the guest (default /workspace)\n"
+			    "  --user U      run as U (default: the sandbox's user, 'agent' in\n"
+			    "                images with a root filesystem, else root)\n"
+			    "The exit code is CMD's (128+N when killed by signal N, 127 when\n"
+			    "it cannot be found, 255 when the sandbox went away).\n");
+			cli_exec_opts_free(&o);
 			return CLI_OK;
 		} else if (strcmp(argv[i], "-t") == 0) {
 			tty = 1;
+		} else if ((r = cli_exec_opt(&o, argc, argv, &i, "exec")) != 0) {
+			if (r < 0) {
+				cli_exec_opts_free(&o);
+				return CLI_USAGE;
+			}
 		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
 		} else {
@@ -191,33 +213,58 @@ int cmd_exec(int argc, char **argv)
 		}
 	}
 	if (!name || i >= argc) {
-		fprintf(stderr, "usage: agentgw exec NAME [-t] [--] CMD [ARG...]\n");
+		fprintf(stderr, SBX_EXEC_USAGE);
+		cli_exec_opts_free(&o);
 		return CLI_USAGE;
 	}
-	if (sbx_check_name("exec", name) < 0)
-		return CLI_USAGE;
-	if (tty && !isatty(0)) {
-		fprintf(stderr, "agentgw exec: -t needs a terminal on stdin\n");
+	if (sbx_check_name("exec", name) < 0 || (tty && !isatty(0))) {
+		if (tty && !isatty(0))
+			fprintf(stderr, "agentgw exec: -t needs a terminal on stdin\n");
+		cli_exec_opts_free(&o);
 		return CLI_USAGE;
 	}
-	return sbx_exec("exec", name, argv + i, tty);
+	rc = sbx_exec("exec", name, argv + i, tty, &o);
+	cli_exec_opts_free(&o);
+	return rc;
 }
 
 int cmd_shell(int argc, char **argv)
 {
+	static const char usage[] =
+	    "usage: agentgw shell NAME [-e K=V]... [--env-file F] [-w DIR] [--user U]\n";
+	struct cli_exec_opts o = {0};
 	char *sh[] = {"/bin/sh", NULL};
+	const char *name = NULL;
+	int r, rc;
 
-	bool help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
-
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(help ? stdout : stderr,
-			"usage: agentgw shell NAME\n\nOpens /bin/sh in sandbox NAME (with a PTY "
-			"when stdin is a terminal).\n");
-		return help ? CLI_OK : CLI_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("%s\nOpens /bin/sh in sandbox NAME (with a PTY when stdin is a "
+			       "terminal);\nthe options are those of 'agentgw exec'.\n",
+			       usage);
+			cli_exec_opts_free(&o);
+			return CLI_OK;
+		} else if ((r = cli_exec_opt(&o, argc, argv, &i, "shell")) != 0) {
+			if (r < 0) {
+				cli_exec_opts_free(&o);
+				return CLI_USAGE;
+			}
+		} else if (!name && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			name = NULL;
+			break;
+		}
 	}
-	if (sbx_check_name("shell", argv[1]) < 0)
+	if (!name || sbx_check_name("shell", name) < 0) {
+		if (!name)
+			fprintf(stderr, "%s", usage);
+		cli_exec_opts_free(&o);
 		return CLI_USAGE;
-	return sbx_exec("shell", argv[1], sh, isatty(0) && isatty(1));
+	}
+	rc = sbx_exec("shell", name, sh, isatty(0) && isatty(1), &o);
+	cli_exec_opts_free(&o);
+	return rc;
 }
 
 /* ---- ps ---- */
@@ -232,25 +279,72 @@ static void sbx_fmt_uptime(int64_t s, char *buf, size_t cap)
 		snprintf(buf, cap, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
 }
 
+/* Kibibytes a sandbox's writable disk takes, -1 without one. */
+static long long sbx_disk_kib(const char *name)
+{
+	char dir[IMG_PATH_MAX], path[IMG_PATH_MAX + 80];
+	struct stat st;
+
+	if (img_sandbox_dir(dir, sizeof(dir)) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%.40s/rw.img", dir, name);
+	return stat(path, &st) == 0 ? (long long)st.st_blocks / 2 : -1;
+}
+
+/* ps -a: the stopped sandboxes that keep a disk (not in the run dir). */
+static void sbx_ps_stopped(int json, int *first)
+{
+	char dir[IMG_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (img_sandbox_dir(dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		struct sbx_info info;
+		long long kib;
+
+		if (!sbx_name_valid(de->d_name) || sbx_info_read(de->d_name, &info) == 0 ||
+		    (kib = sbx_disk_kib(de->d_name)) < 0)
+			continue;
+		if (json) {
+			printf("%s{\"name\":", *first ? "" : ",");
+			aud_fmt_json_str(stdout, de->d_name);
+			printf(",\"state\":\"stopped\",\"disk_kib\":%lld}", kib);
+		} else {
+			printf("%-20s %-9s %-9s %-15s %-5s %-8s %s (disk %.1fM)\n", de->d_name,
+			       "stopped", "-", "-", "-", "-", "-", (double)kib / 1024);
+		}
+		*first = 0;
+	}
+	closedir(d);
+}
+
 int cmd_ps(int argc, char **argv)
 {
-	int json = 0, first = 1;
+	int json = 0, first = 1, all = 0;
 	struct dirent *de;
 	DIR *d;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0) {
+			all = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			printf("usage: agentgw ps [--json]\n\nLists the sandboxes in "
-			       "$AGENTGW_RUN_DIR (default %s; now %s):\n"
-			       "name, state (starting, running, dead), uptime, guest address,\n"
-			       "accelerator, supervisor pid, policy, audit database, published ports.\n"
-			       "'agentgw down' cleans up dead ones.\n",
-			       SBX_RUN_DIR_DEFAULT, sbx_run_dir());
+			printf(
+			    "usage: agentgw ps [-a] [--json]\n\nLists the sandboxes in "
+			    "$AGENTGW_RUN_DIR (default %s; now %s):\n"
+			    "name, state (starting, running, dead), uptime, guest address,\n"
+			    "accelerator, supervisor pid, policy, audit database, published "
+			    "ports.\n"
+			    "'agentgw down' cleans up dead ones. -a also lists stopped sandboxes\n"
+			    "that keep a writable disk, with its size ('agentgw rm NAME' deletes "
+			    "it).\n",
+			    SBX_RUN_DIR_DEFAULT, sbx_run_dir());
 			return CLI_OK;
 		} else {
-			fprintf(stderr, "usage: agentgw ps [--json]\n");
+			fprintf(stderr, "usage: agentgw ps [-a] [--json]\n");
 			return CLI_USAGE;
 		}
 	}
@@ -298,8 +392,53 @@ int cmd_ps(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
+	if (all)
+		sbx_ps_stopped(json, &first);
 	if (json)
 		printf("]\n");
+	return CLI_OK;
+}
+
+/* ---- rm ---- */
+
+static int sbx_rm(const char *verb, const char *name)
+{
+	int r = img_disk_remove(name);
+
+	if (r < 0 && r != -AGW_ENOTFOUND) {
+		fprintf(stderr, "agentgw %s: deleting the disk of '%s': %s\n", verb, name,
+			agw_strerror(r));
+		return CLI_FAIL;
+	}
+	return r == -AGW_ENOTFOUND ? CLI_FAIL : CLI_OK;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	struct sbx_info info;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: agentgw rm NAME\n\nDeletes stopped sandbox NAME's writable disk "
+		       "(its home, installed\npackages, everything outside /workspace). "
+		       "'agentgw down --rm NAME' stops and deletes.\n");
+		return CLI_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: agentgw rm NAME\n");
+		return CLI_USAGE;
+	}
+	if (sbx_check_name("rm", argv[1]) < 0)
+		return CLI_USAGE;
+	if (sbx_info_read(argv[1], &info) == 0 && sbx_state_of(&info) != SBX_DEAD) {
+		fprintf(stderr, "agentgw rm: sandbox '%s' is running; 'agentgw down --rm %s'\n",
+			argv[1], argv[1]);
+		return CLI_FAIL;
+	}
+	if (sbx_rm("rm", argv[1]) != CLI_OK) {
+		fprintf(stderr, "agentgw rm: no stopped sandbox '%s' (see 'agentgw ps -a')\n",
+			argv[1]);
+		return CLI_FAIL;
+	}
 	return CLI_OK;
 }
 
@@ -308,28 +447,32 @@ int cmd_ps(int argc, char **argv)
 int cmd_down(int argc, char **argv)
 {
 	struct sbx_info info;
-	int timeout = 30, i, r;
+	int timeout = 30, i, r, rm = 0;
 	const char *name = NULL;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--rm") == 0) {
+			rm = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf(
-			    "usage: agentgw down NAME [--timeout SECONDS]\n\n"
+			    "usage: agentgw down NAME [--rm] [--timeout SECONDS]\n\n"
 			    "Stops sandbox NAME (the guest powers off, the supervisor tears down\n"
 			    "tap, nftables table and state) and waits (default 30 s, then\n"
-			    "SIGKILL). A dead sandbox's leftovers are cleaned up.\n");
+			    "SIGKILL). A dead sandbox's leftovers are cleaned up. A writable\n"
+			    "disk (images with a root filesystem) is kept for 'up --name NAME'\n"
+			    "unless --rm.\n");
 			return CLI_OK;
 		} else if (!name && argv[i][0] != '-') {
 			name = argv[i];
 		} else {
-			fprintf(stderr, "usage: agentgw down NAME [--timeout SECONDS]\n");
+			fprintf(stderr, "usage: agentgw down NAME [--rm] [--timeout SECONDS]\n");
 			return CLI_USAGE;
 		}
 	}
 	if (!name) {
-		fprintf(stderr, "usage: agentgw down NAME [--timeout SECONDS]\n");
+		fprintf(stderr, "usage: agentgw down NAME [--rm] [--timeout SECONDS]\n");
 		return CLI_USAGE;
 	}
 	if (sbx_check_name("down", name) < 0)
@@ -339,6 +482,8 @@ int cmd_down(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	if (sbx_info_read(name, &info) < 0) {
+		if (rm && sbx_rm("down", name) == CLI_OK)
+			return CLI_OK;
 		fprintf(stderr, "agentgw down: no sandbox '%s' (see 'agentgw ps')\n", name);
 		return CLI_FAIL;
 	}
@@ -366,6 +511,8 @@ int cmd_down(int argc, char **argv)
 		fprintf(stderr, "agentgw down: cleaning up '%s': %s\n", name, agw_strerror(r));
 		return CLI_FAIL;
 	}
+	if (rm)
+		sbx_rm("down", name);
 	return CLI_OK;
 }
 
@@ -406,8 +553,8 @@ int cmd_logs(int argc, char **argv)
 				"with sudo\n",
 				name);
 		else
-			fprintf(stderr, "agentgw logs: no console log for '%s' (see 'agentgw ps')\n",
-				name);
+			fprintf(stderr,
+				"agentgw logs: no console log for '%s' (see 'agentgw ps')\n", name);
 		return CLI_FAIL;
 	}
 	for (;;) {

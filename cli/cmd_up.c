@@ -60,18 +60,31 @@ struct up_state {
 	int pipe_r;
 	int ready_fd; /* -d: tell the waiting parent "ok" once the guest is up */
 	pid_t runner, qemu;
-	int status; /* exit status reported by the runner, -1 until then */
-	int failed; /* the runner reported a failure ("F ...") */
+	int status;	 /* exit status reported by the runner, -1 until then */
+	int failed;	 /* the runner reported a failure ("F ...") */
 	int interrupted; /* SIGINT: stop, say so, exit 130 */
 	char line[UP_LINE_MAX];
 	size_t len;
 };
 
+/* What the runner boots and runs. */
+struct up_run {
+	const struct img_info *img;
+	const char *append;
+	char **cmd;
+	const struct cli_exec_opts *xo;
+	unsigned int mem_mb, vcpus;
+	const char *rw_disk; /* the sandbox's writable layer, NULL without a root disk */
+	enum qemu_accel accel;
+	uint32_t jail_slot;
+};
+
 static void up_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--accel A] [-d]\n"
-		"                  [-p [IP:]PORT:GUEST_PORT]... [-v] [-- CMD [ARG...]]\n\n"
+		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--image NAME]\n"
+		"                  [--accel A] [-e K=V]... [--env-file F] [-w DIR] [--user U]\n"
+		"                  [-p [IP:]PORT:GUEST_PORT]... [-d] [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
 		"  --name N   sandbox name, [a-z0-9_-]{1,32} (default: sb<pid>)\n"
@@ -81,6 +94,11 @@ static void up_usage(FILE *out)
 		"             which beats $AGENTGW_ACCEL. auto uses KVM only after a probe\n"
 		"             boot showed that it runs the guest on this host (verdict cached\n"
 		"             in $AGENTGW_RUN_DIR/.accel-probe), else TCG\n"
+		"  --image NAME  boot image NAME instead of the policy's sandbox.image\n"
+		"             ('agentgw image ls'); an image with a root filesystem gives\n"
+		"             the sandbox a writable disk that 'down' keeps and 'up --name N'\n"
+		"             resumes, until 'agentgw rm N'\n"
+		"  -e, --env-file, -w, --user  for CMD, as in 'agentgw exec'\n"
 		"  -d         detach: print the name once the guest is ready and return;\n"
 		"             use 'agentgw exec/shell/logs/down N' afterwards. With CMD, it\n"
 		"             runs without a terminal and the sandbox stops when it exits\n"
@@ -215,16 +233,20 @@ static void up_on_int(struct ev_loop *loop, int signo, void *ctx)
 }
 
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
-static void up_runner(int wfd, int tap_fd, const char *name, const struct img_info *img,
-		      enum qemu_accel accel, uint32_t jail_slot, const char *append, char **cmd,
-		      int detach, int verbose)
+static void up_runner(int wfd, int tap_fd, const char *name, const struct up_run *run, int detach,
+		      int verbose)
 {
-	struct vm_cfg cfg = {.kernel = img->kernel,
-			     .initrd = img->initrd,
-			     .append = append,
+	struct vm_cfg cfg = {.kernel = run->img->kernel,
+			     .initrd = run->img->initrd,
+			     .append = run->append,
 			     .tap_fd = tap_fd,
-			     .accel = accel,
-			     .jail_slot = jail_slot};
+			     .mem_mb = run->mem_mb,
+			     .vcpus = run->vcpus,
+			     .root_disk = run->rw_disk ? run->img->rootfs : NULL,
+			     .rw_disk = run->rw_disk,
+			     .accel = run->accel,
+			     .jail_slot = run->jail_slot};
+	char **cmd = run->cmd;
 	const char *sh[] = {"/bin/sh", NULL};
 	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1};
 	char state[512], err[4096], msg[64];
@@ -248,12 +270,14 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	snprintf(msg, sizeof(msg), "%d", (int)getpid());
 	sbx_info_add(name, "runner", msg);
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {
-		fprintf(stderr, "agentgw up: %s%s\n", accel == QEMU_ACCEL_KVM ? "(accel kvm) " : "",
+		fprintf(stderr, "agentgw up: %s%s\n",
+			run->accel == QEMU_ACCEL_KVM ? "(accel kvm) " : "",
 			err[0] ? err : agw_strerror(r));
 		up_report_fail(wfd, "the guest did not start: ", err[0] ? err : agw_strerror(r));
-		if (accel == QEMU_ACCEL_KVM)
-			fprintf(stderr, "agentgw up: KVM opens on this host but may not run a Linux "
-					"guest (nested virtualisation); try --accel auto or tcg\n");
+		if (run->accel == QEMU_ACCEL_KVM)
+			fprintf(stderr,
+				"agentgw up: KVM opens on this host but may not run a Linux "
+				"guest (nested virtualisation); try --accel auto or tcg\n");
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "%d", (int)vm_qemu_pid(vm));
@@ -286,13 +310,17 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 	}
 	sc.vm = vm;
 	sc.pty = pty;
+	sc.env = (const char *const *)run->xo->env;
+	sc.cwd = run->xo->cwd;
+	sc.user = run->xo->user;
 	r = sbxd_run(&sc, &code);
 	if (restore)
 		tcsetattr(0, TCSANOW, &saved);
 	if (r < 0)
 		fprintf(stderr, "agentgw up: %s\n", agw_strerror(r));
 	{
-		/* The guest's connection ended (not a stop we asked for): QEMU is on its way out. */
+		/* The guest's connection ended (not a stop we asked for): QEMU is on its way out.
+		 */
 		char peek;
 
 		if (recv(vm_ctl_fd(vm), &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
@@ -300,7 +328,10 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct img_in
 				usleep(10000);
 	}
 	if (vm_exited(vm))
-		up_report_fail(wfd, "QEMU exited while the sandbox ran (the guest powered off, or QEMU failed: see qemu.log)", "");
+		up_report_fail(wfd,
+			       "QEMU exited while the sandbox ran (the guest powered off, or QEMU "
+			       "failed: see qemu.log)",
+			       "");
 out:
 	if (sc.listen_fd >= 0)
 		close(sc.listen_fd);
@@ -428,6 +459,38 @@ static int up_daemonise(const char *name, int *ready_fd)
 	return 0;
 }
 
+/* The image to boot; prints why when there is none. policy: where the name came from. */
+static int up_image(const char *image, const char *policy, struct img_info *img)
+{
+	int r = img_lookup(NULL, image, img);
+
+	if (r == 0)
+		return 0;
+	if (r == -AGW_EINVAL)
+		fprintf(stderr, "agentgw up: bad image name '%s'\n", image);
+	else if (strcmp(image, "default") == 0)
+		fprintf(stderr, "agentgw up: no guest image; run 'agentgw image build'\n");
+	else
+		fprintf(stderr,
+			"agentgw up: no image '%s'%s%s (see 'agentgw image ls'; make it with "
+			"'agentgw image build --name %s --distro debian ...')\n",
+			image, policy ? " named by " : "", policy ? policy : "", image);
+	return r;
+}
+
+/* The kernel command line for an image with a root disk and its default user. */
+static void up_append_root(char *append, size_t cap, const struct img_info *img, const char *user)
+{
+	size_t len = strlen(append);
+
+	if (img->rootfs[0])
+		snprintf(append + len, cap - len,
+			 " agentgw.root=agwroot agentgw.rw=agwrw agentgw.user=%s",
+			 user ? user : "agent");
+	else if (user)
+		snprintf(append + len, cap - len, " agentgw.user=%s", user);
+}
+
 int cmd_up(int argc, char **argv)
 {
 	struct sup_config c = {.nflog_group = -1};
@@ -435,10 +498,13 @@ int cmd_up(int argc, char **argv)
 	struct pol_errors errs = {0};
 	struct img_info img;
 	struct in_addr host, guest;
-	char name[40], ifname[16] = "", append[256], err[1024], hs[16], gs[16], num[32], kept[600];
+	struct cli_exec_opts xo = {0};
+	struct up_run run = {.img = &img, .xo = &xo};
+	char name[40], ifname[16] = "", append[512], err[1024], hs[16], gs[16], num[32], kept[600];
+	char rw_disk[4096];
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
 	char **cmd = NULL;
-	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL;
+	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL, *image = NULL;
 	struct pub_spec pubs[PUB_MAX];
 	struct pub *pub = NULL;
 	size_t npub = 0;
@@ -466,13 +532,21 @@ int cmd_up(int argc, char **argv)
 		} else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--publish") == 0) &&
 			   i + 1 < argc) {
 			if (npub == PUB_MAX || pub_parse(argv[++i], &pubs[npub]) < 0) {
-				fprintf(stderr,
-					"agentgw up: -p %s: expected [HOST_IP:]HOST_PORT:GUEST_PORT "
-					"(at most %d)\n",
-					argv[i], PUB_MAX);
+				fprintf(
+				    stderr,
+				    "agentgw up: -p %s: expected [HOST_IP:]HOST_PORT:GUEST_PORT "
+				    "(at most %d)\n",
+				    argv[i], PUB_MAX);
 				return CLI_USAGE;
 			}
 			npub++;
+		} else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
+			image = argv[++i];
+		} else if ((r = cli_exec_opt(&xo, argc, argv, &i, "up")) != 0) {
+			if (r < 0) {
+				cli_exec_opts_free(&xo);
+				return CLI_USAGE;
+			}
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
@@ -501,10 +575,6 @@ int cmd_up(int argc, char **argv)
 			"agentgw up: needs root (tap device and nftables); run with sudo\n");
 		return CLI_FAIL;
 	}
-	if (img_find(NULL, NULL, &img) < 0) {
-		fprintf(stderr, "agentgw up: no guest image; run 'agentgw image build'\n");
-		return CLI_FAIL;
-	}
 	log_init("supervisor", verbose > 1 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
 	r = pol_load_file(c.policy_path, &c.pol, &errs);
 	if (r) {
@@ -513,6 +583,12 @@ int cmd_up(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	pol_errors_free(&errs);
+	if ((r = up_image(image ? image : pol_image(c.pol), image ? NULL : c.policy_path, &img)) <
+	    0) {
+		pol_free(c.pol);
+		cli_exec_opts_free(&xo);
+		return r == -AGW_EINVAL ? CLI_USAGE : CLI_FAIL;
+	}
 	if (workspace && (r = pol_set_workspace(c.pol, workspace)) < 0) {
 		if (r == -AGW_EINVAL)
 			fprintf(stderr,
@@ -525,8 +601,8 @@ int cmd_up(int argc, char **argv)
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
-	if (!workspace && cli_check_workspace(c.policy_path, c.pol,
-					      "create it or pass --workspace DIR") < 0) {
+	if (!workspace &&
+	    cli_check_workspace(c.policy_path, c.pol, "create it or pass --workspace DIR") < 0) {
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
@@ -560,6 +636,24 @@ int cmd_up(int argc, char **argv)
 	}
 	claimed = 1;
 	up_audit_where(c.name, c.pol);
+	if (img.rootfs[0]) {
+		int resumed = 0;
+
+		r = img_disk_prepare(c.name, &img, pol_disk_mib(c.pol), rw_disk, sizeof(rw_disk),
+				     &resumed, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "agentgw up: writable disk: %s\n",
+				err[0] ? err : agw_strerror(r));
+			pol_free(c.pol);
+			goto out;
+		}
+		run.rw_disk = rw_disk;
+		if (resumed && verbose)
+			fprintf(stderr, "agentgw up: resuming the state of '%s' (%s)\n", c.name,
+				rw_disk);
+		sbx_info_add(c.name, "disk", rw_disk);
+	}
+	sbx_info_add(c.name, "image", image ? image : pol_image(c.pol));
 	if (detach && (r = up_daemonise(c.name, &u.ready_fd)) < 0) {
 		fprintf(stderr, "agentgw up: detach: %s\n", agw_strerror(r));
 		pol_free(c.pol);
@@ -594,8 +688,8 @@ int cmd_up(int argc, char **argv)
 	 * No IPv6 in the guest: the gateway drops it, its multicast only filled the log. */
 	if (pol_workspace(c.pol))
 		snprintf(append, sizeof(append),
-			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs,
-			 hs, SUP_P9_PORT);
+			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs, hs,
+			 SUP_P9_PORT);
 	else
 		snprintf(append, sizeof(append), "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s",
 			 gs, hs);
@@ -606,12 +700,20 @@ int cmd_up(int argc, char **argv)
 			char why[256];
 
 			if (cg_mode(why, sizeof(why)) == 0)
-				fprintf(stderr, "agentgw up: warning: no cgroup for the sandbox: %s\n", why);
+				fprintf(stderr,
+					"agentgw up: warning: no cgroup for the sandbox: %s\n",
+					why);
 			else
-				fprintf(stderr, "agentgw up: warning: no cgroup for the sandbox: %s\n",
+				fprintf(stderr,
+					"agentgw up: warning: no cgroup for the sandbox: %s\n",
 					agw_strerror(r));
 		}
 	}
+	up_append_root(append, sizeof(append), &img, pol_user(c.pol));
+	run.append = append;
+	run.cmd = cmd;
+	run.mem_mb = (unsigned int)pol_memory_mib(c.pol);
+	run.vcpus = pol_vcpus(c.pol);
 	if (sup_new(&c, &u.sup, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agentgw up: %s\n", err);
 		goto out;
@@ -637,8 +739,9 @@ int cmd_up(int argc, char **argv)
 		/* The /30's index: unique among live sandboxes, so is QEMU's jail uid. */
 		uint32_t slot = (ntohl(guest.s_addr) >> 2) % (JAIL_SLOT_ANY - 1) + 1;
 
-		up_runner(p[1], tap_fd, c.name, &img, av.accel, slot, append, cmd, detach,
-			  verbose);
+		run.accel = av.accel;
+		run.jail_slot = slot;
+		up_runner(p[1], tap_fd, c.name, &run, detach, verbose);
 	}
 	close(p[1]);
 	p[1] = -1;
@@ -696,5 +799,9 @@ out:
 		cg_leave(&cg);
 	if (claimed)
 		sbx_state_remove(c.name);
+	/* An unnamed sandbox cannot be resumed: its disk goes with it. */
+	if (claimed && run.rw_disk && c.name == name)
+		img_disk_remove(c.name);
+	cli_exec_opts_free(&xo);
 	return rc;
 }

@@ -42,6 +42,7 @@ void pol_free(struct pol *p)
 	free(p->name);
 	free(p->text);
 	free(p->image);
+	free(p->user);
 	free(p->workspace);
 	free(p->audit_db);
 	free(p);
@@ -105,6 +106,7 @@ int pol_load_buf(const char *name, const char *buf, size_t len, const char *base
 	p->mode = POL_MODE_ENFORCE;
 	p->vcpus = 1;
 	p->memory_mib = 512;
+	p->disk_mib = 4096;
 	p->ttl_max = 300;
 	p->max_conns = 256;
 	p->fs_max_bytes = POL_FS_MAX_BYTES_DEFAULT;
@@ -290,6 +292,16 @@ unsigned pol_vcpus(const struct pol *p)
 uint64_t pol_memory_mib(const struct pol *p)
 {
 	return p->memory_mib;
+}
+
+uint64_t pol_disk_mib(const struct pol *p)
+{
+	return p->disk_mib;
+}
+
+const char *pol_user(const struct pol *p)
+{
+	return p->user;
 }
 
 const char *pol_image(const struct pol *p)

@@ -202,6 +202,11 @@ uint64_t pol_memory_mib(const struct pol *p);
 const char *pol_image(const struct pol *p);
 /* sandbox.accel: "auto", "kvm" or "tcg" (static storage), NULL when the policy does not say. */
 const char *pol_accel(const struct pol *p);
+/* sandbox.disk: size of the writable layer of an image with a root
+ * filesystem (default 4096 MiB); sandbox.user: the user commands run as
+ * (NULL: 'agent' in such images, root in the initramfs image). */
+uint64_t pol_disk_mib(const struct pol *p);
+const char *pol_user(const struct pol *p);
 unsigned pol_dns_ttl_max(const struct pol *p); /* network.dns.ttl_max, default 300 */
 
 /* Rule counts, for summaries. */

@@ -184,14 +184,14 @@ struct pol_frule {
 };
 
 struct pol {
-	char *file, *name, *text, *image;
+	char *file, *name, *text, *image, *user;
 	char sha[65];
 	enum pol_mode mode;
 	char *workspace, *audit_db;
 	char **upstreams;
 	size_t nupstreams;
 	unsigned ttl_max, max_conns, vcpus;
-	uint64_t memory_mib;
+	uint64_t memory_mib, disk_mib;
 	uint64_t fs_max_bytes, fs_max_files; /* workspace quota */
 	const char *accel; /* "auto", "kvm", "tcg" (static storage) or NULL: not set */
 	struct pol_nrule *nr;

@@ -923,9 +923,10 @@ static void filesystem(struct ld *ld, int32_t i)
 
 /* ---- top level ---- */
 
-static bool parse_memory(struct ld *ld, int32_t i, uint64_t *mib)
+static bool parse_size(struct ld *ld, int32_t i, const char *what, uint64_t min, uint64_t max,
+		       uint64_t *mib)
 {
-	const char *s = get_str(ld, i, "memory");
+	const char *s = get_str(ld, i, what);
 	char *end;
 	unsigned long long v;
 
@@ -941,14 +942,15 @@ static bool parse_memory(struct ld *ld, int32_t i, uint64_t *mib)
 		v = v > (1ull << 40) ? v : v * 1024;
 	else
 		goto bad;
-	if (v < 64 || v > 1024 * 1024) {
-		ERR(ld, i, "memory %s is out of range (64M-1024G)", s);
+	if (v < min || v > max) {
+		ERR(ld, i, "%s %s is out of range (%lluM-%lluG)", what, s, (unsigned long long)min,
+		    (unsigned long long)max / 1024);
 		return false;
 	}
 	*mib = v;
 	return true;
 bad:
-	ERR(ld, i, "memory expects a size with a unit, like 512M or 2G; got '%.40s'", s);
+	ERR(ld, i, "%s expects a size with a unit, like 512M or 2G; got '%.40s'", what, s);
 	return false;
 }
 
@@ -956,12 +958,12 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 {
 	static const char *const keys[] = {"version", "name",	    "mode", "sandbox",
 					   "network", "filesystem", "audit"};
-	static const char *const skeys[] = {"vcpus", "memory", "image", "accel"};
+	static const char *const skeys[] = {"vcpus", "memory", "image", "accel", "disk", "user"};
 	static const char *const accels[] = {"auto", "kvm", "tcg"};
 	static const char *const akeys[] = {"database"};
 	static const char *const modes[] = {"enforce", "audit"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[7], k[7], sv[4], sk[4], av[1], ak[1];
+	int32_t v[7], k[7], sv[6], sk[6], av[1], ak[1];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -996,12 +998,18 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 			    s, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 		}
 	}
-	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 4, sv, sk)) {
+	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 6, sv, sk)) {
 		if (sv[0] >= 0 && get_uint(&ld, sv[0], "vcpus", 1, 64, &n))
 			p->vcpus = (unsigned)n;
 		if (sv[1] >= 0)
-			parse_memory(&ld, sv[1], &p->memory_mib);
+			parse_size(&ld, sv[1], "memory", 64, 1024 * 1024, &p->memory_mib);
 		if (sv[2] >= 0 && (s = get_str(&ld, sv[2], "image"))) {
+			if (!*s || strlen(s) > 64 ||
+			    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(s))
+				ERR(&ld, sv[2],
+				    "bad image name '%.40s': use [a-z0-9_.-], as in 'agentgw image "
+				    "ls'",
+				    s);
 			free(p->image);
 			if (!(p->image = strdup(s)))
 				ret = -AGW_ENOMEM;
@@ -1016,8 +1024,17 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 				p->accel = accels[j];
 			else
 				ERR(&ld, sv[3],
-				    "unknown accel '%.40s'%s%s%s; expected 'auto', 'kvm' or 'tcg'", s,
-				    dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+				    "unknown accel '%.40s'%s%s%s; expected 'auto', 'kvm' or 'tcg'",
+				    s, dym ? " (did you mean '" : "", dym ? dym : "",
+				    dym ? "'?)" : "");
+		}
+		if (sv[4] >= 0)
+			parse_size(&ld, sv[4], "disk", 256, 16 * 1024 * 1024, &p->disk_mib);
+		if (sv[5] >= 0 && (s = get_str(&ld, sv[5], "user"))) {
+			if (!*s || strlen(s) > 32 || strpbrk(s, ":/ \t"))
+				ERR(&ld, sv[5], "bad user name '%.40s'", s);
+			else if (!(p->user = strdup(s)))
+				ret = -AGW_ENOMEM;
 		}
 	}
 	if (v[4] >= 0)

@@ -120,6 +120,14 @@ static int put_str(uint8_t *buf, size_t cap, size_t *off, const char *s)
 int ctl_encode_exec(uint8_t *buf, size_t cap, uint32_t id, const char *const *argv,
 		    const char *const *env, const char *cwd, int pty, uint16_t rows, uint16_t cols)
 {
+	return ctl_encode_exec_as(buf, cap, id, argv, env, cwd, NULL, pty, rows, cols);
+}
+
+int ctl_encode_exec_as(uint8_t *buf, size_t cap, uint32_t id, const char *const *argv,
+		       const char *const *env, const char *cwd, const char *user, int pty,
+		       uint16_t rows, uint16_t cols)
+{
+	uint16_t flags = (uint16_t)((pty ? CTL_EXEC_PTY : 0) | (user && *user ? CTL_EXEC_USER : 0));
 	size_t argc = 0, envc = 0, off = CTL_HDR_LEN + 12, lim;
 	int r;
 
@@ -136,13 +144,15 @@ int ctl_encode_exec(uint8_t *buf, size_t cap, uint32_t id, const char *const *ar
 		return -AGW_ETOOBIG;
 	if ((r = put_str(buf, lim, &off, cwd ? cwd : "")) < 0)
 		return r;
+	if ((flags & CTL_EXEC_USER) && (r = put_str(buf, lim, &off, user)) < 0)
+		return r;
 	for (size_t i = 0; i < argc; i++)
 		if ((r = put_str(buf, lim, &off, argv[i])) < 0)
 			return r;
 	for (size_t i = 0; i < envc; i++)
 		if ((r = put_str(buf, lim, &off, env[i])) < 0)
 			return r;
-	r = put_hdr(buf, cap, CTL_EXEC, pty ? CTL_EXEC_PTY : 0, id, off - CTL_HDR_LEN);
+	r = put_hdr(buf, cap, CTL_EXEC, flags, id, off - CTL_HDR_LEN);
 	if (r < 0)
 		return r;
 	put16(buf + CTL_HDR_LEN, rows);
@@ -237,6 +247,12 @@ int ctl_exec_decode(uint8_t *p, size_t n, uint16_t flags, struct ctl_exec *e)
 		goto bad;
 	if (take_str(p, n, &off, &e->cwd) < 0)
 		goto bad;
+	if (flags & CTL_EXEC_USER) {
+		if (take_str(p, n, &off, &e->user) < 0 || !e->user[0])
+			goto bad;
+	} else {
+		e->user = e->cwd + strlen(e->cwd); /* "" */
+	}
 	for (i = 0; i < e->argc; i++)
 		if (take_str(p, n, &off, &e->argv[i]) < 0)
 			goto bad;

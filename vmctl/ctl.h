@@ -38,6 +38,7 @@ enum ctl_type {
 
 /* EXEC flags (header flags field). */
 #define CTL_EXEC_PTY 0x1
+#define CTL_EXEC_USER 0x2 /* a user name string follows cwd */
 
 struct ctl_hdr {
 	uint32_t len; /* payload length */
@@ -54,7 +55,8 @@ struct ctl_hdr {
 struct ctl_exec {
 	int pty; /* CTL_EXEC_PTY set */
 	uint16_t rows, cols;
-	char *cwd; /* "" means the default ("/") */
+	char *cwd;  /* "" means the default ("/") */
+	char *user; /* "" means the guest's default user (CTL_EXEC_USER not set) */
 	uint32_t argc, envc;
 	char *argv[CTL_MAX_ARGS + 1];
 	char *env[CTL_MAX_ARGS + 1];
@@ -82,6 +84,10 @@ int ctl_encode(uint8_t *buf, size_t cap, uint16_t type, uint16_t flags, uint32_t
 int ctl_encode_hello(uint8_t *buf, size_t cap, const char *text);
 int ctl_encode_exec(uint8_t *buf, size_t cap, uint32_t id, const char *const *argv,
 		    const char *const *env, const char *cwd, int pty, uint16_t rows, uint16_t cols);
+/* EXEC as a user (NULL or "": the guest's default; sets CTL_EXEC_USER otherwise). */
+int ctl_encode_exec_as(uint8_t *buf, size_t cap, uint32_t id, const char *const *argv,
+		       const char *const *env, const char *cwd, const char *user, int pty,
+		       uint16_t rows, uint16_t cols);
 int ctl_encode_u32(uint8_t *buf, size_t cap, uint16_t type, uint32_t id, uint32_t v);
 int ctl_encode_resize(uint8_t *buf, size_t cap, uint32_t id, uint16_t rows, uint16_t cols);
 int ctl_encode_exit(uint8_t *buf, size_t cap, uint32_t id, int32_t code, uint32_t sig);

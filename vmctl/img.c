@@ -34,6 +34,14 @@ static const char *const img_modules[] = {
     "virtio_console", "9pnet",	"9pnet_fd",    "9p",
 };
 
+/* Images with a root filesystem also mount a virtio-blk disk as ext4 under
+ * an overlay; crc32c is what ext4 asks the crypto API for at mount. */
+static const char *const img_rootfs_modules[] = {
+    "virtio_ring", "virtio",	     "virtio_mmio",   "virtio_net", "virtio_console",
+    "9pnet",	   "9pnet_fd",	     "9p",	      "virtio_blk", "crc32c_generic",
+    "crc32c_intel", "ext4",	     "overlay",
+};
+
 /* Read-only state of one build. */
 struct img_ctx {
 	const struct img_opts *o;
@@ -666,6 +674,9 @@ static int read_text(const char *path, char **out, size_t max)
 /* Copy the needed modules (decompressed) and write the load list. */
 static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, const char *kver)
 {
+	const char *const *want = c->o->rootfs_modules ? img_rootfs_modules : img_modules;
+	size_t n_want = c->o->rootfs_modules ? AGW_ARRAY_LEN(img_rootfs_modules)
+					     : AGW_ARRAY_LEN(img_modules);
 	char mdir[IMG_PATH_MAX], path[IMG_PATH_MAX], dst[512], name[128], list[8192] = "";
 	char *dep = NULL, names[16384], out[4096];
 	const char *order[IMG_MAX_MODULES];
@@ -684,8 +695,7 @@ static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, con
 	}
 	if ((r = read_text(path, &dep, 64 << 20)) < 0)
 		return fail(c, r, "%s: %s", path, agw_strerror(r));
-	n = img_moddep_order(dep, img_modules, AGW_ARRAY_LEN(img_modules), order,
-			     AGW_ARRAY_LEN(order), names, sizeof(names));
+	n = img_moddep_order(dep, want, n_want, order, AGW_ARRAY_LEN(order), names, sizeof(names));
 	if (n < 0) {
 		r = fail(c, n, "module closure too large");
 		goto out;
@@ -901,6 +911,10 @@ int img_find(const char *cache_dir, const char *dir, struct img_info *info)
 	bprintf(info->initrd, sizeof(info->initrd), "%s/initramfs.cpio", info->dir);
 	if (access(info->kernel, R_OK) != 0 || access(info->initrd, R_OK) != 0)
 		return -AGW_ENOTFOUND;
+	bprintf(info->rootfs, sizeof(info->rootfs), "%s/rootfs.ext4", info->dir);
+	if (access(info->rootfs, R_OK) != 0)
+		info->rootfs[0] = 0;
+	bprintf(info->key, sizeof(info->key), "%s", strrchr(info->dir, '/') + 1);
 	bprintf(path, sizeof(path), "%s/manifest.txt", info->dir);
 	f = fopen(path, "re");
 	if (f) {
@@ -971,8 +985,12 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	if ((r = sha256_file(busybox, hex)) < 0)
 		return fail(&c, r, "%s: %s (install busybox-static)", busybox, agw_strerror(r));
 	cat(manifest, sizeof(manifest), "busybox %s\nmodules", hex);
-	for (size_t i = 0; i < AGW_ARRAY_LEN(img_modules); i++)
-		cat(manifest, sizeof(manifest), " %s", img_modules[i]);
+	if (o->rootfs_modules)
+		for (size_t i = 0; i < AGW_ARRAY_LEN(img_rootfs_modules); i++)
+			cat(manifest, sizeof(manifest), " %s", img_rootfs_modules[i]);
+	else
+		for (size_t i = 0; i < AGW_ARRAY_LEN(img_modules); i++)
+			cat(manifest, sizeof(manifest), " %s", img_modules[i]);
 	cat(manifest, sizeof(manifest), "\n");
 	for (size_t i = 0; i < o->n_add; i++) {
 		if (which(o->add[i], progs[i], sizeof(progs[i])) < 0)
@@ -986,7 +1004,8 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	key[16] = 0; /* 64 bits name a cache entry well enough */
 	bprintf(out_dir, sizeof(out_dir), "%s/%s", c.cache, key);
 	if (!o->force && img_find(NULL, out_dir, info) == 0) {
-		set_current(c.cache, key);
+		if (!o->keep_current)
+			set_current(c.cache, key);
 		progress(&c, "up to date: %s", out_dir);
 		return 0;
 	}
@@ -1062,7 +1081,8 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 		goto out;
 	}
 	c.tmp[0] = 0;
-	if ((r = set_current(c.cache, key)) < 0 || (r = img_find(NULL, out_dir, info)) < 0) {
+	if ((!o->keep_current && (r = set_current(c.cache, key)) < 0) ||
+	    (r = img_find(NULL, out_dir, info)) < 0) {
 		r = fail(&c, r, "%s: %s", out_dir, agw_strerror(r));
 		goto out;
 	}
@@ -1073,4 +1093,29 @@ out:
 	if (c.tmp[0])
 		rm_rf(c.tmp);
 	return r;
+}
+
+int img_run(char *const argv[], const char *cwd, const char *out_path, char *out, size_t cap)
+{
+	return run(argv, cwd, out_path, out, cap);
+}
+
+const char *img_last_line(char *out)
+{
+	return last_line(out);
+}
+
+int img_rm_rf(const char *path)
+{
+	return rm_rf(path);
+}
+
+int img_sha256_file(const char *path, char hex[65])
+{
+	return sha256_file(path, hex);
+}
+
+void img_sha256_text(const char *text, char hex[65])
+{
+	sha256_text(text, hex);
 }

@@ -25,7 +25,9 @@ struct img_opts {
 	const char *init_path;	      /* NULL: img_default_init() */
 	const char *add[IMG_MAX_ADD]; /* host programs to copy with their libraries */
 	size_t n_add;
-	int force; /* rebuild even when cached */
+	int force;	    /* rebuild even when cached */
+	int rootfs_modules; /* also virtio_blk, ext4, overlay (images with a root disk) */
+	int keep_current;   /* do not point <cache>/current at the result */
 	img_progress_fn progress;
 	void *arg;
 };
@@ -35,6 +37,8 @@ struct img_info {
 	char dir[IMG_PATH_MAX];
 	char kernel[IMG_PATH_MAX]; /* ELF vmlinux */
 	char initrd[IMG_PATH_MAX]; /* newc cpio */
+	char rootfs[IMG_PATH_MAX]; /* read-only ext4 root disk, "" for initramfs only */
+	char key[64];		   /* the cache entry's name (content hash) */
 	char kver[128];		   /* "6.1.0-56-amd64" */
 	int cached;		   /* 1 if nothing had to be built */
 };
@@ -63,6 +67,80 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
  * build"). Never blocks.
  */
 int img_find(const char *cache_dir, const char *dir, struct img_info *info);
+
+/* Helpers shared with img_rootfs.c: run a program (img.c's run(): stdout
+ * to out_path or captured with stderr into out; returns its exit status
+ * or -errno; blocks), the last line of its output, rm -rf, sha256 hex. */
+int img_run(char *const argv[], const char *cwd, const char *out_path, char *out, size_t cap);
+const char *img_last_line(char *out);
+int img_rm_rf(const char *path);
+int img_sha256_file(const char *path, char hex[65]);
+void img_sha256_text(const char *text, char hex[65]);
+
+/* ---- img_rootfs.c: named images with a root filesystem ---- */
+
+#define IMG_NAME_MAX 64
+#define IMG_MAX_RUN 32
+
+struct img_rootfs_opts {
+	const char *cache_dir; /* NULL: img_default_cache_dir() */
+	const char *init_path; /* NULL: img_default_init() */
+	const char *name;      /* [a-z0-9][a-z0-9_.-]{0,63}, not "default" */
+	const char *distro;    /* "debian" (bookworm) */
+	const char *packages;  /* comma-separated Debian packages, or NULL */
+	const char *run[IMG_MAX_RUN]; /* shell commands run as root in the new root */
+	size_t n_run;
+	int force; /* rebuild the root filesystem even when cached */
+	img_progress_fn progress;
+	void *arg;
+};
+
+/* 1 if name can name an image ("default" is the initramfs image). */
+int img_name_valid(const char *name);
+
+/*
+ * Build (or find cached) an image with a root filesystem: the kernel and an
+ * initramfs with the block and overlay modules (img_build), and a read-only
+ * ext4 disk made by mmdebstrap (unshare mode, no mounts on the host) plus
+ * the packages, the user agent (uid 1000, /home/agent), this host's CA
+ * bundle, then each run command in a chroot, packed with mkfs.ext4 -d.
+ * The root disk is cached by the sha256 of its inputs under <cache>/rootfs/,
+ * so a new agentgw-init does not rebuild it. <cache>/names/NAME points at
+ * the image. Blocks for minutes the first time (downloads). Returns 0 or a
+ * negative code with errbuf saying what failed.
+ */
+int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, char *errbuf,
+		     size_t errcap);
+
+/*
+ * The image called name: "default" is <cache>/current (img_find), anything
+ * else <cache>/names/<name>. Returns 0, -AGW_EINVAL for a bad name,
+ * -AGW_ENOTFOUND. Never blocks.
+ */
+int img_lookup(const char *cache_dir, const char *name, struct img_info *info);
+
+/* Remove the name; the image's files too when no other name uses them.
+ * Returns 0, -AGW_ENOTFOUND, -AGW_EINVAL ("default"), -errno. Blocks (rm). */
+int img_remove(const char *cache_dir, const char *name);
+
+/*
+ * Where sandboxes keep their writable disks: $AGENTGW_STATE_DIR, else the
+ * folder beside the image cache named "sandboxes" (build/sandboxes,
+ * /var/lib/agentgw/sandboxes). Returns 0 or -AGW_ETOOBIG. Never blocks.
+ */
+int img_sandbox_dir(char *buf, size_t cap);
+
+/*
+ * The writable disk of sandbox name for image info:
+ * <sandbox dir>/<name>/rw.img, made (sparse raw, ext4) with size_mib when
+ * missing, kept otherwise (*resumed = 1). A disk made for another image is
+ * an error (-EEXIST, errbuf names it). Blocks (mkfs.ext4).
+ */
+int img_disk_prepare(const char *name, const struct img_info *info, uint64_t size_mib,
+		     char *path, size_t cap, int *resumed, char *errbuf, size_t errcap);
+
+/* Delete sandbox name's disk folder. Returns 0, -AGW_ENOTFOUND, -errno. */
+int img_disk_remove(const char *name);
 
 /* Compression of a bzImage payload. */
 enum img_comp { IMG_COMP_NONE, IMG_COMP_GZIP, IMG_COMP_XZ, IMG_COMP_ZSTD, IMG_COMP_LZ4 };

@@ -59,6 +59,14 @@ int jail_add_ro(struct jail *j, const char *path)
 	return 0;
 }
 
+int jail_add_rw(struct jail *j, const char *path)
+{
+	if (j->n_rw >= JAIL_MAX_RW)
+		return -AGW_ETOOBIG;
+	j->rw[j->n_rw++] = path;
+	return 0;
+}
+
 /* mkdir -p of dir (0755); the last component too. */
 static int jail_mkdirs(char *dir)
 {
@@ -168,6 +176,10 @@ static int jail_enter(const struct jail *j, const char **step)
 	*step = "state bind";
 	if (j->rw_dir && jail_bind(r, j->rw_dir, 1, 0, 0) < 0)
 		return -1;
+	*step = "disk binds";
+	for (i = 0; i < j->n_rw; i++)
+		if (jail_bind(r, j->rw[i], 1, 0, 0) < 0)
+			return -1;
 	*step = "proc";
 	snprintf(p, sizeof(p), "%s/proc", r);
 	if (mkdir(p, 0555) < 0 ||

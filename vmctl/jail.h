@@ -21,6 +21,7 @@
 #define JAIL_ID_BASE 2000000000u
 #define JAIL_SLOT_ANY 4194304u
 #define JAIL_MAX_PATHS 16
+#define JAIL_MAX_RW 2
 
 struct jail {
 	uid_t uid; /* 0: no jail (the caller is not root) */
@@ -29,6 +30,8 @@ struct jail {
 	const char *rw_dir;		   /* the vm/ folder: read-write, owned by uid */
 	const char *ro[JAIL_MAX_PATHS];	   /* extra files bound read-only at their paths */
 	size_t n_ro;
+	const char *rw[JAIL_MAX_RW];	   /* files bound read-write (a sandbox's disk) */
+	size_t n_rw;
 	int kvm;			   /* give it a /dev/kvm of its own */
 };
 
@@ -43,6 +46,9 @@ void jail_init(struct jail *j, uint32_t slot, const char *root_dir, const char *
 
 /* Add a file (kernel, initrd, disk) to bind read-only. Returns 0 or -AGW_ETOOBIG. */
 int jail_add_ro(struct jail *j, const char *path);
+/* Add a file to bind read-write (a sandbox's writable disk); the caller
+ * makes it the jail uid's. Returns 0 or -AGW_ETOOBIG. */
+int jail_add_rw(struct jail *j, const char *path);
 
 /*
  * Start argv (argv[0] an absolute path or a name on PATH) in the jail:

@@ -86,6 +86,26 @@ static int safe_path(const char *p)
 	return p && *p && !strchr(p, ',');
 }
 
+/* The root filesystem's disks; agentgw-init finds them by serial. */
+static int qemu_add_drives(const struct qemu_cfg *cfg, struct qemu_argv *qa)
+{
+	int r = 0;
+
+	if (!cfg->root_disk && !cfg->rw_disk)
+		return 0;
+	if (!safe_path(cfg->root_disk) || !safe_path(cfg->rw_disk))
+		return -AGW_EINVAL;
+	r |= add(qa, "-drive");
+	r |= add(qa, "if=none,id=root,file=%s,format=raw,readonly=on", cfg->root_disk);
+	r |= add(qa, "-device");
+	r |= add(qa, "virtio-blk-device,drive=root,serial=agwroot");
+	r |= add(qa, "-drive");
+	r |= add(qa, "if=none,id=rw,file=%s,format=raw,discard=unmap", cfg->rw_disk);
+	r |= add(qa, "-device");
+	r |= add(qa, "virtio-blk-device,drive=rw,serial=agwrw");
+	return r ? -AGW_ETOOBIG : 0;
+}
+
 int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 {
 	enum qemu_accel accel = cfg->accel;
@@ -173,5 +193,7 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 		r |= add(qa, "virtio-net-device,netdev=net0,mac=%s",
 			 cfg->mac ? cfg->mac : "52:54:00:77:00:02");
 	}
-	return r ? -AGW_ETOOBIG : 0;
+	if (r)
+		return -AGW_ETOOBIG;
+	return qemu_add_drives(cfg, qa);
 }

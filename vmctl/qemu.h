@@ -5,7 +5,8 @@
  * power-off), KVM when /dev/kvm opens read-write, TCG otherwise, an ELF
  * vmlinux booted through PVH, the console to a file, the virtio-serial control
  * port as a client of the host's unix socket, QMP on a unix socket and
- * optionally a virtio-net device on an inherited tap fd.
+ * optionally a virtio-net device on an inherited tap fd and two virtio-blk
+ * disks (an image's read-only root and the sandbox's writable layer).
  */
 #ifndef AGW_QEMU_H
 #define AGW_QEMU_H
@@ -29,6 +30,9 @@ struct qemu_cfg {
 	const char *qmp_sock;	 /* QMP server socket QEMU creates */
 	const char *console_log; /* serial console output file */
 	int sandbox;		 /* add QEMU's -sandbox (seccomp) with every deny option */
+	/* An image's root filesystem: read-only raw disk (serial "agwroot") and
+	 * the sandbox's writable raw disk (serial "agwrw"); both or neither. */
+	const char *root_disk, *rw_disk;
 };
 
 /* TCG's translation cache, MiB (QEMU's default is 1 GiB). */

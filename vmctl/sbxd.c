@@ -132,7 +132,8 @@ static void sbxd_finish(struct sbxd *s, struct sbxd_exec *e, int code, int sig, 
 	e->used = 0;
 }
 
-static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv, const char *cwd,
+static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv,
+				    const char *const *env, const char *cwd, const char *user,
 				    int pty, uint16_t rows, uint16_t cols, int *err)
 {
 	struct sbxd_exec *e = NULL;
@@ -148,8 +149,9 @@ static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv, con
 	memset(e, 0, sizeof(*e));
 	e->id = vm_new_id(s->cfg->vm);
 	e->client = e->in = e->out = e->err = -1;
-	r = sbxd_to_guest(s, ctl_encode_exec(s->wbuf, sizeof(s->wbuf), e->id, argv, NULL,
-					     cwd && cwd[0] ? cwd : "/workspace", pty, rows, cols));
+	r = sbxd_to_guest(s, ctl_encode_exec_as(s->wbuf, sizeof(s->wbuf), e->id, argv, env,
+						cwd && cwd[0] ? cwd : "/workspace", user, pty, rows,
+						cols));
 	if (r < 0) {
 		*err = r == -AGW_ETOOBIG ? E2BIG : EPIPE;
 		return NULL;
@@ -197,8 +199,8 @@ static void sbxd_on_request(struct sbxd *s, int fd)
 		sbxd_reply_error(fd, EPROTO, "expected EXEC with stdin, stdout and stderr");
 		goto drop;
 	}
-	e = sbxd_start(s, (const char *const *)ce->argv, ce->cwd, ce->pty, ce->rows, ce->cols,
-		       &err);
+	e = sbxd_start(s, (const char *const *)ce->argv, (const char *const *)ce->env, ce->cwd,
+		       ce->user, ce->pty, ce->rows, ce->cols, &err);
 	if (!e) {
 		sbxd_reply_error(fd, err, err == EAGAIN ? "too many execs" : "cannot start exec");
 		goto drop;
@@ -354,7 +356,8 @@ int sbxd_run(const struct sbxd_cfg *cfg, int *status)
 
 		if (cfg->pty)
 			ioctl(0, TIOCGWINSZ, &ws);
-		e = sbxd_start(s, cfg->argv, NULL, cfg->pty, ws.ws_row, ws.ws_col, &err);
+		e = sbxd_start(s, cfg->argv, cfg->env, cfg->cwd, cfg->user, cfg->pty, ws.ws_row,
+			       ws.ws_col, &err);
 		if (!e) {
 			rc = -err;
 			goto out;

@@ -19,6 +19,9 @@ struct sbxd_cfg {
 	struct vm *vm;		 /* started, HELLO done */
 	int report_fd;		 /* pipe to the supervisor, or -1 */
 	const char *const *argv; /* initial command on fds 0/1/2, or NULL */
+	const char *const *env;	 /* its extra environment (K=V, NULL-terminated), or NULL */
+	const char *cwd;	 /* its working directory, NULL: /workspace */
+	const char *user;	 /* its user, NULL: the guest's default */
 	int pty;		 /* initial command gets a PTY (caller set raw mode) */
 	int listen_fd;		 /* from sbxd_listen() */
 };

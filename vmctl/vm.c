@@ -256,6 +256,20 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= cap ? -AGW_ETOOBIG : 0;
 }
 
+/* An image's root disk read-only, the sandbox's disk read-write and the jail uid's. */
+static int vm_jail_disks(const struct vm_cfg *cfg, struct jail *j)
+{
+	int r;
+
+	if (cfg->root_disk && (r = jail_add_ro(j, cfg->root_disk)) < 0)
+		return r;
+	if (!cfg->rw_disk)
+		return 0;
+	if ((r = jail_add_rw(j, cfg->rw_disk)) < 0)
+		return r;
+	return chown(cfg->rw_disk, j->uid, j->gid) < 0 ? -errno : 0;
+}
+
 int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -317,6 +331,8 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	qc.accel = cfg->accel;
 	qc.tap_fd = cfg->tap_fd;
 	qc.mac = cfg->mac;
+	qc.root_disk = cfg->root_disk;
+	qc.rw_disk = cfg->rw_disk;
 	qc.ctl_sock = vm->ctl_path;
 	qc.qmp_sock = vm->qmp_path;
 	qc.console_log = console;
@@ -335,6 +351,10 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 			 (r = jail_add_ro(&jail, cfg->initrd)) < 0 ||
 			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
 		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
+		goto out;
+	}
+	if (jail.uid && (r = vm_jail_disks(cfg, &jail)) < 0) {
+		snprintf(err, errcap, "QEMU's jail: %s: %s", cfg->rw_disk, agw_strerror(r));
 		goto out;
 	}
 	if ((r = qemu_build_argv(&qc, qa)) < 0) {

@@ -88,6 +88,37 @@ static void test_exec_no_env_no_cwd(void **state)
 	assert_null(e.env[0]);
 }
 
+static void test_exec_user(void **state)
+{
+	const char *argv[] = {"id", "-u", NULL};
+	const char *env[] = {"K=V", NULL};
+	struct ctl_exec e;
+	struct ctl_hdr h;
+	int len = ctl_encode_exec_as(buf, sizeof(buf), 7, argv, env, "/tmp", "root", 0, 0, 0);
+
+	(void)state;
+	parse_ok(len, &h);
+	assert_int_equal(h.flags, CTL_EXEC_USER);
+	assert_int_equal(ctl_exec_decode(buf + CTL_HDR_LEN, h.len, h.flags, &e), 0);
+	assert_string_equal(e.user, "root");
+	assert_string_equal(e.cwd, "/tmp");
+	assert_string_equal(e.argv[1], "-u");
+	assert_string_equal(e.env[0], "K=V");
+	/* Without the flag the same payload has one string too many. */
+	assert_int_equal(ctl_exec_decode(buf + CTL_HDR_LEN, h.len, 0, &e), -AGW_EPROTO);
+	/* "" is the default user: no flag, no string. */
+	len = ctl_encode_exec_as(buf, sizeof(buf), 7, argv, NULL, NULL, "", 0, 0, 0);
+	parse_ok(len, &h);
+	assert_int_equal(h.flags, 0);
+	assert_int_equal(ctl_exec_decode(buf + CTL_HDR_LEN, h.len, h.flags, &e), 0);
+	assert_string_equal(e.user, "");
+	/* The flag with an empty user name is malformed. */
+	len = ctl_encode_exec(buf, sizeof(buf), 7, argv, NULL, NULL, 0, 0, 0);
+	parse_ok(len, &h);
+	assert_int_equal(ctl_exec_decode(buf + CTL_HDR_LEN, h.len, CTL_EXEC_USER, &e),
+			 -AGW_EPROTO);
+}
+
 static void test_exec_bad(void **state)
 {
 	const char *argv[] = {"ls", "/", NULL};
@@ -238,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_hello),
 	    cmocka_unit_test(test_exec_roundtrip),
 	    cmocka_unit_test(test_exec_no_env_no_cwd),
+	    cmocka_unit_test(test_exec_user),
 	    cmocka_unit_test(test_exec_bad),
 	    cmocka_unit_test(test_exec_too_big),
 	    cmocka_unit_test(test_streams_and_small_messages),

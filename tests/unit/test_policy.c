@@ -492,7 +492,8 @@ static void test_defaults_and_accessors(void **state)
 {
 	static const char T[] = "version: 1\nnetwork:\n  allow: [a.test]\n";
 	static const char U[] =
-	    "version: 1\nname: full\nsandbox: {vcpus: 4, memory: 2G, image: dbg}\n"
+	    "version: 1\nname: full\nsandbox: {vcpus: 4, memory: 2G, image: dbg, disk: 8G, user: "
+	    "dev}\n"
 	    "network:\n  dns: {upstream: [9.9.9.9, \"2620:fe::fe\"], ttl_max: 60}\n"
 	    "  max_connections: 10\n  deny: [{host: x.test}]\n"
 	    "audit: {database: ../db/a.db}\n";
@@ -511,6 +512,8 @@ static void test_defaults_and_accessors(void **state)
 	assert_int_equal(pol_vcpus(p), 1);
 	assert_int_equal(pol_memory_mib(p), 512);
 	assert_string_equal(pol_image(p), "default");
+	assert_int_equal(pol_disk_mib(p), 4096);
+	assert_null(pol_user(p));
 	assert_int_equal(pol_dns_upstreams(p, &ups), 0);
 	assert_int_equal(strlen(pol_sha256(p)), 64);
 	assert_string_equal(pol_text(p), T);
@@ -527,6 +530,8 @@ static void test_defaults_and_accessors(void **state)
 	assert_int_equal(pol_vcpus(p), 4);
 	assert_int_equal(pol_memory_mib(p), 2048);
 	assert_string_equal(pol_image(p), "dbg");
+	assert_int_equal(pol_disk_mib(p), 8192);
+	assert_string_equal(pol_user(p), "dev");
 	assert_int_equal(pol_dns_upstreams(p, &ups), 2);
 	assert_string_equal(ups[1], "2620:fe::fe");
 	assert_int_equal(pol_dns_ttl_max(p), 60);

@@ -121,6 +121,42 @@ static void test_refuses(void **state)
 	}
 }
 
+static void test_disks(void **state)
+{
+	struct qemu_cfg c = base();
+	int drives = 0;
+
+	(void)state;
+	c.root_disk = "/img/rootfs.ext4";
+	c.rw_disk = "/var/lib/agentgw/sandboxes/x/rw.img";
+	assert_int_equal(qemu_build_argv(&c, &qa), 0);
+	assert_int_equal(count("-drive"), 2);
+	for (int i = 0; i + 1 < qa.argc; i++) {
+		if (strcmp(qa.argv[i], "-drive") != 0)
+			continue;
+		drives++;
+		if (strstr(qa.argv[i + 1], "id=root"))
+			assert_string_equal(qa.argv[i + 1], "if=none,id=root,file=/img/rootfs.ext4,"
+							    "format=raw,readonly=on");
+		else
+			assert_non_null(strstr(
+			    qa.argv[i + 1], "file=/var/lib/agentgw/sandboxes/x/rw.img,format=raw"));
+	}
+	assert_int_equal(drives, 2);
+	for (int i = 0; i < qa.argc; i++)
+		if (strncmp(qa.argv[i], "virtio-blk-device", 17) == 0)
+			assert_true(strstr(qa.argv[i], "serial=agwroot") ||
+				    strstr(qa.argv[i], "serial=agwrw"));
+	/* Without disks: none; with one of the two, or a comma: refused. */
+	c = base();
+	assert_int_equal(qemu_build_argv(&c, &qa), 0);
+	assert_int_equal(count("-drive"), 0);
+	c.root_disk = "/img/rootfs.ext4";
+	assert_int_equal(qemu_build_argv(&c, &qa), -AGW_EINVAL);
+	c.rw_disk = "/x,y/rw.img";
+	assert_int_equal(qemu_build_argv(&c, &qa), -AGW_EINVAL);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -132,9 +168,8 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tcg_no_nic),
-	    cmocka_unit_test(test_kvm_with_tap),
-	    cmocka_unit_test(test_refuses),
+	    cmocka_unit_test(test_tcg_no_nic), cmocka_unit_test(test_kvm_with_tap),
+	    cmocka_unit_test(test_refuses),    cmocka_unit_test(test_disks),
 	    cmocka_unit_test(test_names),
 	};
 

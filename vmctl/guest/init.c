@@ -8,6 +8,13 @@
  * virtio-serial port named agentgw.ctl: execs with pipes or a PTY, stdin,
  * resize, signals, exit status, several at once; it reaps every zombie and
  * powers the VM off on request. It logs to the console and never exits.
+ *
+ * With agentgw.root=SERIAL agentgw.rw=SERIAL (an image with a root
+ * filesystem) it first mounts the read-only root disk and the sandbox's
+ * writable disk (virtio-blk, found by serial), joins them with overlayfs
+ * and moves itself into that root, keeping /proc, /sys, /dev, /tmp and
+ * /run. Execs run as agentgw.user= (default root) unless EXEC names a user,
+ * with a login-like environment the EXEC's env entries add to.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -18,6 +25,7 @@
 #include <net/route.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,7 +71,19 @@ struct init_slot {
 
 struct init_cfg {
 	char ip[64], gw[64], dns[64], port9p[16], ctl[64];
+	char root[32], rw[32], user[64]; /* disk serials; default exec user */
 };
+
+/* A user of the guest's /etc/passwd. */
+struct init_user {
+	uid_t uid;
+	gid_t gid;
+	char name[64], home[256], shell[256];
+};
+
+#define INIT_MAX_GROUPS 32
+
+static struct init_cfg cfg;
 
 static struct init_exec execs[INIT_MAX_EXECS];
 static int port_fd = -1;
@@ -136,6 +156,12 @@ static void cmdline_parse(struct init_cfg *c)
 			snprintf(c->port9p, sizeof(c->port9p), "%s", tok + 11);
 		else if (strncmp(tok, "agentgw.ctl=", 12) == 0)
 			snprintf(c->ctl, sizeof(c->ctl), "%s", tok + 12);
+		else if (strncmp(tok, "agentgw.root=", 13) == 0)
+			snprintf(c->root, sizeof(c->root), "%s", tok + 13);
+		else if (strncmp(tok, "agentgw.rw=", 11) == 0)
+			snprintf(c->rw, sizeof(c->rw), "%s", tok + 11);
+		else if (strncmp(tok, "agentgw.user=", 13) == 0)
+			snprintf(c->user, sizeof(c->user), "%s", tok + 13);
 	}
 }
 
@@ -166,6 +192,210 @@ static void modules_load(void)
 	}
 	fclose(f);
 	ilog("loaded %d modules", n);
+}
+
+/* /dev/vdX whose virtio-blk serial is want; waits for the driver's probe. */
+static int blk_find(const char *want, char *dev, size_t cap)
+{
+	char path[300], serial[64];
+
+	for (int tries = 0; tries < 1000; tries++) {
+		DIR *d = opendir("/sys/block");
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			ssize_t n;
+			int fd;
+
+			if (strncmp(de->d_name, "vd", 2) != 0)
+				continue;
+			snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, serial, sizeof(serial) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			serial[n] = 0;
+			serial[strcspn(serial, "\n")] = 0;
+			if (strcmp(serial, want) == 0) {
+				snprintf(dev, cap, "/dev/%.32s", de->d_name);
+				closedir(d);
+				return 0;
+			}
+		}
+		if (d)
+			closedir(d);
+		usleep(10000);
+	}
+	return -ENODEV;
+}
+
+/*
+ * The read-only root disk under an overlay whose upper layer is on the
+ * sandbox's own disk, then into it as switch_root does (the initramfs
+ * cannot be pivoted away): move the mount onto / and chroot.
+ */
+static int root_setup(const struct init_cfg *c)
+{
+	static const char *const keep[] = {"/proc", "/sys", "/dev", "/tmp", "/run"};
+	char lower[64] = "", upper[64] = "", path[128];
+	int r;
+
+	if ((r = blk_find(c->root, lower, sizeof(lower))) < 0 ||
+	    (r = blk_find(c->rw, upper, sizeof(upper))) < 0) {
+		ilog("no disk with serial %s", r < 0 && !lower[0] ? c->root : c->rw);
+		return r;
+	}
+	mkdir("/mnt", 0755);
+	mkdir("/mnt/lower", 0755);
+	mkdir("/mnt/rw", 0755);
+	mkdir("/newroot", 0755);
+	if (mount(lower, "/mnt/lower", "ext4", MS_RDONLY, "noload") < 0) {
+		ilog("mount %s (root) read-only: %s", lower, strerror(errno));
+		return -errno;
+	}
+	if (mount(upper, "/mnt/rw", "ext4", MS_NOATIME, NULL) < 0) {
+		ilog("mount %s (writable layer): %s", upper, strerror(errno));
+		return -errno;
+	}
+	mkdir("/mnt/rw/upper", 0755);
+	mkdir("/mnt/rw/work", 0755);
+	if (mount("overlay", "/newroot", "overlay", MS_NOATIME,
+		  "lowerdir=/mnt/lower,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work") < 0) {
+		ilog("overlay mount: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		snprintf(path, sizeof(path), "/newroot%s", keep[i]);
+		mkdir(path, 0755);
+		if (mount(keep[i], path, NULL, MS_MOVE, NULL) < 0)
+			ilog("move %s: %s", keep[i], strerror(errno));
+	}
+	if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0) {
+		ilog("switching to the root filesystem: %s", strerror(errno));
+		return -errno;
+	}
+	chmod("/tmp", 01777);
+	if (access("/etc/hosts", F_OK) != 0)
+		write_file("/etc/hosts", "127.0.0.1 localhost agentgw\n::1 localhost\n");
+	write_file("/etc/hostname", "agentgw\n");
+	ilog("root filesystem %s (read-only) with writable layer %s", lower, upper);
+	return 0;
+}
+
+/* name's entry in /etc/passwd; root without one. 0 or -ESRCH. */
+static int user_lookup(const char *name, struct init_user *u)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	char line[1024];
+	int r = -ESRCH;
+
+	memset(u, 0, sizeof(*u));
+	while (f && fgets(line, sizeof(line), f)) {
+		char *fld[7], *p = line;
+		int k;
+
+		line[strcspn(line, "\n")] = 0;
+		/* strtok would merge empty fields: split by hand. */
+		for (k = 0; k < 7 && p; k++) {
+			fld[k] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = 0;
+		}
+		if (k < 7 || strcmp(fld[0], name) != 0)
+			continue;
+		u->uid = (uid_t)strtoul(fld[2], NULL, 10);
+		u->gid = (gid_t)strtoul(fld[3], NULL, 10);
+		snprintf(u->home, sizeof(u->home), "%s", fld[5][0] ? fld[5] : "/");
+		snprintf(u->shell, sizeof(u->shell), "%s", fld[6][0] ? fld[6] : "/bin/sh");
+		r = 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (r < 0 && strcmp(name, "root") == 0) {
+		snprintf(u->home, sizeof(u->home), "/root");
+		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
+		r = 0;
+	}
+	if (r == 0)
+		snprintf(u->name, sizeof(u->name), "%s", name);
+	return r;
+}
+
+/* Become u: its groups from /etc/group, gid, uid. 0 or -errno. */
+static int user_become(const struct init_user *u)
+{
+	gid_t groups[INIT_MAX_GROUPS];
+	FILE *f;
+	char line[4096];
+	int n = 0;
+
+	groups[n++] = u->gid;
+	f = fopen("/etc/group", "re");
+	while (f && fgets(line, sizeof(line), f) && n < INIT_MAX_GROUPS) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *c3 = c2 ? strchr(c2 + 1, ':') : NULL, *save = NULL, *m;
+
+		if (!c3)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		for (m = strtok_r(c3 + 1, ",", &save); m; m = strtok_r(NULL, ",", &save))
+			if (strcmp(m, u->name) == 0) {
+				groups[n++] = (gid_t)strtoul(c2 + 1, NULL, 10);
+				break;
+			}
+	}
+	if (f)
+		fclose(f);
+	if (setgroups((size_t)n, groups) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The default environment for u, then env's entries replacing or adding. */
+static void env_build(const struct init_user *u, char *const *env, uint32_t envc, char **out,
+		      size_t cap, char *store, size_t scap)
+{
+	size_t n = 0, used = 0;
+	const char *defs[] = {"PATH=" INIT_DEFAULT_PATH, "TERM=linux", "LANG=C.UTF-8"};
+	char kv[512];
+
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]) + 4 && n + 1 < cap; i++) {
+		const char *v;
+
+		if (i < 3) {
+			v = defs[i];
+		} else {
+			static const char *const keys[] = {"HOME", "USER", "LOGNAME", "SHELL"};
+			const char *val = i == 3 ? u->home : i == 6 ? u->shell : u->name;
+
+			snprintf(kv, sizeof(kv), "%s=%s", keys[i - 3], val);
+			v = kv;
+		}
+		if (strlen(v) + 1 > scap - used)
+			break;
+		memcpy(store + used, v, strlen(v) + 1);
+		out[n++] = store + used;
+		used += strlen(v) + 1;
+	}
+	for (uint32_t i = 0; i < envc && env[i]; i++) {
+		size_t kl = strcspn(env[i], "=");
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (strncmp(out[j], env[i], kl) == 0 && out[j][kl] == '=')
+				break;
+		if (j < n)
+			out[j] = env[i];
+		else if (n + 1 < cap)
+			out[n++] = env[i];
+	}
+	out[n] = NULL;
 }
 
 static int sin_set(struct sockaddr *sa, const char *addr)
@@ -371,8 +601,10 @@ static void exec_release(struct init_exec *x)
 
 static void child_exec(struct ctl_exec *e, int in, int out, int err, const char *pts, int errpipe)
 {
-	static char *defenv[] = {"PATH=" INIT_DEFAULT_PATH, "HOME=/root", "TERM=linux",
-				 "LANG=C.UTF-8", NULL};
+	static char *envv[CTL_MAX_ARGS + 8];
+	static char store[4096];
+	const char *who = e->user[0] ? e->user : cfg.user[0] ? cfg.user : "root";
+	struct init_user u;
 	sigset_t all;
 	int e_;
 
@@ -381,6 +613,10 @@ static void child_exec(struct ctl_exec *e, int in, int out, int err, const char 
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	setsid();
+	if (user_lookup(who, &u) < 0) {
+		errno = ESRCH;
+		goto fail;
+	}
 	if (pts) {
 		int fd = open(pts, O_RDWR);
 
@@ -391,11 +627,19 @@ static void child_exec(struct ctl_exec *e, int in, int out, int err, const char 
 	}
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		goto fail;
+	if (u.uid != 0 || u.gid != 0) {
+		if (pts && fchown(0, u.uid, (gid_t)-1) < 0)
+			goto fail;
+		if ((e_ = user_become(&u)) < 0) {
+			errno = -e_;
+			goto fail;
+		}
+	}
 	if (chdir(e->cwd[0] ? e->cwd : "/") < 0)
 		goto fail;
-	environ = e->envc ? e->env : defenv;
-	if (!getenv("PATH"))
-		putenv((char *)(uintptr_t) "PATH=" INIT_DEFAULT_PATH);
+	env_build(&u, e->env, e->envc, envv, sizeof(envv) / sizeof(envv[0]), store,
+		  sizeof(store));
+	environ = envv;
 	execvp(e->argv[0], e->argv);
 fail:
 	e_ = errno;
@@ -458,7 +702,10 @@ static void exec_start(uint32_t id, uint16_t flags, uint8_t *p, size_t n)
 	if (read(ep[0], &e_, sizeof(e_)) == sizeof(e_)) {
 		waitpid(pid, NULL, 0);
 		errno = e_;
-		snprintf(pts, sizeof(pts), "exec %.40s", e.argv[0]);
+		if (e_ == ESRCH)
+			snprintf(pts, sizeof(pts), "user %.40s", e.user[0] ? e.user : cfg.user);
+		else
+			snprintf(pts, sizeof(pts), "exec %.40s", e.argv[0]);
 		send_error(id, e_, pts);
 		goto cleanup;
 	}
@@ -747,7 +994,6 @@ static void serve(int sfd)
 
 int main(void)
 {
-	struct init_cfg cfg;
 	sigset_t set;
 	int sfd;
 
@@ -770,6 +1016,8 @@ int main(void)
 		ilog("hostname: %s", strerror(errno));
 	cmdline_parse(&cfg);
 	modules_load();
+	if (cfg.root[0] && cfg.rw[0] && root_setup(&cfg) < 0)
+		ilog("staying on the initramfs: the image's root filesystem is not usable");
 	net_setup(&cfg);
 	dns_setup(&cfg);
 	fs_setup(&cfg);
