@@ -11,6 +11,8 @@ pkgs=(
   libc-ares-dev libjansson-dev libnetfilter-log-dev
   # run
   nftables iproute2 qemu-system-x86 busybox-static kmod cpio zstd xz-utils
+  # images with a root filesystem (agentgw image build --distro debian)
+  mmdebstrap uidmap e2fsprogs
   # integration tests: real clients and servers
   curl openssl dnsutils dnsmasq-base nginx-light netcat-openbsd diod
   procps psmisc file iputils-ping jq

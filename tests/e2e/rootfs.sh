@@ -31,6 +31,9 @@ ln -s "$shared" "$tmp/images/names/e2e-debian"
 
 mkdir -p "$tmp/ws"
 echo hello-ws >"$tmp/ws/readme.txt"
+# The fs child serves the workspace as its owner and the guest sees the
+# host's uids: a workspace of host uid 1000 is the agent's own.
+chown -R 1000:1000 "$tmp/ws"
 cat >"$tmp/p.yaml" <<'YAML'
 version: 1
 name: e2e-rootfs
@@ -61,7 +64,7 @@ timeout 300 ip netns exec "$ns" "$AGENTGW" up -d -v --policy "$tmp/p.yaml" --nam
 rc=$?
 t1=$(date +%s.%N)
 check "up -d of the debian image" [ "$rc" = 0 ]
-[ "$rc" = 0 ] || { cat "$tmp/up1.err"; cat "$AGENTGW_RUN_DIR/deb1/vm/console.log" 2>/dev/null | tail -30; }
+[ "$rc" = 0 ] || { cat "$tmp/up1.err"; e2e_finish; }
 echo "time: up -d to ready $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s (boot_ms $(grep -h '^boot_ms' "$AGENTGW_RUN_DIR/deb1/info" 2>/dev/null))"
 
 X deb1 -- sh -c 'id -u; id -un; nproc; awk "/MemTotal/{print \$2}" /proc/meminfo; echo "$HOME"' >"$tmp/o1" 2>&1
