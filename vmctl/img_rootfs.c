@@ -420,6 +420,14 @@ int img_remove(const char *cache_dir, const char *name)
 	}
 	if (!real)
 		return 0;
+	/* A name may point into another cache (a test's shared image): leave that alone. */
+	{
+		char *rc = realpath(cache, NULL);
+		size_t n = rc ? strlen(rc) : 0;
+
+		shared = !rc || strncmp(real, rc, n) != 0 || real[n] != '/';
+		free(rc);
+	}
 	img_rfmt(path, sizeof(path), "%s/names", cache);
 	d = opendir(path);
 	while (d && (de = readdir(d))) {

@@ -28,6 +28,12 @@ grep '^image:' "$tmp/build.err"
 echo "time: image build (or cache hit) $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
 mkdir -p "$tmp/images/names"
 ln -s "$shared" "$tmp/images/names/e2e-debian"
+ln -s "$shared" "$tmp/images/names/e2e-other"
+"$AGENTGW" image ls >"$tmp/ls"
+cat "$tmp/ls"
+check "image ls lists the image with its packages" grep -Eq "^e2e-debian +rootfs .*nodejs,npm,git,python3" "$tmp/ls"
+"$AGENTGW" image rm e2e-other
+check "image rm removes the name, keeps the files" sh -c "[ ! -e '$tmp/images/names/e2e-other' ] && [ -f '$shared/rootfs.ext4' ]"
 
 mkdir -p "$tmp/ws"
 echo hello-ws >"$tmp/ws/readme.txt"
