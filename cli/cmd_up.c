@@ -491,15 +491,14 @@ static void up_append_root(char *append, size_t cap, const struct img_info *img,
 		snprintf(append + len, cap - len, " agentgw.user=%s", user);
 }
 
-int cmd_up(int argc, char **argv)
+static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 {
 	struct sup_config c = {.nflog_group = -1};
 	struct up_state u = {.pipe_r = -1, .ready_fd = -1, .runner = -1, .qemu = -1, .status = -1};
 	struct pol_errors errs = {0};
 	struct img_info img;
 	struct in_addr host, guest;
-	struct cli_exec_opts xo = {0};
-	struct up_run run = {.img = &img, .xo = &xo};
+	struct up_run run = {.img = &img, .xo = xo};
 	char name[40], ifname[16] = "", append[512], err[1024], hs[16], gs[16], num[32], kept[600];
 	char rw_disk[4096];
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
@@ -542,11 +541,9 @@ int cmd_up(int argc, char **argv)
 			npub++;
 		} else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
 			image = argv[++i];
-		} else if ((r = cli_exec_opt(&xo, argc, argv, &i, "up")) != 0) {
-			if (r < 0) {
-				cli_exec_opts_free(&xo);
+		} else if ((r = cli_exec_opt(xo, argc, argv, &i, "up")) != 0) {
+			if (r < 0)
 				return CLI_USAGE;
-			}
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--detach") == 0) {
@@ -586,7 +583,6 @@ int cmd_up(int argc, char **argv)
 	if ((r = up_image(image ? image : pol_image(c.pol), image ? NULL : c.policy_path, &img)) <
 	    0) {
 		pol_free(c.pol);
-		cli_exec_opts_free(&xo);
 		return r == -AGW_EINVAL ? CLI_USAGE : CLI_FAIL;
 	}
 	if (workspace && (r = pol_set_workspace(c.pol, workspace)) < 0) {
@@ -802,6 +798,14 @@ out:
 	/* An unnamed sandbox cannot be resumed: its disk goes with it. */
 	if (claimed && run.rw_disk && c.name == name)
 		img_disk_remove(c.name);
+	return rc;
+}
+
+int cmd_up(int argc, char **argv)
+{
+	struct cli_exec_opts xo = {0};
+	int rc = up_main(argc, argv, &xo);
+
 	cli_exec_opts_free(&xo);
 	return rc;
 }
