@@ -8,26 +8,18 @@
 # of the same name, a second sandbox of the image does not see it, rm
 # deletes it; an unknown image fails before anything starts.
 #
-# The image is built once into the shared image cache (build/images, or
-# $AGENTGW_SHARED_IMAGE_DIR) and reused by later runs and the sanitizer
-# pass: its root disk is cached by its inputs only. Prints the timings.
+# The image is built once into the shared image cache (e2e_debian_image:
+# build/images, or $AGENTGW_SHARED_IMAGE_DIR) and reused by later runs, the
+# other rootfs tests and the sanitizer pass: its root disk is cached by its
+# inputs only. Prints the timings.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
 e2e_require sqlite3 mmdebstrap mkfs.ext4
 
-E2E_ROOTFS_PACKAGES=nodejs,npm,git,python3,bash,ca-certificates
 e2e_netns rootfs
-t0=$(date +%s.%N)
-shared=$(AGENTGW_IMAGE_DIR=${AGENTGW_SHARED_IMAGE_DIR:-} "$AGENTGW" image build --name e2e-debian \
-	--distro debian --packages "$E2E_ROOTFS_PACKAGES" 2>"$tmp/build.err")
-rc=$?
-t1=$(date +%s.%N)
-grep '^image:' "$tmp/build.err"
-[ "$rc" = 0 ] && [ -f "$shared/rootfs.ext4" ] || { cat "$tmp/build.err"; echo "FAIL: debian image build"; exit 1; }
-echo "time: image build (or cache hit) $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
-mkdir -p "$tmp/images/names"
-ln -s "$shared" "$tmp/images/names/e2e-debian"
+e2e_debian_image "$tmp"
+shared=$E2E_DEBIAN
 ln -s "$shared" "$tmp/images/names/e2e-other"
 "$AGENTGW" image ls >"$tmp/ls"
 cat "$tmp/ls"

@@ -12,6 +12,8 @@
 #   check "what" COMMAND...; ok "what"; bad "what"
 #   e2e_finish                      # "all checks passed" or exit 1
 #
+#   e2e_debian_image DIR            # the shared Debian test image as DIR/images/names/e2e-debian
+#
 # Sets BUILD, AGENTGW and fails (count of failed checks).
 
 BUILD=${BUILD:-build}
@@ -38,6 +40,27 @@ e2e_image() {
 	mkdir -p "$1/images"
 	ln -sfn "$E2E_IMAGE" "$1/images/current"
 	export AGENTGW_IMAGE_DIR=$1/images
+}
+
+# e2e_debian_image DIR: builds (once: the root disk is cached by its
+# inputs in the shared image cache, build/images or
+# $AGENTGW_SHARED_IMAGE_DIR) the Debian image the rootfs tests share and
+# names it e2e-debian in DIR/images, the test's private cache. Sets
+# E2E_DEBIAN (its folder); prints the build's progress and time.
+E2E_DEBIAN_PACKAGES=nodejs,npm,git,python3,python3-pip,bash,ca-certificates
+e2e_debian_image() {
+	local t0 t1 rc
+	t0=$(date +%s.%N)
+	E2E_DEBIAN=$(AGENTGW_IMAGE_DIR=${AGENTGW_SHARED_IMAGE_DIR:-} "$AGENTGW" image build --name e2e-debian \
+		--distro debian --packages "$E2E_DEBIAN_PACKAGES" 2>"$1/debian-build.err")
+	rc=$?
+	t1=$(date +%s.%N)
+	grep '^image:' "$1/debian-build.err"
+	[ "$rc" = 0 ] && [ -f "$E2E_DEBIAN/rootfs.ext4" ] ||
+		{ cat "$1/debian-build.err"; echo "FAIL: debian image build"; exit 1; }
+	echo "time: debian image build (or cache hit) $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
+	mkdir -p "$1/images/names"
+	ln -sfn "$E2E_DEBIAN" "$1/images/names/e2e-debian"
 }
 
 # e2e_netns TAG: a private temp dir ($tmp) with the run dir

@@ -8,9 +8,10 @@
 # NS_NET is a fake internet: dnsmasq on 198.51.100.2:53 answering the test
 # names and nginx serving HTTP and HTTPS (certificates from a test CA) on
 # 203.0.113.10 (allowed.test, api.allowed.test), .11 (other.test) and
-# .12 (evil.test). gwhost.test answers the gw namespace's own uplink
-# address, late.test 203.0.113.77 (on no interface until a test adds it).
-# Everything lives under TOPO_DIR.
+# .12 (evil.test); every server also serves TOPO_DIR/www/files/ as /files/
+# (static repositories and package indexes a test puts there). gwhost.test
+# answers the gw namespace's own uplink address, late.test 203.0.113.77 (on
+# no interface until a test adds it). Everything lives under TOPO_DIR.
 #
 # Usage:
 #   source tests/lib/topo.sh
@@ -130,6 +131,7 @@ $([ $port = 443 ] && printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s
 		location /admin { return 200 "$name admin\n"; }
 		location = /big { }
 		location = /small { }
+		location /files/ { }
 		location / { return 404 "$name not found\n"; }
 	}
 EOF
