@@ -37,9 +37,9 @@ static const char *const img_modules[] = {
 /* Images with a root filesystem also mount a virtio-blk disk as ext4 under
  * an overlay; crc32c is what ext4 asks the crypto API for at mount. */
 static const char *const img_rootfs_modules[] = {
-    "virtio_ring", "virtio",	     "virtio_mmio",   "virtio_net", "virtio_console",
-    "9pnet",	   "9pnet_fd",	     "9p",	      "virtio_blk", "crc32c_generic",
-    "crc32c_intel", "ext4",	     "overlay",
+    "virtio_ring",  "virtio",	"virtio_mmio", "virtio_net", "virtio_console",
+    "9pnet",	    "9pnet_fd", "9p",	       "virtio_blk", "crc32c_generic",
+    "crc32c_intel", "ext4",	"overlay",
 };
 
 /* Read-only state of one build. */
@@ -675,8 +675,8 @@ static int read_text(const char *path, char **out, size_t max)
 static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, const char *kver)
 {
 	const char *const *want = c->o->rootfs_modules ? img_rootfs_modules : img_modules;
-	size_t n_want = c->o->rootfs_modules ? AGW_ARRAY_LEN(img_rootfs_modules)
-					     : AGW_ARRAY_LEN(img_modules);
+	size_t n_want =
+	    c->o->rootfs_modules ? AGW_ARRAY_LEN(img_rootfs_modules) : AGW_ARRAY_LEN(img_modules);
 	char mdir[IMG_PATH_MAX], path[IMG_PATH_MAX], dst[512], name[128], list[8192] = "";
 	char *dep = NULL, names[16384], out[4096];
 	const char *order[IMG_MAX_MODULES];
@@ -924,6 +924,9 @@ int img_find(const char *cache_dir, const char *dir, struct img_info *info)
 			if (strncmp(line, "kver ", 5) == 0)
 				bprintf(info->kver, sizeof(info->kver), "%.*s",
 					(int)strcspn(line + 5, "\n"), line + 5);
+			else if (strncmp(line, "rootfs ", 7) == 0 && info->rootfs[0])
+				bprintf(info->rootfs_key, sizeof(info->rootfs_key), "%.*s",
+					(int)strcspn(line + 7, "\n"), line + 7);
 		fclose(f);
 	}
 	info->cached = 1;

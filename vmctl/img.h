@@ -39,6 +39,7 @@ struct img_info {
 	char initrd[IMG_PATH_MAX]; /* newc cpio */
 	char rootfs[IMG_PATH_MAX]; /* read-only ext4 root disk, "" for initramfs only */
 	char key[64];		   /* the cache entry's name (content hash) */
+	char rootfs_key[64];	   /* the root disk's content hash, "" without one */
 	char kver[128];		   /* "6.1.0-56-amd64" */
 	int cached;		   /* 1 if nothing had to be built */
 };
@@ -133,8 +134,9 @@ int img_sandbox_dir(char *buf, size_t cap);
 /*
  * The writable disk of sandbox name for image info:
  * <sandbox dir>/<name>/rw.img, made (sparse raw, ext4) with size_mib when
- * missing, kept otherwise (*resumed = 1). A disk made for another image is
- * an error (-EEXIST, errbuf names it). Blocks (mkfs.ext4).
+ * missing, kept otherwise (*resumed = 1). A disk made over another root
+ * disk is an error (-EEXIST, errbuf names it); a new kernel or agentgw-init
+ * over the same root disk is not. Blocks (mkfs.ext4).
  */
 int img_disk_prepare(const char *name, const struct img_info *info, uint64_t size_mib,
 		     char *path, size_t cap, int *resumed, char *errbuf, size_t errcap);

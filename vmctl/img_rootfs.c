@@ -510,11 +510,11 @@ int img_disk_prepare(const char *name, const struct img_info *info, uint64_t siz
 	if (img_rfmt(path, cap, "%s/rw.img", dir) >= (int)cap)
 		return -AGW_ETOOBIG;
 	if (have[0] && access(path, R_OK | W_OK) == 0) {
-		if (strcmp(have, info->key) != 0) {
+		if (strcmp(have, info->rootfs_key) != 0) {
 			img_rfmt(errbuf, errcap,
-				 "sandbox '%s' keeps a disk made for another image (%s, now %s); "
-				 "'agentgw rm %s' deletes it",
-				 name, have, info->key, name);
+				 "sandbox '%s' keeps a disk made over another root filesystem "
+				 "(%s, this image has %s); 'agentgw rm %s' deletes it",
+				 name, have, info->rootfs_key, name);
 			return -EEXIST;
 		}
 		*resumed = 1;
@@ -548,7 +548,7 @@ int img_disk_prepare(const char *name, const struct img_info *info, uint64_t siz
 			return -EIO;
 		}
 	}
-	if ((r = img_write_text(file, info->key)) < 0) {
+	if ((r = img_write_text(file, info->rootfs_key)) < 0) {
 		img_rfmt(errbuf, errcap, "%s: %s", file, strerror(-r));
 		return r;
 	}
