@@ -38,14 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ctl_error_decode(p, h.len, &code, &t, &tl) == 0 && tl > h.len)
 			abort();
 		if (h.type == CTL_EXEC && ctl_exec_decode(p, h.len, h.flags, &e) == 0) {
-			int n = ctl_encode_exec(out, sizeof(out), h.id, (const char *const *)e.argv,
-						(const char *const *)e.env, e.cwd, e.pty, e.rows,
-						e.cols);
+			int n = ctl_encode_exec_as(
+			    out, sizeof(out), h.id, (const char *const *)e.argv,
+			    (const char *const *)e.env, e.cwd, e.user, e.pty, e.rows, e.cols);
 
 			if (n < 0 || (size_t)n != flen || memcmp(out + CTL_HDR_LEN, p, h.len) != 0)
 				abort();
 			if (ctl_exec_decode(out + CTL_HDR_LEN, h.len, h.flags, &e2) != 0 ||
-			    e2.argc != e.argc || e2.envc != e.envc)
+			    e2.argc != e.argc || e2.envc != e.envc || strcmp(e2.user, e.user) != 0)
 				abort();
 		}
 		off += flen;
