@@ -10,7 +10,11 @@
 #   - resident memory (RSS, kB) of each process of the idle sandbox, 2 s after
 #     that exec: supervisor, net child, fs child, the runner that waits on
 #     QEMU, QEMU itself, and their sum;
-#   - `agentgw down`.
+#   - `agentgw down`;
+#   - the same up -d and first exec with the Debian test image (a root
+#     filesystem on virtio-blk under an overlay, tests/lib/e2e.sh
+#     e2e_debian_image; VM_BENCH_DEBIAN_RUNS, default 3, 0 to skip) against
+#     the initramfs image's figure.
 # The reference for the times is the bare VM: `agentgw vm-run -e true` on the
 # same image (QEMU, guest boot and one exec; no tap, gateway or 9P; its own
 # "first exec done N ms after start", i.e. from QEMU's start); memory
@@ -112,3 +116,29 @@ for r in sup net fs runner qemu total; do
 	bench_row vm "$row" "$m" kB "$(median <"$tmp/$r")" "sandbox total" "$total"
 done
 printf '  %-28s %8s kB   (QEMU of the bare VM after its exec)\n' "bare vm-run QEMU RSS" "$(median <"$tmp/bare_rss")"
+
+# The Debian image: same policy and resources, its root disk and a fresh
+# writable disk per run.
+ND=${VM_BENCH_DEBIAN_RUNS:-3}
+if [ "$ND" -gt 0 ] && command -v mmdebstrap >/dev/null; then
+	e2e_debian_image "$tmp" >/dev/null
+	sed 's/^name: bench-vm$/name: bench-vm-debian\nsandbox: { image: e2e-debian, disk: 1G }/' "$tmp/p.yaml" >"$tmp/pd.yaml"
+	: >"$tmp/dup"
+	: >"$tmp/dfirst"
+	for ((i = 1; i <= ND; i++)); do
+		name=bd$$-$i
+		t0=$(ms)
+		agw up -d --policy "$tmp/pd.yaml" --name "$name" >/dev/null 2>"$tmp/up.err" ||
+			{ echo "  debian up -d failed: $(tail -3 "$tmp/up.err")"; continue; }
+		t1=$(ms)
+		agw exec "$name" -- true </dev/null || echo "  debian exec failed"
+		t2=$(ms)
+		echo $((t1 - t0)) >>"$tmp/dup"
+		echo $((t2 - t0)) >>"$tmp/dfirst"
+		agw down --rm "$name" >/dev/null 2>&1 || echo "  debian down failed"
+		echo "  debian run $i: up -d $((t1 - t0)) ms, first exec $((t2 - t0)) ms"
+	done
+	printf '  %-28s %8s ms   (initramfs image: %s ms)\n' "Debian image: to first exec" "$(median <"$tmp/dfirst")" "$(median <"$tmp/first")"
+	bench_row vm "$row" "up -d to first exec, Debian image" ms "$(median <"$tmp/dfirst")" "initramfs image" "$(median <"$tmp/first")"
+	bench_row vm "$row" "up -d returns, Debian image" ms "$(median <"$tmp/dup")" "initramfs image" "$(median <"$tmp/up")"
+fi
