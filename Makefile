@@ -33,7 +33,7 @@ CFLAGS += -std=c17 $(OPT) $(WARN) $(WERROR) $(HARDEN) $(SANFLAGS) -MMD -MP $(EXT
 LDFLAGS += -pie $(SANFLAGS) -Wl,-z,relro,-z,now
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-LIB_DIRS := common policies audit gateway/net gateway/fs vmctl cli
+LIB_DIRS := common policies audit gateway/net gateway/fs vmctl supervisor cli
 LIB_SRC := $(filter-out cli/agentgw.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(BUILD)/obj/cli/agentgw.o

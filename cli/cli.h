@@ -71,7 +71,7 @@ struct aud_db;
 /*
  * Open the audit database read-only for verb `who`: dbopt, else the
  * policy file's audit.database, else the database of sandbox `sandbox`
- * (its state dir, else the record `up` left, vmctl/sbxrec.h), else with
+ * (its state dir, else the record `up` left, supervisor/sbxrec.h), else with
  * sandbox NULL the running or last started sandbox's (named on stderr),
  * else the default path (written to dbpath). A sandbox name the database
  * does not know is an error. Prints the error; returns CLI_OK, CLI_USAGE or

@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "policies/pol.h"
 #include "vmctl/accel.h"
-#include "vmctl/sbxrec.h"
+#include "supervisor/sbxrec.h"
 
 /* Which options a sub-verb takes. */
 enum {

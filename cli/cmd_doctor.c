@@ -34,8 +34,8 @@
 #include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
-#include "vmctl/sbx.h"
-#include "vmctl/sup.h"
+#include "supervisor/sbx.h"
+#include "supervisor/sup.h"
 
 #define DOCTOR_MSG_MAX 512
 #define DOCTOR_OUT_MAX 16384

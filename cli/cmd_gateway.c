@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * `agentgw gateway`: enforce a policy on an existing interface (a veth or a
- * tap) without a VM, by running the supervisor (vmctl/sup.c) in the
+ * tap) without a VM, by running the supervisor (supervisor/sup.c) in the
  * foreground; and `agentgw policy reload N`, which checks the policy file a
  * running supervisor uses and signals it (SIGHUP) through the pid file in
  * its state directory /run/agentgw/<name>/.
@@ -20,8 +20,8 @@
 #include "cli.h"
 #include "log.h"
 #include "policies/pol.h"
-#include "vmctl/sbx.h"
-#include "vmctl/sup.h"
+#include "supervisor/sbx.h"
+#include "supervisor/sup.h"
 
 static void gateway_usage(FILE *f)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The verbs that act on a running sandbox by name (vmctl/sbx.h): `ps`
+ * The verbs that act on a running sandbox by name (supervisor/sbx.h): `ps`
  * lists the state dirs, `exec` and `shell` run a command in the guest over
  * the supervisor's control socket (the command's status is the exit code),
  * `logs` prints the guest console, `down` asks the supervisor to stop and
@@ -28,7 +28,7 @@
 #include "cli.h"
 #include "vmctl/ctl.h"
 #include "vmctl/img.h"
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 
 #define SBX_EXIT_LOST 255 /* like ssh: the connection ended without a status */
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * `agentgw up --policy FILE [--name N] [-d] [-v] [-- CMD [ARG...]]`: makes
- * the state dir <run>/<name>/ (vmctl/sbx.h; a dead sandbox of that name is
+ * the state dir <run>/<name>/ (supervisor/sbx.h; a dead sandbox of that name is
  * cleaned up first, a live one is an error), creates a tap with a /30
  * (10.77.X.Y, host .1, guest .2), starts the supervisor on it (nftables
  * table, net and fs children, audit), and boots the guest in a microvm on
  * that tap. The VM lives in a forked "runner" process, because the
  * supervisor's loop owns this one; the runner serves the control socket
- * (vmctl/sbxd.h) for `agentgw exec/shell/down` and reports to the
+ * (supervisor/sbxd.h) for `agentgw exec/shell/down` and reports to the
  * supervisor over a pipe: "Q <qemu pid>" when the guest is ready, one
  * "E ..." line per finished exec (recorded as exec/run audit events), and
  * "X <status>" when it is done.
@@ -43,12 +43,12 @@
 #include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
-#include "vmctl/pub.h"
+#include "supervisor/pub.h"
 #include "vmctl/jail.h"
-#include "vmctl/sbx.h"
-#include "vmctl/sbxd.h"
-#include "vmctl/sbxrec.h"
-#include "vmctl/sup.h"
+#include "supervisor/sbx.h"
+#include "supervisor/sbxd.h"
+#include "supervisor/sbxrec.h"
+#include "supervisor/sup.h"
 #include "vmctl/tap.h"
 #include "vmctl/vm.h"
 
@@ -198,7 +198,7 @@ static void up_pub_emit(void *ctx, const struct aud_event *ev)
 		log_error("audit: cannot record a published port's connection");
 }
 
-/* -p: listen on the host, relay to the guest (vmctl/pub.h); ps shows the ports. */
+/* -p: listen on the host, relay to the guest (supervisor/pub.h); ps shows the ports. */
 static int up_publish(struct up_state *u, const char *name, const struct pub_spec *v, size_t n,
 		      struct in_addr guest, struct pub **out)
 {

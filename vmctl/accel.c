@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "agw.h"
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 #include "vmctl/vm.h"
 
 #define ACCEL_CACHE_NAME "accel-probe"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Unit tests for vmctl/pub.h: parsing `up -p [HOST_IP:]HOST_PORT:GUEST_PORT`
+/* Unit tests for supervisor/pub.h: parsing `up -p [HOST_IP:]HOST_PORT:GUEST_PORT`
  * and its display form. (The relay itself: tests/e2e/publish.sh.) */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "agw.h"
-#include "vmctl/pub.h"
+#include "supervisor/pub.h"
 
 static void test_parse_ok(void **state)
 {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "vmctl/redact.h"
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 
 static const struct {
 	const char *arg, *prev, *want;

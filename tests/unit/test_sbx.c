@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Unit tests for vmctl/sbx.h: shell quoting of the exec audit target, the
+/* Unit tests for supervisor/sbx.h: shell quoting of the exec audit target, the
  * `info` parser, names, the state dir under $AGENTGW_RUN_DIR, fd passing
  * over the control socket, and cleanup refusing a live supervisor. */
 #include <arpa/inet.h>
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "agw.h"
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 
 static void quote(const char *const *argv, const char *want)
 {

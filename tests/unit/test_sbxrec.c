@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Unit tests for vmctl/sbxrec.h: the record parser, and which audit
+/* Unit tests for supervisor/sbxrec.h: the record parser, and which audit
  * database sbxrec_find() picks: a named sandbox's state dir, else its
  * record; with no name the running sandbox, else the last one started. */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "agw.h"
-#include "vmctl/sbxrec.h"
+#include "supervisor/sbxrec.h"
 
 static void test_parse(void **state)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The supervisor's audit spill (vmctl/spill.c) with a real writer and a
+ * The supervisor's audit spill (supervisor/spill.c) with a real writer and a
  * real SQLite file: events come back whole and in order, a writer that
  * refuses keeps the rest pending, the size cap holds, a damaged file is
  * reported and dropped, and the file goes away once it is empty.
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "test_audit_util.h"
-#include "vmctl/spill.h"
+#include "supervisor/spill.h"
 
 static void test_round_trip_in_order(void **state)
 {

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 
 #define SBXREC_LAST "last-sandbox"
 #define SBXREC_DIR "sandboxes"

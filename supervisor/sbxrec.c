@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The state dir's record of which audit database each sandbox writes
- * (vmctl/sbxrec.h), so `agentgw audit` finds a sandbox's log while it runs
+ * (supervisor/sbxrec.h), so `agentgw audit` finds a sandbox's log while it runs
  * and after `down` removed <run>/<name>/.
  */
 #include <dirent.h>
@@ -14,7 +14,7 @@
 
 #include "agw.h"
 #include "vmctl/accel.h"
-#include "vmctl/sbxrec.h"
+#include "supervisor/sbxrec.h"
 
 static void sbxrec_copy(char *dst, size_t cap, const char *src, size_t n)
 {

@@ -33,7 +33,7 @@
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
-#include "vmctl/spill.h"
+#include "supervisor/spill.h"
 
 #define SUP_HEALTH_MS 200
 #define SUP_SPILL_FILE "audit-spill.bin"

@@ -15,7 +15,7 @@
 #include "agw.h"
 #include "ipc.h"
 #include "log.h"
-#include "vmctl/spill.h"
+#include "supervisor/spill.h"
 
 struct spill {
 	int fd;

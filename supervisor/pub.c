@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Published ports (vmctl/pub.h): listeners on the host, a byte relay per
+ * Published ports (supervisor/pub.h): listeners on the host, a byte relay per
  * connection to the guest, in the supervisor's event loop. A connection is
  * two half-connections with a buffer each way; a side is read only while
  * its buffer towards the other side is empty (backpressure), EOF is passed
@@ -19,7 +19,7 @@
 #include "agw.h"
 #include "audit/aud.h"
 #include "ev.h"
-#include "vmctl/pub.h"
+#include "supervisor/pub.h"
 
 #define PUB_BUF (64 * 1024)
 

@@ -26,8 +26,8 @@
 #include "agw.h"
 #include "log.h"
 #include "vmctl/ctl.h"
-#include "vmctl/sbx.h"
-#include "vmctl/sbxd.h"
+#include "supervisor/sbx.h"
+#include "supervisor/sbxd.h"
 
 #define SBXD_MAX_EXEC 32
 #define SBXD_MAX_PENDING 16

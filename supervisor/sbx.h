@@ -2,7 +2,7 @@
 /*
  * A named sandbox seen from outside its supervisor: the state directory
  * <run>/<name>/ (<run> is $AGENTGW_RUN_DIR or /run/agentgw) with `pid` and
- * `policy` (written by the supervisor, vmctl/sup.c), `info` (key=value lines:
+ * `policy` (written by the supervisor, supervisor/sup.c), `info` (key=value lines:
  * iface, guest, started_at, audit_db, sandbox_id, runner, qemu, accel,
  * boot_ms, ports; later lines win),
  * `sbx.sock` (the control socket), `supervisor.log` (stderr of `up -d`) and
@@ -41,7 +41,7 @@ struct sbx_info {
 	char accel[8];
 	char policy[4096]; /* a path (PATH_MAX) */
 	char audit_db[4096];
-	char ports[800]; /* published ports: "127.0.0.1:8080->3000,..." (vmctl/pub.h) */
+	char ports[800]; /* published ports: "127.0.0.1:8080->3000,..." (supervisor/pub.h) */
 	int64_t sandbox_id; /* row in audit_db */
 	pid_t pid, runner, qemu;
 	int64_t started_at; /* unix seconds */

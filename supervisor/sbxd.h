@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The sandbox's control server, run by `agentgw up`'s VM runner process (the
- * one that owns the VM): it listens on <run>/<name>/sbx.sock (vmctl/sbx.h
+ * one that owns the VM): it listens on <run>/<name>/sbx.sock (supervisor/sbx.h
  * protocol), multiplexes the clients' execs and the optional initial
  * command over the guest's control connection, writes their output into
  * the fds the clients passed, and reports each finished exec to the

@@ -25,7 +25,7 @@
 #include "audit/aud.h"
 #include "vmctl/fw.h"
 #include "vmctl/redact.h"
-#include "vmctl/sbx.h"
+#include "supervisor/sbx.h"
 #include "vmctl/tap.h"
 
 const char *sbx_run_dir(void)
