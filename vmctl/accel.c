@@ -3,8 +3,8 @@
  * Accelerator choice and the KVM probe boot. A cheap check (open /dev/kvm,
  * even a KVM_RUN of a hlt in real mode) passes on hosts whose nested KVM
  * cannot run a Linux guest, so the only proof is booting the real image to
- * HELLO. The verdict is cached in <state>/accel-probe as three lines, key, verdict and reason, written to a temporary
- * file and renamed so a reader never sees half of one.
+ * HELLO. The verdict is cached in <state>/accel-probe as three lines, key, verdict and reason,
+ * written to a temporary file and renamed so a reader never sees half of one.
  */
 #include "accel.h"
 
@@ -70,10 +70,10 @@ int accel_key(const char *image_dir, char *buf, size_t cap)
 		memset(&u, 0, sizeof(u));
 	if (agw_which(qemu_binary(), qemu, sizeof(qemu)) == 0)
 		stat(qemu, &st);
-	n = snprintf(buf, cap, "kernel=%s %s; qemu=%s size=%lld mtime=%lld.%09ld ino=%llu; image=%s",
-		     u.release, u.version, qemu, (long long)st.st_size,
-		     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		     (unsigned long long)st.st_ino, image_dir ? image_dir : "?");
+	n = snprintf(
+	    buf, cap, "kernel=%s %s; qemu=%s size=%lld mtime=%lld.%09ld ino=%llu; image=%s",
+	    u.release, u.version, qemu, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	    st.st_mtim.tv_nsec, (unsigned long long)st.st_ino, image_dir ? image_dir : "?");
 	for (char *c = buf; *c; c++)
 		if (*c == '\n')
 			*c = ' ';
@@ -173,7 +173,8 @@ static void accel_cache_write(const char *key, struct accel_verdict *v)
 /* Remove the probe's state folder (its logs were quoted into the verdict). */
 static void accel_rm_state(const char *dir)
 {
-	static const char *const files[] = {"console.log", "qemu.log", "ctl.sock", "qmp.sock", "root"};
+	static const char *const files[] = {"console.log", "qemu.log", "ctl.sock", "qmp.sock",
+					    "root"};
 	char p[600];
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {
@@ -187,8 +188,11 @@ static void accel_rm_state(const char *dir)
 int accel_probe(const char *key, const char *kernel, const char *initrd, int timeout_ms,
 		struct accel_verdict *v)
 {
-	struct vm_cfg cfg = {.kernel = kernel, .initrd = initrd, .accel = QEMU_ACCEL_KVM,
-			     .tap_fd = -1, .mem_mb = 256};
+	struct vm_cfg cfg = {.kernel = kernel,
+			     .initrd = initrd,
+			     .accel = QEMU_ACCEL_KVM,
+			     .tap_fd = -1,
+			     .mem_mb = 256};
 	char state[512], err[4096];
 	const char *env = getenv("AGENTGW_KVM_PROBE_TIMEOUT_MS");
 	struct vm *vm = NULL;

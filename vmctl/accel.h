@@ -7,8 +7,8 @@
  * nothing (a nested KVM may abort on an MSR or spin without running a
  * single guest instruction). The proof is a probe boot of the image to the
  * guest's HELLO within a deadline; its verdict is cached in the state
- * dir ($AGENTGW_STATE_DIR, else /var/lib/agentgw), keyed by the host kernel, the QEMU binary and the image, and re-probed
- * when any of them changes.
+ * dir ($AGENTGW_STATE_DIR, else /var/lib/agentgw), keyed by the host kernel, the QEMU binary and
+ * the image, and re-probed when any of them changes.
  */
 #ifndef AGW_ACCEL_H
 #define AGW_ACCEL_H
@@ -24,10 +24,10 @@
 
 /* What auto decided, and why. */
 struct accel_verdict {
-	enum qemu_accel accel; /* KVM or TCG, never AUTO */
-	int probed;	       /* a probe boot ran now */
-	int cached;	       /* the verdict came from the cache */
-	int64_t probe_us;      /* the probe's cost when probed, else the cached probe's */
+	enum qemu_accel accel;	 /* KVM or TCG, never AUTO */
+	int probed;		 /* a probe boot ran now */
+	int cached;		 /* the verdict came from the cache */
+	int64_t probe_us;	 /* the probe's cost when probed, else the cached probe's */
 	char why[ACCEL_WHY_MAX]; /* one line: why TCG (or "guest booted under KVM in N ms") */
 	char cache[512];	 /* the cache file's path ("" when none) */
 };

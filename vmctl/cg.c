@@ -72,7 +72,8 @@ static int cg_has_all(const char *list)
 		int found = 0;
 
 		while ((p = strstr(p, w))) {
-			if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
+			if ((p == list || p[-1] == ' ') &&
+			    (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
 				found = 1;
 			p += n;
 		}
@@ -177,8 +178,8 @@ static void cg_remove_in(const char *base, const char *name)
 
 	while (d && (de = readdir(d)))
 		if (strncmp(de->d_name, name, n) == 0 && de->d_name[n] == '-' &&
-		    de->d_name[n + 1] && strspn(de->d_name + n + 1, "0123456789") ==
-					     strlen(de->d_name + n + 1)) {
+		    de->d_name[n + 1] &&
+		    strspn(de->d_name + n + 1, "0123456789") == strlen(de->d_name + n + 1)) {
 			if ((size_t)snprintf(p, sizeof(p), "%s/%s", base, de->d_name) >= sizeof(p))
 				continue;
 			rmdir(p); /* fails while a process is in it: then it is not dead */
@@ -271,7 +272,8 @@ int cg_enter(const char *name, const struct cg_limits *lim, struct cg *cg)
 			char base[64];
 
 			snprintf(base, sizeof(base), CG_ROOT "/%s/agentgw", cg_v1_ctl[i]);
-			snprintf(cg->dirs[i], CG_PATH_MAX, "%s/%.64s-%d", base, name, (int)getpid());
+			snprintf(cg->dirs[i], CG_PATH_MAX, "%s/%.64s-%d", base, name,
+				 (int)getpid());
 			if ((r = cg_mkdir(base)) < 0 || (r = cg_mkdir(cg->dirs[i])) < 0)
 				goto fail;
 			cg->ndirs = i + 1;

@@ -31,8 +31,8 @@
 #define JAIL_PATH_MAX 1024
 
 /* Host paths bound read-only into every jail (those that exist). */
-static const char *const jail_sys_ro[] = {"/usr", "/bin", "/lib", "/lib64", "/sbin",
-					  "/etc/ld.so.cache"};
+static const char *const jail_sys_ro[] = {"/usr",   "/bin",  "/lib",
+					  "/lib64", "/sbin", "/etc/ld.so.cache"};
 static const char *const jail_devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
 
 uid_t jail_id(uint32_t slot)
@@ -89,8 +89,8 @@ static int jail_mkdirs(char *dir)
 static int jail_bind(const char *root, const char *path, int rw, int dev, int optional)
 {
 	char dst[JAIL_PATH_MAX], link[JAIL_PATH_MAX], *slash;
-	unsigned long fl = MS_REMOUNT | MS_BIND | MS_NOSUID | (rw ? 0 : MS_RDONLY) |
-			   (dev ? 0 : MS_NODEV);
+	unsigned long fl =
+	    MS_REMOUNT | MS_BIND | MS_NOSUID | (rw ? 0 : MS_RDONLY) | (dev ? 0 : MS_NODEV);
 	struct stat st;
 	ssize_t n;
 	int fd;
@@ -122,7 +122,8 @@ static int jail_bind(const char *root, const char *path, int rw, int dev, int op
 			return -1;
 		close(fd);
 	}
-	if (mount(path, dst, NULL, MS_BIND | MS_REC, NULL) < 0 || mount(NULL, dst, NULL, fl, NULL) < 0)
+	if (mount(path, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(NULL, dst, NULL, fl, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -199,8 +200,8 @@ static int jail_enter(const struct jail *j, const char **step)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -1;
 	*step = "ids";
-	if (setgroups(0, NULL) < 0 ||
-	    setresgid(j->gid, j->gid, j->gid) < 0 || setresuid(j->uid, j->uid, j->uid) < 0)
+	if (setgroups(0, NULL) < 0 || setresgid(j->gid, j->gid, j->gid) < 0 ||
+	    setresuid(j->uid, j->uid, j->uid) < 0)
 		return -1;
 	*step = "no_new_privs";
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -229,7 +230,8 @@ int jail_spawn(const struct jail *j, char *const argv[], int keep_fd, int log_fd
 	if (jailed) {
 		if (!j->root_dir || (mkdir(j->root_dir, 0700) < 0 && errno != EEXIST))
 			return j->root_dir ? -errno : -EINVAL;
-		if (j->rw_dir && (chown(j->rw_dir, j->uid, j->gid) < 0 || chmod(j->rw_dir, 0700) < 0))
+		if (j->rw_dir &&
+		    (chown(j->rw_dir, j->uid, j->gid) < 0 || chmod(j->rw_dir, 0700) < 0))
 			return -errno;
 		flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
 	}

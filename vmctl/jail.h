@@ -26,13 +26,13 @@
 struct jail {
 	uid_t uid; /* 0: no jail (the caller is not root) */
 	gid_t gid;
-	const char *root_dir;		   /* an empty folder to mount the new root on */
-	const char *rw_dir;		   /* the vm/ folder: read-write, owned by uid */
-	const char *ro[JAIL_MAX_PATHS];	   /* extra files bound read-only at their paths */
+	const char *root_dir;		/* an empty folder to mount the new root on */
+	const char *rw_dir;		/* the vm/ folder: read-write, owned by uid */
+	const char *ro[JAIL_MAX_PATHS]; /* extra files bound read-only at their paths */
 	size_t n_ro;
-	const char *rw[JAIL_MAX_RW];	   /* files bound read-write (a sandbox's disk) */
+	const char *rw[JAIL_MAX_RW]; /* files bound read-write (a sandbox's disk) */
 	size_t n_rw;
-	int kvm;			   /* give it a /dev/kvm of its own */
+	int kvm; /* give it a /dev/kvm of its own */
 };
 
 /* The id for a slot: JAIL_ID_BASE + slot. A sandbox's slot is its /30 index. */
