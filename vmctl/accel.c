@@ -264,7 +264,7 @@ void accel_note(enum qemu_accel want, const struct accel_verdict *v, char *buf, 
 		return;
 	snprintf(buf, cap,
 		 "KVM cannot boot the guest on this host (%s%s); using TCG (software, slower). "
-		 "Force one with --accel kvm|tcg or AGENTGW_ACCEL=kvm|tcg%s%s%s",
+		 "Force one with --accel kvm|tcg or AGENTGW_ACCEL=kvm|tcg%s%s",
 		 v->cached ? "cached verdict: " : "", v->why,
-		 v->cache[0] ? "; to probe again: rm " : "", v->cache, v->cache[0] ? "" : "");
+		 v->cache[0] ? "; to probe again: rm " : "", v->cache);
 }
