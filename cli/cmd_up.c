@@ -93,7 +93,7 @@ static void up_usage(FILE *out)
 		"  --accel A  auto (default), kvm or tcg; beats the policy's sandbox.accel,\n"
 		"             which beats $AGENTGW_ACCEL. auto uses KVM only after a probe\n"
 		"             boot showed that it runs the guest on this host (verdict cached\n"
-		"             in $AGENTGW_RUN_DIR/.accel-probe), else TCG\n"
+		"             in $AGENTGW_STATE_DIR/accel-probe), else TCG\n"
 		"  --image NAME  boot image NAME instead of the policy's sandbox.image\n"
 		"             ('agentgw image ls'); an image with a root filesystem gives\n"
 		"             the sandbox a writable disk that 'down' keeps and 'up --name N'\n"
