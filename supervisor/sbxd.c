@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The sandbox control server: one poll loop over the listening socket, the
- * guest's control connection, a signalfd, the clients and their stdin fds.
+ * The sandbox control server: the event loop of common/ev.h over the
+ * listening socket, the guest's control connection, a signalfd, the clients
+ * and their stdin fds. The set of fds changes with every request and exec,
+ * so a before-sleep hook registers exactly the fds that are wanted now
+ * (as the poll loop this replaced rebuilt its array); an fd epoll cannot
+ * watch (a regular file as a client's stdin) is always readable, as poll
+ * would say, and is served from a zero-delay timer.
  * Exec ids come from vm_new_id(); each exec owns the fds its client passed
  * and is finished exactly once (sbxd_finish), which answers the client,
  * reports to the supervisor for the audit and frees the slot. Output is
@@ -10,7 +15,6 @@
  * control protocol relies on.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "agw.h"
+#include "ev.h"
 #include "log.h"
 #include "vmctl/ctl.h"
 #include "supervisor/sbx.h"
@@ -45,8 +50,24 @@ struct sbxd_exec {
 	char target[SBXD_TARGET_MAX];
 };
 
+enum { SBXD_P_LISTEN, SBXD_P_GUEST, SBXD_P_SIG, SBXD_P_PENDING, SBXD_P_CLIENT, SBXD_P_STDIN };
+#define SBXD_MAX_REG (3 + SBXD_MAX_PENDING + 2 * SBXD_MAX_EXEC)
+
+struct sbxd;
+
+/* One registration: what the fd is to the server. */
+struct sbxd_reg {
+	struct sbxd *s;
+	int fd, kind, idx;
+	int polled; /* registered with the loop (else always readable) */
+};
+
 struct sbxd {
 	const struct sbxd_cfg *cfg;
+	struct ev_loop *loop;
+	struct sbxd_reg reg[SBXD_MAX_REG];
+	size_t nreg;
+	uint64_t ready_timer; /* armed while an fd cannot be polled */
 	struct sbxd_exec ex[SBXD_MAX_EXEC];
 	int pending[SBXD_MAX_PENDING];
 	int sfd;
@@ -132,9 +153,9 @@ static void sbxd_finish(struct sbxd *s, struct sbxd_exec *e, int code, int sig, 
 	e->used = 0;
 }
 
-static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv,
-				    const char *const *env, const char *cwd, const char *user,
-				    int pty, uint16_t rows, uint16_t cols, int *err)
+static struct sbxd_exec *sbxd_start(struct sbxd *s, const char *const *argv, const char *const *env,
+				    const char *cwd, const char *user, int pty, uint16_t rows,
+				    uint16_t cols, int *err)
 {
 	struct sbxd_exec *e = NULL;
 	int r;
@@ -323,12 +344,142 @@ static void sbxd_on_signal(struct sbxd *s)
 	s->status = 0;
 }
 
-enum { SBXD_P_LISTEN, SBXD_P_GUEST, SBXD_P_SIG, SBXD_P_PENDING, SBXD_P_CLIENT, SBXD_P_STDIN };
+/* Serve one ready fd: what the poll loop's switch did. */
+static void sbxd_dispatch(struct sbxd *s, const struct sbxd_reg *g)
+{
+	const struct sbxd_cfg *cfg = s->cfg;
+	struct sbxd_exec *e = NULL;
+
+	if (s->stop)
+		return;
+	if (g->kind == SBXD_P_CLIENT || g->kind == SBXD_P_STDIN) {
+		e = &s->ex[g->idx];
+		if (!e->used) /* finished by an earlier fd in this round */
+			return;
+	}
+	switch (g->kind) {
+	case SBXD_P_LISTEN: {
+		int c = accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int slot = -1;
+
+		for (int i = 0; i < SBXD_MAX_PENDING && slot < 0 && c >= 0; i++)
+			if (s->pending[i] < 0)
+				slot = i;
+		if (c >= 0 && slot < 0) {
+			sbxd_reply_error(c, EAGAIN, "too many clients");
+			close(c);
+		} else if (c >= 0) {
+			s->pending[slot] = c;
+		}
+		break;
+	}
+	case SBXD_P_GUEST:
+		if (sbxd_on_guest(s) < 0) {
+			log_warn("the guest's control connection ended");
+			s->stop = 1;
+			s->status = 1;
+		}
+		break;
+	case SBXD_P_SIG:
+		sbxd_on_signal(s);
+		break;
+	case SBXD_P_PENDING: {
+		int fd = s->pending[g->idx];
+
+		if (fd != g->fd)
+			break;
+		s->pending[g->idx] = -1;
+		sbxd_on_request(s, fd);
+		break;
+	}
+	case SBXD_P_CLIENT:
+		if (e->client == g->fd)
+			sbxd_on_client(s, e);
+		break;
+	case SBXD_P_STDIN:
+		if (e->in_open && e->in == g->fd)
+			sbxd_on_stdin(s, e);
+		break;
+	}
+}
+
+static void sbxd_on_fd(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct sbxd_reg *g = ctx;
+
+	(void)fd;
+	(void)events;
+	sbxd_dispatch(g->s, g);
+	if (g->s->stop)
+		ev_stop(loop);
+}
+
+/* The fds epoll cannot watch are always readable (as poll says of them). */
+static void sbxd_on_ready(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct sbxd *s = ctx;
+
+	(void)id;
+	s->ready_timer = 0;
+	for (size_t i = 0; i < s->nreg && !s->stop; i++)
+		if (!s->reg[i].polled)
+			sbxd_dispatch(s, &s->reg[i]);
+	if (s->stop)
+		ev_stop(loop);
+}
+
+static void sbxd_want(struct sbxd *s, int fd, int kind, int idx)
+{
+	struct sbxd_reg *g;
+	int r;
+
+	if (s->nreg >= SBXD_MAX_REG)
+		return;
+	g = &s->reg[s->nreg++];
+	*g = (struct sbxd_reg){.s = s, .fd = fd, .kind = kind, .idx = idx, .polled = 1};
+	r = ev_add_fd(s->loop, fd, EV_READ, sbxd_on_fd, g);
+	if (r == -EPERM) {
+		g->polled = 0;
+		if (!s->ready_timer)
+			s->ready_timer = ev_timer_add(s->loop, 0, sbxd_on_ready, s);
+	} else if (r < 0) {
+		log_warn("cannot watch fd %d: %s", fd, agw_strerror(r));
+		s->nreg--;
+	}
+}
+
+/* Before each wait: watch exactly the fds that matter now. */
+static void sbxd_sync(struct ev_loop *loop, void *ctx)
+{
+	struct sbxd *s = ctx;
+	const struct sbxd_cfg *cfg = s->cfg;
+
+	if (s->stop) {
+		ev_stop(loop);
+		return;
+	}
+	for (size_t i = 0; i < s->nreg; i++)
+		if (s->reg[i].polled)
+			ev_del_fd(loop, s->reg[i].fd);
+	s->nreg = 0;
+	sbxd_want(s, cfg->listen_fd, SBXD_P_LISTEN, 0);
+	sbxd_want(s, vm_ctl_fd(cfg->vm), SBXD_P_GUEST, 0);
+	sbxd_want(s, s->sfd, SBXD_P_SIG, 0);
+	for (int i = 0; i < SBXD_MAX_PENDING; i++)
+		if (s->pending[i] >= 0)
+			sbxd_want(s, s->pending[i], SBXD_P_PENDING, i);
+	for (int i = 0; i < SBXD_MAX_EXEC; i++) {
+		if (!s->ex[i].used)
+			continue;
+		if (s->ex[i].client >= 0)
+			sbxd_want(s, s->ex[i].client, SBXD_P_CLIENT, i);
+		if (s->ex[i].in_open && s->ex[i].in >= 0)
+			sbxd_want(s, s->ex[i].in, SBXD_P_STDIN, i);
+	}
+}
 
 int sbxd_run(const struct sbxd_cfg *cfg, int *status)
 {
-	struct pollfd pf[3 + SBXD_MAX_PENDING + 2 * SBXD_MAX_EXEC];
-	int kind[AGW_ARRAY_LEN(pf)], idx[AGW_ARRAY_LEN(pf)];
 	struct sbxd *s = calloc(1, sizeof(*s));
 	sigset_t set;
 	int rc = 0;
@@ -337,8 +488,11 @@ int sbxd_run(const struct sbxd_cfg *cfg, int *status)
 	if (!s)
 		return -AGW_ENOMEM;
 	s->cfg = cfg;
+	s->sfd = -1;
 	for (size_t i = 0; i < SBXD_MAX_PENDING; i++)
 		s->pending[i] = -1;
+	if ((rc = ev_new(&s->loop)) < 0 || (rc = ev_before_sleep(s->loop, sbxd_sync, s)) < 0)
+		goto out;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
@@ -367,97 +521,8 @@ int sbxd_run(const struct sbxd_cfg *cfg, int *status)
 		e->out = 1;
 		e->err = 2;
 	}
-	while (!s->stop) {
-		nfds_t n = 0;
-		int r;
-
-		pf[n] = (struct pollfd){.fd = cfg->listen_fd, .events = POLLIN};
-		kind[n++] = SBXD_P_LISTEN;
-		pf[n] = (struct pollfd){.fd = vm_ctl_fd(cfg->vm), .events = POLLIN};
-		kind[n++] = SBXD_P_GUEST;
-		pf[n] = (struct pollfd){.fd = s->sfd, .events = POLLIN};
-		kind[n++] = SBXD_P_SIG;
-		for (int i = 0; i < SBXD_MAX_PENDING; i++)
-			if (s->pending[i] >= 0) {
-				pf[n] = (struct pollfd){.fd = s->pending[i], .events = POLLIN};
-				kind[n] = SBXD_P_PENDING;
-				idx[n++] = i;
-			}
-		for (int i = 0; i < SBXD_MAX_EXEC; i++) {
-			if (!s->ex[i].used)
-				continue;
-			if (s->ex[i].client >= 0) {
-				pf[n] = (struct pollfd){.fd = s->ex[i].client, .events = POLLIN};
-				kind[n] = SBXD_P_CLIENT;
-				idx[n++] = i;
-			}
-			if (s->ex[i].in_open && s->ex[i].in >= 0) {
-				pf[n] = (struct pollfd){.fd = s->ex[i].in, .events = POLLIN};
-				kind[n] = SBXD_P_STDIN;
-				idx[n++] = i;
-			}
-		}
-		r = poll(pf, n, -1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		for (nfds_t k = 0; k < n && !s->stop; k++) {
-			struct sbxd_exec *e = NULL;
-
-			if (!pf[k].revents)
-				continue;
-			if (kind[k] == SBXD_P_CLIENT || kind[k] == SBXD_P_STDIN) {
-				e = &s->ex[idx[k]];
-				if (!e->used) /* finished by an earlier fd in this round */
-					continue;
-			}
-			switch (kind[k]) {
-			case SBXD_P_LISTEN: {
-				int c = accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-				int slot = -1;
-
-				for (int i = 0; i < SBXD_MAX_PENDING && slot < 0 && c >= 0; i++)
-					if (s->pending[i] < 0)
-						slot = i;
-				if (c >= 0 && slot < 0) {
-					sbxd_reply_error(c, EAGAIN, "too many clients");
-					close(c);
-				} else if (c >= 0) {
-					s->pending[slot] = c;
-				}
-				break;
-			}
-			case SBXD_P_GUEST:
-				if (sbxd_on_guest(s) < 0) {
-					log_warn("the guest's control connection ended");
-					s->stop = 1;
-					s->status = 1;
-				}
-				break;
-			case SBXD_P_SIG:
-				sbxd_on_signal(s);
-				break;
-			case SBXD_P_PENDING: {
-				int fd = s->pending[idx[k]];
-
-				s->pending[idx[k]] = -1;
-				sbxd_on_request(s, fd);
-				break;
-			}
-			case SBXD_P_CLIENT:
-				if (e->client == pf[k].fd)
-					sbxd_on_client(s, e);
-				break;
-			case SBXD_P_STDIN:
-				if (e->in_open && e->in == pf[k].fd)
-					sbxd_on_stdin(s, e);
-				break;
-			}
-		}
-	}
+	if ((rc = ev_run(s->loop)) < 0)
+		goto out;
 	*status = s->status;
 out:
 	for (size_t i = 0; i < SBXD_MAX_EXEC; i++)
@@ -468,6 +533,7 @@ out:
 			close(s->pending[i]);
 	if (s->sfd >= 0)
 		close(s->sfd);
+	ev_free(s->loop);
 	free(s);
 	return rc;
 }

@@ -50,6 +50,10 @@ check "exec returns the command's exit status" [ "$rc" = 7 ]
 check "exec passes stdout" grep -qx hello-ws "$tmp/o"
 check "exec passes stderr" grep -qx to-stderr "$tmp/e"
 check "exec passes stdin" [ "$(echo piped | agw exec "$name" -- cat)" = piped ]
+# A regular file as stdin: epoll cannot watch it; it is always readable.
+head -c 200000 /dev/urandom >"$tmp/in.bin"
+check "exec passes a regular file as stdin, whole" \
+	[ "$(agw exec "$name" -- md5sum <"$tmp/in.bin" | cut -d' ' -f1)" = "$(md5sum <"$tmp/in.bin" | cut -d' ' -f1)" ]
 agw exec "$name" -- no-such-program </dev/null 2>/dev/null
 check "a missing program is status 127" [ $? = 127 ]
 agw exec "$name" -- sh -c 'kill -TERM $$' </dev/null
