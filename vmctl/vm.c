@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "agw.h"
+#include "ev.h"
 #include "vmctl/ctl.h"
 #include "vmctl/jail.h"
 #include "vmctl/qmp.h"
@@ -35,7 +35,11 @@ struct vm {
 	enum qemu_accel accel;
 	int64_t boot_us;
 	uint32_t next_id;
-	int intr_ok; /* vm_recv() returns 2 when poll is interrupted */
+	int intr_ok;	      /* vm_recv() returns 2 when SIGWINCH arrives */
+	struct ev_loop *loop; /* every wait of this VM's host side (common/ev.h) */
+	int woke;	      /* VM_WOKE_* bits of the last vm_wait() */
+	int wait_fd[2];
+	int winch_on; /* SIGWINCH comes through the loop */
 	char ctl_path[VM_PATH_MAX], qmp_path[VM_PATH_MAX];
 	uint8_t rbuf[2 * CTL_MAX_FRAME];
 	size_t rlen;
@@ -103,6 +107,68 @@ static int vm_send(struct vm *vm, int len)
 	return send_all(vm->ctl_fd, vm->wbuf, (size_t)len);
 }
 
+#define VM_WOKE_1 0x1
+#define VM_WOKE_2 0x2
+#define VM_WOKE_SIG 0x4
+
+static void vm_wake_fd(struct ev_loop *loop, int fd, unsigned events, void *ctx)
+{
+	struct vm *vm = ctx;
+
+	(void)events;
+	vm->woke |= fd == vm->wait_fd[0] ? VM_WOKE_1 : VM_WOKE_2;
+	ev_stop(loop);
+}
+
+static void vm_wake_timer(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	(void)id;
+	(void)ctx;
+	ev_stop(loop);
+}
+
+/*
+ * Wait up to ms for fd1 or fd2 (-1: none) to become readable, or for
+ * SIGWINCH when it is routed here. Returns VM_WOKE_* bits (0: the time
+ * passed) or a negative code. An fd epoll cannot watch (a regular file,
+ * /dev/null) counts as readable at once, as poll says of it.
+ */
+static int vm_wait(struct vm *vm, int ms, int fd1, int fd2)
+{
+	uint64_t t = 0;
+	int r = 0;
+
+	vm->woke = 0;
+	vm->wait_fd[0] = fd1;
+	vm->wait_fd[1] = fd2;
+	for (int i = 0; i < 2; i++) {
+		int fd = vm->wait_fd[i];
+
+		if (fd < 0)
+			continue;
+		r = ev_add_fd(vm->loop, fd, EV_READ, vm_wake_fd, vm);
+		if (r == -EPERM)
+			vm->woke |= i ? VM_WOKE_2 : VM_WOKE_1;
+		else if (r < 0)
+			goto out;
+		r = 0;
+	}
+	if (!vm->woke) {
+		t = ev_timer_add(vm->loop, ms, vm_wake_timer, vm);
+		if (!t) {
+			r = -AGW_ENOMEM;
+			goto out;
+		}
+		r = ev_run(vm->loop);
+	}
+out:
+	ev_timer_del(vm->loop, t);
+	for (int i = 0; i < 2; i++)
+		if (vm->wait_fd[i] >= 0)
+			ev_del_fd(vm->loop, vm->wait_fd[i]);
+	return r < 0 ? r : vm->woke;
+}
+
 /*
  * Next frame from the guest, waiting up to timeout_ms (-1: forever) and
  * also for extra_fd to become readable (returns 1 then, without a frame).
@@ -117,9 +183,7 @@ static int vm_recv(struct vm *vm, int timeout_ms, int extra_fd, struct ctl_hdr *
 	int r;
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = vm->ctl_fd, .events = POLLIN},
-				      {.fd = extra_fd, .events = POLLIN}};
-		int left = -1;
+		int left = -1, woke;
 		ssize_t n;
 
 		/* The caller consumes each frame with vm_consume(). */
@@ -139,16 +203,17 @@ static int vm_recv(struct vm *vm, int timeout_ms, int extra_fd, struct ctl_hdr *
 		} else {
 			left = 500;
 		}
-		if (poll(p, extra_fd >= 0 ? 2 : 1, left) < 0) {
-			if (errno != EINTR)
-				return -errno;
+		woke = vm_wait(vm, left, vm->ctl_fd, extra_fd);
+		if (woke < 0)
+			return woke;
+		if (woke & VM_WOKE_SIG) {
 			if (vm->intr_ok)
 				return 2; /* a signal (SIGWINCH) for the caller */
 			continue;
 		}
-		if (extra_fd >= 0 && p[1].revents)
+		if (woke & VM_WOKE_2)
 			return 1;
-		if (!p[0].revents) {
+		if (!(woke & VM_WOKE_1)) {
 			if (qemu_gone(vm))
 				return -EPIPE;
 			continue;
@@ -173,13 +238,18 @@ static void vm_consume(struct vm *vm, const struct ctl_hdr *h)
 
 static volatile sig_atomic_t vm_winch;
 
-static void vm_on_winch(int sig)
+static void vm_on_winch(struct ev_loop *loop, int signo, void *ctx)
 {
-	(void)sig;
+	struct vm *vm = ctx;
+
+	(void)signo;
 	vm_winch = 1;
+	vm->woke |= VM_WOKE_SIG;
+	ev_stop(loop);
 }
 
-/* The last nlines lines of a log file into buf, each indented "    ", control bytes shown as '?'. */
+/* The last nlines lines of a log file into buf, each indented "    ", control bytes shown as '?'.
+ */
 static void vm_tail(const char *path, int nlines, char *buf, size_t cap)
 {
 	char raw[2048];
@@ -245,8 +315,8 @@ static void vm_fail(char *err, size_t errcap, const char *what, const char *qlog
 		vm_last_line(ct, last, sizeof(last));
 	else if (qt[0])
 		vm_last_line(qt, last, sizeof(last));
-	snprintf(err, errcap, "%s%s%s\n  %s:%s%s\n  %s:%s%s", what, last[0] ? ": " : "", last,
-		 qlog, qt[0] ? "\n" : " (empty)", qt, console, ct[0] ? "\n" : " (empty)", ct);
+	snprintf(err, errcap, "%s%s%s\n  %s:%s%s\n  %s:%s%s", what, last[0] ? ": " : "", last, qlog,
+		 qt[0] ? "\n" : " (empty)", qt, console, ct[0] ? "\n" : " (empty)", ct);
 }
 
 static int path_in(char *buf, size_t cap, const char *dir, const char *name)
@@ -300,6 +370,10 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	vm->ctl_fd = -1;
 	vm->pid = -1;
 	vm->next_id = 1;
+	if ((r = ev_new(&vm->loop)) < 0) {
+		snprintf(err, errcap, "event loop: %s", agw_strerror(r));
+		goto out;
+	}
 	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		snprintf(err, errcap, "%s: %s", cfg->state_dir, strerror(errno));
@@ -336,8 +410,7 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	qc.ctl_sock = vm->ctl_path;
 	qc.qmp_sock = vm->qmp_path;
 	qc.console_log = console;
-	jail_init(&jail,
-		  cfg->jail_slot ? cfg->jail_slot : JAIL_SLOT_ANY + (uint32_t)getpid(), root,
+	jail_init(&jail, cfg->jail_slot ? cfg->jail_slot : JAIL_SLOT_ANY + (uint32_t)getpid(), root,
 		  cfg->state_dir);
 	if (cfg->no_jail || getenv("AGENTGW_NO_JAIL"))
 		jail.uid = 0;
@@ -375,9 +448,14 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	}
 	/* QEMU connects to the control socket while it sets up the machine. */
 	for (;;) {
-		struct pollfd pl = {.fd = lfd, .events = POLLIN};
+		int woke = vm_wait(vm, 50, lfd, -1);
 
-		if (poll(&pl, 1, 50) > 0) {
+		if (woke < 0) {
+			r = woke;
+			snprintf(err, errcap, "waiting for QEMU: %s", agw_strerror(r));
+			goto out;
+		}
+		if (woke & VM_WOKE_1) {
 			vm->ctl_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (vm->ctl_fd >= 0)
 				break;
@@ -392,7 +470,8 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 			char what[96];
 
 			snprintf(what, sizeof(what),
-				 "QEMU did not connect to the control socket within %d ms", timeout);
+				 "QEMU did not connect to the control socket within %d ms",
+				 timeout);
 			vm_fail(err, errcap, what, qlog, console, 0);
 			goto out;
 		}
@@ -403,8 +482,8 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		if (r == -ETIMEDOUT) {
 			char what[192];
 
-			snprintf(what, sizeof(what), "guest did not say HELLO within %d ms%s", timeout,
-				 vm->accel == QEMU_ACCEL_KVM ? " under KVM" : "");
+			snprintf(what, sizeof(what), "guest did not say HELLO within %d ms%s",
+				 timeout, vm->accel == QEMU_ACCEL_KVM ? " under KVM" : "");
 			vm_fail(err, errcap, what, qlog, console, 1);
 		} else {
 			for (int i = 0; i < 20 && !qemu_gone(vm); i++)
@@ -452,7 +531,6 @@ int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, cons
 {
 	uint32_t id = vm->next_id++;
 	struct winsize ws = {.ws_row = 24, .ws_col = 80};
-	struct sigaction old_winch;
 	struct ctl_hdr h;
 	uint8_t *p;
 	int r;
@@ -469,11 +547,10 @@ int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, cons
 						     id, NULL, 0))) < 0)
 		return r;
 	if (pty) {
-		/* Forward the terminal's size changes (no SA_RESTART: poll wakes up). */
-		struct sigaction sa = {.sa_handler = vm_on_winch};
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGWINCH, &sa, &old_winch);
+		/* Forward the terminal's size changes: SIGWINCH wakes vm_recv() up. */
+		if (!vm->winch_on && (r = ev_signal_add(vm->loop, SIGWINCH, vm_on_winch, vm)) < 0)
+			return r;
+		vm->winch_on = 1;
 		vm->intr_ok = 1;
 	}
 	for (;;) {
@@ -560,10 +637,7 @@ int vm_exec(struct vm *vm, const char *const *argv, const char *const *env, cons
 		vm_consume(vm, &h);
 	}
 out:
-	if (pty) {
-		sigaction(SIGWINCH, &old_winch, NULL);
-		vm->intr_ok = 0;
-	}
+	vm->intr_ok = 0;
 	return r;
 }
 
@@ -607,6 +681,7 @@ void vm_free(struct vm *vm)
 		vm_stop(vm, 5000);
 	if (vm->ctl_fd >= 0)
 		close(vm->ctl_fd);
+	ev_free(vm->loop);
 	free(vm);
 }
 
