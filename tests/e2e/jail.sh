@@ -90,9 +90,9 @@ kids=$(pgrep -P "$sup1" | tr '\n' ' ')
 check "the supervisor and its children ($kids) are in the sandbox's cgroup" \
 	sh -c "for p in $sup1 $kids; do grep -qx \$p $procs || exit 1; done"
 
-# A memory hog and a process flood in j1: j2 and the host stay responsive.
-# (The flood's processes end by themselves: a true fork bomb's survivors
-# would keep a TCG guest busy for minutes after it is stopped.)
+# A memory hog, a process flood and a fork bomb in j1: j2 and the host stay
+# responsive. The fork bomb comes last: its survivors keep a TCG guest busy
+# for minutes, so j1 is only stopped after it.
 agw exec $J1 -- sh -c 'awk "BEGIN { s = \"x\"; while (1) s = s s }"; true' >/dev/null 2>&1
 check "j2 answers after j1's memory hog" agw exec $J2 -- echo alive
 check "j1 survives its own memory hog" agw exec $J1 -- echo alive
@@ -108,6 +108,15 @@ check "j1 answers after its flood" agw exec $J1 -- echo alive
 check "j1's QEMU is still the same process" [ -d "/proc/$q1" ]
 rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$q1/status")
 echo "j1's QEMU RSS after all that: $rss kB"
+timeout -s KILL 30 nsenter --net=/run/netns/"$ns" "$AGENTGW" exec $J1 -- sh -c 'b() { b | b & }; b' >/dev/null 2>&1 &
+bomb=$!
+sleep 8
+t0=$(date +%s)
+check "j2 answers during j1's fork bomb" agw exec $J2 -- echo alive
+check "the host runs a process during it" true
+echo "j2 exec during the fork bomb: $(($(date +%s) - t0)) s"
+check "the host's pids are untouched: j1's cgroup holds $(wc -l <"$procs") processes" [ "$(wc -l <"$procs")" -lt 20 ]
+wait "$bomb" 2>/dev/null
 
 for n in $J1 $J2; do agw down "$n" >/dev/null 2>&1; done
 check "QEMUs are gone after down" sh -c "[ ! -d /proc/$q1 ] && [ ! -d /proc/$q2 ]"
