@@ -156,8 +156,9 @@ int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *co
  * Check spec (PATH, PATH:TAG or a docker save archive file) into ref: for a
  * layout, oci-layout and index.json, the tagged manifest, and the sha256
  * and size of the manifest, config and every layer blob (reads them all).
- * For an archive only its sha256 (skopeo checks it). Returns 0 or a
- * negative code with one line in err: not an OCI layout, no such tag,
+ * For an archive its sha256 and a manifest.json in it (tar -t; skopeo checks
+ * the rest). Returns 0 or a negative code with one line in err: not an OCI
+ * layout, not a docker save archive, no such tag,
  * missing blob, digest mismatch, unsupported media type. Blocks (file reads).
  */
 int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t cap);

@@ -6,7 +6,7 @@
  * fails with one specific line (not an OCI layout, no such tag, missing
  * blob, digest mismatch, unsupported media type) and yields the manifest
  * digest that keys the root disk cache. A docker save archive (a file) is
- * keyed by its own sha256; skopeo checks and converts it.
+ * keyed by its own sha256; tar checks it has a manifest.json, skopeo the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -303,9 +303,16 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 		return img_oci_fail(err, cap, -AGW_ENOTFOUND, "%s: %s", ref->path,
 				    strerror(errno));
 	if (S_ISREG(st.st_mode)) {
+		char *tar[] = {"tar", "-tf", ref->path, "manifest.json", NULL};
+
 		ref->archive = 1;
 		if (img_sha256_file(ref->path, ref->key) != 0)
 			return img_oci_fail(err, cap, -EIO, "%s: cannot read", ref->path);
+		/* What skopeo needs first, checked before any other work. */
+		if (img_run(tar, NULL, NULL, NULL, 0) != 0)
+			return img_oci_fail(err, cap, -AGW_EINVAL,
+					    "%s: not a docker save archive (a tar with manifest.json)",
+					    ref->path);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))

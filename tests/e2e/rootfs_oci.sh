@@ -57,26 +57,26 @@ printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.
 rm -f "$tmp/layer1.tar" "$tmp/layer2.tar"
 
 # ---- broken layouts: one specific line each, nothing built ----
-bad() { # NAME SPEC -> the error in $tmp/bad.err
+oci_bad() { # NAME SPEC -> the error in $tmp/bad.err
 	"$AGENTGW" image build --name "$1" --oci "$2" >/dev/null 2>"$tmp/bad.err"
 	echo $? >"$tmp/bad.rc"
 }
 one_line() { [ "$(wc -l <"$tmp/bad.err")" = 1 ] && [ "$(cat "$tmp/bad.rc")" != 0 ]; }
 mkdir -p "$tmp/notoci"
-bad b1 "$tmp/notoci"
+oci_bad b1 "$tmp/notoci"
 check "not a layout: one line, fails" one_line
 check "not a layout: says so" grep -q "not an OCI image layout" "$tmp/bad.err"
-bad b2 "$oci:nosuchtag"
+oci_bad b2 "$oci:nosuchtag"
 check "unknown tag: says so" grep -q "no image tagged 'nosuchtag'" "$tmp/bad.err"
 # Hard-linked copies: a file to change is removed and written anew.
 cp -al "$oci" "$tmp/oci-miss"
 rm "$tmp/oci-miss/blobs/sha256/$h2"
-bad b3 "$tmp/oci-miss:v1"
+oci_bad b3 "$tmp/oci-miss:v1"
 check "missing blob: one line, names it" sh -c "$(declare -f one_line); tmp='$tmp'; one_line && grep -q 'missing blob sha256:$h2 (layer 2)' '$tmp/bad.err'"
 cp -al "$oci" "$tmp/oci-bad"
 rm "$tmp/oci-bad/blobs/sha256/$hc"
 sed 's/"amd64"/"AMD64"/' "$tmp/config.json" >"$tmp/oci-bad/blobs/sha256/$hc" # same size
-bad b4 "$tmp/oci-bad:v1"
+oci_bad b4 "$tmp/oci-bad:v1"
 check "digest mismatch: names the blob" grep -q "digest mismatch in blob sha256:$hc (config)" "$tmp/bad.err"
 cp -al "$oci" "$tmp/oci-zst"
 rm "$tmp/oci-zst/index.json"
@@ -84,7 +84,7 @@ sed "s#$L\",\"digest\":\"sha256:$h2#$L+zstd\",\"digest\":\"sha256:$h2#" "$tmp/ma
 hm2=$(sha256sum "$tmp/m2.json" | cut -d' ' -f1)
 cp "$tmp/m2.json" "$tmp/oci-zst/blobs/sha256/$hm2"
 sed "s/$hm\",\"size\":[0-9]*/$hm2\",\"size\":$(size "$tmp/m2.json")/" "$oci/index.json" >"$tmp/oci-zst/index.json"
-bad b5 "$tmp/oci-zst:v1"
+oci_bad b5 "$tmp/oci-zst:v1"
 check "unsupported layer type: says so" grep -q "layer 2: unsupported media type '$L+zstd'" "$tmp/bad.err"
 check "no broken image got a name" sh -c "! ls '$tmp/images/names' | grep -q '^b[0-9]'"
 
@@ -142,7 +142,7 @@ if skopeo copy --quiet "oci:$oci:v1" "docker-archive:$tmp/saved.tar:e2e/oci:v1" 
 		[ "$(tr '\n' ' ' <"$tmp/o2")" = "agent new fresh.txt no-gone " ]
 	A down --rm oci2
 	echo 'not a tar' >"$tmp/junk.tar"
-	bad b6 "$tmp/junk.tar"
+	oci_bad b6 "$tmp/junk.tar"
 	check "a junk archive: one line, says so" sh -c "$(declare -f one_line); tmp='$tmp'; one_line && grep -q 'not a docker save archive' '$tmp/bad.err'"
 else
 	cat "$tmp/sk.err"
