@@ -88,7 +88,7 @@ struct img_rootfs_opts {
 	const char *init_path; /* NULL: img_default_init() */
 	const char *name;      /* [a-z0-9][a-z0-9_.-]{0,63}, not "default" */
 	const char *distro;    /* "debian" (bookworm), or NULL with oci */
-	const char *oci;       /* OCI layout PATH[:TAG] or docker save archive, or NULL */
+	const char *oci;       /* OCI layout PATH[:TAG], docker save .tar, NULL */
 	const char *packages;  /* comma-separated Debian packages, or NULL */
 	const char *run[IMG_MAX_RUN]; /* shell commands run as root in the new root */
 	size_t n_run;
@@ -104,8 +104,10 @@ int img_name_valid(const char *name);
  * Build (or find cached) an image with a root filesystem: the kernel and an
  * initramfs with the block and overlay modules (img_build), and a read-only
  * ext4 disk made by mmdebstrap (unshare mode, no mounts on the host) plus
- * the packages, the user agent (uid 1000, /home/agent), this host's CA
- * bundle, then each run command in a chroot, packed with mkfs.ext4 -d.
+ * the packages (or, with oci, the layers of an OCI layout or docker save
+ * archive applied by umoci after img_oci_check()), the user agent (uid
+ * 1000, /home/agent), this host's CA bundle, then each run command in a
+ * chroot, packed with mkfs.ext4 -d.
  * The root disk is cached by the sha256 of its inputs under <cache>/rootfs/,
  * so a new agentgw-init does not rebuild it. <cache>/names/NAME points at
  * the image. Blocks for minutes the first time (downloads). Returns 0 or a

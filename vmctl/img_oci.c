@@ -66,8 +66,7 @@ int img_oci_layer_type_ok(const char *mt)
 }
 
 /* A descriptor object into d; what names it goes into err. */
-static int img_oci_desc(json_t *o, struct img_oci_desc *d, const char *what, char *err,
-			size_t cap)
+static int img_oci_desc(json_t *o, struct img_oci_desc *d, const char *what, char *err, size_t cap)
 {
 	json_t *mt = json_object_get(o, "mediaType"), *dg = json_object_get(o, "digest");
 	json_t *sz = json_object_get(o, "size");
@@ -75,8 +74,8 @@ static int img_oci_desc(json_t *o, struct img_oci_desc *d, const char *what, cha
 	memset(d, 0, sizeof(*d));
 	if (!json_is_object(o) || !json_is_string(dg) || !json_is_integer(sz) ||
 	    (mt && !json_is_string(mt)))
-		return img_oci_fail(err, cap, -AGW_EPARSE,
-				    "%s: a descriptor needs digest and size", what);
+		return img_oci_fail(err, cap, -AGW_EPARSE, "%s: a descriptor needs digest and size",
+				    what);
 	if (!img_oci_digest_valid(json_string_value(dg)))
 		return img_oci_fail(err, cap, -AGW_EPARSE,
 				    "%s: unsupported digest '%.80s' (sha256 only)", what,
@@ -173,8 +172,7 @@ int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *co
 	}
 	mt = json_object_get(root, "mediaType");
 	if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), IMG_OCI_MANIFEST) != 0)) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE,
-				 "manifest: unsupported media type '%.100s'",
+		r = img_oci_fail(err, cap, -AGW_EPARSE, "manifest: unsupported media type '%.100s'",
 				 json_is_string(mt) ? json_string_value(mt) : "?");
 		goto out;
 	}
@@ -300,8 +298,7 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 		snprintf(ref->tag, sizeof(ref->tag), "%s", colon + 1);
 	}
 	if (stat(ref->path, &st) != 0)
-		return img_oci_fail(err, cap, -AGW_ENOTFOUND, "%s: %s", ref->path,
-				    strerror(errno));
+		return img_oci_fail(err, cap, -AGW_ENOTFOUND, "%s: %s", ref->path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		char *tar[] = {"tar", "-tf", ref->path, "manifest.json", NULL};
 
@@ -310,9 +307,9 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 			return img_oci_fail(err, cap, -EIO, "%s: cannot read", ref->path);
 		/* What skopeo needs first, checked before any other work. */
 		if (img_run(tar, NULL, NULL, NULL, 0) != 0)
-			return img_oci_fail(err, cap, -AGW_EINVAL,
-					    "%s: not a docker save archive (a tar with manifest.json)",
-					    ref->path);
+			return img_oci_fail(
+			    err, cap, -AGW_EINVAL,
+			    "%s: not a docker save archive (a tar with manifest.json)", ref->path);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -352,8 +349,8 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 		r = -AGW_ENOMEM;
 		goto out;
 	}
-	if ((r = img_oci_manifest_parse(buf, n, &cfg, layers, IMG_OCI_MAX_LAYERS, &nl, err,
-					cap)) < 0)
+	if ((r = img_oci_manifest_parse(buf, n, &cfg, layers, IMG_OCI_MAX_LAYERS, &nl, err, cap)) <
+	    0)
 		goto out;
 	if ((r = img_oci_verify(ref->path, &cfg, "config", err, cap)) < 0)
 		goto out;

@@ -4,10 +4,12 @@
  * A Debian root is made by mmdebstrap in unshare mode (no mounts on the
  * host), customised by hooks (user agent, the host's CA bundle, /etc/hosts,
  * the --run commands in a chroot) and packed into a read-only ext4 file
- * with mkfs.ext4 -d. It is cached under <cache>/rootfs/<sha256 of its
- * inputs>.ext4, independently of the kernel and agentgw-init, which live
- * in the initramfs of img_build(); an image folder joins the two by hard
- * links and <cache>/names/<NAME> names it.
+ * with mkfs.ext4 -d. An OCI root (image build --oci) is unpacked by umoci
+ * instead (img_oci.c checks the layout first) and finished by the same
+ * steps. It is cached under <cache>/rootfs/<sha256 of its inputs>.ext4,
+ * independently of the kernel and agentgw-init, which live in the initramfs
+ * of img_build(); an image folder joins the two by hard links and
+ * <cache>/names/<NAME> names it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -153,8 +155,8 @@ static int img_squote_ok(const char *s)
  * root: mmdebstrap runs them as its customize hooks, an OCI root gets them
  * from img_rootfs_finish(). Writes the --run scripts into tmp.
  */
-static int img_rootfs_hooks(struct img_rctx *c, const char *tmp,
-			    char hooks[][IMG_PATH_MAX + 256], size_t *nhp)
+static int img_rootfs_hooks(struct img_rctx *c, const char *tmp, char hooks[][IMG_PATH_MAX + 256],
+			    size_t *nhp)
 {
 	const struct img_rootfs_opts *o = c->o;
 	size_t nh = 0;
@@ -256,7 +258,8 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 		img_rfmt(layout, sizeof(layout), "%s/oci", tmp);
 		img_rfmt(src, sizeof(src), "docker-archive:%s", ref->path);
 		img_rfmt(dst, sizeof(dst), "oci:%s:agentgw", layout);
-		img_rprogress(c, "skopeo copy %s (docker save archive) to an OCI layout", ref->path);
+		img_rprogress(c, "skopeo copy %s (docker save archive) to an OCI layout",
+			      ref->path);
 		if ((r = img_run(sk, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
 			return img_rfail(c, -AGW_EPARSE, "%s: not a docker save archive: %s",
 					 ref->path, img_last_line(out));
@@ -267,8 +270,8 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 	img_rfmt(bundle, sizeof(bundle), "%s/bundle", tmp);
 	{
 		char *um[] = {"umoci", "--log", "error", "unpack", "--image", image, bundle, NULL};
-		char *umr[] = {"umoci", "--log", "error", "unpack", "--rootless", "--image", image,
-			       bundle, NULL};
+		char *umr[] = {"umoci",	  "--log", "error", "unpack", "--rootless",
+			       "--image", image,   bundle,  NULL};
 
 		img_rprogress(c, "umoci unpack %s", image);
 		r = img_run(geteuid() == 0 ? um : umr, NULL, NULL, out, IMG_ROOTFS_OUT);
@@ -283,11 +286,10 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 		char *sh[] = {"sh", "-ec", hooks[i], "sh", root, NULL};
 
 		if ((r = img_run(sh, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
-			return img_rfail(c, -AGW_EPARSE,
-					 "%s: finishing the root failed (%s): %s", o->oci,
-					 i == 0 ? "useradd agent; the image needs useradd"
-						: "a step",
-					 img_last_line(out));
+			return img_rfail(
+			    c, -AGW_EPARSE, "%s: finishing the root failed (%s): %s", o->oci,
+			    i == 0 ? "useradd agent; the image needs useradd" : "a step",
+			    img_last_line(out));
 	}
 	return 0;
 }

@@ -144,14 +144,15 @@ static void test_manifest(void **state)
 	assert_int_equal(man(js, l, 4, &n, err), -AGW_EPARSE);
 	assert_non_null(strstr(err, "manifest layer 2: unsupported media type"));
 	assert_int_equal(n, 0);
-	assert_int_equal(man("{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-			     "\"config\":{},\"layers\":[]}",
-			     l, 4, &n, err),
-			 -AGW_EPARSE);
+	assert_int_equal(
+	    man("{\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+		"\"config\":{},\"layers\":[]}",
+		l, 4, &n, err),
+	    -AGW_EPARSE);
 	assert_non_null(strstr(err, "manifest: unsupported media type"));
-	assert_int_equal(man("{\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":3}}", l, 4, &n,
-			     err),
-			 -AGW_EPARSE);
+	assert_int_equal(
+	    man("{\"config\":{\"digest\":\"sha256:" D64 "\",\"size\":3}}", l, 4, &n, err),
+	    -AGW_EPARSE);
 	assert_non_null(strstr(err, "no layers"));
 	assert_int_equal(man("[]", l, 4, &n, err), -AGW_EPARSE);
 }
@@ -161,22 +162,23 @@ static void write_layout(const char *dir, char cfg_hex[65], char man_hex[65])
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd),
-		 "set -e; d='%s'; mkdir -p $d/blobs/sha256; cd $d; "
-		 "printf '{\"imageLayoutVersion\":\"1.0.0\"}' >oci-layout; "
-		 "mkdir -p e; tar -C e -cf l.tar .; rmdir e; "
-		 "lh=$(sha256sum l.tar | cut -c1-64); mv l.tar blobs/sha256/$lh; "
-		 "printf '{\"os\":\"linux\"}' >c.json; ch=$(sha256sum c.json | cut -c1-64); "
-		 "mv c.json blobs/sha256/$ch; "
-		 "printf '{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%%s\",\"size\":14},"
-		 "\"layers\":[{\"mediaType\":\"" MT_TAR "\",\"digest\":\"sha256:%%s\",\"size\":%%s}]}' "
-		 "$ch $lh $(stat -c %%s blobs/sha256/$lh) >m.json; "
-		 "mh=$(sha256sum m.json | cut -c1-64); ms=$(stat -c %%s m.json); "
-		 "mv m.json blobs/sha256/$mh; "
-		 "printf '{\"manifests\":[{\"mediaType\":\"" MT_MAN "\",\"digest\":\"sha256:%%s\","
-		 "\"size\":%%s,\"annotations\":{\"org.opencontainers.image.ref.name\":\"latest\"}}]}' "
-		 "$mh $ms >index.json; echo $ch >../cfg.hex; echo $mh >../man.hex",
-		 dir);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "set -e; d='%s'; mkdir -p $d/blobs/sha256; cd $d; "
+	    "printf '{\"imageLayoutVersion\":\"1.0.0\"}' >oci-layout; "
+	    "mkdir -p e; tar -C e -cf l.tar .; rmdir e; "
+	    "lh=$(sha256sum l.tar | cut -c1-64); mv l.tar blobs/sha256/$lh; "
+	    "printf '{\"os\":\"linux\"}' >c.json; ch=$(sha256sum c.json | cut -c1-64); "
+	    "mv c.json blobs/sha256/$ch; "
+	    "printf '{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:%%s\",\"size\":14},"
+	    "\"layers\":[{\"mediaType\":\"" MT_TAR "\",\"digest\":\"sha256:%%s\",\"size\":%%s}]}' "
+	    "$ch $lh $(stat -c %%s blobs/sha256/$lh) >m.json; "
+	    "mh=$(sha256sum m.json | cut -c1-64); ms=$(stat -c %%s m.json); "
+	    "mv m.json blobs/sha256/$mh; "
+	    "printf '{\"manifests\":[{\"mediaType\":\"" MT_MAN "\",\"digest\":\"sha256:%%s\","
+	    "\"size\":%%s,\"annotations\":{\"org.opencontainers.image.ref.name\":\"latest\"}}]}' "
+	    "$mh $ms >index.json; echo $ch >../cfg.hex; echo $mh >../man.hex",
+	    dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/../cfg.hex", dir);
 	FILE *f = fopen(cmd, "r");
@@ -247,8 +249,8 @@ static void test_check_archive(void **state)
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(img_oci_check(path, &ref, err, sizeof(err)), -AGW_EINVAL);
 	assert_non_null(strstr(err, "not a docker save archive"));
-	snprintf(cmd, sizeof(cmd), "cd '%s' && echo '[]' >manifest.json && tar -cf save.tar manifest.json",
-		 tmp);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && echo '[]' >manifest.json && tar -cf save.tar manifest.json", tmp);
 	assert_int_equal(system(cmd), 0);
 	snprintf(path, sizeof(path), "%s/save.tar", tmp);
 	assert_int_equal(img_oci_check(path, &ref, err, sizeof(err)), 0);
