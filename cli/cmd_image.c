@@ -73,6 +73,10 @@ static void image_row(const char *name, const struct img_info *info)
 		line[strcspn(line, "\n")] = 0;
 		if (strncmp(line, "packages ", 9) == 0 && line[9])
 			snprintf(packages, sizeof(packages), "%.200s", line + 9);
+		else if (strncmp(line, "oci manifest ", 13) == 0)
+			snprintf(packages, sizeof(packages), "oci sha256:%.12s", line + 13);
+		else if (strncmp(line, "oci docker-archive ", 19) == 0)
+			snprintf(packages, sizeof(packages), "docker save sha256:%.12s", line + 19);
 		else if (strncmp(line, "run ", 4) == 0)
 			runs++;
 		else if (strncmp(line, "created ", 8) == 0) {

@@ -103,6 +103,8 @@ check "image build --oci DIR:TAG" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || { cat "$tmp/oci.err"; e2e_finish; }
 "$AGENTGW" image build --name e2e-oci --oci "$oci:v1" >/dev/null 2>"$tmp/oci2.err"
 check "a second build is a cache hit (keyed by the manifest digest)" grep -q "root filesystem up to date" "$tmp/oci2.err"
+"$AGENTGW" image ls >"$tmp/ls"
+check "image ls shows the manifest digest" grep -Eq "^e2e-oci +rootfs .* oci sha256:${hm:0:12}" "$tmp/ls"
 
 mkdir -p "$tmp/ws"
 chown 1000:1000 "$tmp/ws"
