@@ -129,7 +129,7 @@ agw exec "$dname" -- sh /workspace/git.sh "$N" /home/agent /workspace >>"$tmp/re
 	cat "$tmp/resg.err"
 cat "$tmp/resd"
 agw down --rm "$dname" >/dev/null 2>&1
-for step in untar find ls-lR cat rm git-untar git-status-1 git-status-2; do
+for step in untar find ls-lR cat rm git-untar git-status-1 git-status-2 git-rm; do
 	a=$(awk -v s="$step" '$1 == "/home/agent" && $2 == s { print $3 }' "$tmp/resd" | median)
 	b=$(awk -v s="$step" '$1 == "/workspace" && $2 == s { print $3 }' "$tmp/resd" | median)
 	case $step in
