@@ -24,6 +24,8 @@ static void image_usage(FILE *out)
 	    "PROGRAM...]\n"
 	    "       agentgw image build --name NAME --distro debian [--packages A,B,C]\n"
 	    "                           [--run 'SHELL COMMAND']... [--force] [--cache-dir DIR]\n"
+	    "       agentgw image build --name NAME --oci PATH[:TAG]|ARCHIVE.tar\n"
+	    "                           [--run 'SHELL COMMAND']... [--force] [--cache-dir DIR]\n"
 	    "       agentgw image path [--cache-dir DIR]\n"
 	    "       agentgw image ls [--cache-dir DIR]\n"
 	    "       agentgw image rm NAME [--cache-dir DIR]\n\n"
@@ -34,7 +36,13 @@ static void image_usage(FILE *out)
 	    "bookworm (mmdebstrap, no root mounts) with the packages, a user 'agent'\n"
 	    "(uid 1000) and each --run command run as root in it (with this host's\n"
 	    "network), as a read-only ext4 disk; 'up --image NAME' or the policy's\n"
-	    "sandbox.image boots it. 'default' is the initramfs image.\n");
+	    "sandbox.image boots it. 'default' is the initramfs image.\n"
+	    "With --oci: the root filesystem of an OCI image layout folder (tag TAG,\n"
+	    "default 'latest') or of a 'docker save' archive: its layers applied in order\n"
+	    "with whiteouts (umoci; skopeo converts an archive), then the same user\n"
+	    "'agent' (the image needs useradd, or an agent user) and --run steps. Needs\n"
+	    "root; cached by the manifest digest (the archive's sha256). Every blob's\n"
+	    "digest is checked first.\n");
 }
 
 static void image_progress(const char *line, void *arg)
@@ -65,6 +73,10 @@ static void image_row(const char *name, const struct img_info *info)
 		line[strcspn(line, "\n")] = 0;
 		if (strncmp(line, "packages ", 9) == 0 && line[9])
 			snprintf(packages, sizeof(packages), "%.200s", line + 9);
+		else if (strncmp(line, "oci manifest ", 13) == 0)
+			snprintf(packages, sizeof(packages), "oci sha256:%.12s", line + 13);
+		else if (strncmp(line, "oci docker-archive ", 19) == 0)
+			snprintf(packages, sizeof(packages), "docker save sha256:%.12s", line + 19);
 		else if (strncmp(line, "run ", 4) == 0)
 			runs++;
 		else if (strncmp(line, "created ", 8) == 0) {
@@ -146,6 +158,8 @@ int cmd_image(int argc, char **argv)
 			ro.name = argv[++i];
 		} else if (strcmp(argv[i], "--distro") == 0 && i + 1 < argc) {
 			ro.distro = argv[++i];
+		} else if (strcmp(argv[i], "--oci") == 0 && i + 1 < argc) {
+			ro.oci = argv[++i];
 		} else if (strcmp(argv[i], "--packages") == 0 && i + 1 < argc) {
 			ro.packages = argv[++i];
 		} else if (strcmp(argv[i], "--run") == 0 && i + 1 < argc) {
@@ -201,11 +215,11 @@ int cmd_image(int argc, char **argv)
 		}
 		return CLI_OK;
 	}
-	if (ro.name || ro.distro || ro.packages || ro.n_run) {
-		if (!ro.name || !ro.distro || o.n_add) {
+	if (ro.name || ro.distro || ro.oci || ro.packages || ro.n_run) {
+		if (!ro.name || (!ro.distro && !ro.oci) || o.n_add) {
 			fprintf(stderr,
 				"agentgw image: an image with a root filesystem needs --name "
-				"and --distro (and takes no --add)\n");
+				"and --distro or --oci (and takes no --add)\n");
 			return CLI_USAGE;
 		}
 		r = img_rootfs_build(&ro, &info, err, sizeof(err));

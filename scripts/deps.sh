@@ -13,6 +13,8 @@ pkgs=(
   nftables iproute2 qemu-system-x86 busybox-static kmod cpio zstd xz-utils
   # images with a root filesystem (agentgw image build --distro debian)
   mmdebstrap uidmap e2fsprogs
+  # images from OCI layouts and docker save archives (agentgw image build --oci)
+  umoci skopeo
   # integration tests: real clients and servers
   curl openssl dnsutils dnsmasq-base nginx-light netcat-openbsd diod
   procps psmisc file iputils-ping jq

@@ -87,7 +87,8 @@ struct img_rootfs_opts {
 	const char *cache_dir; /* NULL: img_default_cache_dir() */
 	const char *init_path; /* NULL: img_default_init() */
 	const char *name;      /* [a-z0-9][a-z0-9_.-]{0,63}, not "default" */
-	const char *distro;    /* "debian" (bookworm) */
+	const char *distro;    /* "debian" (bookworm), or NULL with oci */
+	const char *oci;       /* OCI layout PATH[:TAG], docker save .tar, NULL */
 	const char *packages;  /* comma-separated Debian packages, or NULL */
 	const char *run[IMG_MAX_RUN]; /* shell commands run as root in the new root */
 	size_t n_run;
@@ -103,8 +104,10 @@ int img_name_valid(const char *name);
  * Build (or find cached) an image with a root filesystem: the kernel and an
  * initramfs with the block and overlay modules (img_build), and a read-only
  * ext4 disk made by mmdebstrap (unshare mode, no mounts on the host) plus
- * the packages, the user agent (uid 1000, /home/agent), this host's CA
- * bundle, then each run command in a chroot, packed with mkfs.ext4 -d.
+ * the packages (or, with oci, the layers of an OCI layout or docker save
+ * archive applied by umoci after img_oci_check()), the user agent (uid
+ * 1000, /home/agent), this host's CA bundle, then each run command in a
+ * chroot, packed with mkfs.ext4 -d.
  * The root disk is cached by the sha256 of its inputs under <cache>/rootfs/,
  * so a new agentgw-init does not rebuild it. <cache>/names/NAME points at
  * the image. Blocks for minutes the first time (downloads). Returns 0 or a
@@ -112,6 +115,55 @@ int img_name_valid(const char *name);
  */
 int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, char *errbuf,
 		     size_t errcap);
+
+/* ---- img_oci.c: OCI image layouts (image build --oci) ---- */
+
+#define IMG_OCI_MAX_LAYERS 256
+
+struct img_oci_desc {
+	char media_type[128];
+	char digest[72]; /* "sha256:" + 64 lowercase hex */
+	int64_t size;
+	char ref[128]; /* org.opencontainers.image.ref.name, index entries only */
+};
+
+struct img_oci_ref {
+	char path[IMG_PATH_MAX]; /* the layout folder or the archive */
+	char tag[128];		 /* "latest" unless PATH:TAG */
+	int archive;		 /* 1: a docker save archive (a regular file) */
+	char key[65];		 /* manifest digest hex, or the archive's sha256 */
+	size_t n_layers;
+};
+
+/* 1 if d is "sha256:" and 64 lowercase hex digits. Pure. */
+int img_oci_digest_valid(const char *d);
+/* 1 if umoci can apply a layer of this media type (tar, tar+gzip). Pure. */
+int img_oci_layer_type_ok(const char *mt);
+
+/*
+ * Pure parsers. img_oci_index_pick: the one manifest descriptor of
+ * index.json (buf, n) tagged tag (annotation org.opencontainers.image.ref.name);
+ * it must be an image manifest. img_oci_manifest_parse: the config and up to
+ * max layer descriptors of an image manifest; layers must be tar or tar+gzip.
+ * Return 0, -AGW_EPARSE (bad JSON, descriptor or media type), -AGW_ENOTFOUND
+ * (no such tag), -AGW_ETOOBIG (more than max layers); err gets one line.
+ */
+int img_oci_index_pick(const uint8_t *buf, size_t n, const char *tag, struct img_oci_desc *out,
+		       char *err, size_t cap);
+int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *config,
+			   struct img_oci_desc *layers, size_t max, size_t *n_layers, char *err,
+			   size_t cap);
+
+/*
+ * Check spec (PATH, PATH:TAG or a docker save archive file) into ref: for a
+ * layout, oci-layout and index.json, the tagged manifest, and the sha256
+ * and size of the manifest, config and every layer blob (reads them all).
+ * For an archive its sha256 and a manifest.json in it (tar -t; skopeo checks
+ * the rest). Returns 0 or a negative code with one line in err: not an OCI
+ * layout, not a docker save archive, no such tag,
+ * missing blob, digest mismatch, unsupported media type. Blocks (file reads).
+ */
+int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t cap);
 
 /*
  * The image called name: "default" is <cache>/current (img_find), anything

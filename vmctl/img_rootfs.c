@@ -4,10 +4,12 @@
  * A Debian root is made by mmdebstrap in unshare mode (no mounts on the
  * host), customised by hooks (user agent, the host's CA bundle, /etc/hosts,
  * the --run commands in a chroot) and packed into a read-only ext4 file
- * with mkfs.ext4 -d. It is cached under <cache>/rootfs/<sha256 of its
- * inputs>.ext4, independently of the kernel and agentgw-init, which live
- * in the initramfs of img_build(); an image folder joins the two by hard
- * links and <cache>/names/<NAME> names it.
+ * with mkfs.ext4 -d. An OCI root (image build --oci) is unpacked by umoci
+ * instead (img_oci.c checks the layout first) and finished by the same
+ * steps. It is cached under <cache>/rootfs/<sha256 of its inputs>.ext4,
+ * independently of the kernel and agentgw-init, which live in the initramfs
+ * of img_build(); an image folder joins the two by hard links and
+ * <cache>/names/<NAME> names it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +36,7 @@ struct img_rctx {
 	char cache[IMG_PATH_MAX];
 	char *errbuf;
 	size_t errcap;
+	struct img_oci_ref oci; /* with o->oci: the checked layout or archive */
 };
 
 /* snprintf whose truncation the callers check (or accept, for messages). */
@@ -147,49 +150,40 @@ static int img_squote_ok(const char *s)
 	return !strchr(s, '\'');
 }
 
-/* mmdebstrap into dir/root, customised; then mkfs.ext4 -d into dst. */
-static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
+/*
+ * The finishing steps, as shell commands with $1 = the new root, run as
+ * root: mmdebstrap runs them as its customize hooks, an OCI root gets them
+ * from img_rootfs_finish(). Writes the --run scripts into tmp.
+ */
+static int img_rootfs_hooks(struct img_rctx *c, const char *tmp, char hooks[][IMG_PATH_MAX + 256],
+			    size_t *nhp)
 {
 	const struct img_rootfs_opts *o = c->o;
-	char root[IMG_PATH_MAX], include[4096], hooks[IMG_MAX_RUN + 8][IMG_PATH_MAX + 256];
-	char *argv[64], *out = NULL, size[32];
-	size_t n = 0, nh = 0;
-	int64_t t0 = agw_mono_us();
-	int r;
+	size_t nh = 0;
 
-	out = malloc(IMG_ROOTFS_OUT);
-	if (!out)
-		return -AGW_ENOMEM;
-	img_rfmt(root, sizeof(root), "%s/root", tmp);
-	img_rfmt(include, sizeof(include), "--include=%s", o->packages ? o->packages : "");
-	/* Hooks run with $1 = the new root, as root of the unshared namespaces. */
 	img_rfmt(hooks[nh++], sizeof(hooks[0]),
-		 "--customize-hook=chroot \"$1\" useradd -m -u 1000 -U -s /bin/bash agent");
+		 "chroot \"$1\" sh -c 'id -u agent >/dev/null 2>&1 || "
+		 "useradd -m -u 1000 -U -s /bin/bash agent'");
 	img_rfmt(hooks[nh++], sizeof(hooks[0]),
-		 "--customize-hook=printf '127.0.0.1 localhost agentgw\\n::1 localhost\\n' "
+		 "printf '127.0.0.1 localhost agentgw\\n::1 localhost\\n' "
 		 ">\"$1/etc/hosts\"; mkdir -p \"$1/workspace\" \"$1/etc/ssl/certs\"; "
 		 "printf '[safe]\\n\\tdirectory = *\\n' >>\"$1/etc/gitconfig\"");
 	/* The guest reaches TLS servers through this host's network: trust what it trusts. */
 	if (access(IMG_HOST_CA, R_OK) == 0)
 		img_rfmt(hooks[nh++], sizeof(hooks[0]),
-			 "--customize-hook=cp " IMG_HOST_CA
-			 " \"$1/etc/ssl/certs/ca-certificates.crt\"");
+			 "cp " IMG_HOST_CA " \"$1/etc/ssl/certs/ca-certificates.crt\"");
 	for (size_t i = 0; i < o->n_run; i++) {
 		char file[IMG_PATH_MAX];
 		FILE *f;
 
 		img_rfmt(file, sizeof(file), "%s/run%zu.sh", tmp, i);
-		if (!img_squote_ok(file)) {
-			r = img_rfail(c, -AGW_EINVAL, "%s: a quote in the cache path", file);
-			goto out;
-		}
+		if (!img_squote_ok(file))
+			return img_rfail(c, -AGW_EINVAL, "%s: a quote in the cache path", file);
 		f = fopen(file, "we");
-		if (!f || fprintf(f, "set -e\ncd /root\n%s\n", o->run[i]) < 0 || fclose(f) != 0) {
-			r = img_rfail(c, -EIO, "%s: cannot write", file);
-			goto out;
-		}
+		if (!f || fprintf(f, "set -e\ncd /root\n%s\n", o->run[i]) < 0 || fclose(f) != 0)
+			return img_rfail(c, -EIO, "%s: cannot write", file);
 		img_rfmt(hooks[nh++], sizeof(hooks[0]),
-			 "--customize-hook=cp '%s' \"$1/tmp/agentgw-run.sh\" && "
+			 "mkdir -p \"$1/tmp\" && cp '%s' \"$1/tmp/agentgw-run.sh\" && "
 			 "chroot \"$1\" env HOME=/root "
 			 "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "
 			 "sh /tmp/agentgw-run.sh && rm -f \"$1/tmp/agentgw-run.sh\"",
@@ -198,8 +192,24 @@ static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
 	/* A run step may have replaced it (update-ca-certificates). */
 	if (o->n_run && access(IMG_HOST_CA, R_OK) == 0)
 		img_rfmt(hooks[nh++], sizeof(hooks[0]),
-			 "--customize-hook=cp " IMG_HOST_CA
-			 " \"$1/etc/ssl/certs/ca-certificates.crt\"");
+			 "cp " IMG_HOST_CA " \"$1/etc/ssl/certs/ca-certificates.crt\"");
+	*nhp = nh;
+	return 0;
+}
+
+/* mmdebstrap into root, finished by the hooks as its customize hooks. */
+static int img_rootfs_debian(struct img_rctx *c, const char *tmp, const char *root, char *out)
+{
+	const struct img_rootfs_opts *o = c->o;
+	char include[4096], hooks[IMG_MAX_RUN + 8][IMG_PATH_MAX + 256];
+	char hookargs[IMG_MAX_RUN + 8][IMG_PATH_MAX + 300];
+	char *argv[64];
+	size_t n = 0, nh = 0;
+	int r;
+
+	if ((r = img_rootfs_hooks(c, tmp, hooks, &nh)) < 0)
+		return r;
+	img_rfmt(include, sizeof(include), "--include=%s", o->packages ? o->packages : "");
 	argv[n++] = "mmdebstrap";
 	argv[n++] = "--mode=unshare";
 	argv[n++] = "--variant=apt";
@@ -210,18 +220,98 @@ static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
 	argv[n++] = "--dpkgopt=path-exclude=/usr/share/info/*";
 	if (o->packages && *o->packages)
 		argv[n++] = include;
-	for (size_t i = 0; i < nh; i++)
-		argv[n++] = hooks[i];
+	for (size_t i = 0; i < nh; i++) {
+		img_rfmt(hookargs[i], sizeof(hookargs[i]), "--customize-hook=%s", hooks[i]);
+		argv[n++] = hookargs[i];
+	}
 	argv[n++] = IMG_ROOTFS_SUITE;
-	argv[n++] = root;
+	argv[n++] = (char *)(uintptr_t)root;
 	argv[n] = NULL;
 	img_rprogress(c, "mmdebstrap %s with %s", IMG_ROOTFS_SUITE,
 		      o->packages && *o->packages ? o->packages : "no extra packages");
 	r = img_run(argv, NULL, NULL, out, IMG_ROOTFS_OUT);
-	if (r != 0) {
-		r = img_rfail(c, -AGW_EPARSE, "mmdebstrap failed (%d): %s", r, img_last_line(out));
-		goto out;
+	if (r != 0)
+		return img_rfail(c, -AGW_EPARSE, "mmdebstrap failed (%d): %s", r,
+				 img_last_line(out));
+	return 0;
+}
+
+/*
+ * An OCI root: a docker save archive is first turned into a layout by
+ * skopeo; umoci unpacks the layers in order (whiteouts, opaque
+ * directories) into tmp/bundle/rootfs; then the hooks finish it.
+ */
+static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_t rootcap,
+			  char *out)
+{
+	const struct img_rootfs_opts *o = c->o;
+	char hooks[IMG_MAX_RUN + 8][IMG_PATH_MAX + 256], image[IMG_PATH_MAX + 160];
+	char bundle[IMG_PATH_MAX], layout[IMG_PATH_MAX + 32];
+	const struct img_oci_ref *ref = &c->oci;
+	size_t nh = 0;
+	int r;
+
+	if (ref->archive) {
+		char src[IMG_PATH_MAX + 32], dst[IMG_PATH_MAX + 64];
+		char *sk[] = {"skopeo", "copy", "--quiet", src, dst, NULL};
+
+		img_rfmt(layout, sizeof(layout), "%s/oci", tmp);
+		img_rfmt(src, sizeof(src), "docker-archive:%s", ref->path);
+		img_rfmt(dst, sizeof(dst), "oci:%s:agentgw", layout);
+		img_rprogress(c, "skopeo copy %s (docker save archive) to an OCI layout",
+			      ref->path);
+		if ((r = img_run(sk, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
+			return img_rfail(c, -AGW_EPARSE, "%s: not a docker save archive: %s",
+					 ref->path, img_last_line(out));
+		img_rfmt(image, sizeof(image), "%s:agentgw", layout);
+	} else {
+		img_rfmt(image, sizeof(image), "%s:%s", ref->path, ref->tag);
 	}
+	img_rfmt(bundle, sizeof(bundle), "%s/bundle", tmp);
+	{
+		char *um[] = {"umoci", "--log", "error", "unpack", "--image", image, bundle, NULL};
+		char *umr[] = {"umoci",	  "--log", "error", "unpack", "--rootless",
+			       "--image", image,   bundle,  NULL};
+
+		img_rprogress(c, "umoci unpack %s", image);
+		r = img_run(geteuid() == 0 ? um : umr, NULL, NULL, out, IMG_ROOTFS_OUT);
+		if (r != 0)
+			return img_rfail(c, -AGW_EPARSE, "%s: umoci unpack failed: %s", o->oci,
+					 img_last_line(out));
+	}
+	img_rfmt(root, rootcap, "%s/rootfs", bundle);
+	if ((r = img_rootfs_hooks(c, tmp, hooks, &nh)) < 0)
+		return r;
+	for (size_t i = 0; i < nh; i++) {
+		char *sh[] = {"sh", "-ec", hooks[i], "sh", root, NULL};
+
+		if ((r = img_run(sh, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
+			return img_rfail(
+			    c, -AGW_EPARSE, "%s: finishing the root failed (%s): %s", o->oci,
+			    i == 0 ? "useradd agent; the image needs useradd" : "a step",
+			    img_last_line(out));
+	}
+	return 0;
+}
+
+/* The root (Debian or OCI), finished; then mkfs.ext4 -d into dst. */
+static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
+{
+	const struct img_rootfs_opts *o = c->o;
+	char root[IMG_PATH_MAX], *out = NULL, size[32];
+	int64_t t0 = agw_mono_us();
+	int r;
+
+	out = malloc(IMG_ROOTFS_OUT);
+	if (!out)
+		return -AGW_ENOMEM;
+	img_rfmt(root, sizeof(root), "%s/root", tmp);
+	if (o->oci)
+		r = img_rootfs_oci(c, tmp, root, sizeof(root), out);
+	else
+		r = img_rootfs_debian(c, tmp, root, out);
+	if (r < 0)
+		goto out;
 	img_rprogress(c, "root filesystem made in %.1f s", (double)(agw_mono_us() - t0) / 1e6);
 	{
 		char *du[] = {"du", "-sk", "--apparent-size", root, NULL};
@@ -300,7 +390,12 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		    &c, -AGW_EINVAL,
 		    "bad image name '%s': use [a-z0-9][a-z0-9_.-]{0,63}, not 'default'",
 		    o->name ? o->name : "");
-	if (!o->distro || strcmp(o->distro, "debian") != 0)
+	if (o->oci && o->distro)
+		return img_rfail(&c, -AGW_EINVAL, "--oci and --distro exclude each other");
+	if (o->oci && o->packages && *o->packages)
+		return img_rfail(&c, -AGW_EINVAL,
+				 "--packages needs --distro debian (use --run with --oci)");
+	if (!o->oci && (!o->distro || strcmp(o->distro, "debian") != 0))
 		return img_rfail(&c, -AGW_EINVAL,
 				 "unsupported distribution '%s' (supported: debian)",
 				 o->distro ? o->distro : "");
@@ -310,17 +405,24 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		return img_rfail(&c, -AGW_ETOOBIG, "at most %d --run commands", IMG_MAX_RUN);
 	if ((r = img_cache_of(o->cache_dir, c.cache, sizeof(c.cache))) < 0)
 		return img_rfail(&c, r, "image cache path too long");
-	if ((r = img_build(&bo, &base, errbuf, errcap)) < 0)
-		return r;
-
 	/* The root disk's key: its inputs only, not the kernel or agentgw-init. */
-	img_rcat(manifest, sizeof(manifest), "%s\ndistro debian %s\npackages %s\n",
-		 IMG_ROOTFS_FORMAT, IMG_ROOTFS_SUITE, o->packages ? o->packages : "");
+	if (o->oci) {
+		/* Checked before the kernel work, so a bad layout fails at once. */
+		if ((r = img_oci_check(o->oci, &c.oci, errbuf, errcap)) < 0)
+			return r;
+		img_rcat(manifest, sizeof(manifest), "%s\noci %s %s\n", IMG_ROOTFS_FORMAT,
+			 c.oci.archive ? "docker-archive" : "manifest", c.oci.key);
+	} else {
+		img_rcat(manifest, sizeof(manifest), "%s\ndistro debian %s\npackages %s\n",
+			 IMG_ROOTFS_FORMAT, IMG_ROOTFS_SUITE, o->packages ? o->packages : "");
+	}
 	if (access(IMG_HOST_CA, R_OK) == 0 && img_sha256_file(IMG_HOST_CA, hex) == 0)
 		img_rcat(manifest, sizeof(manifest), "ca %s\n", hex);
 	for (size_t i = 0; i < o->n_run; i++)
 		if (img_rcat(manifest, sizeof(manifest), "run %s\n", o->run[i]) < 0)
 			return img_rfail(&c, -AGW_ETOOBIG, "--run commands too long");
+	if ((r = img_build(&bo, &base, errbuf, errcap)) < 0)
+		return r;
 	img_sha256_text(manifest, rkey);
 	rkey[16] = 0;
 	img_rfmt(path, sizeof(path), "%s/rootfs", c.cache);
