@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,17 @@
 #include <unistd.h>
 
 static const char *const agw_texts[] = {
-	[AGW_EPARSE - AGW_EBASE] = "parse error",
-	[AGW_EPOLICY - AGW_EBASE] = "policy has errors",
-	[AGW_ENOMEM - AGW_EBASE] = "out of memory",
-	[AGW_ETOOBIG - AGW_EBASE] = "input too large",
-	[AGW_EINVAL - AGW_EBASE] = "invalid argument",
-	[AGW_EFULL - AGW_EBASE] = "queue full",
-	[AGW_ESCHEMA - AGW_EBASE] = "database schema is newer than this agentgw",
-	[AGW_EDB - AGW_EBASE] = "database error",
-	[AGW_ENOTFOUND - AGW_EBASE] = "not found",
-	[AGW_ETRUNC - AGW_EBASE] = "input truncated",
-	[AGW_EPROTO - AGW_EBASE] = "protocol error",
+    [AGW_EPARSE - AGW_EBASE] = "parse error",
+    [AGW_EPOLICY - AGW_EBASE] = "policy has errors",
+    [AGW_ENOMEM - AGW_EBASE] = "out of memory",
+    [AGW_ETOOBIG - AGW_EBASE] = "input too large",
+    [AGW_EINVAL - AGW_EBASE] = "invalid argument",
+    [AGW_EFULL - AGW_EBASE] = "queue full",
+    [AGW_ESCHEMA - AGW_EBASE] = "database schema is newer than this agentgw",
+    [AGW_EDB - AGW_EBASE] = "database error",
+    [AGW_ENOTFOUND - AGW_EBASE] = "not found",
+    [AGW_ETRUNC - AGW_EBASE] = "input truncated",
+    [AGW_EPROTO - AGW_EBASE] = "protocol error",
 };
 
 const char *agw_strerror(int err)
@@ -115,4 +116,16 @@ int agw_pct_byte(const uint8_t *p, size_t n)
 	if (hi < 0 || lo < 0)
 		return -1;
 	return hi * 16 + lo;
+}
+
+int agw_errf(char *err, size_t cap, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && cap) {
+		va_start(ap, fmt);
+		vsnprintf(err, cap, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

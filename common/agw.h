@@ -51,6 +51,12 @@ int agw_write_all(int fd, const void *buf, size_t n);
  * -ENOENT, -AGW_ETOOBIG. Never blocks.
  */
 int agw_which(const char *name, char *buf, size_t cap);
+/*
+ * Format an error message into err (when err is not NULL and cap > 0) and
+ * return code, for `return agw_errf(err, cap, -AGW_EPARSE, "...", ...);`.
+ */
+int agw_errf(char *err, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The value (0-15) of the hex digit c, either case; -1 for anything else. Pure. */
 int agw_hexval(int c);
 /*

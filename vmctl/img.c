@@ -79,20 +79,6 @@ static void progress(struct img_ctx *c, const char *fmt, ...)
 	c->o->progress(line, c->o->arg);
 }
 
-static int fail(struct img_ctx *c, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct img_ctx *c, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->errbuf && c->errcap) {
-		va_start(ap, fmt);
-		vsnprintf(c->errbuf, c->errcap, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 /*
  * Run argv (PATH search) in cwd. stdout goes to out_path when set,
  * otherwise stdout and stderr are captured into out (NUL-terminated,
@@ -491,8 +477,9 @@ static int kernel_resolve(struct img_ctx *c, char *pkg, size_t pcap, char *ver, 
 	r = run(a1, NULL, NULL, out, IMG_OUT_MAX);
 	s = r == 0 ? strstr(out, "Depends: linux-image-") : NULL;
 	if (!s) {
-		r = fail(c, -AGW_ENOTFOUND, "apt-cache depends linux-image-amd64: %s",
-			 r == 0 ? "no kernel dependency" : last_line(out));
+		r = agw_errf(c->errbuf, c->errcap, -AGW_ENOTFOUND,
+			     "apt-cache depends linux-image-amd64: %s",
+			     r == 0 ? "no kernel dependency" : last_line(out));
 		goto out;
 	}
 	s += 9;
@@ -500,7 +487,8 @@ static int kernel_resolve(struct img_ctx *c, char *pkg, size_t pcap, char *ver, 
 	r = run(a2, NULL, NULL, out, IMG_OUT_MAX);
 	s = r == 0 ? strstr(out, "\nVersion: ") : NULL;
 	if (!s) {
-		r = fail(c, -AGW_ENOTFOUND, "apt-cache show %s: %s", pkg, last_line(out));
+		r = agw_errf(c->errbuf, c->errcap, -AGW_ENOTFOUND, "apt-cache show %s: %s", pkg,
+			     last_line(out));
 		goto out;
 	}
 	s += 10;
@@ -541,7 +529,8 @@ static int kernel_fetch(struct img_ctx *c, const char *pkg, const char *ver, cha
 		return -AGW_ENOMEM;
 	r = run(argv, debs, NULL, out, IMG_OUT_MAX);
 	if (r != 0 || access(deb, R_OK) != 0)
-		r = fail(c, -AGW_ENOTFOUND, "apt-get download %s: %s", spec, last_line(out));
+		r = agw_errf(c->errbuf, c->errcap, -AGW_ENOTFOUND, "apt-get download %s: %s", spec,
+			     last_line(out));
 	free(out);
 	return r;
 }
@@ -599,9 +588,10 @@ static int vmlinux_extract(struct img_ctx *c, const char *vmlinuz, const char *d
 
 	progress(c, "extracting vmlinux from %s", strrchr(vmlinuz, '/') + 1);
 	if ((r = map_file(vmlinuz, &bz, &n)) < 0)
-		return fail(c, r, "%s: %s", vmlinuz, strerror(-r));
+		return agw_errf(c->errbuf, c->errcap, r, "%s: %s", vmlinuz, strerror(-r));
 	if ((r = img_bzimage_payload(bz, n, &off, &len, &comp)) < 0) {
-		r = fail(c, r, "%s: not a bzImage with a known compression", vmlinuz);
+		r = agw_errf(c->errbuf, c->errcap, r, "%s: not a bzImage with a known compression",
+			     vmlinuz);
 		goto out;
 	}
 	bprintf(payload, sizeof(payload), "%s/payload", c->tmp);
@@ -621,14 +611,15 @@ static int vmlinux_extract(struct img_ctx *c, const char *vmlinuz, const char *d
 		r = run(argv, NULL, dst, out, sizeof(out));
 		/* gzip exits 2 after warning about the trailing size bytes. */
 		if (r != 0 && !(comp == IMG_COMP_GZIP && r == 2)) {
-			r = fail(c, -AGW_EPARSE, "%s: decompressing the kernel failed: %s", argv[0],
-				 last_line(out));
+			r = agw_errf(c->errbuf, c->errcap, -AGW_EPARSE,
+				     "%s: decompressing the kernel failed: %s", argv[0],
+				     last_line(out));
 			goto out;
 		}
 	}
 	if ((r = map_file(dst, &elf, &en)) < 0 || (r = img_elf_has_pvh(elf, en)) <= 0) {
-		r = fail(c, -AGW_EPARSE, "%s: extracted kernel is not an ELF with a PVH entry",
-			 vmlinuz);
+		r = agw_errf(c->errbuf, c->errcap, -AGW_EPARSE,
+			     "%s: extracted kernel is not an ELF with a PVH entry", vmlinuz);
 		goto out;
 	}
 	r = 0;
@@ -690,14 +681,14 @@ static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, con
 
 		progress(c, "computing module dependencies (depmod)");
 		if ((r = run(argv, NULL, NULL, out, sizeof(out))) != 0)
-			return fail(c, -AGW_EPARSE, "depmod -b %s %s: %s", root, kver,
-				    last_line(out));
+			return agw_errf(c->errbuf, c->errcap, -AGW_EPARSE, "depmod -b %s %s: %s",
+					root, kver, last_line(out));
 	}
 	if ((r = read_text(path, &dep, 64 << 20)) < 0)
-		return fail(c, r, "%s: %s", path, agw_strerror(r));
+		return agw_errf(c->errbuf, c->errcap, r, "%s: %s", path, agw_strerror(r));
 	n = img_moddep_order(dep, want, n_want, order, AGW_ARRAY_LEN(order), names, sizeof(names));
 	if (n < 0) {
-		r = fail(c, n, "module closure too large");
+		r = agw_errf(c->errbuf, c->errcap, n, "module closure too large");
 		goto out;
 	}
 	progress(c, "adding %d modules", n);
@@ -715,7 +706,8 @@ static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, con
 			bprintf(plain, sizeof(plain), "%s/%s.ko", c->tmp, name);
 			if (run(src[sl - 1] == 'z' ? xz : zst, NULL, plain, out, sizeof(out)) !=
 			    0) {
-				r = fail(c, -AGW_EPARSE, "%s: %s", path, last_line(out));
+				r = agw_errf(c->errbuf, c->errcap, -AGW_EPARSE, "%s: %s", path,
+					     last_line(out));
 				goto out;
 			}
 			r = cpio_file(cp, dst, 0644, plain);
@@ -723,7 +715,7 @@ static int modules_add(struct img_ctx *c, struct cpio *cp, const char *root, con
 			r = cpio_file(cp, dst, 0644, path);
 		}
 		if (r < 0) {
-			r = fail(c, r, "%s: %s", path, agw_strerror(r));
+			r = agw_errf(c->errbuf, c->errcap, r, "%s: %s", path, agw_strerror(r));
 			goto out;
 		}
 		if ((r = cat(list, sizeof(list), "%s\n", dst)) < 0)
@@ -744,11 +736,12 @@ static int busybox_add(struct img_ctx *c, struct cpio *cp, const char *busybox)
 	if (!out)
 		return -AGW_ENOMEM;
 	if ((r = cpio_file(cp, "/bin/busybox", 0755, busybox)) < 0) {
-		r = fail(c, r, "%s: %s", busybox, agw_strerror(r));
+		r = agw_errf(c->errbuf, c->errcap, r, "%s: %s", busybox, agw_strerror(r));
 		goto out;
 	}
 	if (run(argv, NULL, NULL, out, IMG_OUT_MAX) != 0) {
-		r = fail(c, -AGW_EPARSE, "%s --list-full: %s", busybox, last_line(out));
+		r = agw_errf(c->errbuf, c->errcap, -AGW_EPARSE, "%s --list-full: %s", busybox,
+			     last_line(out));
 		goto out;
 	}
 	for (tok = strtok_r(out, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
@@ -796,7 +789,7 @@ static int program_add(struct img_ctx *c, struct cpio *cp, const char *prog)
 		return -AGW_ENOMEM;
 	bprintf(lib, sizeof(lib), "%s", prog);
 	if ((r = cpio_file(cp, prog, 0755, prog)) < 0) {
-		r = fail(c, r, "%s: %s", prog, agw_strerror(r));
+		r = agw_errf(c->errbuf, c->errcap, r, "%s: %s", prog, agw_strerror(r));
 		goto out;
 	}
 	/* ldd fails on static binaries: then there is nothing more to copy. */
@@ -813,7 +806,8 @@ static int program_add(struct img_ctx *c, struct cpio *cp, const char *prog)
 			continue;
 		p[strcspn(p, " (")] = 0;
 		if ((r = cpio_file(cp, p, 0755, p)) < 0) {
-			r = fail(c, r, "%s (needed by %s): %s", p, prog, agw_strerror(r));
+			r = agw_errf(c->errbuf, c->errcap, r, "%s (needed by %s): %s", p, prog,
+				     agw_strerror(r));
 			goto out;
 		}
 	}
@@ -961,21 +955,24 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 		errbuf[0] = 0;
 	c.tmp[0] = 0;
 	if (o->n_add > IMG_MAX_ADD)
-		return fail(&c, -AGW_ETOOBIG, "too many programs to add (max %d)", IMG_MAX_ADD);
+		return agw_errf(c.errbuf, c.errcap, -AGW_ETOOBIG,
+				"too many programs to add (max %d)", IMG_MAX_ADD);
 	if (o->cache_dir)
 		bprintf(c.cache, sizeof(c.cache), "%s", o->cache_dir);
 	else if ((r = img_default_cache_dir(c.cache, sizeof(c.cache))) < 0)
-		return fail(&c, r, "image cache path too long");
+		return agw_errf(c.errbuf, c.errcap, r, "image cache path too long");
 	if (o->init_path)
 		bprintf(init, sizeof(init), "%s", o->init_path);
 	else if (img_default_init(init, sizeof(init)) < 0)
-		return fail(&c, -AGW_ENOTFOUND,
-			    "agentgw-init not found (build it with 'make' or set AGENTGW_INIT)");
+		return agw_errf(
+		    c.errbuf, c.errcap, -AGW_ENOTFOUND,
+		    "agentgw-init not found (build it with 'make' or set AGENTGW_INIT)");
 	{
 		char *argv[] = {"mkdir", "-p", c.cache, NULL};
 
 		if (run(argv, NULL, NULL, out, sizeof(out)) != 0)
-			return fail(&c, -EACCES, "cannot create %s: %s", c.cache, last_line(out));
+			return agw_errf(c.errbuf, c.errcap, -EACCES, "cannot create %s: %s",
+					c.cache, last_line(out));
 	}
 
 	/* The manifest names every input; its hash is the cache key. */
@@ -983,10 +980,11 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 		return r;
 	cat(manifest, sizeof(manifest), "%s\nkernel %s %s\n", IMG_FORMAT, pkg, ver);
 	if ((r = sha256_file(init, hex)) < 0)
-		return fail(&c, r, "%s: %s", init, agw_strerror(r));
+		return agw_errf(c.errbuf, c.errcap, r, "%s: %s", init, agw_strerror(r));
 	cat(manifest, sizeof(manifest), "init %s\n", hex);
 	if ((r = sha256_file(busybox, hex)) < 0)
-		return fail(&c, r, "%s: %s (install busybox-static)", busybox, agw_strerror(r));
+		return agw_errf(c.errbuf, c.errcap, r, "%s: %s (install busybox-static)", busybox,
+				agw_strerror(r));
 	cat(manifest, sizeof(manifest), "busybox %s\nmodules", hex);
 	if (o->rootfs_modules)
 		for (size_t i = 0; i < AGW_ARRAY_LEN(img_rootfs_modules); i++)
@@ -997,11 +995,13 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	cat(manifest, sizeof(manifest), "\n");
 	for (size_t i = 0; i < o->n_add; i++) {
 		if (which(o->add[i], progs[i], sizeof(progs[i])) < 0)
-			return fail(&c, -AGW_ENOTFOUND, "%s: no such program", o->add[i]);
+			return agw_errf(c.errbuf, c.errcap, -AGW_ENOTFOUND, "%s: no such program",
+					o->add[i]);
 		if ((r = sha256_file(progs[i], hex)) < 0)
-			return fail(&c, r, "%s: %s", progs[i], agw_strerror(r));
+			return agw_errf(c.errbuf, c.errcap, r, "%s: %s", progs[i], agw_strerror(r));
 		if (cat(manifest, sizeof(manifest), "add %s %s\n", progs[i], hex) < 0)
-			return fail(&c, -AGW_ETOOBIG, "too many programs to add");
+			return agw_errf(c.errbuf, c.errcap, -AGW_ETOOBIG,
+					"too many programs to add");
 	}
 	sha256_text(manifest, key);
 	key[16] = 0; /* 64 bits name a cache entry well enough */
@@ -1016,7 +1016,7 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	bprintf(c.tmp, sizeof(c.tmp), "%s/%s.tmp.%d", c.cache, key, (int)getpid());
 	rm_rf(c.tmp);
 	if (mkdir(c.tmp, 0755) < 0) {
-		r = fail(&c, -errno, "%s: %s", c.tmp, strerror(errno));
+		r = agw_errf(c.errbuf, c.errcap, -errno, "%s: %s", c.tmp, strerror(errno));
 		c.tmp[0] = 0;
 		return r;
 	}
@@ -1028,18 +1028,20 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 		char *argv[] = {"dpkg-deb", "-x", deb, root, NULL};
 
 		if (run(argv, NULL, NULL, out, sizeof(out)) != 0) {
-			r = fail(&c, -AGW_EPARSE, "dpkg-deb -x %s: %s", deb, last_line(out));
+			r = agw_errf(c.errbuf, c.errcap, -AGW_EPARSE, "dpkg-deb -x %s: %s", deb,
+				     last_line(out));
 			goto out;
 		}
 	}
 	bprintf(path, sizeof(path), "%s/lib/modules", root);
 	if (find_entry(path, "", kver, sizeof(kver)) < 0) {
-		r = fail(&c, -AGW_ENOTFOUND, "%s has no lib/modules/<version>", deb);
+		r = agw_errf(c.errbuf, c.errcap, -AGW_ENOTFOUND, "%s has no lib/modules/<version>",
+			     deb);
 		goto out;
 	}
 	bprintf(path, sizeof(path), "%s/boot", root);
 	if (find_entry(path, "vmlinuz-", vmlinuz, sizeof(vmlinuz)) < 0) {
-		r = fail(&c, -AGW_ENOTFOUND, "%s has no boot/vmlinuz-*", deb);
+		r = agw_errf(c.errbuf, c.errcap, -AGW_ENOTFOUND, "%s has no boot/vmlinuz-*", deb);
 		goto out;
 	}
 	bprintf(path, sizeof(path), "%s/boot/%s", root, vmlinuz);
@@ -1054,11 +1056,11 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	progress(&c, "writing initramfs");
 	bprintf(path, sizeof(path), "%s/initramfs.cpio", c.tmp);
 	if ((r = cpio_new(path, &cp)) < 0) {
-		r = fail(&c, r, "%s: %s", path, agw_strerror(r));
+		r = agw_errf(c.errbuf, c.errcap, r, "%s: %s", path, agw_strerror(r));
 		goto out;
 	}
 	if ((r = etc_add(cp)) < 0 || (r = cpio_file(cp, "/init", 0755, init)) < 0) {
-		r = fail(&c, r, "initramfs: %s", agw_strerror(r));
+		r = agw_errf(c.errbuf, c.errcap, r, "initramfs: %s", agw_strerror(r));
 		goto out;
 	}
 	/* Added programs go first: the cpio writer keeps the first entry of a
@@ -1072,7 +1074,7 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	if ((r = busybox_add(&c, cp, busybox)) < 0 || (r = modules_add(&c, cp, root, kver)) < 0)
 		goto out;
 	if ((r = cpio_finish(cp)) < 0) {
-		r = fail(&c, r, "initramfs: %s", agw_strerror(r));
+		r = agw_errf(c.errbuf, c.errcap, r, "initramfs: %s", agw_strerror(r));
 		goto out;
 	}
 	cat(manifest, sizeof(manifest), "kver %s\n", kver);
@@ -1080,13 +1082,14 @@ int img_build(const struct img_opts *o, struct img_info *info, char *errbuf, siz
 	if ((r = write_all(path, (const uint8_t *)manifest, strlen(manifest))) < 0)
 		goto out;
 	if (rm_rf(root) < 0 || rm_rf(out_dir) < 0 || rename(c.tmp, out_dir) < 0) {
-		r = fail(&c, -errno, "%s: cannot move the image into place", out_dir);
+		r = agw_errf(c.errbuf, c.errcap, -errno, "%s: cannot move the image into place",
+			     out_dir);
 		goto out;
 	}
 	c.tmp[0] = 0;
 	if ((!o->keep_current && (r = set_current(c.cache, key)) < 0) ||
 	    (r = img_find(NULL, out_dir, info)) < 0) {
-		r = fail(&c, r, "%s: %s", out_dir, agw_strerror(r));
+		r = agw_errf(c.errbuf, c.errcap, r, "%s: %s", out_dir, agw_strerror(r));
 		goto out;
 	}
 	info->cached = 0;

@@ -27,20 +27,6 @@
 #define IMG_OCI_REF "org.opencontainers.image.ref.name"
 #define IMG_OCI_JSON_MAX (4u << 20)
 
-static int img_oci_fail(char *err, size_t cap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int img_oci_fail(char *err, size_t cap, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && cap) {
-		va_start(ap, fmt);
-		vsnprintf(err, cap, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 int img_oci_digest_valid(const char *d)
 {
 	if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
@@ -74,17 +60,17 @@ static int img_oci_desc(json_t *o, struct img_oci_desc *d, const char *what, cha
 	memset(d, 0, sizeof(*d));
 	if (!json_is_object(o) || !json_is_string(dg) || !json_is_integer(sz) ||
 	    (mt && !json_is_string(mt)))
-		return img_oci_fail(err, cap, -AGW_EPARSE, "%s: a descriptor needs digest and size",
-				    what);
+		return agw_errf(err, cap, -AGW_EPARSE, "%s: a descriptor needs digest and size",
+				what);
 	if (!img_oci_digest_valid(json_string_value(dg)))
-		return img_oci_fail(err, cap, -AGW_EPARSE,
-				    "%s: unsupported digest '%.80s' (sha256 only)", what,
-				    json_string_value(dg));
+		return agw_errf(err, cap, -AGW_EPARSE,
+				"%s: unsupported digest '%.80s' (sha256 only)", what,
+				json_string_value(dg));
 	if (json_integer_value(sz) < 0)
-		return img_oci_fail(err, cap, -AGW_EPARSE, "%s: negative size", what);
+		return agw_errf(err, cap, -AGW_EPARSE, "%s: negative size", what);
 	snprintf(d->digest, sizeof(d->digest), "%s", json_string_value(dg));
 	if (mt && strlen(json_string_value(mt)) >= sizeof(d->media_type))
-		return img_oci_fail(err, cap, -AGW_EPARSE, "%s: media type too long", what);
+		return agw_errf(err, cap, -AGW_EPARSE, "%s: media type too long", what);
 	snprintf(d->media_type, sizeof(d->media_type), "%s", mt ? json_string_value(mt) : "");
 	d->size = (int64_t)json_integer_value(sz);
 	return 0;
@@ -102,13 +88,13 @@ int img_oci_index_pick(const uint8_t *buf, size_t n, const char *tag, struct img
 	memset(out, 0, sizeof(*out));
 	root = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "index.json: bad JSON (line %d: %.80s)",
-				 je.line, je.text);
+		r = agw_errf(err, cap, -AGW_EPARSE, "index.json: bad JSON (line %d: %.80s)",
+			     je.line, je.text);
 		goto out;
 	}
 	ms = json_object_get(root, "manifests");
 	if (!json_is_object(root) || !json_is_array(ms)) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "index.json: no manifests array");
+		r = agw_errf(err, cap, -AGW_EPARSE, "index.json: no manifests array");
 		goto out;
 	}
 	for (i = 0; i < json_array_size(ms); i++) {
@@ -122,7 +108,7 @@ int img_oci_index_pick(const uint8_t *buf, size_t n, const char *tag, struct img
 		if (strcmp(name, tag) != 0)
 			continue;
 		if (strlen(name) >= sizeof(d.ref)) {
-			r = img_oci_fail(err, cap, -AGW_EPARSE, "index.json: tag too long");
+			r = agw_errf(err, cap, -AGW_EPARSE, "index.json: tag too long");
 			goto out;
 		}
 		snprintf(d.ref, sizeof(d.ref), "%s", name);
@@ -130,22 +116,21 @@ int img_oci_index_pick(const uint8_t *buf, size_t n, const char *tag, struct img
 			*out = d;
 	}
 	if (found == 0) {
-		r = img_oci_fail(err, cap, -AGW_ENOTFOUND, "no image tagged '%.128s' in index.json",
-				 tag);
+		r = agw_errf(err, cap, -AGW_ENOTFOUND, "no image tagged '%.128s' in index.json",
+			     tag);
 		goto out;
 	}
 	if (found > 1) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "tag '%.128s' names %zu images", tag,
-				 found);
+		r = agw_errf(err, cap, -AGW_EPARSE, "tag '%.128s' names %zu images", tag, found);
 		goto out;
 	}
 	if (strcmp(out->media_type, IMG_OCI_MANIFEST) != 0) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE,
-				 "tag '%.128s': unsupported media type '%.100s' (want %s)", tag,
-				 out->media_type[0] ? out->media_type : "none",
-				 strcmp(out->media_type, IMG_OCI_INDEX) == 0
-				     ? "one platform's image manifest"
-				     : IMG_OCI_MANIFEST);
+		r = agw_errf(err, cap, -AGW_EPARSE,
+			     "tag '%.128s': unsupported media type '%.100s' (want %s)", tag,
+			     out->media_type[0] ? out->media_type : "none",
+			     strcmp(out->media_type, IMG_OCI_INDEX) == 0
+				 ? "one platform's image manifest"
+				 : IMG_OCI_MANIFEST);
 		goto out;
 	}
 	r = 0;
@@ -166,14 +151,14 @@ int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *co
 	*n_layers = 0;
 	root = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "manifest: bad JSON (line %d: %.80s)",
-				 je.line, je.text);
+		r = agw_errf(err, cap, -AGW_EPARSE, "manifest: bad JSON (line %d: %.80s)", je.line,
+			     je.text);
 		goto out;
 	}
 	mt = json_object_get(root, "mediaType");
 	if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), IMG_OCI_MANIFEST) != 0)) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "manifest: unsupported media type '%.100s'",
-				 json_is_string(mt) ? json_string_value(mt) : "?");
+		r = agw_errf(err, cap, -AGW_EPARSE, "manifest: unsupported media type '%.100s'",
+			     json_is_string(mt) ? json_string_value(mt) : "?");
 		goto out;
 	}
 	if ((r = img_oci_desc(json_object_get(root, "config"), config, "manifest config", err,
@@ -181,11 +166,11 @@ int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *co
 		goto out;
 	ls = json_object_get(root, "layers");
 	if (!json_is_array(ls)) {
-		r = img_oci_fail(err, cap, -AGW_EPARSE, "manifest: no layers array");
+		r = agw_errf(err, cap, -AGW_EPARSE, "manifest: no layers array");
 		goto out;
 	}
 	if (json_array_size(ls) > max) {
-		r = img_oci_fail(err, cap, -AGW_ETOOBIG, "manifest: more than %zu layers", max);
+		r = agw_errf(err, cap, -AGW_ETOOBIG, "manifest: more than %zu layers", max);
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(ls); i++) {
@@ -193,9 +178,9 @@ int img_oci_manifest_parse(const uint8_t *buf, size_t n, struct img_oci_desc *co
 		if ((r = img_oci_desc(json_array_get(ls, i), &layers[i], what, err, cap)) < 0)
 			goto out;
 		if (!img_oci_layer_type_ok(layers[i].media_type)) {
-			r = img_oci_fail(err, cap, -AGW_EPARSE,
-					 "%s: unsupported media type '%.100s' (tar or tar+gzip)",
-					 what, layers[i].media_type);
+			r = agw_errf(err, cap, -AGW_EPARSE,
+				     "%s: unsupported media type '%.100s' (tar or tar+gzip)", what,
+				     layers[i].media_type);
 			goto out;
 		}
 	}
@@ -213,15 +198,14 @@ static int img_oci_blob(const char *layout, const struct img_oci_desc *d, const 
 	struct stat st;
 
 	if ((size_t)snprintf(path, pcap, "%s/blobs/sha256/%s", layout, d->digest + 7) >= pcap)
-		return img_oci_fail(err, cap, -AGW_ETOOBIG, "%s: path too long", layout);
+		return agw_errf(err, cap, -AGW_ETOOBIG, "%s: path too long", layout);
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return img_oci_fail(err, cap, -AGW_ENOTFOUND, "%s: missing blob %s (%s)", layout,
-				    d->digest, what);
+		return agw_errf(err, cap, -AGW_ENOTFOUND, "%s: missing blob %s (%s)", layout,
+				d->digest, what);
 	if (st.st_size != d->size)
-		return img_oci_fail(err, cap, -AGW_EPARSE,
-				    "%s: blob %s (%s) has %lld bytes, the descriptor says %lld",
-				    layout, d->digest, what, (long long)st.st_size,
-				    (long long)d->size);
+		return agw_errf(err, cap, -AGW_EPARSE,
+				"%s: blob %s (%s) has %lld bytes, the descriptor says %lld", layout,
+				d->digest, what, (long long)st.st_size, (long long)d->size);
 	return 0;
 }
 
@@ -234,11 +218,11 @@ static int img_oci_verify(const char *layout, const struct img_oci_desc *d, cons
 	if ((r = img_oci_blob(layout, d, what, path, sizeof(path), err, cap)) < 0)
 		return r;
 	if (img_sha256_file(path, hex) != 0)
-		return img_oci_fail(err, cap, -EIO, "%s: cannot read", path);
+		return agw_errf(err, cap, -EIO, "%s: cannot read", path);
 	if (strcmp(hex, d->digest + 7) != 0)
-		return img_oci_fail(err, cap, -AGW_EPARSE,
-				    "%s: digest mismatch in blob %s (%s): content is sha256:%s",
-				    layout, d->digest, what, hex);
+		return agw_errf(err, cap, -AGW_EPARSE,
+				"%s: digest mismatch in blob %s (%s): content is sha256:%s", layout,
+				d->digest, what, hex);
 	return 0;
 }
 
@@ -286,7 +270,7 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 
 	memset(ref, 0, sizeof(*ref));
 	if (!spec || !*spec || strlen(spec) >= sizeof(ref->path))
-		return img_oci_fail(err, cap, -AGW_EINVAL, "--oci needs PATH or PATH:TAG");
+		return agw_errf(err, cap, -AGW_EINVAL, "--oci needs PATH or PATH:TAG");
 	snprintf(ref->path, sizeof(ref->path), "%s", spec);
 	snprintf(ref->tag, sizeof(ref->tag), "latest");
 	/* PATH:TAG when PATH itself is not there but the part before the last ':' is. */
@@ -294,42 +278,41 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 	if (stat(ref->path, &st) != 0 && colon && colon[1] && !strchr(colon, '/')) {
 		*colon = 0;
 		if (strlen(colon + 1) >= sizeof(ref->tag))
-			return img_oci_fail(err, cap, -AGW_EINVAL, "%s: tag too long", spec);
+			return agw_errf(err, cap, -AGW_EINVAL, "%s: tag too long", spec);
 		snprintf(ref->tag, sizeof(ref->tag), "%s", colon + 1);
 	}
 	if (stat(ref->path, &st) != 0)
-		return img_oci_fail(err, cap, -AGW_ENOTFOUND, "%s: %s", ref->path, strerror(errno));
+		return agw_errf(err, cap, -AGW_ENOTFOUND, "%s: %s", ref->path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		char *tar[] = {"tar", "-tf", ref->path, "manifest.json", NULL};
 
 		ref->archive = 1;
 		if (img_sha256_file(ref->path, ref->key) != 0)
-			return img_oci_fail(err, cap, -EIO, "%s: cannot read", ref->path);
+			return agw_errf(err, cap, -EIO, "%s: cannot read", ref->path);
 		/* What skopeo needs first, checked before any other work. */
 		if (img_run(tar, NULL, NULL, NULL, 0) != 0)
-			return img_oci_fail(
-			    err, cap, -AGW_EINVAL,
-			    "%s: not a docker save archive (a tar with manifest.json)", ref->path);
+			return agw_errf(err, cap, -AGW_EINVAL,
+					"%s: not a docker save archive (a tar with manifest.json)",
+					ref->path);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return img_oci_fail(err, cap, -AGW_EINVAL,
-				    "%s: neither an OCI layout folder nor a docker save archive",
-				    ref->path);
+		return agw_errf(err, cap, -AGW_EINVAL,
+				"%s: neither an OCI layout folder nor a docker save archive",
+				ref->path);
 	snprintf(path, sizeof(path), "%s/oci-layout", ref->path);
 	if ((r = img_oci_slurp(path, &buf, &n)) < 0 ||
 	    !memmem(buf, n, "\"imageLayoutVersion\"", 20)) {
-		r = img_oci_fail(err, cap, -AGW_EINVAL,
-				 "%s: not an OCI image layout (no valid oci-layout file)",
-				 ref->path);
+		r = agw_errf(err, cap, -AGW_EINVAL,
+			     "%s: not an OCI image layout (no valid oci-layout file)", ref->path);
 		goto out;
 	}
 	free(buf);
 	buf = NULL;
 	snprintf(path, sizeof(path), "%s/index.json", ref->path);
 	if ((r = img_oci_slurp(path, &buf, &n)) < 0) {
-		r = img_oci_fail(err, cap, -AGW_EINVAL, "%s: not an OCI image layout (%s)",
-				 ref->path, r == -ENOENT ? "no index.json" : agw_strerror(r));
+		r = agw_errf(err, cap, -AGW_EINVAL, "%s: not an OCI image layout (%s)", ref->path,
+			     r == -ENOENT ? "no index.json" : agw_strerror(r));
 		goto out;
 	}
 	if ((r = img_oci_index_pick(buf, n, ref->tag, &man, err, cap)) < 0)
@@ -341,7 +324,7 @@ int img_oci_check(const char *spec, struct img_oci_ref *ref, char *err, size_t c
 	if ((r = img_oci_blob(ref->path, &man, "manifest", path, sizeof(path), err, cap)) < 0)
 		goto out;
 	if ((r = img_oci_slurp(path, &buf, &n)) < 0) {
-		r = img_oci_fail(err, cap, r, "%s: %s", path, agw_strerror(r));
+		r = agw_errf(err, cap, r, "%s: %s", path, agw_strerror(r));
 		goto out;
 	}
 	layers = calloc(IMG_OCI_MAX_LAYERS, sizeof(*layers));

@@ -53,20 +53,6 @@ static int img_rfmt(char *buf, size_t cap, const char *fmt, ...)
 	return n;
 }
 
-static int img_rfail(struct img_rctx *c, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int img_rfail(struct img_rctx *c, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->errbuf && c->errcap) {
-		va_start(ap, fmt);
-		vsnprintf(c->errbuf, c->errcap, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static void img_rprogress(struct img_rctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void img_rprogress(struct img_rctx *c, const char *fmt, ...)
@@ -178,10 +164,11 @@ static int img_rootfs_hooks(struct img_rctx *c, const char *tmp, char hooks[][IM
 
 		img_rfmt(file, sizeof(file), "%s/run%zu.sh", tmp, i);
 		if (!img_squote_ok(file))
-			return img_rfail(c, -AGW_EINVAL, "%s: a quote in the cache path", file);
+			return agw_errf(c->errbuf, c->errcap, -AGW_EINVAL,
+					"%s: a quote in the cache path", file);
 		f = fopen(file, "we");
 		if (!f || fprintf(f, "set -e\ncd /root\n%s\n", o->run[i]) < 0 || fclose(f) != 0)
-			return img_rfail(c, -EIO, "%s: cannot write", file);
+			return agw_errf(c->errbuf, c->errcap, -EIO, "%s: cannot write", file);
 		img_rfmt(hooks[nh++], sizeof(hooks[0]),
 			 "mkdir -p \"$1/tmp\" && cp '%s' \"$1/tmp/agentgw-run.sh\" && "
 			 "chroot \"$1\" env HOME=/root "
@@ -231,8 +218,8 @@ static int img_rootfs_debian(struct img_rctx *c, const char *tmp, const char *ro
 		      o->packages && *o->packages ? o->packages : "no extra packages");
 	r = img_run(argv, NULL, NULL, out, IMG_ROOTFS_OUT);
 	if (r != 0)
-		return img_rfail(c, -AGW_EPARSE, "mmdebstrap failed (%d): %s", r,
-				 img_last_line(out));
+		return agw_errf(c->errbuf, c->errcap, -AGW_EPARSE, "mmdebstrap failed (%d): %s", r,
+				img_last_line(out));
 	return 0;
 }
 
@@ -261,8 +248,9 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 		img_rprogress(c, "skopeo copy %s (docker save archive) to an OCI layout",
 			      ref->path);
 		if ((r = img_run(sk, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
-			return img_rfail(c, -AGW_EPARSE, "%s: not a docker save archive: %s",
-					 ref->path, img_last_line(out));
+			return agw_errf(c->errbuf, c->errcap, -AGW_EPARSE,
+					"%s: not a docker save archive: %s", ref->path,
+					img_last_line(out));
 		img_rfmt(image, sizeof(image), "%s:agentgw", layout);
 	} else {
 		img_rfmt(image, sizeof(image), "%s:%s", ref->path, ref->tag);
@@ -276,8 +264,8 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 		img_rprogress(c, "umoci unpack %s", image);
 		r = img_run(geteuid() == 0 ? um : umr, NULL, NULL, out, IMG_ROOTFS_OUT);
 		if (r != 0)
-			return img_rfail(c, -AGW_EPARSE, "%s: umoci unpack failed: %s", o->oci,
-					 img_last_line(out));
+			return agw_errf(c->errbuf, c->errcap, -AGW_EPARSE,
+					"%s: umoci unpack failed: %s", o->oci, img_last_line(out));
 	}
 	img_rfmt(root, rootcap, "%s/rootfs", bundle);
 	if ((r = img_rootfs_hooks(c, tmp, hooks, &nh)) < 0)
@@ -286,10 +274,11 @@ static int img_rootfs_oci(struct img_rctx *c, const char *tmp, char *root, size_
 		char *sh[] = {"sh", "-ec", hooks[i], "sh", root, NULL};
 
 		if ((r = img_run(sh, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0)
-			return img_rfail(
-			    c, -AGW_EPARSE, "%s: finishing the root failed (%s): %s", o->oci,
-			    i == 0 ? "useradd agent; the image needs useradd" : "a step",
-			    img_last_line(out));
+			return agw_errf(c->errbuf, c->errcap, -AGW_EPARSE,
+					"%s: finishing the root failed (%s): %s", o->oci,
+					i == 0 ? "useradd agent; the image needs useradd"
+					       : "a step",
+					img_last_line(out));
 	}
 	return 0;
 }
@@ -319,7 +308,8 @@ static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
 
 		if (img_run(du, NULL, NULL, out, IMG_ROOTFS_OUT) != 0 ||
 		    sscanf(out, "%llu", &kb) != 1) {
-			r = img_rfail(c, -EIO, "du %s: %s", root, img_last_line(out));
+			r = agw_errf(c->errbuf, c->errcap, -EIO, "du %s: %s", root,
+				     img_last_line(out));
 			goto out;
 		}
 		/* ext4 metadata and block rounding need room; the file stays sparse. */
@@ -332,7 +322,8 @@ static int img_rootfs_make(struct img_rctx *c, const char *tmp, const char *dst)
 
 		img_rprogress(c, "mkfs.ext4 -d (%s)", size);
 		if ((r = img_run(mkfs, NULL, NULL, out, IMG_ROOTFS_OUT)) != 0) {
-			r = img_rfail(c, -EIO, "mkfs.ext4 -d %s: %s", root, img_last_line(out));
+			r = agw_errf(c->errbuf, c->errcap, -EIO, "mkfs.ext4 -d %s: %s", root,
+				     img_last_line(out));
 			goto out;
 		}
 	}
@@ -386,25 +377,27 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 	if (errbuf && errcap)
 		errbuf[0] = 0;
 	if (!img_name_valid(o->name) || strcmp(o->name, "default") == 0)
-		return img_rfail(
-		    &c, -AGW_EINVAL,
-		    "bad image name '%s': use [a-z0-9][a-z0-9_.-]{0,63}, not 'default'",
-		    o->name ? o->name : "");
+		return agw_errf(c.errbuf, c.errcap, -AGW_EINVAL,
+				"bad image name '%s': use [a-z0-9][a-z0-9_.-]{0,63}, not 'default'",
+				o->name ? o->name : "");
 	if (o->oci && o->distro)
-		return img_rfail(&c, -AGW_EINVAL, "--oci and --distro exclude each other");
+		return agw_errf(c.errbuf, c.errcap, -AGW_EINVAL,
+				"--oci and --distro exclude each other");
 	if (o->oci && o->packages && *o->packages)
-		return img_rfail(&c, -AGW_EINVAL,
-				 "--packages needs --distro debian (use --run with --oci)");
+		return agw_errf(c.errbuf, c.errcap, -AGW_EINVAL,
+				"--packages needs --distro debian (use --run with --oci)");
 	if (!o->oci && (!o->distro || strcmp(o->distro, "debian") != 0))
-		return img_rfail(&c, -AGW_EINVAL,
-				 "unsupported distribution '%s' (supported: debian)",
-				 o->distro ? o->distro : "");
+		return agw_errf(c.errbuf, c.errcap, -AGW_EINVAL,
+				"unsupported distribution '%s' (supported: debian)",
+				o->distro ? o->distro : "");
 	if (!img_packages_valid(o->packages))
-		return img_rfail(&c, -AGW_EINVAL, "bad package list '%s'", o->packages);
+		return agw_errf(c.errbuf, c.errcap, -AGW_EINVAL, "bad package list '%s'",
+				o->packages);
 	if (o->n_run > IMG_MAX_RUN)
-		return img_rfail(&c, -AGW_ETOOBIG, "at most %d --run commands", IMG_MAX_RUN);
+		return agw_errf(c.errbuf, c.errcap, -AGW_ETOOBIG, "at most %d --run commands",
+				IMG_MAX_RUN);
 	if ((r = img_cache_of(o->cache_dir, c.cache, sizeof(c.cache))) < 0)
-		return img_rfail(&c, r, "image cache path too long");
+		return agw_errf(c.errbuf, c.errcap, r, "image cache path too long");
 	/* The root disk's key: its inputs only, not the kernel or agentgw-init. */
 	if (o->oci) {
 		/* Checked before the kernel work, so a bad layout fails at once. */
@@ -420,7 +413,8 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		img_rcat(manifest, sizeof(manifest), "ca %s\n", hex);
 	for (size_t i = 0; i < o->n_run; i++)
 		if (img_rcat(manifest, sizeof(manifest), "run %s\n", o->run[i]) < 0)
-			return img_rfail(&c, -AGW_ETOOBIG, "--run commands too long");
+			return agw_errf(c.errbuf, c.errcap, -AGW_ETOOBIG,
+					"--run commands too long");
 	if ((r = img_build(&bo, &base, errbuf, errcap)) < 0)
 		return r;
 	img_sha256_text(manifest, rkey);
@@ -434,7 +428,7 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		img_rfmt(tmp, sizeof(tmp), "%s/rootfs/%s.tmp.%d", c.cache, rkey, (int)getpid());
 		img_rm_rf(tmp);
 		if (mkdir(tmp, 0755) < 0) {
-			r = img_rfail(&c, -errno, "%s: %s", tmp, strerror(errno));
+			r = agw_errf(c.errbuf, c.errcap, -errno, "%s: %s", tmp, strerror(errno));
 			tmp[0] = 0;
 			goto out;
 		}
@@ -442,7 +436,7 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		if ((r = img_rootfs_make(&c, tmp, out_file)) < 0)
 			goto out;
 		if (rename(out_file, rootfs) < 0) {
-			r = img_rfail(&c, -errno, "%s: %s", rootfs, strerror(errno));
+			r = agw_errf(c.errbuf, c.errcap, -errno, "%s: %s", rootfs, strerror(errno));
 			goto out;
 		}
 		img_rfmt(path, sizeof(path), "%s/rootfs/%s.txt", c.cache, rkey);
@@ -462,7 +456,7 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 		img_rfmt(stage, sizeof(stage), "%s.tmp.%d", dir, (int)getpid());
 		img_rm_rf(stage);
 		if (mkdir(stage, 0755) < 0) {
-			r = img_rfail(&c, -errno, "%s: %s", stage, strerror(errno));
+			r = agw_errf(c.errbuf, c.errcap, -errno, "%s: %s", stage, strerror(errno));
 			goto out;
 		}
 		img_rfmt(text, sizeof(text), "%skver %s\nbase %s\nrootfs %s\ncreated %lld\n",
@@ -480,8 +474,8 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 			r = img_write_text(path, text);
 		if (r < 0 || img_rm_rf(dir) < 0 || rename(stage, dir) < 0) {
 			img_rm_rf(stage);
-			r = img_rfail(&c, r < 0 ? r : -errno, "%s: cannot put the image in place",
-				      dir);
+			r = agw_errf(c.errbuf, c.errcap, r < 0 ? r : -errno,
+				     "%s: cannot put the image in place", dir);
 			goto out;
 		}
 	}
@@ -492,11 +486,11 @@ int img_rootfs_build(const struct img_rootfs_opts *o, struct img_info *info, cha
 	img_rfmt(dir, sizeof(dir), "../%s", key);
 	unlink(link_tmp);
 	if (symlink(dir, link_tmp) < 0 || rename(link_tmp, path) < 0) {
-		r = img_rfail(&c, -errno, "%s: %s", path, strerror(errno));
+		r = agw_errf(c.errbuf, c.errcap, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((r = img_lookup(c.cache, o->name, info)) < 0)
-		r = img_rfail(&c, r, "%s: the new image is incomplete", path);
+		r = agw_errf(c.errbuf, c.errcap, r, "%s: the new image is incomplete", path);
 out:
 	if (tmp[0])
 		img_rm_rf(tmp);
