@@ -178,7 +178,7 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 	/* The access asked for, so a denial says what would have to be allowed. */
 	snprintf(detail, sizeof(detail), "{\"access\":\"%s\"}",
 		 pol_access_str(acc, words, sizeof(words)));
-	if (d->verdict == POL_DENY) {
+	if (!pol_permits(d)) {
 		c->srv->st.denials++;
 		p9_emit(c, op, shown, "deny", d->rule, d->reason, -1, -1, -1, detail);
 		return EACCES;
@@ -202,7 +202,7 @@ int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const st
 	pol_check_fs_linked_write(c->srv->pol, (unsigned long)st->st_nlink, &d);
 	snprintf(detail, sizeof(detail), "{\"access\":\"write\",\"nlink\":%lu}",
 		 (unsigned long)st->st_nlink);
-	if (d.verdict == POL_DENY) {
+	if (!pol_permits(&d)) {
 		c->srv->st.denials++;
 		p9_emit(c, op, p9_shown(path), "deny", d.rule, d.reason, -1, -1, -1, detail);
 		return EACCES;
@@ -237,7 +237,7 @@ int p9_check_move(struct p9_conn *c, const char *op, const struct pol_fs_move *m
 
 	memset(d, 0, sizeof(*d));
 	pol_check_fs_move(c->srv->pol, mv, d, steps, &bad);
-	if (d->verdict != POL_DENY) {
+	if (pol_permits(d)) {
 		if (!srv_sink_ok(c->srv))
 			return p9_gate(c, op, p9_shown(mv->from), d, NULL);
 		return 0;
