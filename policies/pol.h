@@ -266,6 +266,19 @@ size_t pol_explain_addr(const struct pol *p, const struct sockaddr *sa, uint16_t
 size_t pol_explain_fs(const struct pol *p, const char *relpath, unsigned access,
 		      struct pol_decision *d, struct pol_match *m, size_t cap);
 
+/*
+ * A copy of a policy's text with one rule appended to network.allow (fs
+ * false) or filesystem.allow, written as "- RULE" (RULE a YAML flow mapping
+ * such as "{ host: a.test, ports: [443] }") below comment lines (comment's
+ * lines, each prefixed "# "; may be NULL). Every other byte stays as
+ * written; a missing list or section is added. Returns 0 and *out (the
+ * caller frees it), or -AGW_EPOLICY with a sentence in msg (the text does
+ * not parse, the list is in flow style, the result would not load with
+ * exactly one more rule), or -AGW_ENOMEM / -AGW_ETOOBIG. Never blocks.
+ */
+int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment,
+		      char **out, char *msg, size_t msgcap);
+
 /* Parse "read,write" style access words into POL_ACC_* bits; -AGW_EINVAL on an unknown word. */
 int pol_access_parse(const char *s, unsigned *out);
 /* "read,write" for bits, into buf. Returns buf. */
