@@ -17,6 +17,9 @@
 #define DNSS_MAX_TCP 64	     /* TCP connections */
 #define DNSS_TCP_IDLE_MS 10000
 #define DNSS_BIND_GRACE_S 60
+/* A query asked of a person is held at most this long, below the 5 s a
+ * stub resolver waits, then answered SERVFAIL (see dnss.c). */
+#define DNSS_ASK_HOLD_MS 4000
 #define DNSS_TTL_MAX                                                                               \
 	300 /* TTL cap when the policy gives none (answers get at least 1) */ /* bindings outlive  \
 										 the TTL by this   \

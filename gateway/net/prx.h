@@ -29,6 +29,7 @@
 #define PRX_IDLE_MS 300000
 #define PRX_DRAIN_MS 5000
 #define PRX_EMFILE_PAUSE_MS 200
+#define PRX_ASK_SLACK_MS 5000 /* past ask_timeout: the supervisor did not answer */
 
 struct prx;
 
