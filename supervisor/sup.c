@@ -475,7 +475,29 @@ static bool sup_fs_audit_ok(void *ctx)
 	return !f->audit_failing;
 }
 
-static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
+/* fsd's ask: an IPC_ASK to the supervisor. Paths it could not show
+ * (controls, too long) are denied at once. */
+static int sup_fs_ask(void *ctx, uint32_t id, const char *path, unsigned acc, const char *rule)
+{
+	struct sup_fsctx *f = ctx;
+	struct ipc_ask q = {.id = id, .kind = IPC_ASK_FS, .access = (uint8_t)acc};
+	uint8_t buf[IPC_ASK_SUBJECT_MAX + 64];
+	size_t len, n = strlen(path);
+
+	if (!n || n > IPC_ASK_SUBJECT_MAX)
+		return -AGW_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			return -AGW_EINVAL;
+	memcpy(q.subject, path, n + 1);
+	snprintf(q.rule, sizeof(q.rule), "%s", rule ? rule : "");
+	if (ipc_ask_encode(&q, buf, sizeof(buf), &len) ||
+	    ipc_send(f->fd, IPC_ASK, buf, len, NULL, 0))
+		return -AGW_EFULL;
+	return 0;
+}
+
+static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol, struct fsd_answer *ans)
 {
 	struct sup_fsctx *f = ctx;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
@@ -491,6 +513,26 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 		return -1;
 	if (type == IPC_AUDIT_STATE && len == 1) {
 		f->audit_failing = buf[0] != 1;
+		return 0;
+	}
+	if (type == IPC_ASK_ANSWER) {
+		struct ipc_answer a;
+
+		if (ipc_answer_decode(buf, len, &a))
+			return 0;
+		ans->have = true;
+		ans->id = a.id;
+		ans->allow = a.allow;
+		ans->approval = a.approval;
+		if (a.allow)
+			snprintf(ans->why, sizeof(ans->why), "approved (%s) by %s",
+				 ipc_scope_str(a.scope), a.who);
+		else if (a.scope == IPC_SCOPE_TIMEOUT)
+			snprintf(ans->why, sizeof(ans->why), "%s",
+				 a.reason[0] ? a.reason : "approval timed out");
+		else
+			snprintf(ans->why, sizeof(ans->why), "denied by %s%s%.100s", a.who,
+				 a.reason[0] ? ": " : "", a.reason);
 		return 0;
 	}
 	if (type != IPC_POLICY_UPDATE)
@@ -543,6 +585,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.ctl_fd = fd;
 		fc.on_ctl = sup_fs_ctl;
 		fc.ctl_ctx = &f;
+		fc.ask = sup_fs_ask;
 		/* A workspace with a non-root owner is served as that owner; a
 		 * root-owned one by PRIV_FS_ID with three capabilities. */
 		fc.drop_to_owner = true;
