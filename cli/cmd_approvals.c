@@ -47,8 +47,7 @@ static size_t cappr_sandboxes(const char *name, char names[][SBX_NAME_MAX + 1], 
 		return 0;
 	while ((e = readdir(d)) && n < cap) {
 		if (!sbx_name_valid(e->d_name) ||
-		    sbx_path(path, sizeof(path), e->d_name, APPR_SOCK) ||
-		    access(path, F_OK) != 0)
+		    sbx_path(path, sizeof(path), e->d_name, APPR_SOCK) || access(path, F_OK) != 0)
 			continue;
 		snprintf(names[n++], SBX_NAME_MAX + 1, "%.*s", SBX_NAME_MAX, e->d_name);
 	}
@@ -120,16 +119,15 @@ out:
 
 static void cappr_list_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: agentgw approvals [--json] [-f] [NAME]\n\n"
-		"Lists the actions that wait for a person in running sandboxes (policy\n"
-		"mode: ask, or rules with ask: true): id, age, kind (dns, connect, fs),\n"
-		"subject (name, host:port, path and access) and sandbox. Answer them\n"
-		"with `agentgw approve ID once|session|always` or `agentgw deny ID`;\n"
-		"one nobody answers is denied after the policy's ask_timeout.\n\n"
-		"  NAME     only this sandbox (default: every running one)\n"
-		"  --json   one JSON array (with -f: one JSON object per line)\n"
-		"  -f       follow: print actions as they start waiting, until ^C\n");
+	fprintf(out, "usage: agentgw approvals [--json] [-f] [NAME]\n\n"
+		     "Lists the actions that wait for a person in running sandboxes (policy\n"
+		     "mode: ask, or rules with ask: true): id, age, kind (dns, connect, fs),\n"
+		     "subject (name, host:port, path and access) and sandbox. Answer them\n"
+		     "with `agentgw approve ID once|session|always` or `agentgw deny ID`;\n"
+		     "one nobody answers is denied after the policy's ask_timeout.\n\n"
+		     "  NAME     only this sandbox (default: every running one)\n"
+		     "  --json   one JSON array (with -f: one JSON object per line)\n"
+		     "  -f       follow: print actions as they start waiting, until ^C\n");
 }
 
 /* One line per item; AGE in seconds. */
@@ -410,11 +408,11 @@ static int cappr_answer(int argc, char **argv, bool allow)
 		}
 		done = json_object_get(res, "answered");
 		json_array_foreach(done, k, v)
-			printf("%s %lld (%s)%s%s\n", allow ? "approved" : "denied",
-			       (long long)json_integer_value(v), names[i], allow ? " " : "",
-			       allow ? scope : "");
+		    printf("%s %lld (%s)%s%s\n", allow ? "approved" : "denied",
+			   (long long)json_integer_value(v), names[i], allow ? " " : "",
+			   allow ? scope : "");
 		json_array_foreach(json_object_get(res, "errors"), k, v)
-			fprintf(stderr, "agentgw %s: %s: %s\n", verb, names[i], json_string_value(v));
+		    fprintf(stderr, "agentgw %s: %s: %s\n", verb, names[i], json_string_value(v));
 		if (!json_is_true(json_object_get(res, "ok"))) {
 			if (!json_array_size(json_object_get(res, "errors")))
 				fprintf(stderr, "agentgw %s: %s: %s\n", verb, names[i],

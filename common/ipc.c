@@ -432,7 +432,7 @@ const char *ipc_ask_kind_str(unsigned kind)
 
 const char *ipc_scope_str(unsigned scope)
 {
-	return scope == IPC_SCOPE_ONCE	   ? "once"
+	return scope == IPC_SCOPE_ONCE	    ? "once"
 	       : scope == IPC_SCOPE_SESSION ? "session"
 	       : scope == IPC_SCOPE_ALWAYS  ? "always"
 	       : scope == IPC_SCOPE_TIMEOUT ? "timeout"

@@ -34,8 +34,8 @@ enum ipc_type {
 	IPC_READY,	     /* child -> sup: empty */
 	IPC_STATS,	     /* child -> sup: up to IPC_STATS_MAX uint64 (host order) */
 	IPC_POLICY_APPLIED,  /* child -> sup: ipc_policy_ack_encode() payload, one per update */
-	IPC_ASK,	     /* child -> sup: ipc_ask_encode() payload: an action waits for a person */
-	IPC_ASK_ANSWER,	     /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
+	IPC_ASK,	/* child -> sup: ipc_ask_encode() payload: an action waits for a person */
+	IPC_ASK_ANSWER, /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
 	IPC_TYPE_LAST
 };
 
@@ -127,11 +127,11 @@ enum ipc_ask_kind { IPC_ASK_DNS = 1, IPC_ASK_CONNECT, IPC_ASK_FS };
 
 struct ipc_ask {
 	uint32_t id;
-	uint8_t kind;	  /* enum ipc_ask_kind */
-	uint16_t port;	  /* connect: the port (1..65535); else 0 */
-	uint8_t access;	  /* fs: POL_ACC_* bits (1..15); else 0 */
+	uint8_t kind;			       /* enum ipc_ask_kind */
+	uint16_t port;			       /* connect: the port (1..65535); else 0 */
+	uint8_t access;			       /* fs: POL_ACC_* bits (1..15); else 0 */
 	char subject[IPC_ASK_SUBJECT_MAX + 1]; /* dns, connect: host name; fs: workspace path */
-	char rule[48];	  /* the ask: true rule that asked, or "" (no rule decided) */
+	char rule[48]; /* the ask: true rule that asked, or "" (no rule decided) */
 };
 
 /* "dns" | "connect" | "fs" ("?" for anything else). */
@@ -154,11 +154,11 @@ int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out);
 enum ipc_ask_scope { IPC_SCOPE_ONCE = 1, IPC_SCOPE_SESSION, IPC_SCOPE_ALWAYS, IPC_SCOPE_TIMEOUT };
 
 struct ipc_answer {
-	uint32_t id;	  /* the child's ask id */
+	uint32_t id;	   /* the child's ask id */
 	uint32_t approval; /* the supervisor's public id (agentgw approvals) */
 	bool allow;
-	uint8_t scope;	  /* enum ipc_ask_scope (deny: once or timeout) */
-	char who[IPC_ASK_WHO_MAX + 1];	      /* "root (uid 0)", "" for a timeout */
+	uint8_t scope;			     /* enum ipc_ask_scope (deny: once or timeout) */
+	char who[IPC_ASK_WHO_MAX + 1];	     /* "root (uid 0)", "" for a timeout */
 	char reason[IPC_ASK_REASON_MAX + 1]; /* deny reason, or "" */
 };
 

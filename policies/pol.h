@@ -185,7 +185,7 @@ void pol_check_fs_linked_write(const struct pol *p, unsigned long nlink, struct 
 /* Accessors. Strings are owned by the policy. */
 const char *pol_name(const struct pol *p);
 enum pol_mode pol_mode(const struct pol *p);
-const char *pol_mode_str(enum pol_mode m); /* "enforce" | "audit" | "ask" */
+const char *pol_mode_str(enum pol_mode m);	/* "enforce" | "audit" | "ask" */
 const char *pol_sha256(const struct pol *p);	/* 64 hex chars of the file bytes */
 /* ask_timeout: seconds an asked action waits for a person before it is
  * denied ("approval timed out"); default 30, 1..600. */
@@ -276,8 +276,8 @@ size_t pol_explain_fs(const struct pol *p, const char *relpath, unsigned access,
  * not parse, the list is in flow style, the result would not load with
  * exactly one more rule), or -AGW_ENOMEM / -AGW_ETOOBIG. Never blocks.
  */
-int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment,
-		      char **out, char *msg, size_t msgcap);
+int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment, char **out,
+		      char *msg, size_t msgcap);
 
 /* Parse "read,write" style access words into POL_ACC_* bits; -AGW_EINVAL on an unknown word. */
 int pol_access_parse(const char *s, unsigned *out);

@@ -6,8 +6,8 @@
  * at that level wins a tie, and no match is a deny. In audit mode a deny
  * becomes would_deny. In ask mode a question no rule decides (no match, or a
  * host matched but not its port or HTTP request) becomes an ask; an allow
- * rule with ask: true makes its matches asks in any mode but audit. The same walk feeds explain, which also lists the
- * rules that matched the host or path but not the rest. Never allocates.
+ * rule with ask: true makes its matches asks in any mode but audit. The same walk feeds explain,
+ * which also lists the rules that matched the host or path but not the rest. Never allocates.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -72,8 +72,8 @@ static size_t pol_ed_after_line(const struct pol_ed *e, int line)
 /* The character at node i's start. */
 static char pol_ed_char_at(const struct pol_ed *e, int32_t i)
 {
-	size_t off = pol_ed_after_line(e, pol_ed_nd(e, i)->line - 1) +
-		     (size_t)(pol_ed_nd(e, i)->col - 1);
+	size_t off =
+	    pol_ed_after_line(e, pol_ed_nd(e, i)->line - 1) + (size_t)(pol_ed_nd(e, i)->col - 1);
 
 	return off < e->len ? e->text[off] : '\0';
 }
@@ -118,8 +118,8 @@ static size_t pol_ed_count(const struct pol *p, bool fs)
 	return fs ? c.fs_allow : c.net_allow;
 }
 
-int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment,
-		      char **out, char *msg, size_t msgcap)
+int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment, char **out,
+		      char *msg, size_t msgcap)
 {
 	struct pol_errors errs = {0};
 	struct pol_ectx ec = {.file = "policy", .errs = &errs};
@@ -150,10 +150,11 @@ int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *c
 	if (sv < 0) {
 		/* No section: a new one at the end. */
 		at = e.len;
-		n = (size_t)snprintf(ins, cap, "%s%s:\n  allow:\n", e.len && text[e.len - 1] != '\n' ? "\n" : "",
-				     sect);
+		n = (size_t)snprintf(ins, cap, "%s%s:\n  allow:\n",
+				     e.len && text[e.len - 1] != '\n' ? "\n" : "", sect);
 		rc = pol_ed_item(ins, cap, &n, 4, comment, rule);
-	} else if (pol_ed_is_null(&e, sv) || y.n[sv].type != POL_Y_MAP || pol_ed_char_at(&e, sv) == '{') {
+	} else if (pol_ed_is_null(&e, sv) || y.n[sv].type != POL_Y_MAP ||
+		   pol_ed_char_at(&e, sv) == '{') {
 		if (y.n[sv].type != POL_Y_MAP && !pol_ed_is_null(&e, sv)) {
 			snprintf(msg, msgcap, "'%s' is not a mapping", sect);
 			rc = -AGW_EPOLICY;
@@ -211,7 +212,8 @@ int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *c
 	     pol_load_buf("policy", res, strlen(res), "/", &after, &errs)) ||
 	    pol_ed_count(after, fs) != pol_ed_count(before, fs) + 1) {
 		snprintf(msg, msgcap, "the edited policy would not load with the new rule%s%s",
-			 errs.n && errs.v[0].msg ? ": " : "", errs.n && errs.v[0].msg ? errs.v[0].msg : "");
+			 errs.n && errs.v[0].msg ? ": " : "",
+			 errs.n && errs.v[0].msg ? errs.v[0].msg : "");
 		rc = -AGW_EPOLICY;
 		goto out;
 	}

@@ -592,7 +592,8 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 			}
 			if (v[4] >= 0) {
 				ERR(ld, k[4],
-				    "'ask' needs a 'host' rule: only connections by name are asked");
+				    "'ask' needs a 'host' rule: only connections by name are "
+				    "asked");
 				ok = false;
 			}
 		} else {
@@ -604,7 +605,8 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 			ok = false;
 		if (v[3] >= 0 && r.kind == POL_R_HOST && !parse_http(ld, v[3], &r))
 			ok = false;
-		if (v[4] >= 0 && r.kind == POL_R_HOST && !pol_rule_ask(ld, v[4], k[4], deny, &r.ask))
+		if (v[4] >= 0 && r.kind == POL_R_HOST &&
+		    !pol_rule_ask(ld, v[4], k[4], deny, &r.ask))
 			ok = false;
 		if (!ok || ld->err)
 			goto out;
@@ -1045,8 +1047,8 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 			const char *dym = pol_did_you_mean(s, modes, 3);
 
 			ERR(&ld, v[2],
-			    "unknown mode '%.40s'%s%s%s; expected 'enforce', 'audit' or 'ask'",
-			    s, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+			    "unknown mode '%.40s'%s%s%s; expected 'enforce', 'audit' or 'ask'", s,
+			    dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 		}
 	}
 	if (v[7] >= 0 && get_uint(&ld, v[7], "ask_timeout", 1, POL_ASK_TIMEOUT_MAX, &n))

@@ -184,7 +184,8 @@ static void appr_decide(struct appr *a, struct appr_item *it, bool allow, unsign
 	appr_subject(it, subject, sizeof(subject));
 	snprintf(rule, sizeof(rule), "approval:%u", approval);
 	if (scope == IPC_SCOPE_TIMEOUT)
-		snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "approval timed out");
+		snprintf(why, sizeof(why), "%s",
+			 reason && reason[0] ? reason : "approval timed out");
 	else if (allow)
 		snprintf(why, sizeof(why), "approved (%s) by %s", ipc_scope_str(scope), who);
 	else
@@ -301,14 +302,15 @@ static json_t *appr_list_json(struct appr *a)
 
 		appr_subject(it, subject, sizeof(subject));
 		o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)it->id, "kind",
-			      ipc_ask_kind_str(it->q.kind), "subject", subject, "sandbox",
-			      a->name, "age_ms", (json_int_t)(now - it->start_ms), "expires_ms",
+			      ipc_ask_kind_str(it->q.kind), "subject", subject, "sandbox", a->name,
+			      "age_ms", (json_int_t)(now - it->start_ms), "expires_ms",
 			      (json_int_t)(it->deadline_ms - now));
 		if (!o)
 			continue;
 		if (it->q.kind == IPC_ASK_FS)
 			json_object_set_new(
-			    o, "access", json_string(pol_access_str(it->q.access, words, sizeof(words))));
+			    o, "access",
+			    json_string(pol_access_str(it->q.access, words, sizeof(words))));
 		if (it->q.rule[0])
 			json_object_set_new(o, "rule", json_string(it->q.rule));
 		json_array_append_new(arr, o);
@@ -340,10 +342,11 @@ static int appr_answer_one(struct appr *a, struct appr_cli *c, struct appr_item 
 	if (allow && scope != IPC_SCOPE_ONCE) {
 		rc = appr_rule_yaml(it, rule, sizeof(rule));
 		if (rc) {
-			snprintf(msg, sizeof(msg),
-				 "approval %u: %.200s cannot be written as a rule (glob characters or "
-				 "quotes); approve it once",
-				 id, it->q.subject);
+			snprintf(
+			    msg, sizeof(msg),
+			    "approval %u: %.200s cannot be written as a rule (glob characters or "
+			    "quotes); approve it once",
+			    id, it->q.subject);
 			json_array_append_new(errs, json_string(msg));
 			return -1;
 		}
@@ -457,8 +460,8 @@ static void appr_cli_close(struct appr_cli *c)
 static void appr_cli_flush(struct appr_cli *c)
 {
 	while (c->woff < c->wlen) {
-		ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w =
+		    send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -504,7 +507,8 @@ static void appr_cli_line(struct appr_cli *c, const char *line, size_t n)
 	const char *op = json_string_value(json_object_get(req, "op"));
 
 	if (!req || !op)
-		res = json_pack("{s:b, s:s}", "ok", 0, "error", "bad request: not a JSON object with op");
+		res = json_pack("{s:b, s:s}", "ok", 0, "error",
+				"bad request: not a JSON object with op");
 	else if (!strcmp(op, "list"))
 		res = json_pack("{s:b, s:s, s:o}", "ok", 1, "sandbox", a->name, "pending",
 				appr_list_json(a));
@@ -604,7 +608,8 @@ int appr_new(struct ev_loop *loop, const char *dir, const char *name, const stru
 	a->ops = *ops;
 	a->lfd = -1;
 	snprintf(a->name, sizeof(a->name), "%s", name);
-	if ((size_t)snprintf(a->path, sizeof(a->path), "%s/%s", dir, APPR_SOCK) >= sizeof(a->path)) {
+	if ((size_t)snprintf(a->path, sizeof(a->path), "%s/%s", dir, APPR_SOCK) >=
+	    sizeof(a->path)) {
 		rc = -ENAMETOOLONG;
 		goto out;
 	}

@@ -24,17 +24,17 @@
 
 #include "ipc.h"
 
-#define APPR_MAX 256		/* pending asks per sandbox; more are denied at once */
+#define APPR_MAX 256 /* pending asks per sandbox; more are denied at once */
 #define APPR_SOCK "approvals.sock"
-#define APPR_LINE_MAX 4096	/* one request line */
+#define APPR_LINE_MAX 4096 /* one request line */
 #define APPR_CLIENTS_MAX 16
 
 /* One pending ask. */
 struct appr_item {
-	uint32_t id;	   /* public, > 0, unique for the sandbox's life */
-	int child;	   /* which child asked (the supervisor's index) */
-	struct ipc_ask q;  /* as the child sent it */
-	int64_t start_ms;  /* monotonic */
+	uint32_t id;	  /* public, > 0, unique for the sandbox's life */
+	int child;	  /* which child asked (the supervisor's index) */
+	struct ipc_ask q; /* as the child sent it */
+	int64_t start_ms; /* monotonic */
 	int64_t deadline_ms;
 };
 

@@ -89,7 +89,7 @@ struct sup {
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
 	char stop_note[64];     /* why a normal stop happened ("interrupted"), or "" */
-	struct appr *appr;      /* pending approvals and their socket (NULL: none) */
+	struct appr *appr;	/* pending approvals and their socket (NULL: none) */
 	struct sup_session_rule *session; /* rules `approve ... session` added, in order */
 	size_t nsession;
 };
@@ -708,8 +708,8 @@ static int sup_load_policy(struct sup *s, struct pol **out, struct pol_errors *e
 
 		if (pol_text_add_rule(text, s->session[i].fs, s->session[i].rule,
 				      s->session[i].comment, &t2, msg, sizeof(msg))) {
-			log_warn("session rule %s no longer fits the policy: %s", s->session[i].rule,
-				 msg);
+			log_warn("session rule %s no longer fits the policy: %s",
+				 s->session[i].rule, msg);
 			continue;
 		}
 		free(text);
@@ -970,7 +970,8 @@ static int sup_appr_add_rule(void *ctx, const struct appr_item *it, bool always,
 		 * start), plus the rule; it must load as it will be read. */
 		rc = pol_load_file(s->policy_path, &p, &errs);
 		if (rc) {
-			snprintf(msg, cap, "the policy file %s does not load now (%s); fix it first",
+			snprintf(msg, cap,
+				 "the policy file %s does not load now (%s); fix it first",
 				 s->policy_path,
 				 errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
 			goto out;

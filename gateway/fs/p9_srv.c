@@ -567,8 +567,7 @@ static int conn_hold(struct p9_conn *c, uint16_t tag, const uint8_t *buf, size_t
 
 static int conn_one(struct p9_conn *c, const uint8_t *buf, size_t len);
 
-int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval,
-		   const char *why)
+int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval, const char *why)
 {
 	struct p9_held h;
 	char words[40], detail[64], rule[32];

@@ -115,8 +115,7 @@ size_t p9_conn_room(const struct p9_conn *c);
  * held that id (replies may be queued: flush them), 0 when not (a flushed
  * or unknown id), or a negative code when the connection must close.
  */
-int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval,
-		   const char *why);
+int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval, const char *why);
 /* Requests c holds for a person. */
 unsigned p9_conn_held(const struct p9_conn *c);
 /* Queued reply bytes (pointer valid until the next call on c). */

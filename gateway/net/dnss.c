@@ -530,8 +530,7 @@ static void dnss_approved(struct dnss_q *dq, const struct ipc_answer *a)
 	snprintf(dq->dec.rule, sizeof(dq->dec.rule), "approval:%u", a->approval);
 	dq->dec.line = 0;
 	dq->dec.verdict = POL_ALLOW;
-	snprintf(dq->why, sizeof(dq->why), "approved (%s) by %s", ipc_scope_str(a->scope),
-		 a->who);
+	snprintf(dq->why, sizeof(dq->why), "approved (%s) by %s", ipc_scope_str(a->scope), a->who);
 	dq->dec.reason = dq->why;
 }
 
@@ -640,7 +639,8 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 			dq->ask = netd_ask_start(d->n, IPC_ASK_DNS, dq->q.name, 0, dq->dec.rule,
 						 dnss_ask_cb, dq);
 			dq->hold_timer =
-			    dq->ask ? ev_timer_add(d->n->loop, DNSS_ASK_HOLD_MS, dnss_hold_cb, dq) : 0;
+			    dq->ask ? ev_timer_add(d->n->loop, DNSS_ASK_HOLD_MS, dnss_hold_cb, dq)
+				    : 0;
 			if (!dq->hold_timer) {
 				dq->dec.verdict = POL_DENY;
 				d->n->stats[NETD_ST_DNS_DENIED]++;

@@ -46,7 +46,7 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-static const char *const prx_state_names[] = {"peek",  "ask",   "resolve", "connect",
+static const char *const prx_state_names[] = {"peek",  "ask",	"resolve", "connect",
 					      "relay", "drain", "dead"};
 
 static bool prx_dial_next(struct prx_sess *s);

@@ -175,7 +175,8 @@ static void test_text_add_rule(void **state)
 	     "version: 1\nnetwork:\n  allow:\n    # c\n    - { host: \"n.test\" }\n"},
 	    {"version: 1\nnetwork:\n  allow: [a.test]\n", false, NULL},
 	    {"version: 1\nnetwork: {allow: [a.test]}\n", false, NULL},
-	    {"version: 1\nfilesystem:\n  workspace: /tmp\n  allow:\n    - {path: a, access: read}\n",
+	    {"version: 1\nfilesystem:\n  workspace: /tmp\n  allow:\n    - {path: a, access: "
+	     "read}\n",
 	     true,
 	     "version: 1\nfilesystem:\n  workspace: /tmp\n  allow:\n    - {path: a, access: "
 	     "read}\n    # c\n    - { host: \"n.test\" }\n"},
@@ -185,10 +186,10 @@ static void test_text_add_rule(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *rule = cases[i].fs ? "{ path: \"b\", access: [write] }"
-					       : "{ host: \"n.test\" }";
-		int rc = pol_text_add_rule(cases[i].in, cases[i].fs, rule, "c", &out, msg,
-					   sizeof(msg));
+		const char *rule =
+		    cases[i].fs ? "{ path: \"b\", access: [write] }" : "{ host: \"n.test\" }";
+		int rc =
+		    pol_text_add_rule(cases[i].in, cases[i].fs, rule, "c", &out, msg, sizeof(msg));
 
 		if (!cases[i].want) {
 			if (rc != -AGW_EPOLICY)
@@ -199,7 +200,8 @@ static void test_text_add_rule(void **state)
 		if (rc)
 			fail_msg("case %zu: %d %s", i, rc, msg);
 		if (cases[i].fs) {
-			assert_non_null(strstr(out, "    # c\n    - { path: \"b\", access: [write] }\n"));
+			assert_non_null(
+			    strstr(out, "    # c\n    - { path: \"b\", access: [write] }\n"));
 		} else if (strcmp(out, cases[i].want)) {
 			fail_msg("case %zu:\n%s\nwant:\n%s", i, out, cases[i].want);
 		}

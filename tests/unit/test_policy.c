@@ -448,7 +448,8 @@ static void test_ask(void **state)
 	    "  allow:\n    - ok.test\n    - { host: maybe.test, ports: [443], ask: true }\n"
 	    "    - { cidr: 203.0.113.0/24, ports: [22] }\n"
 	    "  deny: [{host: no.test}]\nfilesystem:\n"
-	    "  allow:\n    - {path: a, access: read}\n    - {path: \"q/**\", access: [read, write], ask: true}\n"
+	    "  allow:\n    - {path: a, access: read}\n    - {path: \"q/**\", access: [read, "
+	    "write], ask: true}\n"
 	    "  deny:\n    - {path: secret}\n";
 	static const char E[] = "version: 1\nnetwork:\n  allow: [{host: x.test, ask: true}]\n";
 	struct pol *p = load(T, "/x");
@@ -912,18 +913,12 @@ static void test_fs_move_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_network_table),
-	    cmocka_unit_test(test_network_lines_and_reasons),
-	    cmocka_unit_test(test_fs_table),
-	    cmocka_unit_test(test_fs_reasons),
-	    cmocka_unit_test(test_audit_mode),
-	    cmocka_unit_test(test_ask),
-	    cmocka_unit_test(test_explain),
-	    cmocka_unit_test(test_defaults_and_accessors),
-	    cmocka_unit_test(test_sha256),
-	    cmocka_unit_test(test_load_file),
-	    cmocka_unit_test(test_access_words),
-	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_network_table), cmocka_unit_test(test_network_lines_and_reasons),
+	    cmocka_unit_test(test_fs_table),	  cmocka_unit_test(test_fs_reasons),
+	    cmocka_unit_test(test_audit_mode),	  cmocka_unit_test(test_ask),
+	    cmocka_unit_test(test_explain),	  cmocka_unit_test(test_defaults_and_accessors),
+	    cmocka_unit_test(test_sha256),	  cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_access_words),  cmocka_unit_test(test_examples),
 	    cmocka_unit_test(test_fs_move_table),
 	};
 
