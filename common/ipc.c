@@ -484,6 +484,20 @@ static bool ipc_printable(const uint8_t *s, size_t n)
 	return true;
 }
 
+static const char ipc_host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789.-_";
+
+bool ipc_ask_subject_ok(unsigned kind, const char *subject)
+{
+	size_t n = strnlen(subject, IPC_ASK_SUBJECT_MAX + 1);
+
+	if (n == 0 || n > IPC_ASK_SUBJECT_MAX || !ipc_printable((const uint8_t *)subject, n))
+		return false;
+	if (kind == IPC_ASK_DNS || kind == IPC_ASK_CONNECT)
+		return strspn(subject, ipc_host_chars) == n;
+	return kind == IPC_ASK_FS;
+}
+
 int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out)
 {
 	size_t sn, rn;
@@ -508,8 +522,7 @@ int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out)
 	switch (out->kind) {
 	case IPC_ASK_DNS:
 	case IPC_ASK_CONNECT:
-		if (strspn(out->subject, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789.-_") != sn)
+		if (strspn(out->subject, ipc_host_chars) != sn)
 			return -AGW_EPROTO;
 		if ((out->kind == IPC_ASK_CONNECT) != (out->port != 0) || out->access)
 			return -AGW_EPROTO;

@@ -150,6 +150,10 @@ int ipc_ask_encode(const struct ipc_ask *a, uint8_t *out, size_t cap, size_t *le
  * connect: [A-Za-z0-9._-]), rule printable. Returns 0 or -AGW_EPROTO.
  */
 int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out);
+/* Would ipc_ask_decode take subject for kind? Senders check first: a
+ * subject it refuses is denied at once, never sent (the supervisor kills a
+ * child that sends a bad message). Pure. */
+bool ipc_ask_subject_ok(unsigned kind, const char *subject);
 
 enum ipc_ask_scope { IPC_SCOPE_ONCE = 1, IPC_SCOPE_SESSION, IPC_SCOPE_ALWAYS, IPC_SCOPE_TIMEOUT };
 

@@ -484,11 +484,8 @@ static int sup_fs_ask(void *ctx, uint32_t id, const char *path, unsigned acc, co
 	uint8_t buf[IPC_ASK_SUBJECT_MAX + 64];
 	size_t len, n = strlen(path);
 
-	if (!n || n > IPC_ASK_SUBJECT_MAX)
+	if (!ipc_ask_subject_ok(IPC_ASK_FS, path))
 		return -AGW_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
-			return -AGW_EINVAL;
 	memcpy(q.subject, path, n + 1);
 	snprintf(q.rule, sizeof(q.rule), "%s", rule ? rule : "");
 	if (ipc_ask_encode(&q, buf, sizeof(buf), &len) ||

@@ -63,7 +63,7 @@ struct netd_waiter *netd_ask_start(struct netd *n, unsigned kind, const char *su
 		uint8_t buf[IPC_ASK_SUBJECT_MAX + 64];
 		size_t len;
 
-		if (strlen(subject) > IPC_ASK_SUBJECT_MAX || !(a = calloc(1, sizeof(*a)))) {
+		if (!ipc_ask_subject_ok(kind, subject) || !(a = calloc(1, sizeof(*a)))) {
 			free(w);
 			return NULL;
 		}

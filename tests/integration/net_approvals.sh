@@ -57,6 +57,10 @@ AGENTGW_RUN_DIR=$TOPO_DIR/none "$AGENTGW" approvals >/dev/null 2>"$TOPO_DIR/err"
 [ $rc = 2 ] && ok "approve without a scope -> usage (2)" || bad "approve without a scope: rc $rc"
 [ "$(approvals)" = "[]" ] && ok "nothing pending at start" || bad "pending at start: $(approvals)"
 
+# A follower prints each waiting action once, as it starts waiting.
+"$AGENTGW" approvals -f --json "$NAME" >"$TOPO_DIR/follow" 2>&1 &
+follower=$!
+
 echo "== DNS: the query waits, approve once"
 in_guest dig +short +time=8 +tries=1 other.test A >"$TOPO_DIR/dig1" 2>&1 &
 dig1=$!
@@ -181,6 +185,11 @@ body=$(gcurl --resolve "other.test:443:$OTHER_IP" https://other.test/)
 expect_sql "next connect decided by the written rule" \
 	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='other.test:443' AND decision='allow' AND rule LIKE 'network.allow[%]'"
 [ "$(approvals)" = "[]" ] && ok "nothing pending at the end" || bad "pending at the end: $(approvals)"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
+n=$(jq -r '.id' "$TOPO_DIR/follow" 2>/dev/null | sort -un | wc -l)
+[ "$n" -ge 8 ] && [ "$(wc -l <"$TOPO_DIR/follow")" = "$n" ] && ok "approvals -f printed each of $n waits once" ||
+	bad "approvals -f printed: $(head -c 400 "$TOPO_DIR/follow")"
 
 gw_stop
 gw_finish 60

@@ -136,6 +136,14 @@ static void test_ipc_ask(void **state)
 	assert_int_equal(ipc_ask_encode(&q, buf, sizeof(buf), &len), 0);
 	assert_int_equal(ipc_ask_decode(buf, len, &r), 0);
 
+	/* senders check subjects first: what decode refuses is never sent */
+	assert_true(ipc_ask_subject_ok(IPC_ASK_CONNECT, "a-b_c.test"));
+	assert_false(ipc_ask_subject_ok(IPC_ASK_CONNECT, "a!b.test"));
+	assert_false(ipc_ask_subject_ok(IPC_ASK_DNS, ""));
+	assert_true(ipc_ask_subject_ok(IPC_ASK_FS, "src/a b.c"));
+	assert_false(ipc_ask_subject_ok(IPC_ASK_FS, "a\nb"));
+	assert_false(ipc_ask_subject_ok(7, "a"));
+
 	strcpy(a.who, "root (uid 0)");
 	strcpy(a.reason, "fine");
 	assert_int_equal(ipc_answer_encode(&a, buf, sizeof(buf), &len), 0);
