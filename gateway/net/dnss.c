@@ -635,6 +635,10 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 
 		if (netd_ask_grant_take(d->n, IPC_ASK_DNS, dq->q.name, 0, &a) == 0) {
 			dnss_approved(dq, &a);
+		} else if (d->nq > DNSS_MAX_PENDING) {
+			dq->dec.verdict = POL_DENY;
+			dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
+			goto done;
 		} else {
 			dq->ask = netd_ask_start(d->n, IPC_ASK_DNS, dq->q.name, 0, dq->dec.rule,
 						 dnss_ask_cb, dq);
