@@ -151,12 +151,19 @@ expect_event net connect evil.test:443 deny "network.deny[0]"
 	ok "audit: no approval row for evil.test" || bad "audit: evil.test has approval rows"
 
 echo "== session: a rule for the sandbox's life"
+in_guest dig +short +time=8 +tries=1 api.allowed.test A >"$TOPO_DIR/sdig" 2>&1 &
+sdig=$!
 gcurl --resolve "api.allowed.test:443:$ALLOWED_IP" https://api.allowed.test/ >"$TOPO_DIR/s1" 2>&1 &
 s1=$!
-if id=$(pending connect api.allowed.test:443); then
+if id=$(pending connect api.allowed.test:443) && pending dns api.allowed.test >/dev/null; then
 	"$AGENTGW" approve "$id" session --sandbox "$NAME" >/dev/null || bad "approve $id session failed"
-else bad "api.allowed.test never waited"; fi
+else bad "api.allowed.test never waited (connect and dns)"; fi
 wait $s1
+wait $sdig
+[ "$(cat "$TOPO_DIR/sdig")" = "$ALLOWED_IP" ] && ok "the waiting DNS question was answered by the session rule too" ||
+	bad "dig api.allowed.test gave '$(cat "$TOPO_DIR/sdig")'"
+expect_sql "dns approval row under the connection's approval:$id" \
+	"SELECT count(*) FROM event WHERE kind='dns' AND op='approval' AND target='api.allowed.test' AND decision='allow' AND rule='approval:$id'"
 [ "$(cat "$TOPO_DIR/s1")" = allowed.test ] && ok "api.allowed.test fetched after session approval" ||
 	bad "session fetch gave '$(cat "$TOPO_DIR/s1")'"
 sleep 0.5
