@@ -34,6 +34,10 @@ int cmd_logs(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_vm_run(int argc, char **argv);
+/* approvals, approve, deny: cli/cmd_approvals.c */
+int cmd_approvals(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
 /* `agentgw completion bash|zsh`: cli/cmd_completion.c */
 int cmd_completion(int argc, char **argv);
 /* `agentgw policy suggest` (argv: "suggest" ...); lives in cmd_suggest.c. */

@@ -75,7 +75,7 @@ static void fs_print_errors(const char *path, int rc, const struct pol_errors *e
 		fprintf(stderr, "agentgw fs-serve: %s: %s\n", path, agw_strerror(rc));
 }
 
-static int fs_on_hup(void *ctx, int fd, const struct pol **newpol)
+static int fs_on_hup(void *ctx, int fd, const struct pol **newpol, struct fsd_answer *ans)
 {
 	struct fs_reload *r = ctx;
 	struct signalfd_siginfo si;
@@ -86,6 +86,7 @@ static int fs_on_hup(void *ctx, int fd, const struct pol **newpol)
 	    .kind = "policy", .op = "reload", .bytes_up = -1, .bytes_down = -1, .duration_us = -1};
 	int rc;
 
+	(void)ans; /* no approvals without a supervisor: asks are denied */
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 	}
 	ev.sandbox_id = r->sid;

@@ -157,15 +157,14 @@ static int policy_check(int argc, char **argv)
 		pol_counts(p, &c);
 		if (json) {
 			json_array_append_new(
-			    all,
-			    json_pack("{s:s, s:b, s:s, s:s, s:s, s:{s:i, s:i}, s:{s:i, s:i}, s:s?, "
-				      "s:s?}",
-				      "file", argv[i], "ok", 1, "name", pol_name(p), "mode",
-				      pol_mode(p) == POL_MODE_AUDIT ? "audit" : "enforce", "sha256",
-				      pol_sha256(p), "network", "allow", (int)c.net_allow, "deny",
-				      (int)c.net_deny, "filesystem", "allow", (int)c.fs_allow, "deny",
-				      (int)c.fs_deny, "workspace", pol_workspace(p), "audit_db",
-				      pol_audit_db(p)));
+			    all, json_pack(
+				     "{s:s, s:b, s:s, s:s, s:s, s:{s:i, s:i}, s:{s:i, s:i}, s:s?, "
+				     "s:s?}",
+				     "file", argv[i], "ok", 1, "name", pol_name(p), "mode",
+				     pol_mode_str(pol_mode(p)), "sha256", pol_sha256(p), "network",
+				     "allow", (int)c.net_allow, "deny", (int)c.net_deny,
+				     "filesystem", "allow", (int)c.fs_allow, "deny", (int)c.fs_deny,
+				     "workspace", pol_workspace(p), "audit_db", pol_audit_db(p)));
 			json_decref(jerrs);
 			pol_free(p);
 			continue;
@@ -173,9 +172,9 @@ static int policy_check(int argc, char **argv)
 		base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
 		printf("%s: ok — policy '%s', %s, %zu network rules (%zu allow, %zu deny), "
 		       "%zu filesystem rules (%zu allow, %zu deny), sha256 %.12s…\n",
-		       base, pol_name(p), pol_mode(p) == POL_MODE_AUDIT ? "audit" : "enforce",
-		       c.net_allow + c.net_deny, c.net_allow, c.net_deny, c.fs_allow + c.fs_deny,
-		       c.fs_allow, c.fs_deny, pol_sha256(p));
+		       base, pol_name(p), pol_mode_str(pol_mode(p)), c.net_allow + c.net_deny,
+		       c.net_allow, c.net_deny, c.fs_allow + c.fs_deny, c.fs_allow, c.fs_deny,
+		       pol_sha256(p));
 		pol_free(p);
 	}
 	if (json) {
@@ -271,6 +270,8 @@ static int explain_print(const char *file, const char *what, const struct pol_de
 		return CLI_OK;
 	}
 	printf("%s: %s\n", what, pol_verdict_str(d->verdict));
+	if (d->verdict == POL_ASK)
+		printf("  ask:    a running sandbox would hold it for `agentgw approve`\n");
 	if (d->rule[0])
 		printf("  rule:   %s (%s:%d)\n", d->rule, file, d->line);
 	else

@@ -48,6 +48,10 @@ const char *ipc_type_str(unsigned type)
 		return "stats";
 	case IPC_POLICY_APPLIED:
 		return "policy-applied";
+	case IPC_ASK:
+		return "ask";
+	case IPC_ASK_ANSWER:
+		return "ask-answer";
 	default:
 		return "unknown";
 	}
@@ -413,5 +417,167 @@ int ipc_policy_ack_decode(const uint8_t *buf, size_t len, bool *applied, char sh
 		memcpy(sha256, buf + 1, 64);
 		sha256[64] = '\0';
 	}
+	return 0;
+}
+
+/* ---- asks ---- */
+
+const char *ipc_ask_kind_str(unsigned kind)
+{
+	return kind == IPC_ASK_DNS	 ? "dns"
+	       : kind == IPC_ASK_CONNECT ? "connect"
+	       : kind == IPC_ASK_FS	 ? "fs"
+					 : "?";
+}
+
+const char *ipc_scope_str(unsigned scope)
+{
+	return scope == IPC_SCOPE_ONCE	    ? "once"
+	       : scope == IPC_SCOPE_SESSION ? "session"
+	       : scope == IPC_SCOPE_ALWAYS  ? "always"
+	       : scope == IPC_SCOPE_TIMEOUT ? "timeout"
+					    : "?";
+}
+
+static void ipc_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t ipc_from_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int ipc_ask_encode(const struct ipc_ask *a, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t sn = strnlen(a->subject, sizeof(a->subject)), rn = strnlen(a->rule, sizeof(a->rule));
+
+	*len = 0;
+	if (!sn || sn > IPC_ASK_SUBJECT_MAX || rn >= sizeof(a->rule))
+		return -AGW_EINVAL;
+	if (cap < 11 + sn + rn)
+		return -AGW_ETOOBIG;
+	ipc_le(out, a->id, 4);
+	out[4] = a->kind;
+	ipc_le(out + 5, a->port, 2);
+	out[7] = a->access;
+	ipc_le(out + 8, sn, 2);
+	memcpy(out + 10, a->subject, sn);
+	out[10 + sn] = (uint8_t)rn;
+	memcpy(out + 11 + sn, a->rule, rn);
+	*len = 11 + sn + rn;
+	return 0;
+}
+
+/* Bytes >= 0x20 but DEL: printable ASCII and UTF-8 sequences' bytes. */
+static bool ipc_printable(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static const char ipc_host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789.-_";
+
+bool ipc_ask_subject_ok(unsigned kind, const char *subject)
+{
+	size_t n = strnlen(subject, IPC_ASK_SUBJECT_MAX + 1);
+
+	if (n == 0 || n > IPC_ASK_SUBJECT_MAX || !ipc_printable((const uint8_t *)subject, n))
+		return false;
+	if (kind == IPC_ASK_DNS || kind == IPC_ASK_CONNECT)
+		return strspn(subject, ipc_host_chars) == n;
+	return kind == IPC_ASK_FS;
+}
+
+int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out)
+{
+	size_t sn, rn;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 11)
+		return -AGW_EPROTO;
+	out->id = (uint32_t)ipc_from_le(buf, 4);
+	out->kind = buf[4];
+	out->port = (uint16_t)ipc_from_le(buf + 5, 2);
+	out->access = buf[7];
+	sn = (size_t)ipc_from_le(buf + 8, 2);
+	if (sn == 0 || sn > IPC_ASK_SUBJECT_MAX || len < 11 + sn)
+		return -AGW_EPROTO;
+	rn = buf[10 + sn];
+	if (rn >= sizeof(out->rule) || len != 11 + sn + rn)
+		return -AGW_EPROTO;
+	if (!ipc_printable(buf + 10, sn) || !ipc_printable(buf + 11 + sn, rn))
+		return -AGW_EPROTO;
+	memcpy(out->subject, buf + 10, sn);
+	memcpy(out->rule, buf + 11 + sn, rn);
+	switch (out->kind) {
+	case IPC_ASK_DNS:
+	case IPC_ASK_CONNECT:
+		if (strspn(out->subject, ipc_host_chars) != sn)
+			return -AGW_EPROTO;
+		if ((out->kind == IPC_ASK_CONNECT) != (out->port != 0) || out->access)
+			return -AGW_EPROTO;
+		break;
+	case IPC_ASK_FS:
+		if (out->port || !out->access || out->access > 15)
+			return -AGW_EPROTO;
+		break;
+	default:
+		return -AGW_EPROTO;
+	}
+	return 0;
+}
+
+int ipc_answer_encode(const struct ipc_answer *a, uint8_t *out, size_t cap, size_t *len)
+{
+	size_t wn = strnlen(a->who, sizeof(a->who)), rn = strnlen(a->reason, sizeof(a->reason));
+
+	*len = 0;
+	if (wn > IPC_ASK_WHO_MAX || rn > IPC_ASK_REASON_MAX)
+		return -AGW_ETOOBIG;
+	if (cap < 12 + wn + rn)
+		return -AGW_ETOOBIG;
+	ipc_le(out, a->id, 4);
+	ipc_le(out + 4, a->approval, 4);
+	out[8] = a->allow ? 1 : 0;
+	out[9] = a->scope;
+	out[10] = (uint8_t)wn;
+	memcpy(out + 11, a->who, wn);
+	out[11 + wn] = (uint8_t)rn;
+	memcpy(out + 12 + wn, a->reason, rn);
+	*len = 12 + wn + rn;
+	return 0;
+}
+
+int ipc_answer_decode(const uint8_t *buf, size_t len, struct ipc_answer *out)
+{
+	size_t wn, rn;
+
+	memset(out, 0, sizeof(*out));
+	if (len < 12)
+		return -AGW_EPROTO;
+	out->id = (uint32_t)ipc_from_le(buf, 4);
+	out->approval = (uint32_t)ipc_from_le(buf + 4, 4);
+	if (buf[8] > 1 || buf[9] < IPC_SCOPE_ONCE || buf[9] > IPC_SCOPE_TIMEOUT)
+		return -AGW_EPROTO;
+	out->allow = buf[8] == 1;
+	out->scope = buf[9];
+	wn = buf[10];
+	if (wn > IPC_ASK_WHO_MAX || len < 12 + wn)
+		return -AGW_EPROTO;
+	rn = buf[11 + wn];
+	if (len != 12 + wn + rn || memchr(buf + 11, 0, wn) || memchr(buf + 12 + wn, 0, rn))
+		return -AGW_EPROTO;
+	memcpy(out->who, buf + 11, wn);
+	memcpy(out->reason, buf + 12 + wn, rn);
 	return 0;
 }

@@ -34,6 +34,8 @@ enum ipc_type {
 	IPC_READY,	     /* child -> sup: empty */
 	IPC_STATS,	     /* child -> sup: up to IPC_STATS_MAX uint64 (host order) */
 	IPC_POLICY_APPLIED,  /* child -> sup: ipc_policy_ack_encode() payload, one per update */
+	IPC_ASK,	/* child -> sup: ipc_ask_encode() payload: an action waits for a person */
+	IPC_ASK_ANSWER, /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
 	IPC_TYPE_LAST
 };
 
@@ -112,5 +114,63 @@ void ipc_policy_ack_encode(bool applied, const char *sha256, uint8_t out[IPC_POL
 /* Decodes it: 0 with *applied and sha256[65] (NUL-terminated, "" when
  * rejected), or -AGW_EPROTO (wrong size, flag or characters). */
 int ipc_policy_ack_decode(const uint8_t *buf, size_t len, bool *applied, char sha256[65]);
+
+/*
+ * An action held for a person's decision (policy verdict POL_ASK). id is the
+ * child's own (unique among its open asks); the supervisor answers each
+ * with exactly one IPC_ASK_ANSWER carrying the same id.
+ */
+enum ipc_ask_kind { IPC_ASK_DNS = 1, IPC_ASK_CONNECT, IPC_ASK_FS };
+#define IPC_ASK_SUBJECT_MAX 1024
+#define IPC_ASK_WHO_MAX 63
+#define IPC_ASK_REASON_MAX 255
+
+struct ipc_ask {
+	uint32_t id;
+	uint8_t kind;			       /* enum ipc_ask_kind */
+	uint16_t port;			       /* connect: the port (1..65535); else 0 */
+	uint8_t access;			       /* fs: POL_ACC_* bits (1..15); else 0 */
+	char subject[IPC_ASK_SUBJECT_MAX + 1]; /* dns, connect: host name; fs: workspace path */
+	char rule[48]; /* the ask: true rule that asked, or "" (no rule decided) */
+};
+
+/* "dns" | "connect" | "fs" ("?" for anything else). */
+const char *ipc_ask_kind_str(unsigned kind);
+
+/*
+ * Encodes a (u32 id, u8 kind, u16 port, u8 access, u16 n + subject, u8 n +
+ * rule, little endian) into out[cap]. Returns 0 and *len, or -AGW_ETOOBIG /
+ * -AGW_EINVAL (empty subject).
+ */
+int ipc_ask_encode(const struct ipc_ask *a, uint8_t *out, size_t cap, size_t *len);
+/*
+ * Decodes and validates: known kind, port only and always for connect,
+ * access only and always for fs, subject 1..IPC_ASK_SUBJECT_MAX bytes of
+ * printable ASCII or UTF-8 without controls (a host name for dns and
+ * connect: [A-Za-z0-9._-]), rule printable. Returns 0 or -AGW_EPROTO.
+ */
+int ipc_ask_decode(const uint8_t *buf, size_t len, struct ipc_ask *out);
+/* Would ipc_ask_decode take subject for kind? Senders check first: a
+ * subject it refuses is denied at once, never sent (the supervisor kills a
+ * child that sends a bad message). Pure. */
+bool ipc_ask_subject_ok(unsigned kind, const char *subject);
+
+enum ipc_ask_scope { IPC_SCOPE_ONCE = 1, IPC_SCOPE_SESSION, IPC_SCOPE_ALWAYS, IPC_SCOPE_TIMEOUT };
+
+struct ipc_answer {
+	uint32_t id;	   /* the child's ask id */
+	uint32_t approval; /* the supervisor's public id (agentgw approvals) */
+	bool allow;
+	uint8_t scope;			     /* enum ipc_ask_scope (deny: once or timeout) */
+	char who[IPC_ASK_WHO_MAX + 1];	     /* "root (uid 0)", "" for a timeout */
+	char reason[IPC_ASK_REASON_MAX + 1]; /* deny reason, or "" */
+};
+
+/* "once" | "session" | "always" | "timeout" ("?" otherwise). */
+const char *ipc_scope_str(unsigned scope);
+/* Encodes an answer. Returns 0 and *len, or -AGW_ETOOBIG. */
+int ipc_answer_encode(const struct ipc_answer *a, uint8_t *out, size_t cap, size_t *len);
+/* Decodes an answer (known scope, strings without NUL). 0 or -AGW_EPROTO. */
+int ipc_answer_decode(const uint8_t *buf, size_t len, struct ipc_answer *out);
 
 #endif

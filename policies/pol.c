@@ -20,7 +20,10 @@
 
 const char *pol_verdict_str(enum pol_verdict v)
 {
-	return v == POL_ALLOW ? "allow" : v == POL_WOULD_DENY ? "would_deny" : "deny";
+	return v == POL_ALLOW	     ? "allow"
+	       : v == POL_WOULD_DENY ? "would_deny"
+	       : v == POL_ASK	     ? "ask"
+				     : "deny";
 }
 
 void pol_free(struct pol *p)
@@ -222,6 +225,16 @@ const char *pol_name(const struct pol *p)
 enum pol_mode pol_mode(const struct pol *p)
 {
 	return p->mode;
+}
+
+const char *pol_mode_str(enum pol_mode m)
+{
+	return m == POL_MODE_AUDIT ? "audit" : m == POL_MODE_ASK ? "ask" : "enforce";
+}
+
+unsigned pol_ask_timeout(const struct pol *p)
+{
+	return p->ask_timeout ? p->ask_timeout : POL_ASK_TIMEOUT_DEFAULT;
 }
 
 const char *pol_sha256(const struct pol *p)

@@ -16,9 +16,19 @@
 
 struct pol;
 
-enum pol_mode { POL_MODE_ENFORCE, POL_MODE_AUDIT };
+/* enforce: no rule is a deny; audit: a deny is recorded as would_deny and
+ * allowed; ask: what no rule decides is asked of a person (POL_ASK). */
+enum pol_mode { POL_MODE_ENFORCE, POL_MODE_AUDIT, POL_MODE_ASK };
 
-enum pol_verdict { POL_ALLOW, POL_DENY, POL_WOULD_DENY };
+/*
+ * POL_ASK: the action waits for a person (agentgw approve/deny): in ask mode
+ * when no rule decides it (no rule matched, or one matched the host but not
+ * the port or HTTP request), or when the deciding allow rule has ask: true.
+ * Never for an explicit deny, an invalid name or path, an address-only
+ * question (cidr rules), or the gateway's own refusals (special-purpose
+ * addresses, the gateway host), which are decided outside the policy.
+ */
+enum pol_verdict { POL_ALLOW, POL_DENY, POL_WOULD_DENY, POL_ASK };
 
 enum pol_access {
 	POL_ACC_READ = 1 << 0,
@@ -54,12 +64,13 @@ struct pol_decision {
 	const char *reason;
 };
 
-/* "allow" | "deny" | "would_deny". */
+/* "allow" | "deny" | "would_deny" | "ask". */
 const char *pol_verdict_str(enum pol_verdict v);
-/* True if the action may go ahead (allow or would_deny). */
+/* True if the action may go ahead now (allow or would_deny); an ask may
+ * not until a person approved it. */
 static inline bool pol_permits(const struct pol_decision *d)
 {
-	return d->verdict != POL_DENY;
+	return d->verdict == POL_ALLOW || d->verdict == POL_WOULD_DENY;
 }
 
 /*
@@ -174,7 +185,13 @@ void pol_check_fs_linked_write(const struct pol *p, unsigned long nlink, struct 
 /* Accessors. Strings are owned by the policy. */
 const char *pol_name(const struct pol *p);
 enum pol_mode pol_mode(const struct pol *p);
+const char *pol_mode_str(enum pol_mode m);	/* "enforce" | "audit" | "ask" */
 const char *pol_sha256(const struct pol *p);	/* 64 hex chars of the file bytes */
+/* ask_timeout: seconds an asked action waits for a person before it is
+ * denied ("approval timed out"); default 30, 1..600. */
+#define POL_ASK_TIMEOUT_DEFAULT 30u
+#define POL_ASK_TIMEOUT_MAX 600u
+unsigned pol_ask_timeout(const struct pol *p);
 const char *pol_text(const struct pol *p);	/* the file's bytes, NUL-terminated */
 const char *pol_workspace(const struct pol *p); /* absolute path or NULL if no filesystem */
 const char *pol_audit_db(const struct pol *p);	/* absolute path or NULL if unset */
@@ -248,6 +265,19 @@ size_t pol_explain_addr(const struct pol *p, const struct sockaddr *sa, uint16_t
 			struct pol_decision *d, struct pol_match *m, size_t cap);
 size_t pol_explain_fs(const struct pol *p, const char *relpath, unsigned access,
 		      struct pol_decision *d, struct pol_match *m, size_t cap);
+
+/*
+ * A copy of a policy's text with one rule appended to network.allow (fs
+ * false) or filesystem.allow, written as "- RULE" (RULE a YAML flow mapping
+ * such as "{ host: a.test, ports: [443] }") below comment lines (comment's
+ * lines, each prefixed "# "; may be NULL). Every other byte stays as
+ * written; a missing list or section is added. Returns 0 and *out (the
+ * caller frees it), or -AGW_EPOLICY with a sentence in msg (the text does
+ * not parse, the list is in flow style, the result would not load with
+ * exactly one more rule), or -AGW_ENOMEM / -AGW_ETOOBIG. Never blocks.
+ */
+int pol_text_add_rule(const char *text, bool fs, const char *rule, const char *comment, char **out,
+		      char *msg, size_t msgcap);
 
 /* Parse "read,write" style access words into POL_ACC_* bits; -AGW_EINVAL on an unknown word. */
 int pol_access_parse(const char *s, unsigned *out);

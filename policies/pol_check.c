@@ -4,8 +4,10 @@
  * name, filesystem path and access) the candidate rules are visited from the
  * most specific down; the first level with a matching rule decides, a deny
  * at that level wins a tie, and no match is a deny. In audit mode a deny
- * becomes would_deny. The same walk feeds explain, which also lists the
- * rules that matched the host or path but not the rest. Never allocates.
+ * becomes would_deny. In ask mode a question no rule decides (no match, or a
+ * host matched but not its port or HTTP request) becomes an ask; an allow
+ * rule with ask: true makes its matches asks in any mode but audit. The same walk feeds explain,
+ * which also lists the rules that matched the host or path but not the rest. Never allocates.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@ static const char R_ESCAPE[] = "path escapes the workspace";
 static const char R_LONG[] = "path too long";
 static const char R_NOADDR[] = "no cidr rule matches the address";
 static const char R_BADADDR[] = "not an IPv4 or IPv6 address";
+static const char R_ASKRULE[] = "the rule asks for approval";
 
 static const char N_PORT[] = "port not listed in the rule";
 static const char N_HTTP[] = "HTTP method or path not matched";
@@ -75,10 +78,16 @@ static void set(struct pol_decision *d, enum pol_verdict v, const char *rule, in
 	d->reason = reason;
 }
 
-static void finish(const struct pol *p, struct pol_decision *d)
+/* askable: d is a deny because no rule decided (not an explicit deny, not
+ * an invalid question); in ask mode it is asked instead. */
+static void finish(const struct pol *p, struct pol_decision *d, bool askable)
 {
 	if (d->verdict == POL_DENY && p->mode == POL_MODE_AUDIT)
 		d->verdict = POL_WOULD_DENY;
+	else if (d->verdict == POL_DENY && askable && p->mode == POL_MODE_ASK)
+		d->verdict = POL_ASK;
+	else if (d->verdict == POL_ASK && p->mode == POL_MODE_AUDIT)
+		d->verdict = POL_ALLOW; /* audit mode never holds an action */
 }
 
 static bool port_ok(const struct pol_nrule *r, uint16_t port)
@@ -169,6 +178,8 @@ static bool level(const struct pol *p, const struct pol_tnode *nd, enum pol_wild
 		return false;
 	if (deny)
 		set(d, POL_DENY, deny->name, deny->line, allow ? R_TIE : R_DENY);
+	else if (allow->ask)
+		set(d, POL_ASK, allow->name, allow->line, R_ASKRULE);
 	else
 		set(d, POL_ALLOW, allow->name, allow->line, R_ALLOW);
 	return true;
@@ -179,7 +190,7 @@ static size_t host_decide(const struct pol *p, const char *host, struct hq *q,
 {
 	uint32_t nodes[POL_MAX_LABELS + 1];
 	int nl, depth = pol_trie_walk(&p->trie, host, nodes, &nl);
-	bool decided = false;
+	bool decided = false, askable = false;
 
 	if (depth < 0) {
 		set(d, POL_DENY, NULL, 0, R_BADHOST);
@@ -194,10 +205,12 @@ static size_t host_decide(const struct pol *p, const char *host, struct hq *q,
 	for (int j = AGW_MIN(depth, nl - 1); j >= 1 && (!decided || c); j--)
 		decided |=
 		    level(p, &p->trie.nodes[nodes[j]], POL_W_DSTAR, (unsigned)j, q, d, decided, c);
-	if (!decided)
+	if (!decided) {
 		set(d, POL_DENY, NULL, 0, q->http_miss ? R_HTTP : q->port_miss ? R_PORT : R_NONE);
+		askable = true;
+	}
 out:
-	finish(p, d);
+	finish(p, d, askable);
 	return c ? c->n : 0;
 }
 
@@ -327,7 +340,7 @@ static size_t addr_decide(const struct pol *p, const struct sockaddr *sa, uint16
 	else
 		set(d, POL_DENY, NULL, 0, port_miss ? R_PORT : R_NOADDR);
 out:
-	finish(p, d);
+	finish(p, d, false); /* addresses alone are never asked */
 	return c ? c->n : 0;
 }
 
@@ -364,7 +377,8 @@ static size_t fs_decide(const struct pol *p, const char *relpath, unsigned acces
 	struct pol_path path;
 	int64_t best[4] = {-1, -1, -1, -1};
 	const struct pol_frule *allow[4] = {0}, *deny[4] = {0};
-	const struct pol_frule *first_allow = NULL;
+	const struct pol_frule *first_allow = NULL, *ask_rule = NULL;
+	bool askable = false, unruled = false;
 	enum pol_norm nr;
 
 	access &= POL_ACC_ALL;
@@ -401,6 +415,8 @@ static size_t fs_decide(const struct pol *p, const char *relpath, unsigned acces
 			}
 		}
 	}
+	/* An explicit deny of any access decides; then an access no rule
+	 * covers (asked in ask mode); then an ask rule. */
 	for (unsigned b = 0; b < 4; b++) {
 		if (!(access & (1u << b)))
 			continue;
@@ -409,15 +425,24 @@ static size_t fs_decide(const struct pol *p, const char *relpath, unsigned acces
 			goto out;
 		}
 		if (!allow[b]) {
-			set(d, POL_DENY, NULL, 0, R_NONE);
-			goto out;
+			unruled = true;
+			continue;
 		}
 		if (!first_allow)
 			first_allow = allow[b];
+		if (allow[b]->ask && !ask_rule)
+			ask_rule = allow[b];
 	}
-	set(d, POL_ALLOW, first_allow->name, first_allow->line, R_ALLOW);
+	if (unruled) {
+		set(d, POL_DENY, NULL, 0, R_NONE);
+		askable = true;
+	} else if (ask_rule) {
+		set(d, POL_ASK, ask_rule->name, ask_rule->line, R_ASKRULE);
+	} else {
+		set(d, POL_ALLOW, first_allow->name, first_allow->line, R_ALLOW);
+	}
 out:
-	finish(p, d);
+	finish(p, d, askable);
 	if (c && c->m)
 		qsort(c->m, AGW_MIN(c->n, c->cap), sizeof(*c->m), match_cmp);
 	return c ? c->n : 0;

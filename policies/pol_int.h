@@ -167,6 +167,7 @@ struct pol_nrule {
 	char *pattern; /* as written */
 	int line;
 	uint8_t deny, kind, wild, v4;
+	uint8_t ask; /* allow rule with ask: true: a match is asked, not allowed */
 	uint8_t addr[16];
 	uint8_t prefix; /* 0..128; v4 rules hold the address mapped, prefix + 96 */
 	uint16_t *ports;
@@ -179,6 +180,7 @@ struct pol_frule {
 	char name[32];
 	int line;
 	uint8_t deny;
+	uint8_t ask; /* allow rule with ask: true */
 	unsigned access;
 	struct pol_glob g;
 };
@@ -187,6 +189,7 @@ struct pol {
 	char *file, *name, *text, *image, *user;
 	char sha[65];
 	enum pol_mode mode;
+	unsigned ask_timeout; /* seconds, POL_ASK_TIMEOUT_* */
 	char *workspace, *audit_db;
 	char **upstreams;
 	size_t nupstreams;

@@ -168,6 +168,45 @@ static bool get_seq(struct ld *ld, int32_t i, const char *what, int32_t *first)
 	return true;
 }
 
+/* true or false (YAML 1.2 core spellings). False on anything else. */
+static bool pol_get_bool(struct ld *ld, int32_t i, const char *what, bool *out)
+{
+	const struct pol_ynode *nd = ND(ld, i);
+	const char *s = pol_ystr(ld->y, nd);
+
+	if (nd->type == POL_Y_SCALAR && nd->plain) {
+		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+			*out = true;
+			return true;
+		}
+		if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+			*out = false;
+			return true;
+		}
+	}
+	ERR(ld, i, "'%s' expects true or false, got %s'%.40s'", what,
+	    nd->type == POL_Y_SCALAR ? "" : "not a value ", nd->type == POL_Y_SCALAR ? s : "");
+	return false;
+}
+
+/* A rule's ask: true|false; only allow rules may ask (a deny is never
+ * asked). Returns false on an error (reported). */
+static bool pol_rule_ask(struct ld *ld, int32_t v, int32_t k, bool deny, uint8_t *ask)
+{
+	bool b = false;
+
+	if (v < 0)
+		return true;
+	if (!pol_get_bool(ld, v, "ask", &b))
+		return false;
+	if (b && deny) {
+		ERR(ld, k, "'ask' is for allow rules: a deny rule is never asked");
+		return false;
+	}
+	*ask = b;
+	return true;
+}
+
 static char *abs_path(const char *basedir, const char *rel)
 {
 	char cwd[PATH_MAX], *joined = NULL, *out = NULL;
@@ -480,10 +519,10 @@ static const char *parse_cidr(const char *s, struct pol_nrule *r, char *msg, siz
 
 static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 {
-	static const char *const keys[] = {"host", "cidr", "ports", "http"};
+	static const char *const keys[] = {"host", "cidr", "ports", "http", "ask"};
 	struct pol *p = ld->p;
 	struct pol_nrule r = {0};
-	int32_t v[4], k[4], hostn = it;
+	int32_t v[5], k[5], hostn = it;
 	char norm[POL_HOST_MAX + 2], msg[400];
 	enum pol_wild wild = POL_W_EXACT;
 	const char *s;
@@ -520,7 +559,7 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 	} else {
 		size_t unknown = ld->unknown;
 
-		if (!map_keys(ld, it, "a network rule", keys, 4, v, k))
+		if (!map_keys(ld, it, "a network rule", keys, 5, v, k))
 			return;
 		if (v[0] >= 0 && v[1] >= 0) {
 			ERR(ld, k[1],
@@ -551,6 +590,12 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 				    "HTTP requests");
 				ok = false;
 			}
+			if (v[4] >= 0) {
+				ERR(ld, k[4],
+				    "'ask' needs a 'host' rule: only connections by name are "
+				    "asked");
+				ok = false;
+			}
 		} else {
 			hostn = v[0];
 			if (!(s = get_str(ld, v[0], "host")))
@@ -559,6 +604,9 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 		if (v[2] >= 0 && !parse_ports(ld, v[2], &r))
 			ok = false;
 		if (v[3] >= 0 && r.kind == POL_R_HOST && !parse_http(ld, v[3], &r))
+			ok = false;
+		if (v[4] >= 0 && r.kind == POL_R_HOST &&
+		    !pol_rule_ask(ld, v[4], k[4], deny, &r.ask))
 			ok = false;
 		if (!ok || ld->err)
 			goto out;
@@ -786,10 +834,10 @@ static bool parse_access(struct ld *ld, int32_t i, unsigned *acc)
 
 static void fs_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 {
-	static const char *const keys[] = {"path", "access"};
+	static const char *const keys[] = {"path", "access", "ask"};
 	struct pol *p = ld->p;
 	struct pol_frule r = {0};
-	int32_t v[2], k[2];
+	int32_t v[3], k[3];
 	const char *s, *msg;
 
 	if (p->nfr >= POL_MAX_FS_RULES) {
@@ -800,7 +848,7 @@ static void fs_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 	}
 	size_t unknown = ld->unknown;
 
-	if (!map_keys(ld, it, "a filesystem rule", keys, 2, v, k))
+	if (!map_keys(ld, it, "a filesystem rule", keys, 3, v, k))
 		return;
 	snprintf(r.name, sizeof(r.name), "filesystem.%s[%zu]", deny ? "deny" : "allow", index);
 	r.line = ND(ld, it)->line;
@@ -827,6 +875,8 @@ static void fs_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 			    "an allow rule needs 'access' (some of read, write, create, delete)");
 		s = NULL;
 	}
+	if (!pol_rule_ask(ld, v[2], k[2], deny, &r.ask))
+		s = NULL;
 	if (!s) {
 		pol_glob_free(&r.g);
 		return;
@@ -956,14 +1006,14 @@ bad:
 
 int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir, struct pol *p)
 {
-	static const char *const keys[] = {"version", "name",	    "mode", "sandbox",
-					   "network", "filesystem", "audit"};
+	static const char *const keys[] = {"version", "name",	    "mode",  "sandbox",
+					   "network", "filesystem", "audit", "ask_timeout"};
 	static const char *const skeys[] = {"vcpus", "memory", "image", "accel", "disk", "user"};
 	static const char *const accels[] = {"auto", "kvm", "tcg"};
 	static const char *const akeys[] = {"database"};
-	static const char *const modes[] = {"enforce", "audit"};
+	static const char *const modes[] = {"enforce", "audit", "ask"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[7], k[7], sv[6], sk[6], av[1], ak[1];
+	int32_t v[8], k[8], sv[6], sk[6], av[1], ak[1];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -973,7 +1023,7 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 		pol_err(e, 1, 1, "empty policy; a policy starts with 'version: 1'");
 		return -AGW_EPOLICY;
 	}
-	if (!map_keys(&ld, y->root, "the policy", keys, 7, v, k))
+	if (!map_keys(&ld, y->root, "the policy", keys, 8, v, k))
 		return -AGW_EPOLICY;
 	if (v[0] < 0)
 		pol_err(e, ND(&ld, y->root)->line, ND(&ld, y->root)->col,
@@ -991,13 +1041,18 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 			p->mode = POL_MODE_ENFORCE;
 		} else if (!strcmp(s, "audit")) {
 			p->mode = POL_MODE_AUDIT;
+		} else if (!strcmp(s, "ask")) {
+			p->mode = POL_MODE_ASK;
 		} else {
-			const char *dym = pol_did_you_mean(s, modes, 2);
+			const char *dym = pol_did_you_mean(s, modes, 3);
 
-			ERR(&ld, v[2], "unknown mode '%.40s'%s%s%s; expected 'enforce' or 'audit'",
-			    s, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+			ERR(&ld, v[2],
+			    "unknown mode '%.40s'%s%s%s; expected 'enforce', 'audit' or 'ask'", s,
+			    dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 		}
 	}
+	if (v[7] >= 0 && get_uint(&ld, v[7], "ask_timeout", 1, POL_ASK_TIMEOUT_MAX, &n))
+		p->ask_timeout = (unsigned)n;
 	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 6, sv, sk)) {
 		if (sv[0] >= 0 && get_uint(&ld, sv[0], "vcpus", 1, 64, &n))
 			p->vcpus = (unsigned)n;

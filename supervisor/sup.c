@@ -33,6 +33,7 @@
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
+#include "supervisor/appr.h"
 #include "supervisor/spill.h"
 
 #define SUP_HEALTH_MS 200
@@ -88,6 +89,16 @@ struct sup {
 	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
 	bool stopping;	       /* asked to stop: children going away now is no failure */
 	char stop_note[64];     /* why a normal stop happened ("interrupted"), or "" */
+	struct appr *appr;	/* pending approvals and their socket (NULL: none) */
+	struct sup_session_rule *session; /* rules `approve ... session` added, in order */
+	size_t nsession;
+};
+
+/* A rule added for the sandbox's life: appended to the file's policy on
+ * every (re)load, never written to the file. */
+struct sup_session_rule {
+	bool fs;
+	char *rule, *comment;
 };
 
 /* ---- helpers ---- */
@@ -280,6 +291,30 @@ static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
 static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf,
 			     size_t len);
 
+/* A child's IPC_ASK. Without an approvals server (no state dir) the ask is
+ * denied at once. Returns -AGW_EPROTO for a bad message. */
+static int sup_on_ask(struct sup *s, struct sup_child *c, const uint8_t *buf, size_t len)
+{
+	struct ipc_ask q;
+	int child = c == &s->net ? 0 : 1;
+
+	if (ipc_ask_decode(buf, len, &q))
+		return -AGW_EPROTO;
+	if ((q.kind == IPC_ASK_FS) != (child == 1))
+		return -AGW_EPROTO;
+	if (!s->appr) {
+		struct ipc_answer ans = {.id = q.id, .scope = IPC_SCOPE_TIMEOUT};
+		uint8_t out[64 + IPC_ASK_REASON_MAX];
+		size_t n;
+
+		snprintf(ans.reason, sizeof(ans.reason), "approvals unavailable");
+		if (!ipc_answer_encode(&ans, out, sizeof(out), &n))
+			ipc_send(c->fd, IPC_ASK_ANSWER, out, n, NULL, 0);
+		return 0;
+	}
+	return appr_ask(s->appr, child, &q);
+}
+
 static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct sup *s = ctx;
@@ -337,6 +372,12 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 		case IPC_POLICY_APPLIED:
 			if (sup_reload_answer(s, c, buf, len)) {
 				sup_kill_child(s, c, "sent an unexpected policy answer");
+				return;
+			}
+			break;
+		case IPC_ASK:
+			if (sup_on_ask(s, c, buf, len)) {
+				sup_kill_child(s, c, "sent a bad approval request");
 				return;
 			}
 			break;
@@ -434,7 +475,26 @@ static bool sup_fs_audit_ok(void *ctx)
 	return !f->audit_failing;
 }
 
-static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
+/* fsd's ask: an IPC_ASK to the supervisor. Paths it could not show
+ * (controls, too long) are denied at once. */
+static int sup_fs_ask(void *ctx, uint32_t id, const char *path, unsigned acc, const char *rule)
+{
+	struct sup_fsctx *f = ctx;
+	struct ipc_ask q = {.id = id, .kind = IPC_ASK_FS, .access = (uint8_t)acc};
+	uint8_t buf[IPC_ASK_SUBJECT_MAX + 64];
+	size_t len, n = strlen(path);
+
+	if (!ipc_ask_subject_ok(IPC_ASK_FS, path))
+		return -AGW_EINVAL;
+	memcpy(q.subject, path, n + 1);
+	snprintf(q.rule, sizeof(q.rule), "%s", rule ? rule : "");
+	if (ipc_ask_encode(&q, buf, sizeof(buf), &len) ||
+	    ipc_send(f->fd, IPC_ASK, buf, len, NULL, 0))
+		return -AGW_EFULL;
+	return 0;
+}
+
+static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol, struct fsd_answer *ans)
 {
 	struct sup_fsctx *f = ctx;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
@@ -450,6 +510,26 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol)
 		return -1;
 	if (type == IPC_AUDIT_STATE && len == 1) {
 		f->audit_failing = buf[0] != 1;
+		return 0;
+	}
+	if (type == IPC_ASK_ANSWER) {
+		struct ipc_answer a;
+
+		if (ipc_answer_decode(buf, len, &a))
+			return 0;
+		ans->have = true;
+		ans->id = a.id;
+		ans->allow = a.allow;
+		ans->approval = a.approval;
+		if (a.allow)
+			snprintf(ans->why, sizeof(ans->why), "approved (%s) by %s",
+				 ipc_scope_str(a.scope), a.who);
+		else if (a.scope == IPC_SCOPE_TIMEOUT)
+			snprintf(ans->why, sizeof(ans->why), "%s",
+				 a.reason[0] ? a.reason : "approval timed out");
+		else
+			snprintf(ans->why, sizeof(ans->why), "denied by %s%s%.100s", a.who,
+				 a.reason[0] ? ": " : "", a.reason);
 		return 0;
 	}
 	if (type != IPC_POLICY_UPDATE)
@@ -502,6 +582,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		fc.ctl_fd = fd;
 		fc.on_ctl = sup_fs_ctl;
 		fc.ctl_ctx = &f;
+		fc.ask = sup_fs_ask;
 		/* A workspace with a non-root owner is served as that owner; a
 		 * root-owned one by PRIV_FS_ID with three capabilities. */
 		fc.drop_to_owner = true;
@@ -597,6 +678,45 @@ static void sup_reload_outcome(struct sup *s, const char *sha, const char *reaso
 	}
 }
 
+/*
+ * The policy file with the session rules appended (the sandbox's policy):
+ * loaded as pol_load_file does. A session rule that no longer fits (the
+ * file changed shape) is dropped with a warning.
+ */
+static int sup_load_policy(struct sup *s, struct pol **out, struct pol_errors *errs)
+{
+	struct pol *p = NULL;
+	char *text = NULL, msg[300];
+	int rc = pol_load_file(s->policy_path, &p, errs);
+
+	*out = NULL;
+	if (rc || !s->nsession) {
+		*out = p;
+		return rc;
+	}
+	if (!(text = strdup(pol_text(p)))) {
+		pol_free(p);
+		return -AGW_ENOMEM;
+	}
+	pol_free(p);
+	p = NULL;
+	for (size_t i = 0; i < s->nsession; i++) {
+		char *t2 = NULL;
+
+		if (pol_text_add_rule(text, s->session[i].fs, s->session[i].rule,
+				      s->session[i].comment, &t2, msg, sizeof(msg))) {
+			log_warn("session rule %s no longer fits the policy: %s",
+				 s->session[i].rule, msg);
+			continue;
+		}
+		free(text);
+		text = t2;
+	}
+	rc = pol_load_buf(s->policy_path, text, strlen(text), s->basedir, out, errs);
+	free(text);
+	return rc;
+}
+
 int sup_reload(struct sup *s)
 {
 	struct pol_errors errs = {0};
@@ -608,7 +728,7 @@ int sup_reload(struct sup *s)
 	size_t len;
 	int rc;
 
-	rc = pol_load_file(s->policy_path, &p, &errs);
+	rc = sup_load_policy(s, &p, &errs);
 	if (rc) {
 		char detail[256];
 
@@ -756,6 +876,149 @@ static void sup_reload_overdue(struct sup *s)
 		sup_reload_outcome(s, w->sha, why);
 		w->recorded = true;
 	}
+}
+
+/* ---- approvals ---- */
+
+static int sup_appr_answer(void *ctx, int child, const struct ipc_answer *a)
+{
+	struct sup *s = ctx;
+	struct sup_child *c = child == 0 ? &s->net : &s->fs;
+	uint8_t out[64 + IPC_ASK_WHO_MAX + IPC_ASK_REASON_MAX];
+	size_t n;
+	int rc;
+
+	if (c->fd < 0)
+		return -EPIPE;
+	rc = ipc_answer_encode(a, out, sizeof(out), &n);
+	if (!rc)
+		rc = ipc_send(c->fd, IPC_ASK_ANSWER, out, n, NULL, 0);
+	return rc;
+}
+
+static void sup_appr_emit(void *ctx, const struct aud_event *ev)
+{
+	sup_emit(ctx, ev);
+}
+
+static unsigned sup_appr_timeout(void *ctx)
+{
+	struct sup *s = ctx;
+
+	return pol_ask_timeout(s->pol);
+}
+
+static bool sup_appr_allowed(void *ctx, const struct appr_item *it)
+{
+	struct sup *s = ctx;
+	struct pol_decision d;
+
+	if (it->q.kind == IPC_ASK_DNS)
+		pol_check_dns_name(s->pol, it->q.subject, &d);
+	else if (it->q.kind == IPC_ASK_CONNECT)
+		pol_check_host(s->pol, it->q.subject, it->q.port, &d);
+	else
+		pol_check_fs(s->pol, it->q.subject, it->q.access, &d);
+	return d.verdict == POL_ALLOW;
+}
+
+/* Replaces path with text, keeping its mode and owner (a temporary file
+ * beside it, renamed over it). Returns 0 or -errno. Blocks. */
+static int sup_write_policy(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 16];
+	struct stat st;
+	size_t n = strlen(text);
+	int fd, rc = 0;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s.agentgw-tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, n) != (ssize_t)n || fchmod(fd, st.st_mode & 07777) < 0 ||
+	    fchown(fd, st.st_uid, st.st_gid) < 0 || fsync(fd) < 0)
+		rc = -errno ? -errno : -EIO;
+	close(fd);
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+static int sup_appr_add_rule(void *ctx, const struct appr_item *it, bool always, const char *rule,
+			     const char *comment, char *msg, size_t cap)
+{
+	struct sup *s = ctx;
+	bool fs = it->q.kind == IPC_ASK_FS;
+	struct pol_errors errs = {0};
+	struct pol *p = NULL;
+	char *text = NULL;
+	int rc;
+
+	if (fs && !pol_workspace(s->pol)) {
+		snprintf(msg, cap, "the policy has no filesystem section");
+		return -AGW_EINVAL;
+	}
+	if (always) {
+		/* The file as it is now (it may have been edited since the
+		 * start), plus the rule; it must load as it will be read. */
+		rc = pol_load_file(s->policy_path, &p, &errs);
+		if (rc) {
+			snprintf(msg, cap,
+				 "the policy file %s does not load now (%s); fix it first",
+				 s->policy_path,
+				 errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
+			goto out;
+		}
+		rc = pol_text_add_rule(pol_text(p), fs, rule, comment, &text, msg, cap);
+		if (rc)
+			goto out;
+		rc = sup_write_policy(s->policy_path, text);
+		if (rc) {
+			snprintf(msg, cap, "cannot write %s: %s", s->policy_path, agw_strerror(rc));
+			goto out;
+		}
+		log_info("approval %u: rule %s written to %s", it->id, rule, s->policy_path);
+	} else {
+		struct sup_session_rule *v =
+		    realloc(s->session, (s->nsession + 1) * sizeof(*s->session));
+
+		if (!v) {
+			rc = -AGW_ENOMEM;
+			snprintf(msg, cap, "out of memory");
+			goto out;
+		}
+		s->session = v;
+		v[s->nsession].fs = fs;
+		v[s->nsession].rule = strdup(rule);
+		v[s->nsession].comment = strdup(comment ? comment : "");
+		if (!v[s->nsession].rule || !v[s->nsession].comment) {
+			free(v[s->nsession].rule);
+			free(v[s->nsession].comment);
+			rc = -AGW_ENOMEM;
+			snprintf(msg, cap, "out of memory");
+			goto out;
+		}
+		s->nsession++;
+	}
+	rc = sup_reload(s);
+	if (rc) {
+		if (!always) {
+			s->nsession--;
+			free(s->session[s->nsession].rule);
+			free(s->session[s->nsession].comment);
+		}
+		snprintf(msg, cap, "the policy with the new rule was not applied (%s)",
+			 agw_strerror(rc));
+	}
+out:
+	pol_errors_free(&errs);
+	pol_free(p);
+	free(text);
+	return rc;
 }
 
 /* ---- state dir ---- */
@@ -977,6 +1240,19 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	signal(SIGPIPE, SIG_IGN);
 	s->health_timer = ev_timer_add(s->loop, SUP_HEALTH_MS, sup_health_cb, s);
 	sup_state_dir(s);
+	if (s->state_dir[0]) {
+		struct appr_ops ops = {.ctx = s,
+				       .answer = sup_appr_answer,
+				       .emit = sup_appr_emit,
+				       .add_rule = sup_appr_add_rule,
+				       .allowed = sup_appr_allowed,
+				       .timeout_s = sup_appr_timeout};
+
+		rc = appr_new(s->loop, s->state_dir, s->name, &ops, &s->appr);
+		if (rc)
+			log_warn("approvals socket in %s: %s; asked actions are denied",
+				 s->state_dir, agw_strerror(rc));
+	}
 	log_info("gateway %s on %s: %s, dns :%u, proxy :%u%s, policy %s (%.12s)", s->name, s->iface,
 		 inet_ntoa(s->gw_addr), s->dns_port, s->proxy_port, s->fs.pid > 0 ? ", 9p" : "",
 		 pol_name(s->pol), pol_sha256(s->pol));
@@ -1121,6 +1397,8 @@ void sup_free(struct sup *s)
 	if (!s)
 		return;
 	s->stopping = true;
+	appr_free(s->appr); /* pending asks are denied while the children listen */
+	s->appr = NULL;
 	if (s->loop) {
 		sup_reap_child(s, &s->net);
 		sup_reap_child(s, &s->fs);
@@ -1169,6 +1447,11 @@ void sup_free(struct sup *s)
 		ev_free(s->loop);
 	}
 	pol_free(s->pol);
+	for (size_t i = 0; i < s->nsession; i++) {
+		free(s->session[i].rule);
+		free(s->session[i].comment);
+	}
+	free(s->session);
 	free(s->ev_buf);
 	free(s);
 }

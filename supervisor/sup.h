@@ -9,7 +9,9 @@
  * the audit path fails (they then deny new actions), re-reads the policy on
  * SIGHUP, and tears everything down on SIGINT/SIGTERM or a child's death.
  * Its state directory /run/agentgw/<name>/ holds `pid` and `policy` (the
- * policy file's absolute path) for `agentgw policy reload <name>`.
+ * policy file's absolute path) for `agentgw policy reload <name>`, and
+ * approvals.sock, where `agentgw approvals|approve|deny` answer the
+ * actions the children hold for a person (supervisor/appr.h).
  *
  * Usage: sup_new() (blocks briefly: netlink, SQLite open), then sup_run()
  * (blocks until stopped; callers such as `up` may add their own fds and

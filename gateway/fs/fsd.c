@@ -50,7 +50,21 @@ struct fsd {
 	bool have_allow;
 	uint8_t *rx;
 	int rc;
+	uint32_t ask_next;
 };
+
+/* p9_ask_fn: ids are the fs child's own, unique among its open asks. */
+static int fsd_ask(void *ctx, uint32_t *id, const char *path, unsigned acc, const char *rule)
+{
+	struct fsd *d = ctx;
+
+	if (!d->cfg->ask)
+		return -AGW_EINVAL;
+	if (++d->ask_next == 0)
+		d->ask_next = 1;
+	*id = d->ask_next;
+	return d->cfg->ask(d->cfg->ctl_ctx, *id, path, acc, rule);
+}
 
 static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -352,15 +366,34 @@ static void stop_signal(struct ev_loop *loop, int signo, void *ctx)
 	ev_stop(loop);
 }
 
+static int conn_flush(struct fsd_conn *fc);
+
+/* A person answered: the connection holding that request goes on. */
+static void fsd_deliver(struct fsd *d, const struct fsd_answer *a)
+{
+	for (struct fsd_conn *fc = d->live; fc; fc = fc->next) {
+		int rc = p9_conn_answer(fc->p9, a->id, a->allow, a->approval, a->why);
+
+		if (rc == 0)
+			continue;
+		if (rc < 0 || conn_flush(fc) < 0)
+			conn_close(fc);
+		return;
+	}
+}
+
 static void ctl_event(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct fsd *d = ctx;
 	const struct pol *np = NULL;
+	struct fsd_answer ans = {0};
 
-	if (d->cfg->on_ctl(d->cfg->ctl_ctx, fd, &np) < 0) {
+	if (d->cfg->on_ctl(d->cfg->ctl_ctx, fd, &np, &ans) < 0) {
 		ev_stop(loop);
 		return;
 	}
+	if (ans.have)
+		fsd_deliver(d, &ans);
 	if (np) {
 		p9_srv_set_policy(d->srv, np);
 		log_info("fs: policy replaced");
@@ -417,6 +450,8 @@ int fsd_run(const struct fsd_config *c)
 	sc.owner_uid = c->owner_uid == (uid_t)-1 ? st.st_uid : c->owner_uid;
 	sc.owner_gid = c->owner_gid == (gid_t)-1 ? st.st_gid : c->owner_gid;
 	sc.max_msize = c->max_msize;
+	sc.ask = c->ask ? fsd_ask : NULL;
+	sc.ask_ctx = &d;
 	rc = p9_srv_new(&sc, &d.srv);
 	if (rc < 0)
 		goto out;

@@ -9,12 +9,22 @@
 #ifndef AGW_FSD_H
 #define AGW_FSD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "gateway/fs/p9_srv.h"
 
 struct pol;
+
+/* A person's answer to an fsd ask, filled by on_ctl (have set). */
+struct fsd_answer {
+	bool have;
+	uint32_t id;
+	bool allow;
+	uint32_t approval;
+	char why[512];
+};
 
 struct fsd_config {
 	/* Where to listen: a bound, listening TCP socket (made non-blocking by
@@ -52,8 +62,12 @@ struct fsd_config {
 	 * (e.g. EOF), 0 to go on; setting *newpol swaps the policy (the caller
 	 * keeps ownership of both policies). */
 	int ctl_fd;
-	int (*on_ctl)(void *ctx, int fd, const struct pol **newpol);
+	int (*on_ctl)(void *ctx, int fd, const struct pol **newpol, struct fsd_answer *ans);
 	void *ctl_ctx;
+	/* Optional, called with ctl_ctx: ask a person about path/acc (policy
+	 * verdict ask) under id; 0 when the question went out. on_ctl hands
+	 * the answer back in *ans. Without it asks are denied. */
+	int (*ask)(void *ctx, uint32_t id, const char *path, unsigned acc, const char *rule);
 	/* Optional: called once listening, with the bound "ADDR:PORT". */
 	void (*on_ready)(void *ctx, const char *addr);
 	void *ready_ctx;

@@ -16,9 +16,26 @@
 #include "gateway/fs/p9_srv.h"
 #include "policies/pol.h"
 
+#define IPC_GRANT_WHY_MAX 160
+
 #define P9_FID_BUCKETS 4096u
 #define P9_PATH_MAX 4096u
 #define P9_NAME_MAX 255u
+/* A handler's return when the operation waits for a person (not an errno):
+ * the request is held (p9_srv.c) and dispatched again once approved. */
+#define P9_EASK 100000
+#define P9_HELD_MAX 16 /* requests one connection may hold */
+
+/* A request held for a person. */
+struct p9_held {
+	uint32_t id;
+	uint16_t tag;
+	char op[16];
+	char *path; /* shown form */
+	unsigned acc;
+	uint8_t *msg;
+	size_t len;
+};
 
 struct p9_fid {
 	uint32_t num;
@@ -45,6 +62,8 @@ struct p9_srv {
 	gid_t owner_gid;
 	uint32_t max_msize;
 	unsigned max_fids;
+	p9_ask_fn *ask;
+	void *ask_ctx;
 	bool emit_broken; /* last emit failed: deny until one succeeds */
 	uint64_t q_bytes, q_files; /* workspace usage (p9_quota.c) */
 	struct p9_conn *conns;
@@ -64,7 +83,19 @@ struct p9_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	uint8_t *scratch; /* msize bytes: read data, readdir entries */
+	struct p9_held held[P9_HELD_MAX];
+	unsigned nheld;
+	/* p9_check's question when it returned P9_EASK */
+	char ask_op[16], ask_rule[48];
+	char *ask_path;
+	unsigned ask_acc;
+	/* While a held request runs again: what the person approved. */
+	const struct p9_held *grant;
+	char grant_rule[32], grant_why[IPC_GRANT_WHY_MAX];
 };
+
+/* Tflush of a held request: drop it (no reply to it). */
+void p9_held_flush(struct p9_conn *c, uint16_t oldtag);
 
 /* fids (p9_srv.c) */
 struct p9_fid *p9_fid_get(struct p9_conn *c, uint32_t num);

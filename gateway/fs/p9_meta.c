@@ -410,6 +410,9 @@ int p9_op_remove(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	if (!f)
 		return EBADF;
 	err = remove_path(c, f->path, -1);
+	/* Held for a person: the fid stays until the answer. */
+	if (err == P9_EASK)
+		return err;
 	p9_fid_clunk(c, m->u.fid.fid); /* Tremove clunks even when it fails */
 	r->type = P9_RREMOVE;
 	return err;

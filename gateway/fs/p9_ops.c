@@ -438,7 +438,10 @@ int p9_op_dispatch(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
 	case P9_TATTACH:
 		return op_attach(c, m, r);
 	case P9_TFLUSH:
-		r->type = P9_RFLUSH; /* requests are answered in order, never pending */
+		/* Requests are answered in order, except those held for a
+		 * person: a flushed one is dropped unanswered. */
+		p9_held_flush(c, m->u.flush.oldtag);
+		r->type = P9_RFLUSH;
 		return 0;
 	case P9_TWALK:
 		return op_walk(c, m, r);

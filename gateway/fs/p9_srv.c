@@ -52,6 +52,8 @@ int p9_srv_new(const struct p9_srv_config *cfg, struct p9_srv **out)
 	s->max_msize = cfg->max_msize ? cfg->max_msize : P9_MSIZE_MAX;
 	s->max_msize = AGW_MAX(AGW_MIN(s->max_msize, P9_MSIZE_MAX), P9_MSIZE_MIN);
 	s->max_fids = cfg->max_fids ? cfg->max_fids : P9_FIDS_DEFAULT;
+	s->ask = cfg->ask;
+	s->ask_ctx = cfg->ask_ctx;
 	p9_quota_init(s);
 	*out = s;
 	return 0;
@@ -178,7 +180,24 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 	/* The access asked for, so a denial says what would have to be allowed. */
 	snprintf(detail, sizeof(detail), "{\"access\":\"%s\"}",
 		 pol_access_str(acc, words, sizeof(words)));
-	if (d->verdict == POL_DENY) {
+	if (d->verdict == POL_ASK && c->grant && !strcmp(c->grant->path, shown) &&
+	    (acc & ~c->grant->acc) == 0) {
+		/* The held request again: a person approved this. */
+		d->verdict = POL_ALLOW;
+		snprintf(d->rule, sizeof(d->rule), "%s", c->grant_rule);
+		d->line = 0;
+		d->reason = c->grant_why;
+	} else if (d->verdict == POL_ASK && c->srv->ask) {
+		free(c->ask_path);
+		c->ask_path = strdup(shown);
+		if (!c->ask_path)
+			return ENOMEM;
+		snprintf(c->ask_op, sizeof(c->ask_op), "%s", op);
+		snprintf(c->ask_rule, sizeof(c->ask_rule), "%s", d->rule);
+		c->ask_acc = acc;
+		return P9_EASK;
+	}
+	if (!pol_permits(d)) {
 		c->srv->st.denials++;
 		p9_emit(c, op, shown, "deny", d->rule, d->reason, -1, -1, -1, detail);
 		return EACCES;
@@ -202,7 +221,7 @@ int p9_check_nlink(struct p9_conn *c, const char *op, const char *path, const st
 	pol_check_fs_linked_write(c->srv->pol, (unsigned long)st->st_nlink, &d);
 	snprintf(detail, sizeof(detail), "{\"access\":\"write\",\"nlink\":%lu}",
 		 (unsigned long)st->st_nlink);
-	if (d.verdict == POL_DENY) {
+	if (!pol_permits(&d)) {
 		c->srv->st.denials++;
 		p9_emit(c, op, p9_shown(path), "deny", d.rule, d.reason, -1, -1, -1, detail);
 		return EACCES;
@@ -237,7 +256,7 @@ int p9_check_move(struct p9_conn *c, const char *op, const struct pol_fs_move *m
 
 	memset(d, 0, sizeof(*d));
 	pol_check_fs_move(c->srv->pol, mv, d, steps, &bad);
-	if (d->verdict != POL_DENY) {
+	if (pol_permits(d)) {
 		if (!srv_sink_ok(c->srv))
 			return p9_gate(c, op, p9_shown(mv->from), d, NULL);
 		return 0;
@@ -419,6 +438,11 @@ void p9_conn_free(struct p9_conn *c)
 		c->srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	for (unsigned i = 0; i < c->nheld; i++) {
+		free(c->held[i].path);
+		free(c->held[i].msg);
+	}
+	free(c->ask_path);
 	free(c->in);
 	free(c->out);
 	free(c->scratch);
@@ -488,6 +512,99 @@ static int conn_proto_error(struct p9_conn *c, const char *what, uint8_t type)
 	return -AGW_EPROTO;
 }
 
+static void conn_held_drop(struct p9_conn *c, unsigned i)
+{
+	free(c->held[i].path);
+	free(c->held[i].msg);
+	memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
+	c->nheld--;
+}
+
+void p9_held_flush(struct p9_conn *c, uint16_t oldtag)
+{
+	for (unsigned i = 0; i < c->nheld; i++)
+		if (c->held[i].tag == oldtag) {
+			conn_held_drop(c, i);
+			return;
+		}
+}
+
+/* p9_check said ask: hold the request (its bytes) and ask. */
+static int conn_hold(struct p9_conn *c, uint16_t tag, const uint8_t *buf, size_t len)
+{
+	struct p9_held *h;
+	char words[40], detail[64];
+	uint32_t id = 0;
+
+	snprintf(detail, sizeof(detail), "{\"access\":\"%s\"}",
+		 pol_access_str(c->ask_acc, words, sizeof(words)));
+	if (c->nheld >= P9_HELD_MAX || !c->ask_path ||
+	    c->srv->ask(c->srv->ask_ctx, &id, c->ask_path, c->ask_acc, c->ask_rule) < 0) {
+		c->srv->st.denials++;
+		p9_emit(c, c->ask_op, c->ask_path ? c->ask_path : "", "deny",
+			c->ask_rule[0] ? c->ask_rule : NULL,
+			c->nheld >= P9_HELD_MAX ? "too many operations wait for approval"
+						: "approvals unavailable",
+			-1, -1, -1, detail);
+		return conn_lerror(c, tag, EACCES);
+	}
+	h = &c->held[c->nheld];
+	memset(h, 0, sizeof(*h));
+	h->msg = malloc(len);
+	if (!h->msg)
+		return conn_lerror(c, tag, ENOMEM);
+	memcpy(h->msg, buf, len);
+	h->len = len;
+	h->id = id;
+	h->tag = tag;
+	h->acc = c->ask_acc;
+	h->path = c->ask_path;
+	c->ask_path = NULL;
+	snprintf(h->op, sizeof(h->op), "%s", c->ask_op);
+	c->nheld++;
+	return 0;
+}
+
+static int conn_one(struct p9_conn *c, const uint8_t *buf, size_t len);
+
+int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval, const char *why)
+{
+	struct p9_held h;
+	char words[40], detail[64], rule[32];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nheld && c->held[i].id != id; i++)
+		;
+	if (i == c->nheld)
+		return 0;
+	h = c->held[i];
+	memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
+	c->nheld--;
+	snprintf(rule, sizeof(rule), "approval:%u", approval);
+	if (allow) {
+		c->grant = &h;
+		snprintf(c->grant_rule, sizeof(c->grant_rule), "%s", rule);
+		snprintf(c->grant_why, sizeof(c->grant_why), "%s", why ? why : "approved");
+		rc = conn_one(c, h.msg, h.len);
+		c->grant = NULL;
+	} else {
+		snprintf(detail, sizeof(detail), "{\"access\":\"%s\"}",
+			 pol_access_str(h.acc, words, sizeof(words)));
+		c->srv->st.denials++;
+		p9_emit(c, h.op, h.path, "deny", rule, why, -1, -1, -1, detail);
+		rc = conn_lerror(c, h.tag, EACCES);
+	}
+	free(h.path);
+	free(h.msg);
+	return rc < 0 ? rc : 1;
+}
+
+unsigned p9_conn_held(const struct p9_conn *c)
+{
+	return c->nheld;
+}
+
 static int conn_one(struct p9_conn *c, const uint8_t *buf, size_t len)
 {
 	struct p9_msg m, r;
@@ -506,6 +623,8 @@ static int conn_one(struct p9_conn *c, const uint8_t *buf, size_t len)
 		conn_reset(c);
 	memset(&r, 0, sizeof(r));
 	rc = p9_op_dispatch(c, &m, &r);
+	if (rc == P9_EASK)
+		return conn_hold(c, m.tag, buf, len);
 	if (rc < 0)
 		return conn_proto_error(c, agw_strerror(rc), m.type);
 	if (rc > 0)

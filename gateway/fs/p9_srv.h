@@ -43,6 +43,16 @@ typedef int p9_emit_fn(void *ctx, const struct aud_event *ev);
  */
 typedef bool p9_audit_ok_fn(void *ctx);
 
+/*
+ * Optional: ask a person about an operation whose verdict is POL_ASK (path
+ * workspace-relative as shown in the audit, acc the POL_ACC_* bits, rule
+ * the ask: true rule or ""). Set *id to an id unique among the open asks
+ * and return 0 when the question went out: the request is then held (the
+ * connection goes on with other requests) until p9_conn_answer. A negative
+ * return denies the operation at once. Without it an ask is a deny.
+ */
+typedef int p9_ask_fn(void *ctx, uint32_t *id, const char *path, unsigned acc, const char *rule);
+
 struct p9_srv_config {
 	int root_fd;	       /* O_PATH|O_DIRECTORY fd of the workspace; borrowed */
 	const struct pol *pol; /* borrowed; see p9_srv_set_policy */
@@ -54,6 +64,8 @@ struct p9_srv_config {
 	gid_t owner_gid;
 	uint32_t max_msize; /* 0: P9_MSIZE_MAX; clamped to [P9_MSIZE_MIN, P9_MSIZE_MAX] */
 	unsigned max_fids;  /* per connection; 0: P9_FIDS_DEFAULT */
+	p9_ask_fn *ask;	    /* may be NULL */
+	void *ask_ctx;
 };
 
 /* Counters for tests and logs. */
@@ -95,6 +107,17 @@ int p9_conn_input(struct p9_conn *c, const uint8_t *buf, size_t len);
 int p9_conn_process(struct p9_conn *c);
 /* Bytes the connection can take now; 0 while replies are backed up. */
 size_t p9_conn_room(const struct p9_conn *c);
+/*
+ * The answer to an ask of c's (p9_ask_fn): allowed, the held request runs
+ * again and goes ahead as far as that path and access go, its rows under
+ * rule approval:<approval> with reason why; denied, it fails with EACCES
+ * and a deny row (rule approval:<approval>, reason why). Returns 1 when c
+ * held that id (replies may be queued: flush them), 0 when not (a flushed
+ * or unknown id), or a negative code when the connection must close.
+ */
+int p9_conn_answer(struct p9_conn *c, uint32_t id, bool allow, uint32_t approval, const char *why);
+/* Requests c holds for a person. */
+unsigned p9_conn_held(const struct p9_conn *c);
 /* Queued reply bytes (pointer valid until the next call on c). */
 const uint8_t *p9_conn_output(const struct p9_conn *c, size_t *len);
 /* Mark n queued bytes as sent. */

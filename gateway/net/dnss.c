@@ -28,6 +28,7 @@
 #include "dnsb.h"
 #include "hostaddr.h"
 #include "log.h"
+#include "ipc.h"
 #include "res.h"
 
 #define DNSS_UDP_BUF 4096
@@ -57,6 +58,9 @@ struct dnss_q {
 	struct res_req *req;
 	struct netd_pol *pol;
 	struct pol_decision dec;
+	struct netd_waiter *ask; /* waiting for a person (POL_ASK) */
+	uint64_t hold_timer;	 /* ... for at most DNSS_ASK_HOLD_MS */
+	char why[IPC_ASK_REASON_MAX + 96];
 	struct dnss_q *next, *prev;
 };
 
@@ -344,6 +348,9 @@ static void dnss_q_free(struct dnss_q *dq)
 
 	if (dq->req)
 		res_cancel(dq->req);
+	netd_ask_cancel(d->n, dq->ask);
+	if (dq->hold_timer)
+		ev_timer_del(d->n->loop, dq->hold_timer);
 	if (dq->prev)
 		dq->prev->next = dq->next;
 	else if (d->qs == dq)
@@ -499,13 +506,82 @@ static void dnss_refuse(struct dnss_q *dq, int rcode, const char *decision, cons
 	dnss_reply(dq, rcode, NULL, 0);
 }
 
+/* Resolves an allowed query upstream; dnss_res_cb finishes it. Returns
+ * false when it was answered (and must be freed) here. */
+static bool dnss_lookup(struct dnss_q *dq)
+{
+	struct dnss *d = dq->d;
+	int family = dq->q.qtype == DNS_T_A ? AF_INET : AF_INET6;
+
+	if (!d->n->audit_ok) {
+		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "audit unavailable");
+		return false;
+	}
+	if (d->nq > DNSS_MAX_PENDING ||
+	    !(dq->req = res_lookup(d->n->res, dq->q.name, family, dnss_res_cb, dq))) {
+		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
+		return false;
+	}
+	return true;
+}
+
+static void dnss_approved(struct dnss_q *dq, const struct ipc_answer *a)
+{
+	snprintf(dq->dec.rule, sizeof(dq->dec.rule), "approval:%u", a->approval);
+	dq->dec.line = 0;
+	dq->dec.verdict = POL_ALLOW;
+	snprintf(dq->why, sizeof(dq->why), "approved (%s) by %s", ipc_scope_str(a->scope), a->who);
+	dq->dec.reason = dq->why;
+}
+
+/* A person answered while the query was held. */
+static void dnss_ask_cb(void *ctx, const struct ipc_answer *a)
+{
+	struct dnss_q *dq = ctx;
+
+	dq->ask = NULL;
+	ev_timer_del(dq->d->n->loop, dq->hold_timer);
+	dq->hold_timer = 0;
+	if (a->allow) {
+		dnss_approved(dq, a);
+		if (dnss_lookup(dq))
+			return;
+	} else {
+		snprintf(dq->dec.rule, sizeof(dq->dec.rule), "approval:%u", a->approval);
+		dq->dec.verdict = POL_DENY;
+		if (a->scope == IPC_SCOPE_TIMEOUT)
+			snprintf(dq->why, sizeof(dq->why), "%s",
+				 a->reason[0] ? a->reason : "approval timed out");
+		else
+			snprintf(dq->why, sizeof(dq->why), "denied by %s%s%s", a->who,
+				 a->reason[0] ? ": " : "", a->reason);
+		dq->d->n->stats[NETD_ST_DNS_DENIED]++;
+		dnss_refuse(dq, DNS_RC_NXDOMAIN, "deny", dq->why);
+	}
+	dnss_q_free(dq);
+}
+
+/* Held past what a resolver waits for (5 s): SERVFAIL now; the ask stays
+ * open, and an approval lets the client's retry through (netd grants). */
+static void dnss_hold_cb(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct dnss_q *dq = ctx;
+
+	(void)loop;
+	(void)id;
+	dq->hold_timer = 0;
+	dq->dec.verdict = POL_DENY;
+	dnss_refuse(dq, DNS_RC_SERVFAIL, "deny",
+		    "waiting for approval: answered SERVFAIL; a retry after approval is allowed");
+	dnss_q_free(dq);
+}
+
 static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 			const struct sockaddr_storage *peer, socklen_t plen, struct dnss_tcp *tc)
 {
 	struct dnss_q *dq;
 	uint8_t out[64];
 	size_t olen;
-	int family;
 
 	d->n->stats[NETD_ST_DNS_QUERIES]++;
 	dq = calloc(1, sizeof(*dq));
@@ -554,21 +630,37 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 		dnss_refuse(dq, DNS_RC_REFUSED, "deny", "query type not allowed");
 		goto done;
 	}
+	if (dq->dec.verdict == POL_ASK) {
+		struct ipc_answer a;
+
+		if (netd_ask_grant_take(d->n, IPC_ASK_DNS, dq->q.name, 0, &a) == 0) {
+			dnss_approved(dq, &a);
+		} else if (d->nq > DNSS_MAX_PENDING) {
+			dq->dec.verdict = POL_DENY;
+			dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
+			goto done;
+		} else {
+			dq->ask = netd_ask_start(d->n, IPC_ASK_DNS, dq->q.name, 0, dq->dec.rule,
+						 dnss_ask_cb, dq);
+			dq->hold_timer =
+			    dq->ask ? ev_timer_add(d->n->loop, DNSS_ASK_HOLD_MS, dnss_hold_cb, dq)
+				    : 0;
+			if (!dq->hold_timer) {
+				dq->dec.verdict = POL_DENY;
+				d->n->stats[NETD_ST_DNS_DENIED]++;
+				dnss_refuse(dq, DNS_RC_SERVFAIL, "deny", "approvals unavailable");
+				goto done;
+			}
+			return; /* dnss_ask_cb or dnss_hold_cb finishes it */
+		}
+	}
 	if (!pol_permits(&dq->dec)) {
 		d->n->stats[NETD_ST_DNS_DENIED]++;
 		dnss_refuse(dq, DNS_RC_NXDOMAIN, "deny", dq->dec.reason);
 		goto done;
 	}
-	if (!d->n->audit_ok) {
-		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "audit unavailable");
+	if (!dnss_lookup(dq))
 		goto done;
-	}
-	family = dq->q.qtype == DNS_T_A ? AF_INET : AF_INET6;
-	if (d->nq > DNSS_MAX_PENDING ||
-	    !(dq->req = res_lookup(d->n->res, dq->q.name, family, dnss_res_cb, dq))) {
-		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
-		goto done;
-	}
 	return; /* dnss_res_cb finishes it */
 done:
 	dnss_q_free(dq);

@@ -271,6 +271,10 @@ static void netd_ipc_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx
 		case IPC_POLICY_UPDATE:
 			netd_policy_update(n, buf, len);
 			break;
+		case IPC_ASK_ANSWER:
+			if (netd_ask_answer(n, buf, len))
+				log_error("bad approval answer from the supervisor");
+			break;
 		default:
 			log_warn("unexpected %s message from the supervisor", ipc_type_str(type));
 			break;
@@ -387,6 +391,7 @@ int netd_run(const struct netd_config *c)
 out:
 	prx_free(n.prx);
 	dnss_free(n.dnss);
+	netd_ask_free_all(&n);
 	if (drops.nl) {
 		netd_drop_summary(&drops);
 		ev_del_fd(n.loop, nlog_fd(drops.nl));

@@ -54,6 +54,9 @@ enum netd_stat {
 	NETD_ST_LAST
 };
 
+struct netd_ask;
+struct netd_grant;
+
 struct netd {
 	struct ev_loop *loop;
 	struct netd_pol *pol;
@@ -66,6 +69,9 @@ struct netd {
 	struct hostaddr *hostaddr; /* the gateway's own addresses (NULL: unknown) */
 	void *nlog;		   /* the NFLOG reader, when there is one */
 	uint64_t stats[NETD_ST_LAST];
+	struct netd_ask *asks; /* open asks to the supervisor (netd_ask.c) */
+	uint32_t ask_next;
+	struct netd_grant *grants; /* approvals that outlived their waiters */
 };
 
 /*
@@ -91,6 +97,37 @@ int netd_audit_action(struct netd *n, struct aud_event *ev);
 /* Records an event for something that already happened (close, drop).
  * Returns 0 or -AGW_EFULL; nothing to deny. */
 int netd_audit(struct netd *n, const struct aud_event *ev);
+
+/*
+ * Asking a person (netd_ask.c). An action whose verdict is POL_ASK is held
+ * and netd_ask_start sends the supervisor an IPC_ASK, or joins the open ask
+ * for the same kind, subject and port (a retry, A and AAAA of one name), so
+ * a person sees it once. cb is called exactly once with the answer, unless
+ * the waiter is cancelled first; it may cancel nothing and start nothing
+ * during the call. Returns the waiter, or NULL (no memory, the supervisor
+ * cannot be told): the caller denies at once. Never blocks.
+ */
+struct ipc_answer;
+struct netd_waiter;
+typedef void netd_ask_cb(void *ctx, const struct ipc_answer *a);
+struct netd_waiter *netd_ask_start(struct netd *n, unsigned kind, const char *subject,
+				   uint16_t port, const char *rule, netd_ask_cb *cb, void *ctx);
+/* Forget a waiter (its action went away); the ask stays open in the
+ * supervisor. NULL-safe. */
+void netd_ask_cancel(struct netd *n, struct netd_waiter *w);
+/* The supervisor's IPC_ASK_ANSWER. Returns 0 or -AGW_EPROTO (bad message;
+ * an unknown id is ignored: its waiters are gone). An allowing answer whose
+ * waiters all went away (a DNS query answered SERVFAIL while it waited)
+ * becomes a grant: the same kind and subject are allowed once more within
+ * NETD_GRANT_MS (the client's retry). */
+#define NETD_GRANT_MS 30000
+int netd_ask_answer(struct netd *n, const uint8_t *buf, size_t len);
+/* Takes a grant for kind/subject/port if one is there: 0 and *a (the
+ * approval that gave it), or -AGW_ENOTFOUND. */
+int netd_ask_grant_take(struct netd *n, unsigned kind, const char *subject, uint16_t port,
+			struct ipc_answer *a);
+/* Drops every ask and grant (at exit; waiters are not called). */
+void netd_ask_free_all(struct netd *n);
 
 /* An aud_event with counts unset (-1) and the wall-clock time. */
 void netd_event_init(struct aud_event *ev, const char *kind, const char *op);

@@ -46,8 +46,8 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-static const char *const prx_state_names[] = {"peek",  "resolve", "connect",
-					      "relay", "drain",	  "dead"};
+static const char *const prx_state_names[] = {"peek",  "ask",	"resolve", "connect",
+					      "relay", "drain", "dead"};
 
 static bool prx_dial_next(struct prx_sess *s);
 static int prx_audit_connect(struct prx_sess *s, const char *decision, const char *reason);
@@ -59,11 +59,15 @@ static void prx_guard_advance(struct prx_sess *s);
 
 static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx);
 
-static int64_t prx_state_ms(enum prx_state st)
+static int64_t prx_state_ms(const struct prx_sess *s, enum prx_state st)
 {
 	switch (st) {
 	case PRX_PEEK:
 		return PRX_PEEK_MS;
+	case PRX_ASK:
+		/* The supervisor answers at ask_timeout; this only guards
+		 * against an answer that never comes. */
+		return (int64_t)pol_ask_timeout(s->pol->p) * 1000 + PRX_ASK_SLACK_MS;
 	case PRX_RESOLVE:
 		return PRX_RESOLVE_MS;
 	case PRX_CONNECT:
@@ -125,6 +129,8 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 			res_cancel(s->req);
 			s->req = NULL;
 		}
+		netd_ask_cancel(px->n, s->ask);
+		s->ask = NULL;
 		prx_close_fd(s, &s->cli);
 		prx_close_fd(s, &s->up);
 		if (!s->decided) {
@@ -148,7 +154,7 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 		px->dead = s;
 		return;
 	}
-	ms = prx_state_ms(st);
+	ms = prx_state_ms(s, st);
 	s->timer = ev_timer_add(px->n->loop, ms, prx_timer_cb, s);
 	if (!s->timer)
 		prx_set_state(s, PRX_DEAD, "out of memory");
@@ -187,6 +193,10 @@ static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 		break;
 	case PRX_RESOLVE:
 		prx_kill(s, "resolve timeout");
+		break;
+	case PRX_ASK:
+		s->dec.verdict = POL_DENY;
+		prx_deny(s, "approval timed out");
 		break;
 	case PRX_CONNECT:
 		prx_kill(s, "connect timeout");
@@ -604,6 +614,56 @@ void prx_deny(struct prx_sess *s, const char *reason)
 		prx_kill(s, reason);
 }
 
+/* The person's answer for a connection held in PRX_ASK. */
+static void prx_ask_cb(void *ctx, const struct ipc_answer *a)
+{
+	struct prx_sess *s = ctx;
+
+	s->ask = NULL;
+	if (s->state != PRX_ASK)
+		return;
+	snprintf(s->dec.rule, sizeof(s->dec.rule), "approval:%u", a->approval);
+	s->dec.line = 0;
+	if (!a->allow) {
+		s->dec.verdict = POL_DENY;
+		if (a->scope == IPC_SCOPE_TIMEOUT)
+			snprintf(s->denied_why, sizeof(s->denied_why), "%s",
+				 a->reason[0] ? a->reason : "approval timed out");
+		else
+			snprintf(s->denied_why, sizeof(s->denied_why), "denied by %s%s%s", a->who,
+				 a->reason[0] ? ": " : "", a->reason);
+		prx_deny(s, s->denied_why);
+		return;
+	}
+	s->approval = a->approval;
+	snprintf(s->approved_why, sizeof(s->approved_why), "approved (%s) by %s",
+		 ipc_scope_str(a->scope), a->who);
+	s->dec.verdict = POL_ALLOW;
+	s->dec.reason = s->approved_why;
+	prx_resolve(s);
+}
+
+/* Holds the connection for a person: nothing is dialed, the client's bytes
+ * stay in its buffer. */
+static void prx_ask(struct prx_sess *s)
+{
+	struct netd *n = s->px->n;
+
+	if (!n->audit_ok) {
+		s->dec.verdict = POL_DENY;
+		prx_deny(s, "audit unavailable");
+		return;
+	}
+	s->ask = netd_ask_start(n, IPC_ASK_CONNECT, s->name, s->port, s->dec.rule, prx_ask_cb, s);
+	if (!s->ask) {
+		s->dec.verdict = POL_DENY;
+		prx_deny(s, "approvals unavailable");
+		return;
+	}
+	ev_mod_fd(n->loop, s->cli.fd, 0);
+	prx_set_state(s, PRX_ASK, "waiting for approval");
+}
+
 void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 		     const struct http_req *r)
 {
@@ -617,6 +677,10 @@ void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 		prx_judge_http(s, r, &s->dec);
 	else
 		pol_check_host(s->pol->p, s->name, s->port, &s->dec);
+	if (s->dec.verdict == POL_ASK) {
+		prx_ask(s);
+		return;
+	}
 	if (!pol_permits(&s->dec)) {
 		if (r)
 			prx_audit_http(s, r, &s->dec, "deny", s->dec.reason);

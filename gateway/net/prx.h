@@ -6,7 +6,9 @@
  * decides with the policy, and relays to the address the gateway itself
  * resolved for the name (never the one the agent chose). Without a name the
  * original destination must be bound to an allowed name by the sandbox's
- * DNS answers, or allowed by a cidr rule. Special-purpose addresses are
+ * DNS answers, or allowed by a cidr rule. A name the policy asks about
+ * (verdict ask) holds the connection, nothing dialed, until a person
+ * answers (netd_ask_start) or the supervisor's ask_timeout denies it. Special-purpose addresses are
  * refused unless a cidr rule allows them. Plain HTTP is judged request by
  * request on keep-alive connections; a denied request gets a 403 naming
  * the rule, sent as soon as the responses to the earlier requests are
@@ -29,6 +31,7 @@
 #define PRX_IDLE_MS 300000
 #define PRX_DRAIN_MS 5000
 #define PRX_EMFILE_PAUSE_MS 200
+#define PRX_ASK_SLACK_MS 5000 /* past ask_timeout: the supervisor did not answer */
 
 struct prx;
 

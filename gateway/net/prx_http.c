@@ -225,6 +225,14 @@ void prx_http_advance(struct prx_sess *s)
 			return;
 		}
 		prx_judge_http(s, &r, &d);
+		if (d.verdict == POL_ASK && s->approval) {
+			/* A person approved this connection: its requests to
+			 * the same host go ahead under that approval. */
+			d.verdict = POL_ALLOW;
+			snprintf(d.rule, sizeof(d.rule), "approval:%u", s->approval);
+			d.line = 0;
+			d.reason = s->approved_why;
+		}
 		if (!pol_permits(&d)) {
 			prx_audit_http(s, &r, &d, "deny", d.reason);
 			prx_reply_403(s, d.rule, d.reason ? d.reason : "denied");

@@ -15,11 +15,14 @@
 #include <sys/socket.h>
 
 #include "http.h"
+#include "ipc.h"
 #include "prx.h"
 #include "res.h"
 #include "sni.h"
 
-enum prx_state { PRX_PEEK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
+/* PRX_ASK: the name is decided "ask"; the connection (nothing dialed yet,
+ * the client's first bytes buffered) waits for a person. */
+enum prx_state { PRX_PEEK, PRX_ASK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
 
 /* Client side in HTTP mode: next is a head, a body, the wait for the
  * response to an Upgrade request (bytes held), or raw after a 101. */
@@ -77,6 +80,10 @@ struct prx_sess {
 	size_t naddrs, next_addr;
 	int family;
 	struct pol_decision dec;
+	struct netd_waiter *ask; /* PRX_ASK: our place in the open ask */
+	uint32_t approval;	 /* a person approved this connection (approval id), or 0 */
+	char approved_why[128];	 /* "approved (once) by root (uid 0)", the rows' reason */
+	char denied_why[IPC_ASK_REASON_MAX + 96];
 	bool decided;  /* a connect event was recorded (allow or not) */
 	bool opened;   /* an allowing connect event was recorded: record the close */
 	unsigned nreq; /* HTTP requests sent upstream */

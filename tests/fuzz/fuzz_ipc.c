@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target for the supervisor's decoders of child messages (audit
- * events and policy updates): whatever a compromised child sends must be
- * rejected or decode into NUL-terminated strings from the known sets, and
- * a decoded event must re-encode and decode to the same fields.
+ * events, policy updates, approval asks and answers): whatever a
+ * compromised child sends must be rejected or decode into NUL-terminated
+ * strings from the known sets, and a decoded event or ask must re-encode
+ * and decode to the same fields.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ipc_event ev, ev2;
 static struct ipc_policy pol;
+static struct ipc_ask ask, ask2;
+static struct ipc_answer ans;
 static uint8_t buf[IPC_PAYLOAD_MAX];
 
 static void same(const char *a, const char *b)
@@ -45,6 +48,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ipc_policy_decode(data, size, &pol) == 0) {
 		if (!pol.path || !pol.basedir || !pol.text || strlen(pol.text) != pol.text_len)
+			abort();
+	}
+	if (ipc_ask_decode(data, size, &ask) == 0) {
+		if (!ask.subject[0] || ask.kind < IPC_ASK_DNS || ask.kind > IPC_ASK_FS)
+			abort();
+		if (ipc_ask_encode(&ask, buf, sizeof(buf), &len) != 0 || len != size ||
+		    memcmp(buf, data, size) != 0)
+			abort();
+		if (ipc_ask_decode(buf, len, &ask2) != 0 || memcmp(&ask, &ask2, sizeof(ask)) != 0)
+			abort();
+	}
+	if (ipc_answer_decode(data, size, &ans) == 0) {
+		if (ans.scope < IPC_SCOPE_ONCE || ans.scope > IPC_SCOPE_TIMEOUT ||
+		    strlen(ans.who) > IPC_ASK_WHO_MAX || strlen(ans.reason) > IPC_ASK_REASON_MAX)
+			abort();
+		if (ipc_answer_encode(&ans, buf, sizeof(buf), &len) != 0 || len != size)
 			abort();
 	}
 	return 0;

@@ -2,11 +2,13 @@
 /*
  * libFuzzer target for the policy loader: any bytes are loaded as a policy;
  * when they load, a fixed set of decisions and explains run against it, so
- * the matchers built from fuzzed rules are exercised too.
+ * the matchers built from fuzzed rules are exercised too, and an approval's
+ * rule is appended to its text (pol_text_add_rule), which must then load.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agw.h"
@@ -46,6 +48,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pol_explain_addr(p, (struct sockaddr *)&s6, 443, &d, m, 4);
 		(void)pol_name(p);
 		(void)pol_sha256(p);
+		for (int fs = 0; fs < 2; fs++) {
+			char *t = NULL, msg[256];
+			struct pol *q = NULL;
+			struct pol_errors e2 = {0};
+
+			if (pol_text_add_rule(pol_text(p), fs,
+					      fs ? "{ path: \"a\", access: [read] }"
+						 : "{ host: \"n.test\", ports: [443] }",
+					      "who\nwhen", &t, msg, sizeof(msg)) == 0) {
+				if (pol_load_buf("fuzz.yaml", t, strlen(t), "/ws", &q, &e2) != 0)
+					abort();
+				pol_free(q);
+			}
+			pol_errors_free(&e2);
+			free(t);
+		}
 	}
 	pol_free(p);
 	pol_errors_free(&errs);

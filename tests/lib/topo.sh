@@ -7,11 +7,12 @@
 #
 # NS_NET is a fake internet: dnsmasq on 198.51.100.2:53 answering the test
 # names and nginx serving HTTP and HTTPS (certificates from a test CA) on
-# 203.0.113.10 (allowed.test, api.allowed.test), .11 (other.test) and
-# .12 (evil.test); every server also serves TOPO_DIR/www/files/ as /files/
-# (static repositories and package indexes a test puts there). gwhost.test
-# answers the gw namespace's own uplink address, late.test 203.0.113.77 (on
-# no interface until a test adds it). Everything lives under TOPO_DIR.
+# 203.0.113.10 (allowed.test, api.allowed.test), .11 (other.test, and
+# newhost.test, a name no test policy lists) and .12 (evil.test); every
+# server also serves TOPO_DIR/www/files/ as /files/ (static repositories
+# and package indexes a test puts there). gwhost.test answers the gw
+# namespace's own uplink address, late.test 203.0.113.77 (on no interface
+# until a test adds it). Everything lives under TOPO_DIR.
 #
 # Usage:
 #   source tests/lib/topo.sh
@@ -105,6 +106,7 @@ _topo_certs() {
 	for leaf in allowed.test other.test evil.test; do
 		names="DNS:$leaf"
 		[ "$leaf" = allowed.test ] && names="$names,DNS:api.allowed.test"
+		[ "$leaf" = other.test ] && names="$names,DNS:newhost.test"
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 			-keyout "$d/$leaf.key" -out "$d/$leaf.csr" -subj "/CN=$leaf" \
 			2>/dev/null || return 1
@@ -163,7 +165,7 @@ http {
 	sendfile on;
 EOF
 		_topo_nginx_server "$ALLOWED_IP" allowed.test api.allowed.test
-		_topo_nginx_server "$OTHER_IP" other.test ""
+		_topo_nginx_server "$OTHER_IP" other.test newhost.test
 		_topo_nginx_server "$EVIL_IP" evil.test ""
 		echo "}"
 	} >"$c"
@@ -182,6 +184,7 @@ _topo_dnsmasq() {
 		--host-record=allowed.test,"$ALLOWED_IP" \
 		--host-record=api.allowed.test,"$ALLOWED_IP" \
 		--host-record=other.test,"$OTHER_IP" \
+		--host-record=newhost.test,"$OTHER_IP" \
 		--host-record=evil.test,"$EVIL_IP" \
 		--host-record=rebind.test,127.0.0.1 \
 		--host-record=lan.test,192.168.50.5 \

@@ -439,6 +439,92 @@ static void test_audit_mode(void **state)
 	pol_free(p);
 }
 
+/* Ask mode and ask rules: what no rule decides is asked, an explicit deny,
+ * a bad name, a path outside the workspace and addresses never are. */
+static void test_ask(void **state)
+{
+	static const char T[] =
+	    "version: 1\nmode: ask\nask_timeout: 5\nnetwork:\n"
+	    "  allow:\n    - ok.test\n    - { host: maybe.test, ports: [443], ask: true }\n"
+	    "    - { cidr: 203.0.113.0/24, ports: [22] }\n"
+	    "  deny: [{host: no.test}]\nfilesystem:\n"
+	    "  allow:\n    - {path: a, access: read}\n    - {path: \"q/**\", access: [read, "
+	    "write], ask: true}\n"
+	    "  deny:\n    - {path: secret}\n";
+	static const char E[] = "version: 1\nnetwork:\n  allow: [{host: x.test, ask: true}]\n";
+	struct pol *p = load(T, "/x");
+	struct pol_decision d;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct pol_errors errs = {0};
+	struct pol *q = NULL;
+
+	(void)state;
+	assert_int_equal(pol_mode(p), POL_MODE_ASK);
+	assert_int_equal(pol_ask_timeout(p), 5);
+	pol_check_host(p, "other.test", 443, &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	assert_false(pol_permits(&d));
+	assert_string_equal(d.rule, "");
+	assert_string_equal(pol_verdict_str(d.verdict), "ask");
+	pol_check_host(p, "ok.test", 8080, &d); /* host matched, port not: undecided */
+	assert_int_equal(d.verdict, POL_ASK);
+	pol_check_dns_name(p, "other.test", &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	pol_check_host(p, "ok.test", 443, &d);
+	assert_int_equal(d.verdict, POL_ALLOW);
+	pol_check_host(p, "no.test", 443, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	assert_string_equal(d.rule, "network.deny[0]");
+	pol_check_dns_name(p, "no.test", &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_check_host(p, "bad..name", 443, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_check_host(p, "maybe.test", 443, &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	assert_string_equal(d.rule, "network.allow[1]");
+	assert_string_equal(d.reason, "the rule asks for approval");
+	inet_pton(AF_INET, "198.51.100.9", &sin.sin_addr);
+	pol_check_addr(p, (struct sockaddr *)&sin, 22, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_check_fs(p, "a", POL_ACC_READ, &d);
+	assert_int_equal(d.verdict, POL_ALLOW);
+	pol_check_fs(p, "a", POL_ACC_READ | POL_ACC_WRITE, &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	pol_check_fs(p, "q/x", POL_ACC_WRITE, &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	assert_string_equal(d.rule, "filesystem.allow[1]");
+	pol_check_fs(p, "secret", POL_ACC_READ, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_check_fs(p, "../b", POL_ACC_READ, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_free(p);
+
+	/* enforce: only ask rules ask; the default timeout */
+	p = load(E, "/x");
+	assert_int_equal(pol_ask_timeout(p), POL_ASK_TIMEOUT_DEFAULT);
+	pol_check_host(p, "x.test", 443, &d);
+	assert_int_equal(d.verdict, POL_ASK);
+	pol_check_host(p, "y.test", 443, &d);
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_free(p);
+
+	/* a deny rule never asks; cidr rules cannot; the timeout is bounded */
+	static const char *const bad[] = {
+	    "version: 1\nnetwork:\n  deny: [{host: x.test, ask: true}]\n",
+	    "version: 1\nnetwork:\n  allow: [{cidr: 10.0.0.0/8, ask: true}]\n",
+	    "version: 1\nnetwork:\n  allow: [{host: x.test, ask: maybe}]\n",
+	    "version: 1\nask_timeout: 0\n",
+	    "version: 1\nask_timeout: 601\n",
+	    "version: 1\nfilesystem:\n  workspace: /tmp\n  deny: [{path: a, ask: true}]\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(pol_load_buf("b.yaml", bad[i], strlen(bad[i]), "/x", &q, &errs),
+				 -AGW_EPOLICY);
+		pol_errors_free(&errs);
+		memset(&errs, 0, sizeof(errs));
+	}
+}
+
 static void test_explain(void **state)
 {
 	struct pol *p = load(NET, NULL);
@@ -827,17 +913,12 @@ static void test_fs_move_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_network_table),
-	    cmocka_unit_test(test_network_lines_and_reasons),
-	    cmocka_unit_test(test_fs_table),
-	    cmocka_unit_test(test_fs_reasons),
-	    cmocka_unit_test(test_audit_mode),
-	    cmocka_unit_test(test_explain),
-	    cmocka_unit_test(test_defaults_and_accessors),
-	    cmocka_unit_test(test_sha256),
-	    cmocka_unit_test(test_load_file),
-	    cmocka_unit_test(test_access_words),
-	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_network_table), cmocka_unit_test(test_network_lines_and_reasons),
+	    cmocka_unit_test(test_fs_table),	  cmocka_unit_test(test_fs_reasons),
+	    cmocka_unit_test(test_audit_mode),	  cmocka_unit_test(test_ask),
+	    cmocka_unit_test(test_explain),	  cmocka_unit_test(test_defaults_and_accessors),
+	    cmocka_unit_test(test_sha256),	  cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_access_words),  cmocka_unit_test(test_examples),
 	    cmocka_unit_test(test_fs_move_table),
 	};
 

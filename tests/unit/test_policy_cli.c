@@ -355,6 +355,34 @@ static void test_fs_msize(void **state)
 	assert_null(strstr(err, "--msize"));
 }
 
+/* Ask mode: check names the mode, explain says "ask" (exit 1, as a deny)
+ * for what no rule decides, and "deny" for an explicit deny. */
+static void test_ask(void **state)
+{
+	static const char pol[] = "version: 1\nmode: ask\nask_timeout: 12\nnetwork:\n"
+				  "  allow: [ok.test]\n  deny: [{host: no.test}]\n";
+	char path[] = "/tmp/agw-cli-XXXXXX";
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, pol, sizeof(pol) - 1) == (ssize_t)(sizeof(pol) - 1));
+	close(fd);
+	assert_int_equal(run("check", path, END), 0);
+	assert_non_null(strstr(out, ", ask, "));
+	assert_int_equal(run("check", "--json", path, END), 0);
+	assert_non_null(strstr(out, "\"mode\":\"ask\""));
+	assert_int_equal(run("explain", path, "--host", "new.test", END), 1);
+	assert_non_null(strstr(out, "new.test port 443: ask"));
+	assert_non_null(strstr(out, "agentgw approve"));
+	assert_int_equal(run("explain", path, "--host", "no.test", END), 1);
+	assert_non_null(strstr(out, "no.test port 443: deny"));
+	assert_int_equal(run("explain", path, "--host", "new.test", "--json", END), 1);
+	assert_non_null(strstr(out, "\"verdict\":\"ask\""));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_explain_json), cmocka_unit_test(test_explain_move),
 	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_fs_msize),
 	    cmocka_unit_test(test_explain_http_path), cmocka_unit_test(test_check_workspace),
+	    cmocka_unit_test(test_ask),
 	};
 
 	return cmocka_run_group_tests_name("policy_cli", tests, NULL, NULL);

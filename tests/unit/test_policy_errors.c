@@ -129,7 +129,7 @@ static const struct ecase ecases[] = {
     {"version as string", "version: \"1\"\n", 1, 10, "got the string '1'"},
     {"missing version", "name: x\nmode: audit\n", 1, 1, "missing 'version: 1'"},
     {"bad mode", V "mode: audti\n", 2, 7, "unknown mode 'audti' (did you mean 'audit'?)"},
-    {"bad mode, far", V "mode: permissive\n", 2, 7, "expected 'enforce' or 'audit'"},
+    {"bad mode, far", V "mode: permissive\n", 2, 7, "expected 'enforce', 'audit' or 'ask'"},
     {"memory without unit", V "sandbox: {memory: 512}\n", 2, 19, "like 512M or 2G"},
     {"memory out of range", V "sandbox: {memory: 1M}\n", 2, 19, "out of range"},
     {"disk out of range", V "sandbox: {disk: 10M}\n", 2, 17, "disk 10M is out of range"},
