@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * HTTP/1.x request head parser, body framing and 403 builder (see http.h).
+ * HTTP/1.x request head parser and body framing (see http.h).
  * The proxy judges each request on a keep-alive connection, so it must find
  * request boundaries exactly where the upstream server will. The parser
  * therefore accepts only one spelling of everything that decides framing or
@@ -850,53 +850,4 @@ int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_
 	}
 	*used = i;
 	return 1;
-}
-
-/* Appends s to out[*n] with bytes outside printable ASCII as '?'. */
-static void http_sanitise(char *out, size_t *n, const char *s, size_t max)
-{
-	for (size_t i = 0; s && s[i] && i < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[(*n)++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-}
-
-int http_build_403(char *out, size_t cap, const char *rule, const char *reason, size_t *out_len)
-{
-	char body[64 + 2 * 256];
-	size_t bn = 0;
-	int n;
-
-	*out_len = 0;
-	if (rule && rule[0]) {
-		memcpy(body, "agentgw: denied by ", 19);
-		bn = 19;
-		http_sanitise(body, &bn, rule, 256);
-	} else {
-		static const char def[] = "agentgw: denied by default: no rule allows this request";
-
-		memcpy(body, def, sizeof(def) - 1);
-		bn = sizeof(def) - 1;
-	}
-	if (reason && reason[0]) {
-		body[bn++] = ':';
-		body[bn++] = ' ';
-		http_sanitise(body, &bn, reason, 256);
-	}
-	body[bn++] = '\n';
-	body[bn] = '\0';
-	if (!out)
-		return -AGW_ETOOBIG;
-	n = snprintf(out, cap,
-		     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     bn, body);
-	if (n < 0 || (size_t)n >= cap) {
-		if (cap)
-			out[0] = '\0';
-		return -AGW_ETOOBIG;
-	}
-	*out_len = (size_t)n;
-	return 0;
 }

@@ -4,8 +4,8 @@
  * the request head (method, target, Host, framing headers) that rejects
  * anything two HTTP implementations could read differently (request
  * smuggling), body framing for keep-alive connections (Content-Length and
- * chunked with trailers) so every pipelined request is seen and judged, and
- * the 403 reply for a denied request. Pure: no I/O, no globals, no
+ * chunked with trailers) so every pipelined request is seen and judged.
+ * The 403 reply for a denied request is deny.h's. Pure: no I/O, no globals, no
  * allocation; never blocks.
  */
 #ifndef AGW_HTTP_H
@@ -181,17 +181,5 @@ void http_body_init(struct http_body *b, const struct http_req *r);
  * trailers). An already-complete body returns 1 with *used = 0.
  */
 int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_t *used);
-
-/*
- * Writes a complete "HTTP/1.1 403 Forbidden" response (Content-Type:
- * text/plain, Content-Length, Connection: close) whose body is
- * "agentgw: denied by <rule>: <reason>\n", or "agentgw: denied by default:
- * no rule allows this request: <reason>\n" when rule is NULL or empty
- * (": <reason>" is left out when reason is NULL or empty). Bytes of rule
- * and reason outside printable ASCII become '?', each truncated to 256.
- * Returns 0 and *out_len (out is NUL-terminated), -AGW_ETOOBIG when cap is
- * too small.
- */
-int http_build_403(char *out, size_t cap, const char *rule, const char *reason, size_t *out_len);
 
 #endif

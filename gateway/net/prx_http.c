@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deny.h"
 #include "json.h"
 #include "log.h"
 #include "prx_int.h"
@@ -41,7 +42,7 @@
 
 void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
 {
-	char buf[1024];
+	char buf[DENY_HTTP_MAX];
 	size_t len;
 
 	if (s->state == PRX_RELAY && s->up.fd >= 0 && s->nreq > 0) {
@@ -57,7 +58,8 @@ void prx_reply_403(struct prx_sess *s, const char *rule, const char *reason)
 	}
 	free(s->reply);
 	s->reply = NULL;
-	if (http_build_403(buf, sizeof(buf), rule, reason, &len) == 0) {
+	if (deny_http_response(buf, sizeof(buf), rule, reason, s->name[0] ? s->name : s->target,
+			       &len) == 0) {
 		s->reply = malloc(len);
 		if (s->reply) {
 			memcpy(s->reply, buf, len);
@@ -118,7 +120,7 @@ static void prx_check_http(struct prx_sess *s, const char *host, const char *met
 	/* The explanation must agree with the decision; its candidates come
 	 * most specific first. Take the first allow rule that failed on
 	 * method or path only (not one for another port); none found leaves
-	 * the rule empty, which the 403 shows as "denied by default". */
+	 * the rule empty, which the 403 shows as "rule":null. */
 	if (d2.verdict != d->verdict || d2.rule[0])
 		return;
 	for (size_t i = 0; i < n && i < AGW_ARRAY_LEN(m); i++) {

@@ -164,7 +164,7 @@ echo "== direct IP"
 out=$(g curl -sS --max-time 15 "http://$OTHER_IP/")
 rc=$?
 # plain HTTP naming an address gets the proxy's 403 (no name to judge)
-[ "$out" != other.test ] && { [ "$rc" != 0 ] || grep -q '^agentgw: denied' <<<"$out"; } &&
+[ "$out" != other.test ] && { [ "$rc" != 0 ] || grep -q '"error":"denied by agentgw"' <<<"$out"; } &&
 	ok "http://$OTHER_IP/ refused (exit $rc: ${out:0:60})" || bad "http://$OTHER_IP/ gave '$out'"
 audit "net connect $OTHER_IP:80 denied" "$(ev net connect "$OTHER_IP:80" deny)"
 out=$(g curl -sS -k --max-time 15 "https://$OTHER_IP/")

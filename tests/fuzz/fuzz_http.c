@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "gateway/net/deny.h"
 #include "gateway/net/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +48,7 @@ static void http_fuzz_path(const char *path)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
-	char out[1024];
+	char out[DENY_HTTP_MAX];
 	size_t out_len;
 
 	for (int n = 0; n < 64 && off < size; n++) {
@@ -96,8 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(s, data, size);
 		s[size] = '\0';
-		if (http_build_403(out, sizeof(out), s, s, &out_len) == 0 && out_len != strlen(out))
+		if (deny_http_response(out, sizeof(out), s, s, s, &out_len) != 0 ||
+		    out_len != strlen(out))
 			__builtin_trap();
+		/* whatever the strings, the body is one JSON object */
+		json_t *j = json_loads(strstr(out, "\r\n\r\n") + 4, 0, NULL);
+
+		if (!j || !json_is_string(json_object_get(j, "error")))
+			__builtin_trap();
+		json_decref(j);
 	}
 	return 0;
 }

@@ -6,7 +6,8 @@
 # turn the connection into an unchecked raw relay; CONNECT and method
 # override headers are refused; a denied pipelined request gets its 403 as
 # soon as the earlier responses are complete; a name with only AAAA records
-# is a clean, audited refusal. Every case checks the client's view and the
+# is a clean, audited refusal; a denial's 403 carries a JSON body naming
+# the rule, the reason and the host. Every case checks the client's view and the
 # audit rows in SQLite.
 set -u
 cd "$(dirname "$0")/../.."
@@ -117,6 +118,29 @@ echo "$out" | grep -q '403 Forbidden' && ok "CONNECT api.allowed.test:80 -> 403"
 expect_sql "CONNECT denied" \
 	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target LIKE 'api.allowed.test%' AND decision='deny' AND reason LIKE '%CONNECT%'"
 
+echo "== a denial an agent can read: 403 with a JSON body"
+hdr=$TOPO_DIR/403.hdr
+body=$(in_guest curl -s -D "$hdr" --max-time 8 -X POST -d x http://allowed.test/admin)
+grep -qi '^content-type: application/json' "$hdr" && ok "403 Content-Type application/json" ||
+	bad "403 headers: $(cat "$hdr")"
+python3 - "$body" <<'PY' && ok "403 body: $body" || bad "403 body not the denial JSON: $body"
+import json, sys
+j = json.loads(sys.argv[1])
+assert j == {"error": "denied by agentgw", "rule": "network.allow[0]",
+             "reason": j["reason"], "host": "allowed.test"}, j
+assert j["reason"]
+PY
+expect_sql "POST /admin denied, row as before" \
+	"SELECT count(*) FROM event WHERE kind='http' AND op='request' AND target='allowed.test/admin' AND decision='deny' AND rule='network.allow[0]' AND detail LIKE '%\"method\":\"POST\"%' AND detail LIKE '%\"port\":80%'"
+# a request without Host names no rule: rule null, host the address
+body=$(printf 'GET / HTTP/1.0\r\n\r\n' | in_guest timeout 10 nc -q3 -w5 "$ALLOWED_IP" 80 2>/dev/null | sed '1,/^\r$/d')
+python3 - "$body" "$ALLOWED_IP" <<'PY' && ok "no Host: rule null, reason says why" || bad "no Host gave: $body"
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["rule"] is None and j["reason"] == "HTTP request without Host", j
+assert j["host"].startswith(sys.argv[2]), j
+PY
+
 echo "== method override headers"
 for h in X-HTTP-Method-Override X-HTTP-Method X-Method-Override; do
 	code=$(in_guest curl -s -o /dev/null -w '%{http_code}' --max-time 8 -H "$h: DELETE" http://allowed.test/docs/o)
@@ -155,7 +179,7 @@ expect_sql "8080 /admin denied by network.allow[3]" \
 # pipelined in one write: both responses come back, then the 403
 out=$(raw 'GET /docs/p1 HTTP/1.1\r\nHost: allowed.test\r\n\r\nHEAD /docs/p2 HTTP/1.1\r\nHost: allowed.test\r\n\r\nGET /docs/p3 HTTP/1.1\r\nHost: allowed.test\r\n\r\nDELETE /docs/p4 HTTP/1.1\r\nHost: allowed.test\r\n\r\n')
 echo "$out" | grep -q 'allowed.test docs /docs/p1' && echo "$out" | grep -q 'allowed.test docs /docs/p3' &&
-	[ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 3 ] && echo "$out" | tail -1 | grep -q 'denied by network.allow\[0\]' &&
+	[ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 3 ] && echo "$out" | tail -1 | grep -q '"rule":"network.allow\[0\]"' &&
 	ok "pipelined GET, HEAD, GET answered, then DELETE 403" || bad "pipelined gave: $out"
 
 echo "== name with only an IPv6 address"

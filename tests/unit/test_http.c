@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for the HTTP/1.x request parser, body framing and 403 builder:
+ * Unit tests for the HTTP/1.x request parser and body framing:
  * a table of good requests (origin, absolute, authority and asterisk form,
  * Host forms, keep-alive and upgrade) and hostile ones (request smuggling
  * via CL/TE, obs-fold, bare CR/LF, Host confusion, HTTP/0.9 and HTTP/2
@@ -643,41 +643,6 @@ static void test_body_framing(void **state)
 	assert_int_equal(used, 0);
 }
 
-static void test_403(void **state)
-{
-	char out[1024];
-	size_t n;
-	const char *body;
-
-	assert_int_equal(http_build_403(out, sizeof(out), "http[2]", "POST /admin", &n), 0);
-	assert_int_equal(n, strlen(out));
-	assert_non_null(strstr(out, "HTTP/1.1 403 Forbidden\r\n"));
-	assert_non_null(strstr(out, "\r\nContent-Type: text/plain\r\n"));
-	assert_non_null(strstr(out, "\r\nConnection: close\r\n"));
-	body = strstr(out, "\r\n\r\n") + 4;
-	assert_string_equal(body, "agentgw: denied by http[2]: POST /admin\n");
-	assert_non_null(strstr(out, "Content-Length: 40\r\n"));
-
-	assert_int_equal(http_build_403(out, sizeof(out), "", "GET /x", &n), 0);
-	body = strstr(out, "\r\n\r\n") + 4;
-	assert_string_equal(body,
-			    "agentgw: denied by default: no rule allows this request: GET /x\n");
-	assert_int_equal(http_build_403(out, sizeof(out), NULL, NULL, &n), 0);
-	body = strstr(out, "\r\n\r\n") + 4;
-	assert_string_equal(body, "agentgw: denied by default: no rule allows this request\n");
-
-	/* Header injection through the reason is neutralised. */
-	assert_int_equal(http_build_403(out, sizeof(out), "r\x1b[31m",
-					"x\r\nSet-Cookie: a=b\r\n\r\n<script>\xff", &n),
-			 0);
-	body = strstr(out, "\r\n\r\n") + 4;
-	assert_string_equal(body, "agentgw: denied by r?[31m: x??Set-Cookie: a=b??\?\?<script>?\n");
-	assert_null(strstr(out, "Set-Cookie: a=b\r\n"));
-
-	assert_int_equal(http_build_403(out, 40, "r", "x", &n), -AGW_ETOOBIG);
-	assert_int_equal(n, 0);
-}
-
 static void test_looks_like_http(void **state)
 {
 	assert_true(http_looks_like_http((const uint8_t *)"GET / HTTP/1.1", 14));
@@ -971,7 +936,6 @@ int main(void)
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunk_limits),
 	    cmocka_unit_test(test_body_framing),
-	    cmocka_unit_test(test_403),
 	    cmocka_unit_test(test_looks_like_http),
 	    cmocka_unit_test(test_path_decode),
 	    cmocka_unit_test(test_path_decode_limits),
