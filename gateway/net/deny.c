@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Denials an agent can read (see deny.h): the JSON body of a 403 and the
- * response that carries it. The strings come from the policy and from the
- * agent's own request (the host), so everything is escaped and bounded.
+ * Denials an agent can read (see deny.h): the JSON body of a 403, the
+ * response that carries it, and the TLS access_denied alert. The strings
+ * come from the policy and from the agent's own request (the host), so
+ * everything is escaped and bounded.
  */
 #include <stdio.h>
 #include <string.h>
@@ -93,4 +94,30 @@ out:
 	if (rc < 0 && out && cap)
 		out[0] = '\0';
 	return rc;
+}
+
+size_t deny_tls_alert(const uint8_t *hello, size_t len, uint8_t out[DENY_TLS_ALERT_LEN])
+{
+	unsigned v = 0x0301;
+
+	/* record: 22, version(2), length(2); handshake: 1, length(3),
+	 * client_version(2) */
+	if (hello && len >= 11 && hello[0] == 0x16 && hello[5] == 0x01)
+		v = (unsigned)(hello[9] << 8 | hello[10]);
+	else if (hello && len >= 3 && hello[0] == 0x16)
+		v = (unsigned)(hello[1] << 8 | hello[2]);
+	if (v >> 8 != 3)
+		v = 0x0301;
+	else if (v > 0x0303)
+		v = 0x0303;
+	else if (v < 0x0301)
+		v = 0x0301; /* SSL 3.0 is gone; the alert layout is the same */
+	out[0] = 21;
+	out[1] = (uint8_t)(v >> 8);
+	out[2] = (uint8_t)v;
+	out[3] = 0;
+	out[4] = 2;
+	out[5] = 2; /* fatal */
+	out[6] = DENY_TLS_ACCESS_DENIED;
+	return DENY_TLS_ALERT_LEN;
 }

@@ -2,13 +2,16 @@
 /*
  * What a denied client is told, in a form an agent can read. One place
  * builds each answer so every path that refuses says the same thing: the
- * JSON body of an HTTP 403 (plain HTTP now, inspected HTTPS later), and the
- * whole 403 response around it. Pure functions: no I/O, no allocation.
+ * JSON body of an HTTP 403 (plain HTTP, inspected HTTPS), the whole 403
+ * response around it, and the TLS alert a passthrough connection gets.
+ * (DNS denials carry an Extended DNS Error: dns_msg.h.) Pure functions: no
+ * I/O, no allocation.
  */
 #ifndef AGW_DENY_H
 #define AGW_DENY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Input bytes of each of rule, reason and host that are used at most. */
 #define DENY_FIELD_MAX 256
@@ -37,5 +40,20 @@ int deny_http_body(char *out, size_t cap, const char *rule, const char *reason, 
  */
 int deny_http_response(char *out, size_t cap, const char *rule, const char *reason,
 		       const char *host, size_t *out_len);
+
+/* A TLS alert record: type 21, version, length 2, level, description. */
+#define DENY_TLS_ALERT_LEN 7
+#define DENY_TLS_ACCESS_DENIED 49
+
+/*
+ * A fatal access_denied alert as a plaintext TLS record, for a client
+ * whose ClientHello (the first len bytes it sent, hello) was refused
+ * before any server byte. The record version is the ClientHello's
+ * client_version capped at TLS 1.2 (0x0303, also TLS 1.3's
+ * legacy_record_version), else its record-layer version, else TLS 1.0
+ * (0x0301) when hello is too short or not TLS. Writes
+ * DENY_TLS_ALERT_LEN bytes to out and returns that length.
+ */
+size_t deny_tls_alert(const uint8_t *hello, size_t len, uint8_t out[DENY_TLS_ALERT_LEN]);
 
 #endif

@@ -4,7 +4,8 @@
  * dns_msg.h). Queries are parsed strictly: the question name must be plain
  * printable labels without compression, so a guest cannot hide data in
  * binary labels or make two parsers disagree about the name. The answer
- * builder only ever emits A/AAAA records and an OPT record.
+ * builder only ever emits A/AAAA records and an OPT record, which may carry
+ * an Extended DNS Error saying why a name was refused.
  */
 #include <string.h>
 
@@ -223,11 +224,37 @@ static int dns_encode_name(const char *name, uint8_t *out, size_t cap, size_t *n
 	return 0;
 }
 
-int dns_build_response(const struct dns_query *q, int rcode, const struct dns_rr *answers,
-		       size_t n_answers, uint8_t *out, size_t cap, size_t *out_len)
+int dns_ede_encode(const struct dns_ede *ede, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t tl = 0;
+
+	*out_len = 0;
+	if (!ede)
+		return -AGW_EINVAL;
+	if (ede->text)
+		tl = strnlen(ede->text, DNS_EDE_TEXT_MAX);
+	if (!out || cap < 6 + tl)
+		return -AGW_ETOOBIG;
+	put16(out, DNS_OPT_EDE);
+	put16(out + 2, (uint16_t)(2 + tl));
+	put16(out + 4, ede->code);
+	for (size_t i = 0; i < tl; i++) {
+		uint8_t c = (uint8_t)ede->text[i];
+
+		out[6 + i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	*out_len = 6 + tl;
+	return 0;
+}
+
+int dns_build_response_ede(const struct dns_query *q, int rcode, const struct dns_rr *answers,
+			   size_t n_answers, const struct dns_ede *ede, uint8_t *out, size_t cap,
+			   size_t *out_len)
 {
 	static const size_t opt_len = 11;
-	size_t off, qname_len, ans_len = 0, need;
+	uint8_t edebuf[6 + DNS_EDE_TEXT_MAX];
+	struct dns_ede bare;
+	size_t off, qname_len, ans_len = 0, need, ede_len = 0;
 	uint16_t flags;
 	int ret;
 
@@ -250,6 +277,18 @@ int dns_build_response(const struct dns_query *q, int rcode, const struct dns_rr
 	need = DNS_HDR_LEN + qname_len + 4 + (q->has_opt ? opt_len : 0);
 	if (need > cap)
 		return -AGW_ETOOBIG;
+	if (q->has_opt && ede) {
+		/* the text goes first when room is short, then the option */
+		if (dns_ede_encode(ede, edebuf, sizeof(edebuf), &ede_len) == 0 &&
+		    ede_len > cap - need) {
+			bare.code = ede->code;
+			bare.text = NULL;
+			dns_ede_encode(&bare, edebuf, sizeof(edebuf), &ede_len);
+		}
+		if (ede_len > cap - need)
+			ede_len = 0;
+		need += ede_len;
+	}
 	flags = (uint16_t)(DNS_F_QR | ((q->opcode & 0xf) << 11) | DNS_F_RA | (rcode & 0xf));
 	if (q->rd)
 		flags |= DNS_F_RD;
@@ -283,11 +322,18 @@ int dns_build_response(const struct dns_query *q, int rcode, const struct dns_rr
 		put16(out + off + 1, DNS_T_OPT);
 		put16(out + off + 3, DNS_EDNS_SIZE);
 		put32(out + off + 5, 0);
-		put16(out + off + 9, 0);
-		off += opt_len;
+		put16(out + off + 9, (uint16_t)ede_len);
+		memcpy(out + off + opt_len, edebuf, ede_len);
+		off += opt_len + ede_len;
 	}
 	*out_len = off;
 	return 0;
+}
+
+int dns_build_response(const struct dns_query *q, int rcode, const struct dns_rr *answers,
+		       size_t n_answers, uint8_t *out, size_t cap, size_t *out_len)
+{
+	return dns_build_response_ede(q, rcode, answers, n_answers, NULL, out, cap, out_len);
 }
 
 int dns_build_error(const uint8_t *req, size_t req_len, int rcode, uint8_t *out, size_t cap,

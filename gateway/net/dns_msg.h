@@ -47,6 +47,21 @@ enum {
 
 #define DNS_CLASS_IN 1
 
+/* Extended DNS Errors (RFC 8914): the EDNS option and the INFO-CODEs the
+ * gateway uses. */
+#define DNS_OPT_EDE 15
+enum {
+	DNS_EDE_OTHER = 0,	/* gateway trouble (audit down, overload) */
+	DNS_EDE_BLOCKED = 15,	/* the policy denies the name */
+	DNS_EDE_PROHIBITED = 18 /* a query this client may not make (type, class) */
+};
+#define DNS_EDE_TEXT_MAX 200 /* EXTRA-TEXT bytes at most */
+
+struct dns_ede {
+	uint16_t code;
+	const char *text; /* EXTRA-TEXT; NULL or "" for none */
+};
+
 struct dns_query {
 	uint16_t id;
 	uint16_t flags; /* header flags word as received */
@@ -91,6 +106,28 @@ struct dns_rr {
  */
 int dns_build_response(const struct dns_query *q, int rcode, const struct dns_rr *answers,
 		       size_t n_answers, uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * Encodes one EDE option (RFC 8914: OPTION-CODE 15, OPTION-LENGTH,
+ * INFO-CODE, EXTRA-TEXT) into out[cap]. The text is cut to
+ * DNS_EDE_TEXT_MAX bytes and every byte outside printable ASCII becomes
+ * '?' (EXTRA-TEXT is UTF-8 shown to people; it is never NUL-terminated).
+ * Returns 0 and *out_len, -AGW_ETOOBIG when cap is too small.
+ */
+int dns_ede_encode(const struct dns_ede *ede, uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * dns_build_response with an Extended DNS Error in the OPT record. Only
+ * when q->has_opt: RFC 6891 forbids an OPT record in a reply to a query
+ * without one, so without EDNS the reply is dns_build_response's and the
+ * RCODE alone tells the client. When the reply with the EDE would exceed
+ * cap, the text is left out first, then the option; answers are dropped
+ * (TC) only as dns_build_response drops them. ede may be NULL. Returns as
+ * dns_build_response.
+ */
+int dns_build_response_ede(const struct dns_query *q, int rcode, const struct dns_rr *answers,
+			   size_t n_answers, const struct dns_ede *ede, uint8_t *out, size_t cap,
+			   size_t *out_len);
 
 /*
  * Builds a bare error reply (FORMERR, SERVFAIL, ...) for a request that

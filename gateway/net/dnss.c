@@ -329,13 +329,29 @@ static void dnss_send(struct dnss *d, const struct sockaddr_storage *peer, sockl
 		       (const struct sockaddr *)peer, plen);
 }
 
-/* Replies with rcode and answers; a failure to build becomes SERVFAIL. */
-static void dnss_reply(struct dnss_q *dq, int rcode, const struct dns_rr *rr, size_t n)
+/*
+ * Replies with rcode and answers, and when ede is given (and the query had
+ * EDNS) an Extended DNS Error whose text is "denied by agentgw: <why>"
+ * plus the denying rule, so a client can tell a policy denial from an
+ * outage. A failure to build becomes SERVFAIL.
+ */
+static void dnss_reply(struct dnss_q *dq, int rcode, const struct dns_rr *rr, size_t n,
+		       int ede_code, const char *why)
 {
 	uint8_t out[DNS_TCP_MAX];
 	size_t cap = dq->tc ? sizeof(out) : dns_udp_limit(&dq->q, sizeof(out)), len;
+	char text[DNS_EDE_TEXT_MAX + 1];
+	struct dns_ede ede = {.code = (uint16_t)ede_code, .text = text};
 
-	if (dns_build_response(&dq->q, rcode, rr, n, out, cap, &len) &&
+	/* the rule only when it is the one that denied the name */
+	bool by_rule = ede_code == DNS_EDE_BLOCKED && dq->dec.verdict == POL_DENY && dq->dec.rule[0];
+
+	if (ede_code >= 0)
+		snprintf(text, sizeof(text), "%s: %s%s%s",
+			 ede_code == DNS_EDE_OTHER ? "agentgw" : "denied by agentgw",
+			 why ? why : "denied", by_rule ? "; rule " : "", by_rule ? dq->dec.rule : "");
+	if (dns_build_response_ede(&dq->q, rcode, rr, n, ede_code >= 0 ? &ede : NULL, out, cap,
+				   &len) &&
 	    dns_build_response(&dq->q, DNS_RC_SERVFAIL, NULL, 0, out, cap, &len))
 		return;
 	if (dq->tc || dq->peer_len)
@@ -414,14 +430,14 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	bool own = false; /* an address of the gateway host was removed */
 	unsigned ttl_max = pol_dns_ttl_max(p);
 	int64_t now = ev_now_ms(d->n->loop);
-	const char *decision = pol_verdict_str(dq->dec.verdict);
+	const char *decision = pol_verdict_str(dq->dec.verdict), *reason;
 
 	if (ttl_max == 0)
 		ttl_max = DNSS_TTL_MAX;
 	if (ans->status == RES_FAIL) {
 		dnss_detail(dq, NULL, 0, NULL, detail, sizeof(detail));
 		dnss_audit(dq, "error", ans->error ? ans->error : "upstream failure", detail);
-		dnss_reply(dq, DNS_RC_SERVFAIL, NULL, 0);
+		dnss_reply(dq, DNS_RC_SERVFAIL, NULL, 0, -1, NULL);
 		return;
 	}
 	for (size_t i = 0; i < ans->n; i++) {
@@ -471,19 +487,20 @@ static void dnss_finish(struct dnss_q *dq, const struct res_answer *ans)
 	} else {
 		dnss_detail(dq, rr, n, NULL, detail, sizeof(detail));
 	}
-	if (dnss_audit(dq, decision,
-		       ans->status == RES_NXDOMAIN ? "name does not exist upstream"
-		       : own			   ? "addresses of the gateway host removed"
-		       : foff			   ? "special-purpose addresses removed"
-						   : dq->dec.reason,
-		       detail)) {
-		dnss_reply(dq, DNS_RC_SERVFAIL, NULL, 0);
+	reason = ans->status == RES_NXDOMAIN ? "name does not exist upstream"
+		 : own			     ? "addresses of the gateway host removed"
+		 : foff			     ? "special-purpose addresses removed"
+					     : dq->dec.reason;
+	if (dnss_audit(dq, decision, reason, detail)) {
+		dnss_reply(dq, DNS_RC_SERVFAIL, NULL, 0, DNS_EDE_OTHER, "audit unavailable");
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		dnsb_add(d->n->dnsb, dq->q.name, ans->family, rr[i].addr,
 			 now + ((int64_t)rr[i].ttl + DNSS_BIND_GRACE_S) * 1000);
-	dnss_reply(dq, ans->status == RES_NXDOMAIN ? DNS_RC_NXDOMAIN : DNS_RC_NOERROR, rr, n);
+	/* Addresses the policy removed are a denial too: say so. */
+	dnss_reply(dq, ans->status == RES_NXDOMAIN ? DNS_RC_NXDOMAIN : DNS_RC_NOERROR, rr, n,
+		   foff && ans->status != RES_NXDOMAIN ? DNS_EDE_BLOCKED : -1, reason);
 }
 
 static void dnss_res_cb(const struct res_answer *ans, void *ctx)
@@ -495,15 +512,16 @@ static void dnss_res_cb(const struct res_answer *ans, void *ctx)
 	dnss_q_free(dq);
 }
 
-/* Denied or refused without a lookup. */
-static void dnss_refuse(struct dnss_q *dq, int rcode, const char *decision, const char *reason)
+/* Denied or refused without a lookup; ede_code as dnss_reply. */
+static void dnss_refuse(struct dnss_q *dq, int rcode, int ede_code, const char *decision,
+			const char *reason)
 {
 	char detail[128];
 
 	dnss_detail(dq, NULL, 0, NULL, detail, sizeof(detail));
 	if (dnss_audit(dq, decision, reason, detail) && rcode == DNS_RC_NOERROR)
 		rcode = DNS_RC_SERVFAIL;
-	dnss_reply(dq, rcode, NULL, 0);
+	dnss_reply(dq, rcode, NULL, 0, ede_code, reason);
 }
 
 /* Resolves an allowed query upstream; dnss_res_cb finishes it. Returns
@@ -514,12 +532,13 @@ static bool dnss_lookup(struct dnss_q *dq)
 	int family = dq->q.qtype == DNS_T_A ? AF_INET : AF_INET6;
 
 	if (!d->n->audit_ok) {
-		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "audit unavailable");
+		dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "error", "audit unavailable");
 		return false;
 	}
 	if (d->nq > DNSS_MAX_PENDING ||
 	    !(dq->req = res_lookup(d->n->res, dq->q.name, family, dnss_res_cb, dq))) {
-		dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
+		dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "error",
+			    "too many queries outstanding");
 		return false;
 	}
 	return true;
@@ -556,7 +575,7 @@ static void dnss_ask_cb(void *ctx, const struct ipc_answer *a)
 			snprintf(dq->why, sizeof(dq->why), "denied by %s%s%s", a->who,
 				 a->reason[0] ? ": " : "", a->reason);
 		dq->d->n->stats[NETD_ST_DNS_DENIED]++;
-		dnss_refuse(dq, DNS_RC_NXDOMAIN, "deny", dq->why);
+		dnss_refuse(dq, DNS_RC_NXDOMAIN, DNS_EDE_BLOCKED, "deny", dq->why);
 	}
 	dnss_q_free(dq);
 }
@@ -571,7 +590,7 @@ static void dnss_hold_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	(void)id;
 	dq->hold_timer = 0;
 	dq->dec.verdict = POL_DENY;
-	dnss_refuse(dq, DNS_RC_SERVFAIL, "deny",
+	dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "deny",
 		    "waiting for approval: answered SERVFAIL; a retry after approval is allowed");
 	dnss_q_free(dq);
 }
@@ -611,12 +630,12 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 		goto done;
 	}
 	if (dq->q.opcode != 0) {
-		dnss_reply(dq, DNS_RC_NOTIMP, NULL, 0);
+		dnss_reply(dq, DNS_RC_NOTIMP, NULL, 0, -1, NULL);
 		goto done;
 	}
 	if (dq->q.qclass != DNS_CLASS_IN || !dq->q.name_is_hostname || !dq->q.name[0]) {
 		d->n->stats[NETD_ST_DNS_DENIED]++;
-		dnss_refuse(dq, DNS_RC_REFUSED, "deny",
+		dnss_refuse(dq, DNS_RC_REFUSED, DNS_EDE_PROHIBITED, "deny",
 			    dq->q.qclass != DNS_CLASS_IN ? "query class not allowed"
 							 : "not a host name");
 		goto done;
@@ -627,7 +646,8 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 		 * for allowed names. */
 		d->n->stats[NETD_ST_DNS_DENIED]++;
 		dq->dec.verdict = POL_DENY;
-		dnss_refuse(dq, DNS_RC_REFUSED, "deny", "query type not allowed");
+		dnss_refuse(dq, DNS_RC_REFUSED, DNS_EDE_PROHIBITED, "deny",
+			    "query type not allowed");
 		goto done;
 	}
 	if (dq->dec.verdict == POL_ASK) {
@@ -637,7 +657,8 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 			dnss_approved(dq, &a);
 		} else if (d->nq > DNSS_MAX_PENDING) {
 			dq->dec.verdict = POL_DENY;
-			dnss_refuse(dq, DNS_RC_SERVFAIL, "error", "too many queries outstanding");
+			dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "error",
+			    "too many queries outstanding");
 			goto done;
 		} else {
 			dq->ask = netd_ask_start(d->n, IPC_ASK_DNS, dq->q.name, 0, dq->dec.rule,
@@ -648,7 +669,8 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 			if (!dq->hold_timer) {
 				dq->dec.verdict = POL_DENY;
 				d->n->stats[NETD_ST_DNS_DENIED]++;
-				dnss_refuse(dq, DNS_RC_SERVFAIL, "deny", "approvals unavailable");
+				dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "deny",
+					    "approvals unavailable");
 				goto done;
 			}
 			return; /* dnss_ask_cb or dnss_hold_cb finishes it */
@@ -656,7 +678,7 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 	}
 	if (!pol_permits(&dq->dec)) {
 		d->n->stats[NETD_ST_DNS_DENIED]++;
-		dnss_refuse(dq, DNS_RC_NXDOMAIN, "deny", dq->dec.reason);
+		dnss_refuse(dq, DNS_RC_NXDOMAIN, DNS_EDE_BLOCKED, "deny", dq->dec.reason);
 		goto done;
 	}
 	if (!dnss_lookup(dq))

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "deny.h"
 #include "dnsb.h"
 #include "hostaddr.h"
 #include "log.h"
@@ -604,12 +605,38 @@ static void prx_resolve(struct prx_sess *s)
 
 /* ---- deciding ---- */
 
+/*
+ * Refuses a TLS client with a fatal access_denied alert, so it reports a
+ * denial ("tlsv1 alert access denied") rather than a reset it could take
+ * for an outage. Nothing was dialed: the ClientHello is still in cli.buf.
+ */
+static void prx_reply_alert(struct prx_sess *s, const char *reason)
+{
+	prx_close_fd(s, &s->up);
+	s->up.rd_eof = true;
+	free(s->reply);
+	s->reply = malloc(DENY_TLS_ALERT_LEN);
+	if (!s->reply) {
+		prx_kill(s, reason);
+		return;
+	}
+	s->reply_len = deny_tls_alert(s->cli.buf, s->cli.len, (uint8_t *)s->reply);
+	s->reply_off = 0;
+	if (!s->close_reason)
+		s->close_reason = reason;
+	prx_set_state(s, PRX_DRAIN, reason);
+	if (s->state == PRX_DRAIN)
+		prx_pump(s);
+}
+
 void prx_deny(struct prx_sess *s, const char *reason)
 {
 	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
 	prx_audit_connect(s, "deny", reason);
 	if (s->http)
 		prx_reply_403(s, s->dec.rule, reason);
+	else if (s->tls)
+		prx_reply_alert(s, reason);
 	else
 		prx_kill(s, reason);
 }
@@ -883,6 +910,7 @@ static void prx_peek_decide(struct prx_sess *s, bool final)
 
 		if (rc == -AGW_ETRUNC && !final && len < PRX_BUF)
 			return;
+		s->tls = true;
 		if (rc == 0)
 			prx_decide_name(s, host, "tls", NULL);
 		else

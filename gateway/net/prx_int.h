@@ -61,6 +61,7 @@ struct prx_sess {
 	const char *via;
 	uint16_t port;
 	bool http;
+	bool tls; /* the first bytes were a TLS ClientHello (a denial gets an alert) */
 	/* Allowed on the original address alone (a DNS binding, no cidr
 	 * rule): the client's bytes are approved only while nothing in them
 	 * is TLS- or HTTP-shaped (prx_guard_advance). */
@@ -114,8 +115,8 @@ void prx_pump(struct prx_sess *s);
 /* Records ev: -EACCES for a denial, 0 when the action may go on,
  * -AGW_EFULL when the audit path fails (the action is then denied too). */
 int prx_audit(struct prx_sess *s, struct aud_event *ev);
-/* Records the connect decision and refuses: a 403 in HTTP mode, else the
- * connection is closed. */
+/* Records the connect decision and refuses: a 403 in HTTP mode, a TLS
+ * access_denied alert after a ClientHello, else the connection is closed. */
 void prx_deny(struct prx_sess *s, const char *reason);
 /* Decides on a name read from the first bytes (r: the first HTTP request,
  * NULL for TLS); resolves and dials when allowed. */

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the DNS query parser and the response builders: any
  * query that parses must be answerable (the builder re-encodes the parsed
- * name), and error replies must never read past the input.
+ * name), a denial's Extended DNS Error fits and parses back, and error
+ * replies must never read past the input.
  */
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (i < q.question_end - 4 && c >= 'A' && c <= 'Z')
 				c = (uint8_t)(c - 'A' + 'a');
 			if (c != out[i])
+				__builtin_trap();
+		}
+		/* a denial with an EDE: an OPT only when the query had one, and
+		 * the reply still parses (as a query) with one OPT */
+		{
+			struct dns_ede e = {.code = DNS_EDE_BLOCKED, .text = q.name};
+			struct dns_query q2;
+
+			ret = dns_build_response_ede(&q, DNS_RC_NXDOMAIN, NULL, 0, &e, out,
+						     dns_udp_limit(&q, sizeof(out)), &out_len);
+			if (ret != 0 || out_len > dns_udp_limit(&q, sizeof(out)))
+				__builtin_trap();
+			out[2] &= 0x7f;
+			if (dns_parse_query(out, out_len, &q2) != 0 || q2.has_opt != q.has_opt)
 				__builtin_trap();
 		}
 	} else if (ret != -AGW_EPARSE) {

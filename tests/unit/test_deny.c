@@ -3,7 +3,9 @@
  * Unit tests for what a denied client is told (gateway/net/deny.c): the
  * JSON body of the 403 parsed back with jansson (fields, null rule and
  * host, escaping of hostile strings, cuts between UTF-8 characters), the
- * response head, and the size limits.
+ * response head, and the size limits; the TLS access_denied alert record
+ * and the version it takes from ClientHellos (a real one from openssl
+ * s_client, TLS 1.0/1.3-only, truncated, SSLv2 and garbage).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,12 +129,51 @@ static void test_deny_limits(void **state)
 	assert_int_equal(deny_http_body(out, n, "r", "x", "h", &n), -AGW_ETOOBIG);
 }
 
+static void test_deny_tls_alert(void **state)
+{
+	/* First bytes of `openssl s_client -tls1_3`: record version 0x0301,
+	 * client_version 0x0303 (TLS 1.3 sends the legacy value). */
+	static const uint8_t hello13[] = {0x16, 0x03, 0x01, 0x01, 0x2c, 0x01,
+					  0x00, 0x01, 0x28, 0x03, 0x03, 0xaa};
+	static const uint8_t hello10[] = {0x16, 0x03, 0x01, 0x00, 0x50, 0x01,
+					  0x00, 0x00, 0x4c, 0x03, 0x01};
+	static const uint8_t future[] = {0x16, 0x03, 0x01, 0x00, 0x50, 0x01,
+					 0x00, 0x00, 0x4c, 0x03, 0x09};
+	static const uint8_t sslv2[] = {0x80, 0x2e, 0x01, 0x00, 0x02};
+	static const uint8_t rec_only[] = {0x16, 0x03, 0x02, 0x00};
+	static const uint8_t bad_major[] = {0x16, 0x07, 0x01, 0x00, 0x50, 0x01,
+					    0x00, 0x00, 0x4c, 0x07, 0x03};
+	static const struct {
+		const uint8_t *b;
+		size_t n;
+		uint8_t hi, lo;
+	} cases[] = {
+	    {hello13, sizeof(hello13), 3, 3},	  {hello10, sizeof(hello10), 3, 1},
+	    {future, sizeof(future), 3, 3},	  {sslv2, sizeof(sslv2), 3, 1},
+	    {rec_only, sizeof(rec_only), 3, 2},	  {bad_major, sizeof(bad_major), 3, 1},
+	    {hello13, 10, 3, 1},		  {NULL, 0, 3, 1},
+	};
+	uint8_t out[DENY_TLS_ALERT_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t want[DENY_TLS_ALERT_LEN] = {21, cases[i].hi, cases[i].lo, 0, 2, 2, 49};
+
+		memset(out, 0xee, sizeof(out));
+		assert_int_equal(deny_tls_alert(cases[i].b, cases[i].n, out), DENY_TLS_ALERT_LEN);
+		if (memcmp(out, want, sizeof(want)) != 0)
+			fail_msg("case %zu: %02x %02x %02x %02x %02x %02x %02x", i, out[0], out[1],
+				 out[2], out[3], out[4], out[5], out[6]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_deny_response),
 	    cmocka_unit_test(test_deny_hostile),
 	    cmocka_unit_test(test_deny_limits),
+	    cmocka_unit_test(test_deny_tls_alert),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@
  * hostile queries (exfiltration labels, compression in the question,
  * oversize names, bad counts, duplicate OPT, trailing bytes), every
  * truncation of a real dig query, and byte-exact checks of built answers,
- * truncated (TC) answers and error replies.
+ * truncated (TC) answers and error replies, and the Extended DNS Error
+ * option (RFC 8914) in denials: exact bytes, no OPT without EDNS, and what
+ * is left out when room is short.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -379,6 +381,90 @@ static void test_tcp_frame(void **state)
 	assert_int_equal(n, 0xff02);
 }
 
+static void test_ede_encode(void **state)
+{
+	uint8_t out[256];
+	size_t n;
+	struct dns_ede e = {.code = DNS_EDE_BLOCKED, .text = "no\x01rule"};
+
+	(void)state;
+	/* OPTION-CODE 15, OPTION-LENGTH 2 + 7, INFO-CODE 15, EXTRA-TEXT */
+	assert_int_equal(dns_ede_encode(&e, out, sizeof(out), &n), 0);
+	assert_int_equal(n, 13);
+	assert_memory_equal(out, "\x00\x0f\x00\x09\x00\x0fno?rule", 13);
+	e.code = DNS_EDE_PROHIBITED;
+	e.text = NULL;
+	assert_int_equal(dns_ede_encode(&e, out, sizeof(out), &n), 0);
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "\x00\x0f\x00\x02\x00\x12", 6);
+	assert_int_equal(dns_ede_encode(&e, out, 5, &n), -AGW_ETOOBIG);
+	assert_int_equal(n, 0);
+	/* text capped at DNS_EDE_TEXT_MAX */
+	{
+		char big[DNS_EDE_TEXT_MAX + 50];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		e.text = big;
+		assert_int_equal(dns_ede_encode(&e, out, sizeof(out), &n), 0);
+		assert_int_equal(n, 6 + DNS_EDE_TEXT_MAX);
+		assert_int_equal(out[2] << 8 | out[3], 2 + DNS_EDE_TEXT_MAX);
+	}
+}
+
+static void test_build_response_ede(void **state)
+{
+	struct dns_query q;
+	struct dns_ede e = {.code = DNS_EDE_BLOCKED, .text = "denied by agentgw: x"};
+	uint8_t out[512], plain[512];
+	size_t n, pn;
+
+	(void)state;
+	assert_int_equal(dns_parse_query(dig_a, sizeof(dig_a), &q), 0);
+	assert_int_equal(
+	    dns_build_response_ede(&q, DNS_RC_NXDOMAIN, NULL, 0, &e, out, sizeof(out), &n), 0);
+	/* header, question, then OPT with RDLENGTH 26: one EDE option */
+	assert_int_equal(n, 30 + 11 + 26);
+	assert_memory_equal(out + 2, "\x81\x83\x00\x01\x00\x00\x00\x00\x00\x01", 10);
+	assert_memory_equal(out + 30, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x1a", 11);
+	assert_memory_equal(out + 41, "\x00\x0f\x00\x16\x00\x0f"
+				      "denied by agentgw: x",
+			    26);
+	/* the reply parses back as a message whose OPT is where we put it */
+	out[2] &= 0x7f; /* as a query: the parser only takes queries */
+	assert_int_equal(dns_parse_query(out, n, &q), 0);
+	assert_true(q.has_opt);
+
+	/* no EDNS in the query: no OPT in the reply (RFC 6891), same bytes
+	 * as without an EDE */
+	q.has_opt = false;
+	assert_int_equal(
+	    dns_build_response_ede(&q, DNS_RC_REFUSED, NULL, 0, &e, out, sizeof(out), &n), 0);
+	assert_int_equal(dns_build_response(&q, DNS_RC_REFUSED, NULL, 0, plain, sizeof(plain), &pn),
+			 0);
+	assert_int_equal(n, 30);
+	assert_int_equal(n, pn);
+	assert_memory_equal(out, plain, n);
+
+	/* short room: the text goes first, then the option */
+	q.has_opt = true;
+	assert_int_equal(dns_build_response_ede(&q, 5, NULL, 0, &e, out, 30 + 11 + 25, &n), 0);
+	assert_int_equal(n, 30 + 11 + 6);
+	assert_memory_equal(out + 41, "\x00\x0f\x00\x02\x00\x0f", 6);
+	assert_int_equal(dns_build_response_ede(&q, 5, NULL, 0, &e, out, 30 + 11 + 5, &n), 0);
+	assert_int_equal(n, 30 + 11);
+	assert_int_equal(out[40], 0); /* RDLENGTH 0 */
+	/* answers that fit stay, with the EDE */
+	{
+		struct dns_rr rr = {.type = DNS_T_A, .ttl = 5, .addr = {192, 0, 2, 1}};
+
+		assert_int_equal(
+		    dns_build_response_ede(&q, 0, &rr, 1, &e, out, sizeof(out), &n), 0);
+		assert_int_equal(n, 30 + 16 + 11 + 26);
+		assert_int_equal(out[7], 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +474,8 @@ int main(void)
 	    cmocka_unit_test(test_build_response),
 	    cmocka_unit_test(test_build_response_limits),
 	    cmocka_unit_test(test_build_error),
+	    cmocka_unit_test(test_ede_encode),
+	    cmocka_unit_test(test_build_response_ede),
 	    cmocka_unit_test(test_tcp_frame),
 	};
 
