@@ -36,8 +36,10 @@ struct aud_event {
 	const char *detail; /* JSON text */
 };
 
-/* The schema version this program writes and reads (PRAGMA user_version). */
-#define AUD_SCHEMA_VERSION 1
+/* The schema version this program writes and reads (PRAGMA user_version).
+ * 2: event.prev_id and event.hash (the per-sandbox hash chain),
+ * sandbox.head_id/head_hash, table chain_anchor (prune anchors). */
+#define AUD_SCHEMA_VERSION 2
 
 /*
  * Limits of the writer. Strings longer than their cap are cut at a UTF-8
@@ -93,6 +95,13 @@ int aud_writer_flush(struct aud_writer *w);
 
 /* False while the last write attempt failed. Lock-free; never blocks. */
 bool aud_writer_healthy(const struct aud_writer *w);
+
+/*
+ * Delete the events older than before_us (unix microseconds) of every
+ * sandbox, through the writer's connection, as aud_prune does. Synchronous.
+ * Returns 0 with *rows deleted (may be NULL), or a negative code.
+ */
+int aud_writer_prune(struct aud_writer *w, int64_t before_us, int64_t *rows);
 
 /* Counters, for tests and `doctor`. A consistent snapshot; takes the mutex. */
 struct aud_writer_stats {
@@ -151,6 +160,8 @@ struct aud_row {
 	const char *kind, *op, *target, *decision, *rule, *reason, *src, *dst;
 	int64_t bytes_up, bytes_down, duration_us;
 	const char *detail;
+	int64_t prev_id;  /* the previous event of this sandbox's chain, -1 none */
+	const char *hash; /* hex SHA-256 chained to prev_id's (see docs/audit.md) */
 };
 
 /*
@@ -182,6 +193,35 @@ int aud_stats_write(struct aud_db *db, const struct aud_filter *f, bool json, FI
  * Returns 0 or -AGW_EPARSE.
  */
 int aud_parse_time(const char *s, int64_t now_us, int64_t *out_us);
+
+/* ---- integrity (aud_chain.c) ---- */
+
+/*
+ * Walk each sandbox's hash chain (only sandbox, a name or id, when not
+ * NULL) and write one line per sandbox to out: "sandbox 1 (dev): ok, N
+ * events, head ID HASH" or "sandbox 1 (dev): BROKEN at event ID: what", or
+ * with json one object per line. *broken: the id of the first bad row found
+ * (-1 when the break has no row), 0 when every chain is sound. Returns 0 or
+ * a negative code (database error). Blocks on the database.
+ */
+int aud_verify(struct aud_db *db, const char *sandbox, bool json, FILE *out, int64_t *broken);
+
+struct aud_prune_result {
+	int64_t rows;	   /* events deleted */
+	int64_t sandboxes; /* chains shortened (each got an anchor) */
+	int64_t refused;   /* chains not pruned because they do not verify */
+};
+
+/*
+ * Delete, per sandbox (only sandbox when not NULL), the oldest events up
+ * to the first one with ts >= before_us, in one transaction, and record an
+ * anchor (the last deleted id and hash) so the rest still verifies. A chain
+ * whose part to delete does not verify is left alone (counted in refused,
+ * reason logged) unless force. Opens path read-write; it must exist.
+ * Returns 0 or a negative code.
+ */
+int aud_prune(const char *path, int64_t before_us, const char *sandbox, bool force,
+	      struct aud_prune_result *res);
 
 /* ---- formatting (aud_format.c) ---- */
 

@@ -88,7 +88,9 @@ void aud_fmt_jsonl_row(FILE *f, const struct aud_row *r)
 	char tbuf[48];
 
 	aud_fmt_time(r->ts, true, tbuf, sizeof(tbuf));
-	fprintf(f, "{\"id\":%lld,\"sandbox_id\":%lld", (long long)r->id, (long long)r->sandbox_id);
+	/* "v" first: a consumer picks its parser before reading the rest */
+	fprintf(f, "{\"v\":%d,\"id\":%lld,\"sandbox_id\":%lld", AUD_SCHEMA_VERSION,
+		(long long)r->id, (long long)r->sandbox_id);
 	aud_json_kv(f, "sandbox", r->sandbox);
 	fprintf(f, ",\"ts\":%lld,\"time\":\"%s\"", (long long)r->ts, tbuf);
 	aud_json_kv(f, "kind", r->kind);
@@ -104,6 +106,8 @@ void aud_fmt_jsonl_row(FILE *f, const struct aud_row *r)
 	aud_json_int(f, "duration_us", r->duration_us);
 	/* detail stays a string: it is whatever JSON text the writer was given */
 	aud_json_kv(f, "detail", r->detail);
+	aud_json_int(f, "prev_id", r->prev_id);
+	aud_json_kv(f, "hash", r->hash);
 	fputs("}\n", f);
 }
 

@@ -35,6 +35,11 @@ struct aud_db *aud_db_wrap(sqlite3 *sq)
 	return d;
 }
 
+sqlite3 *aud_db_handle(struct aud_db *db)
+{
+	return db ? db->db : NULL;
+}
+
 void aud_db_close(struct aud_db *db)
 {
 	if (!db)
@@ -113,7 +118,8 @@ static void aud_bind_filter(sqlite3_stmt *st, const struct aud_filter *f)
 
 #define AUD_COLS                                                                                   \
 	"e.id, e.sandbox_id, s.name, e.ts, e.kind, e.op, e.target, e.decision, e.rule, "           \
-	"e.reason, e.src, e.dst, e.bytes_up, e.bytes_down, e.duration_us, e.detail"
+	"e.reason, e.src, e.dst, e.bytes_up, e.bytes_down, e.duration_us, e.detail, e.prev_id, "   \
+	"e.hash"
 #define AUD_FROM " FROM event e LEFT JOIN sandbox s ON s.id = e.sandbox_id"
 
 int aud_query_open(struct aud_db *db, const struct aud_filter *f, struct aud_cursor **out)
@@ -187,6 +193,8 @@ int aud_cursor_next(struct aud_cursor *c, struct aud_row *r)
 	r->bytes_down = aud_col_count(st, 13);
 	r->duration_us = aud_col_count(st, 14);
 	r->detail = aud_col_text(st, 15);
+	r->prev_id = aud_col_count(st, 16);
+	r->hash = aud_col_text(st, 17);
 	return 1;
 }
 

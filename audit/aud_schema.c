@@ -5,6 +5,7 @@
  * reading (existing file, version check). Also the default database path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +73,27 @@ static const char aud_schema_v1[] =
     "  FROM event WHERE kind = 'fs'\n"
     "  GROUP BY target;\n";
 
+/*
+ * Schema v2: the hash chain (audit/aud_chain.c). Rows already there are
+ * chained by aud_chain_backfill in the same transaction.
+ */
+static const char aud_schema_v2[] =
+    "ALTER TABLE event ADD COLUMN prev_id INTEGER;\n"
+    "ALTER TABLE event ADD COLUMN hash TEXT;\n"
+    "ALTER TABLE sandbox ADD COLUMN head_id INTEGER;\n"
+    "ALTER TABLE sandbox ADD COLUMN head_hash TEXT;\n"
+    "CREATE TABLE chain_anchor(\n"
+    "  sandbox_id INTEGER PRIMARY KEY,\n"
+    "  last_id INTEGER NOT NULL,\n"
+    "  last_hash TEXT NOT NULL,\n"
+    "  pruned_rows INTEGER NOT NULL,\n"
+    "  pruned_before INTEGER NOT NULL,\n"
+    "  pruned_at INTEGER NOT NULL);\n";
+
 /* migrations[i] takes a database from user_version i to i + 1. */
 static const char *const aud_migrations[AUD_SCHEMA_VERSION] = {
     aud_schema_v1,
+    aud_schema_v2,
 };
 
 int aud_sql_err(sqlite3 *db, int rc)
@@ -176,6 +195,8 @@ static int aud_migrate(sqlite3 *db, const char *path)
 	}
 	for (; ver < AUD_SCHEMA_VERSION; ver++) {
 		rc = aud_exec(db, path, aud_migrations[ver]);
+		if (rc == 0 && ver + 1 == 2)
+			rc = aud_chain_backfill(db);
 		if (rc < 0)
 			goto out;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", ver + 1);
@@ -221,6 +242,62 @@ static int aud_check_parent(const char *path)
 	return 0;
 }
 
+/* Narrows a file we own to owner-only; errors are left to whoever opens it. */
+static void aud_narrow(int fd, const char *path, mode_t want)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 07777 & ~want)) {
+		if (fchmod(fd, want) == 0)
+			log_info("audit: %s was mode %04o; now %04o", path,
+				 (unsigned)(sb.st_mode & 07777), (unsigned)want);
+	}
+}
+
+/*
+ * The audit rows name every host, path and command the agent used: the
+ * database is created 0600, and the default folder (ours alone) is 0700.
+ * SQLite gives -wal and -shm the mode of the main file, so creating that
+ * one 0600 covers them; files an older agentgw left wider are narrowed
+ * when we own them. A folder the user chose (beside a policy) keeps its
+ * mode.
+ */
+static void aud_secure_files(const char *path)
+{
+	static const char *const sides[] = {"-wal", "-shm", "-journal"};
+	char def[PATH_MAX], side[PATH_MAX + 16];
+	int fd;
+
+	if (aud_default_db_path(def, sizeof(def)) == 0 && strcmp(def, path) == 0) {
+		char *slash = strrchr(def, '/');
+
+		if (slash && slash != def) {
+			*slash = '\0';
+			mkdir(def, 0700);
+			fd = open(def, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0) {
+				aud_narrow(fd, def, 0700);
+				close(fd);
+			}
+		}
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		aud_narrow(fd, path, 0600);
+		close(fd);
+	}
+	for (size_t i = 0; i < AGW_ARRAY_LEN(sides); i++) {
+		snprintf(side, sizeof(side), "%s%s", path, sides[i]);
+		fd = open(side, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			aud_narrow(fd, side, 0600);
+			close(fd);
+		}
+	}
+}
+
 static int aud_readonly_err(const char *path)
 {
 	struct statvfs vb;
@@ -242,6 +319,7 @@ int aud_db_open_rw(const char *path, sqlite3 **out)
 	*out = NULL;
 	if (!path || !*path)
 		return -AGW_EINVAL;
+	aud_secure_files(path); /* also makes the default folder */
 	rc = aud_check_parent(path);
 	if (rc < 0)
 		return rc;
@@ -373,4 +451,23 @@ int aud_default_db_path(char *buf, size_t cap)
 	if (n < 0 || (size_t)n >= cap)
 		return -AGW_ETOOBIG;
 	return 0;
+}
+
+int aud_prune(const char *path, int64_t before_us, const char *sandbox, bool force,
+	      struct aud_prune_result *res)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (access(path, F_OK) < 0) {
+		rc = -errno;
+		log_error("audit: %s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = aud_db_open_rw(path, &db);
+	if (rc == 0)
+		rc = aud_prune_sql(db, before_us, sandbox, force, res);
+	sqlite3_close(db);
+	return rc;
 }

@@ -29,17 +29,27 @@ struct aud_qev {
 	char buf[];
 };
 
-enum aud_req_type { AUD_REQ_START, AUD_REQ_STOP };
+enum aud_req_type { AUD_REQ_START, AUD_REQ_STOP, AUD_REQ_PRUNE };
 
 /* A synchronous request; lives on the caller's stack until done. */
 struct aud_req {
 	enum aud_req_type type;
 	const char *name, *policy_name, *policy_sha256, *policy_text, *image;
 	int64_t id;
+	int64_t before_us, rows; /* AUD_REQ_PRUNE */
 	int rc;
 	bool done;
 	struct aud_req *next;
 };
+
+/* Where a sandbox's hash chain ends, as the writer last committed it. */
+struct aud_chain_end {
+	int64_t sandbox_id, last_id;
+	uint8_t hash[AUD_HASH_LEN];
+	bool moved; /* this batch added to it: record the head */
+};
+
+#define AUD_CHAINS_MAX 64 /* sandboxes remembered; more are looked up again */
 
 struct aud_writer {
 	pthread_mutex_t mu;
@@ -57,7 +67,9 @@ struct aud_writer {
 
 	/* writer thread only */
 	sqlite3 *db;
-	sqlite3_stmt *ins;
+	sqlite3_stmt *ins, *headst;
+	struct aud_chain_end chains[AUD_CHAINS_MAX], work[AUD_CHAINS_MAX];
+	size_t nchains, nwork;
 	struct aud_qev *batch[AUD_BATCH_EVENTS];
 	size_t batch_n;
 	int64_t retry_at;
@@ -71,8 +83,9 @@ struct aud_writer {
 
 static const char aud_insert_sql[] =
     "INSERT INTO event(sandbox_id, ts, kind, op, target, decision, rule, reason, src, dst,"
-    " bytes_up, bytes_down, duration_us, detail)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    " bytes_up, bytes_down, duration_us, detail, id, prev_id, hash)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+static const char aud_head_sql[] = "UPDATE sandbox SET head_id = ?1, head_hash = ?2 WHERE id = ?3";
 
 /* Bytes a string takes once capped (without the NUL); *trunc when cut. */
 static size_t aud_cap_len(const char *s, size_t cap, bool *trunc)
@@ -170,11 +183,74 @@ static void aud_bind_count(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-static int aud_insert(struct aud_writer *w, const struct aud_event *ev)
+/* The end of sandbox_id's chain in this batch's working copy; looked up
+ * in the database the first time. NULL on error (rc set). */
+static struct aud_chain_end *aud_chain_get(struct aud_writer *w, int64_t sandbox_id, int *rc)
+{
+	struct aud_chain_end *c;
+
+	for (size_t i = 0; i < w->nwork; i++)
+		if (w->work[i].sandbox_id == sandbox_id)
+			return &w->work[i];
+	if (w->nwork == AUD_CHAINS_MAX) {
+		/* forget the ones this batch did not move */
+		size_t k = 0;
+
+		for (size_t i = 0; i < w->nwork; i++)
+			if (w->work[i].moved)
+				w->work[k++] = w->work[i];
+		w->nwork = k;
+		if (k == AUD_CHAINS_MAX) {
+			*rc = SQLITE_FULL; /* 64 sandboxes in one batch: commit in two */
+			return NULL;
+		}
+	}
+	c = &w->work[w->nwork];
+	memset(c, 0, sizeof(*c));
+	c->sandbox_id = sandbox_id;
+	*rc = aud_chain_tail(w->db, sandbox_id, &c->last_id, c->hash);
+	if (*rc < 0) {
+		*rc = SQLITE_ERROR;
+		return NULL;
+	}
+	*rc = SQLITE_OK;
+	w->nwork++;
+	return c;
+}
+
+static int aud_insert(struct aud_writer *w, const struct aud_event *ev, int64_t id)
 {
 	sqlite3_stmt *st = w->ins;
+	struct aud_chain_end *c;
+	struct aud_chain_row r = {
+	    .id = id,
+	    .sandbox_id = ev->sandbox_id,
+	    .ts = ev->ts,
+	    .kind = ev->kind,
+	    .op = ev->op,
+	    .target = ev->target,
+	    .decision = ev->decision,
+	    .rule = ev->rule,
+	    .reason = ev->reason,
+	    .src = ev->src,
+	    .dst = ev->dst,
+	    .bytes_up = ev->bytes_up < 0 ? -1 : ev->bytes_up,
+	    .bytes_down = ev->bytes_down < 0 ? -1 : ev->bytes_down,
+	    .duration_us = ev->duration_us < 0 ? -1 : ev->duration_us,
+	    .detail = ev->detail,
+	};
+	uint8_t h[AUD_HASH_LEN];
+	char hex[2 * AUD_HASH_LEN + 1];
 	int rc;
 
+	c = aud_chain_get(w, ev->sandbox_id, &rc);
+	if (!c)
+		return rc;
+	r.prev_id = c->last_id;
+	aud_chain_lens(&r);
+	if (aud_chain_hash(c->last_id >= 0 ? c->hash : NULL, &r, h) < 0)
+		return SQLITE_NOMEM;
+	aud_hex(h, sizeof(h), hex);
 	sqlite3_bind_int64(st, 1, ev->sandbox_id);
 	sqlite3_bind_int64(st, 2, ev->ts);
 	aud_bind_text(st, 3, ev->kind);
@@ -189,24 +265,70 @@ static int aud_insert(struct aud_writer *w, const struct aud_event *ev)
 	aud_bind_count(st, 12, ev->bytes_down);
 	aud_bind_count(st, 13, ev->duration_us);
 	aud_bind_text(st, 14, ev->detail);
+	sqlite3_bind_int64(st, 15, id);
+	aud_bind_count(st, 16, c->last_id);
+	sqlite3_bind_text(st, 17, hex, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE)
+		return rc;
+	c->last_id = id;
+	memcpy(c->hash, h, sizeof(h));
+	c->moved = true;
+	return SQLITE_OK;
 }
 
-/* One transaction for the batch in hand. Runs without the mutex. */
+/* Records the head of every chain the batch moved (verify notices the
+ * newest rows going missing by it). */
+static int aud_write_heads(struct aud_writer *w)
+{
+	char hex[2 * AUD_HASH_LEN + 1];
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < w->nwork; i++) {
+		if (!w->work[i].moved)
+			continue;
+		aud_hex(w->work[i].hash, AUD_HASH_LEN, hex);
+		sqlite3_bind_int64(w->headst, 1, w->work[i].last_id);
+		sqlite3_bind_text(w->headst, 2, hex, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(w->headst, 3, w->work[i].sandbox_id);
+		rc = sqlite3_step(w->headst);
+		sqlite3_reset(w->headst);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	return rc;
+}
+
+/*
+ * One transaction for the batch in hand. Runs without the mutex. IMMEDIATE
+ * takes the write lock first, so the ids counted from the largest one stay
+ * ours (another process may write the same file) and commit in id order.
+ * The chain ends move in a working copy kept only if the commit succeeds.
+ */
 static int aud_commit_batch(struct aud_writer *w)
 {
+	int64_t id = 0;
 	int rc;
 
-	rc = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
+	memcpy(w->work, w->chains, w->nchains * sizeof(w->chains[0]));
+	w->nwork = w->nchains;
+	for (size_t i = 0; i < w->nwork; i++)
+		w->work[i].moved = false;
+	rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && aud_chain_next_id(w->db, &id) < 0)
+		rc = sqlite3_errcode(w->db);
 	for (size_t i = 0; rc == SQLITE_OK && i < w->batch_n; i++)
-		rc = aud_insert(w, &w->batch[i]->ev);
+		rc = aud_insert(w, &w->batch[i]->ev, id++);
+	if (rc == SQLITE_OK)
+		rc = aud_write_heads(w);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_clear_bindings(w->ins);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
+		memcpy(w->chains, w->work, w->nwork * sizeof(w->work[0]));
+		w->nchains = w->nwork;
 		return 0;
+	}
 	log_debug("audit: %s: batch of %zu failed: %s", w->path, w->batch_n, sqlite3_errmsg(w->db));
 	rc = aud_sql_err(w->db, rc);
 	if (!sqlite3_get_autocommit(w->db))
@@ -217,11 +339,20 @@ static int aud_commit_batch(struct aud_writer *w)
 static void aud_do_req(struct aud_writer *w, struct aud_req *r)
 {
 	sqlite3_stmt *st = NULL;
+	struct aud_prune_result pr;
+
+	if (r->type == AUD_REQ_PRUNE) {
+		r->rc = aud_prune_sql(w->db, r->before_us, NULL, false, &pr);
+		r->rows = pr.rows;
+		return;
+	}
+
 	const char *sql = r->type == AUD_REQ_START
 			      ? "INSERT INTO sandbox(name, policy_name, policy_sha256, "
 				"policy_text, image, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 			      : "UPDATE sandbox SET stopped_at = ?6 WHERE id = ?7";
 	int rc;
+
 
 	rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -396,6 +527,9 @@ int aud_writer_new(const char *dbpath, struct aud_writer **out)
 		goto out;
 	rc =
 	    sqlite3_prepare_v3(w->db, aud_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(w->db, aud_head_sql, -1, SQLITE_PREPARE_PERSISTENT,
+					&w->headst, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("audit: %s: %s", dbpath, sqlite3_errmsg(w->db));
 		rc = aud_sql_err(w->db, rc);
@@ -431,6 +565,7 @@ out:
 		if (mu)
 			pthread_mutex_destroy(&w->mu);
 		sqlite3_finalize(w->ins);
+		sqlite3_finalize(w->headst);
 		sqlite3_close(w->db);
 		free(w->ring);
 		free(w);
@@ -520,6 +655,21 @@ int aud_writer_sandbox_stop(struct aud_writer *w, int64_t id)
 	return aud_req_run(w, &r);
 }
 
+int aud_writer_prune(struct aud_writer *w, int64_t before_us, int64_t *rows)
+{
+	struct aud_req r = {.type = AUD_REQ_PRUNE, .before_us = before_us};
+	int rc;
+
+	if (rows)
+		*rows = 0;
+	if (!w)
+		return -AGW_EINVAL;
+	rc = aud_req_run(w, &r);
+	if (rc == 0 && rows)
+		*rows = r.rows;
+	return rc;
+}
+
 int aud_writer_flush(struct aud_writer *w)
 {
 	uint64_t target;
@@ -574,6 +724,7 @@ void aud_writer_free(struct aud_writer *w)
 	if (w->started)
 		pthread_join(w->thr, NULL);
 	sqlite3_finalize(w->ins);
+	sqlite3_finalize(w->headst);
 	/* the last connection to close checkpoints the WAL into the database */
 	sqlite3_close(w->db);
 	pthread_cond_destroy(&w->done);

@@ -28,12 +28,16 @@ enum {
 	AOPT_JSON = 1 << 2,
 	AOPT_FORMAT = 1 << 3,
 	AOPT_TAIL = 1 << 4, /* -n -f */
+	AOPT_PRUNE = 1 << 5, /* --before --force */
+	AOPT_SANDBOX = 1 << 6, /* --sandbox alone */
 };
 
 struct aud_cli {
 	const char *db, *policy, *format;
 	struct aud_filter f;
-	bool json, follow;
+	bool json, follow, force;
+	bool since_given; /* --since (a time or id:N) */
+	int64_t before;	  /* prune --before */
 	long long n;
 	char dbpath[PATH_MAX];
 };
@@ -211,18 +215,25 @@ static int aud_cli_tail(struct aud_cli *c)
 
 	if (rc != CLI_OK)
 		return rc;
-	f.limit = c->n;
-	f.newest = true;
 	if (!c->json)
 		aud_fmt_table_header(stdout);
-	if (c->n > 0 && aud_cli_print(db, &f, c, &last) < 0) {
-		rc = CLI_FAIL;
-		goto out;
+	if (c->since_given) {
+		/* Resuming: every matching event after the point, then on.
+		 * The loop below starts there, so an event committed between
+		 * a first query and the follow cannot fall in a gap. */
+		last = c->f.after_id;
+	} else {
+		f.limit = c->n;
+		f.newest = true;
+		if (c->n > 0 && aud_cli_print(db, &f, c, &last) < 0) {
+			rc = CLI_FAIL;
+			goto out;
+		}
+		fflush(stdout);
+		if (!c->follow)
+			goto out;
 	}
-	fflush(stdout);
-	if (!c->follow)
-		goto out;
-	if (last == 0) {
+	if (!c->since_given && last == 0) {
 		/* nothing shown: follow from the newest id that exists now */
 		struct aud_filter one = {.limit = 1, .newest = true};
 		struct aud_cursor *cur = NULL;
@@ -244,18 +255,83 @@ static int aud_cli_tail(struct aud_cli *c)
 	f.limit = 0;
 	f.newest = false;
 	while (!aud_cli_stop) {
-		/* every committed transaction becomes visible to a new read */
+		/* every committed transaction becomes visible to a new read;
+		 * ids grow in commit order, so "after the last id printed"
+		 * misses nothing and repeats nothing */
 		f.after_id = last;
 		if (aud_cli_print(db, &f, c, &last) < 0) {
 			rc = CLI_FAIL;
 			goto out;
 		}
 		fflush(stdout);
+		if (!c->follow)
+			break;
 		nanosleep(&poll, NULL);
 	}
 out:
 	aud_db_close(db);
 	return rc;
+}
+
+static int aud_cli_verify(struct aud_cli *c)
+{
+	struct aud_db *db = NULL;
+	int64_t broken = 0;
+	int rc = aud_cli_open(c, &db);
+
+	if (rc != CLI_OK)
+		return rc;
+	rc = aud_verify(db, c->f.sandbox, c->json, stdout, &broken);
+	if (rc < 0) {
+		fprintf(stderr, "agentgw audit verify: %s: %s (%s)\n", c->dbpath, agw_strerror(rc),
+			aud_db_errmsg(db));
+		rc = CLI_FAIL;
+	} else if (broken) {
+		if (!c->json)
+			fprintf(stderr,
+				"agentgw audit verify: %s: the hash chain is broken; the first bad "
+				"event is %lld\n",
+				c->dbpath, (long long)broken);
+		rc = CLI_FAIL;
+	} else {
+		rc = CLI_OK;
+	}
+	aud_db_close(db);
+	return rc;
+}
+
+static int aud_cli_prune(struct aud_cli *c)
+{
+	struct aud_db *db = NULL;
+	struct aud_prune_result res;
+	char when[48];
+	int rc;
+
+	if (!c->before) {
+		fprintf(stderr, "agentgw audit prune: --before T is required\n");
+		return CLI_USAGE;
+	}
+	/* resolve and check the file as the readers do, then write to it */
+	rc = aud_cli_open(c, &db);
+	if (rc != CLI_OK)
+		return rc;
+	aud_db_close(db);
+	rc = aud_prune(c->dbpath, c->before, c->f.sandbox, c->force, &res);
+	if (rc < 0) {
+		fprintf(stderr, "agentgw audit prune: %s: %s\n", c->dbpath, agw_strerror(rc));
+		return CLI_FAIL;
+	}
+	aud_fmt_time(c->before, false, when, sizeof(when));
+	printf("pruned %lld events before %s from %lld sandboxes (anchors recorded)\n",
+	       (long long)res.rows, when, (long long)res.sandboxes);
+	if (res.refused) {
+		fprintf(stderr,
+			"agentgw audit prune: %lld sandboxes left alone: their chain does not "
+			"verify (see 'agentgw audit verify'; --force prunes anyway)\n",
+			(long long)res.refused);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
 }
 
 static const struct aud_sub aud_subs[] = {
@@ -267,13 +343,30 @@ static const struct aud_sub aud_subs[] = {
      "as JSON lines. --sandbox takes a name or an id. K is dns, net, http, fs, exec,\n"
      "lifecycle or policy; D is allow, deny, would_deny or error.\n"
      "T is 30s, 10m, 2h, 3d, 1w ago,\n"
-     "a local time 2026-11-23T10:00[:SS] (Z for UTC), a date, or unix seconds.\n"
+     "a local time 2026-11-23T10:00[:SS] (Z for UTC), a date, or unix seconds;\n"
+     "--since id:N keeps the events after event N.\n"
      "--target is a case-sensitive glob (* ? [...]) over the whole target.\n"},
     {"tail", aud_cli_tail, AOPT_FILTER | AOPT_JSON | AOPT_TAIL,
      "newest events; -f follows new ones",
-     "usage: agentgw audit tail [--db F | --policy F] [-n N] [-f] [--json] [filters]\n"
+     "usage: agentgw audit tail [--db F | --policy F] [-n N] [-f] [--json] [--since T|id:N]\n"
+     "         [filters]\n"
      "Print the newest N events (default 20); with -f keep printing new events as\n"
-     "they are committed, until interrupted. Filters as in 'audit query'.\n"},
+     "they are committed, until interrupted. With --since, print every event from\n"
+     "that time, or after event N (id:N), instead: a stream killed at any moment\n"
+     "resumes with --since id:<id of the last complete line> and loses and repeats\n"
+     "nothing. --json: one JSON object per line, \"v\" (the schema version) first.\n"
+     "Filters as in 'audit query'.\n"},
+    {"verify", aud_cli_verify, AOPT_SANDBOX | AOPT_JSON, "check the hash chain of every sandbox",
+     "usage: agentgw audit verify [--db F | --policy F] [--sandbox N] [--json]\n"
+     "Recompute each sandbox's hash chain and print one line per sandbox: ok with\n"
+     "its head (record it elsewhere to notice a rewritten chain), or the first\n"
+     "event that does not fit and why (edited, deleted, not written by agentgw).\n"
+     "Exit 1 when a chain is broken.\n"},
+    {"prune", aud_cli_prune, AOPT_SANDBOX | AOPT_PRUNE, "delete old events, keeping the chain",
+     "usage: agentgw audit prune --before T [--db F | --policy F] [--sandbox N] [--force]\n"
+     "Delete each sandbox's events older than T (the oldest ones up to the first\n"
+     "newer event) and record an anchor, so 'audit verify' still passes. A chain\n"
+     "that does not verify is left alone (exit 1) unless --force. T as in --since.\n"},
     {"stats", aud_cli_stats, AOPT_FILTER | AOPT_JSON, "counts by decision, top denied targets",
      "usage: agentgw audit stats [--db F | --policy F] [--json] [filters]\n"
      "Counts by decision per sandbox and kind, then the 10 most denied targets;\n"
@@ -304,8 +397,8 @@ static int aud_cli_time(const char *opt, const char *s, int64_t *out)
 	if (aud_parse_time(s, agw_now_us(), out) < 0) {
 		fprintf(stderr,
 			"agentgw audit: %s '%s': expected 30s, 10m, 2h, 3d, 1w, "
-			"2026-11-23T10:00[:SS][Z] or unix seconds\n",
-			opt, s);
+			"2026-11-23T10:00[:SS][Z], unix seconds%s\n",
+			opt, s, strcmp(opt, "--since") == 0 ? " or id:N" : "");
 		return -1;
 	}
 	return 0;
@@ -358,7 +451,9 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 		O_TARGET,
 		O_LIMIT,
 		O_JSON,
-		O_FORMAT
+		O_FORMAT,
+		O_BEFORE,
+		O_FORCE
 	};
 	static const struct option longopts[] = {
 	    {"db", required_argument, NULL, O_DB},
@@ -372,6 +467,8 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 	    {"limit", required_argument, NULL, O_LIMIT},
 	    {"json", no_argument, NULL, O_JSON},
 	    {"format", required_argument, NULL, O_FORMAT},
+	    {"before", required_argument, NULL, O_BEFORE},
+	    {"force", no_argument, NULL, O_FORCE},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned need;
@@ -398,6 +495,13 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 		case 'n':
 		case 'f':
 			need = AOPT_TAIL;
+			break;
+		case O_BEFORE:
+		case O_FORCE:
+			need = AOPT_PRUNE;
+			break;
+		case O_SANDBOX:
+			need = sub->opts & AOPT_SANDBOX ? AOPT_SANDBOX : AOPT_FILTER;
 			break;
 		case ':':
 			fprintf(stderr, "agentgw audit %s: option %s needs a value\n", sub->name,
@@ -439,8 +543,21 @@ static int aud_cli_parse(const struct aud_sub *sub, int argc, char **argv, struc
 			c->f.target = optarg;
 			break;
 		case O_SINCE:
-			if (aud_cli_time("--since", optarg, &c->f.since) < 0)
+			c->since_given = true;
+			if (strncmp(optarg, "id:", 3) == 0) {
+				if (aud_cli_count("--since id:", optarg + 3, &v) < 0)
+					return -1;
+				c->f.after_id = v;
+			} else if (aud_cli_time("--since", optarg, &c->f.since) < 0) {
 				return -1;
+			}
+			break;
+		case O_BEFORE:
+			if (aud_cli_time("--before", optarg, &c->before) < 0)
+				return -1;
+			break;
+		case O_FORCE:
+			c->force = true;
 			break;
 		case O_UNTIL:
 			if (aud_cli_time("--until", optarg, &c->f.until) < 0)

@@ -276,6 +276,11 @@ const char *pol_audit_db(const struct pol *p)
 	return p->audit_db;
 }
 
+unsigned pol_audit_retention_days(const struct pol *p)
+{
+	return p->audit_retention_days;
+}
+
 size_t pol_dns_upstreams(const struct pol *p, const char *const **out)
 {
 	*out = (const char *const *)p->upstreams;

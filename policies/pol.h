@@ -195,6 +195,9 @@ unsigned pol_ask_timeout(const struct pol *p);
 const char *pol_text(const struct pol *p);	/* the file's bytes, NUL-terminated */
 const char *pol_workspace(const struct pol *p); /* absolute path or NULL if no filesystem */
 const char *pol_audit_db(const struct pol *p);	/* absolute path or NULL if unset */
+/* audit.retention_days: events older than this many days are pruned when a
+ * sandbox starts; 0 (the default) keeps them all. */
+unsigned pol_audit_retention_days(const struct pol *p);
 /*
  * Serve DIR (made absolute with realpath) instead of filesystem.workspace;
  * the path rules stay relative to it. -AGW_EINVAL when the policy has no

@@ -191,6 +191,7 @@ struct pol {
 	enum pol_mode mode;
 	unsigned ask_timeout; /* seconds, POL_ASK_TIMEOUT_* */
 	char *workspace, *audit_db;
+	unsigned audit_retention_days; /* 0: keep every event */
 	char **upstreams;
 	size_t nupstreams;
 	unsigned ttl_max, max_conns, vcpus;

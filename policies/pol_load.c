@@ -1010,10 +1010,10 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 					   "network", "filesystem", "audit", "ask_timeout"};
 	static const char *const skeys[] = {"vcpus", "memory", "image", "accel", "disk", "user"};
 	static const char *const accels[] = {"auto", "kvm", "tcg"};
-	static const char *const akeys[] = {"database"};
+	static const char *const akeys[] = {"database", "retention_days"};
 	static const char *const modes[] = {"enforce", "audit", "ask"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[8], k[8], sv[6], sk[6], av[1], ak[1];
+	int32_t v[8], k[8], sv[6], sk[6], av[2], ak[2];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -1096,10 +1096,13 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 		network(&ld, v[4]);
 	if (v[5] >= 0 && !ld.err)
 		filesystem(&ld, v[5]);
-	if (v[6] >= 0 && !is_null(&ld, v[6]) && map_keys(&ld, v[6], "audit", akeys, 1, av, ak) &&
-	    av[0] >= 0 && (s = get_str(&ld, av[0], "database"))) {
-		if (!(p->audit_db = abs_path(basedir, s)))
+	if (v[6] >= 0 && !is_null(&ld, v[6]) && map_keys(&ld, v[6], "audit", akeys, 2, av, ak)) {
+		if (av[0] >= 0 && (s = get_str(&ld, av[0], "database")) &&
+		    !(p->audit_db = abs_path(basedir, s)))
 			ret = -AGW_ENOMEM;
+		/* 0 (the default): keep every event */
+		if (av[1] >= 0 && get_uint(&ld, av[1], "retention_days", 0, 36500, &n))
+			p->audit_retention_days = (unsigned)n;
 	}
 	if (ld.err)
 		ret = ld.err;

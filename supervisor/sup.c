@@ -1224,6 +1224,19 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 		snprintf(err, errcap, "audit database %s: %s", db, agw_strerror(rc));
 		goto out;
 	}
+	if (pol_audit_retention_days(s->pol)) {
+		/* audit.retention_days, applied at start: older events go,
+		 * each shortened chain keeps an anchor so it still verifies */
+		int64_t rows = 0, days = pol_audit_retention_days(s->pol);
+		int pr = aud_writer_prune(s->w, agw_now_us() - days * 86400 * 1000000LL, &rows);
+
+		if (pr < 0)
+			log_warn("audit database %s: retention of %lld days not applied: %s", db,
+				 (long long)days, agw_strerror(pr));
+		else if (rows)
+			log_info("audit database %s: %lld events older than %lld days pruned", db,
+				 (long long)rows, (long long)days);
+	}
 	rc = aud_writer_sandbox_start(s->w, s->name, pol_name(s->pol), pol_sha256(s->pol),
 				      pol_text(s->pol), c->image, &s->sandbox_id);
 	if (rc) {

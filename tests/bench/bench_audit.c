@@ -7,7 +7,8 @@
  * of the final flush. Also used by tests/integration/audit_cli.sh to write a
  * database to query (--db PATH --keep).
  *
- * usage: bench_audit [-n EVENTS] [-p PRODUCERS] [--db PATH] [--keep]
+ * usage: bench_audit [-n EVENTS] [-p PRODUCERS] [--db PATH] [--keep] [--ago SECONDS]
+ * (--ago: the events happened that long ago, for retention tests)
  */
 #include <limits.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 
 struct bench_prod {
 	struct aud_writer *w;
-	int64_t sandbox;
+	int64_t sandbox, ts;
 	uint64_t n, efull;
 	unsigned seed;
 };
@@ -46,6 +47,7 @@ static void *bench_producer(void *arg)
 		snprintf(detail, sizeof(detail), "{\"seq\":%llu}", (unsigned long long)i);
 		struct aud_event ev = {
 		    .sandbox_id = p->sandbox,
+		    .ts = p->ts,
 		    .kind = kinds[k],
 		    .op = ops[k],
 		    .target = target,
@@ -79,7 +81,7 @@ int main(int argc, char **argv)
 	const char *dbarg = NULL;
 	uint64_t n = 500000, efull = 0;
 	int np = 1, keep = 0, rc;
-	int64_t t0, t1, sb = 0;
+	int64_t t0, t1, sb = 0, ago = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
@@ -90,9 +92,11 @@ int main(int argc, char **argv)
 			dbarg = argv[++i];
 		else if (strcmp(argv[i], "--keep") == 0)
 			keep = 1;
+		else if (strcmp(argv[i], "--ago") == 0 && i + 1 < argc)
+			ago = strtoll(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: bench_audit [-n EVENTS] [-p PRODUCERS] [--db PATH] "
-					"[--keep]\n");
+					"[--keep] [--ago SECONDS]\n");
 			return 2;
 		}
 	}
@@ -126,6 +130,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < np; i++) {
 		prods[i] = (struct bench_prod){.w = w,
 					       .sandbox = sb + (i % 2),
+					       .ts = ago ? agw_now_us() - ago * 1000000 : 0,
 					       .n = n / (uint64_t)np,
 					       .seed = (unsigned)i + 1};
 		if (pthread_create(&thr[i], NULL, bench_producer, &prods[i]) != 0)

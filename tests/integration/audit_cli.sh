@@ -5,7 +5,13 @@
 # answer), query/export/stats/tail agree with sqlite3's counts, JSON lines
 # parse (jq), CSV has one record per event, errors exit 1 or 2 with a clear
 # message, and `tail -f` prints events committed after it started and exits
-# 0 on SIGINT. No network, no root needed.
+# 0 on SIGINT. The JSON stream: "v" in every line, `tail -f --json` killed
+# with kill -9 and restarted with --since id:N loses and repeats nothing
+# while events keep coming. Integrity: `audit verify` passes on the
+# writer's file and names the row after a sqlite3 DELETE or UPDATE;
+# `audit prune --before` keeps it passing. Modes: the database, -wal and
+# -shm 0600, the default folder 0700 (made by an unprivileged writer). No
+# network; root only for the unprivileged-writer check.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -19,8 +25,10 @@ for t in sqlite3 jq; do
 done
 dir=$(mktemp -d /tmp/agw-audit-cli-XXXXXX)
 tailpid=
+genpid=
 cleanup() {
 	[ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
+	[ -n "$genpid" ] && kill "$genpid" 2>/dev/null
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -37,7 +45,8 @@ sq() { sqlite3 "$db" "$1"; }
 
 check "sqlite3 integrity_check is ok" test "$(sq 'PRAGMA integrity_check')" = ok
 check "sqlite3 sees 3000 events" test "$(sq 'SELECT COUNT(*) FROM event')" = 3000
-check "schema version 1" test "$(sq 'PRAGMA user_version')" = 1
+check "schema version 2" test "$(sq 'PRAGMA user_version')" = 2
+check "database file is 0600" test "$(stat -c %a "$db")" = 600
 check "denials view" test "$(sq 'SELECT COUNT(*) FROM denials')" = \
 	"$(sq "SELECT COUNT(*) FROM event WHERE decision IN ('deny','would_deny')")"
 check "net_summary view" test "$(sq 'SELECT SUM(connections) FROM net_summary')" = \
@@ -103,6 +112,105 @@ tailpid=
 check "tail -f exits 0 on SIGINT" test "$rc" = 0
 check "tail -f printed exactly the 1000 new events" test "$(wc -l <"$dir/tail.out")" = 1000
 check "tail -f started after the old ones" test "$(head -1 "$dir/tail.out" | jq .id)" = 3001
+
+# The JSON stream survives kill -9 of the tail: restarted with --since
+# id:<last complete line>, the two outputs together hold every event once.
+check "every JSON line starts with \"v\":2" test "$("$AGENTGW" audit query --db "$db" --json --limit 0 |
+	grep -vc '^{"v":2,"id":')" = 0
+"$AGENTGW" audit tail --db "$db" -f --json --since id:0 >"$dir/s1.out" 2>/dev/null &
+tailpid=$!
+(for _ in 1 2 3 4 5 6; do "$BENCH" -n 700 --db "$db" --keep >/dev/null; sleep 0.3; done) &
+genpid=$!
+for _ in $(seq 100); do
+	[ "$(wc -l <"$dir/s1.out")" -ge 4700 ] && break
+	sleep 0.05
+done
+kill -KILL "$tailpid"
+wait "$tailpid" 2>/dev/null
+tailpid=
+# a consumer keeps only complete lines: drop a last line without its newline
+if [ -s "$dir/s1.out" ] && [ "$(tail -c1 "$dir/s1.out" | od -An -c | tr -d ' ')" != '\n' ]; then
+	sed -i '$d' "$dir/s1.out"
+fi
+last=$(tail -n1 "$dir/s1.out" | jq -r .id)
+"$AGENTGW" audit tail --db "$db" -f --json --since "id:$last" >"$dir/s2.out" 2>/dev/null &
+tailpid=$!
+wait "$genpid"
+genpid=
+total=$(sq 'SELECT COUNT(*) FROM event')
+for _ in $(seq 100); do
+	[ $(($(wc -l <"$dir/s1.out") + $(wc -l <"$dir/s2.out"))) -ge "$total" ] && break
+	sleep 0.1
+done
+kill -INT "$tailpid"
+wait "$tailpid"
+tailpid=
+cat "$dir/s1.out" "$dir/s2.out" | jq -r .id >"$dir/ids.stream"
+sq 'SELECT id FROM event ORDER BY id' >"$dir/ids.db"
+check "kill -9 at id $last, resumed with --since id:$last: $total events, none lost, none twice" \
+	cmp -s "$dir/ids.stream" "$dir/ids.db"
+check "the stream was killed mid-way (both parts hold events)" \
+	test "$(wc -l <"$dir/s1.out")" -gt 3000 -a "$(wc -l <"$dir/s2.out")" -gt 0
+check "resumed lines are valid JSON with v" \
+	test "$(jq -c 'select(.v == 2 and (.hash | length) == 64)' "$dir/s2.out" | wc -l)" = "$(wc -l <"$dir/s2.out")"
+check "--since id:N with tail (no -f) prints what follows N" \
+	test "$("$AGENTGW" audit tail --db "$db" --json --since "id:$((total - 3))" | jq -r .id | tr '\n' ' ')" = \
+	"$((total - 2)) $((total - 1)) $total "
+err=$("$AGENTGW" audit tail --db "$db" --since id:x 2>&1)
+check "--since id:x: exit 2, says so" sh -c '[ "$1" = 2 ] && printf "%s" "$2" | grep -q "id:"' _ $? "$err"
+
+# Integrity: the hash chain
+out=$("$AGENTGW" audit verify --db "$db")
+check "verify: every chain sound (exit 0)" test $? = 0
+check "verify: one line per sandbox, ok with the head" \
+	test "$(grep -c ': ok, ' <<<"$out")" = "$(sq 'SELECT COUNT(*) FROM sandbox')"
+cp "$db" "$dir/del.db"
+victim=$(sq "SELECT id FROM event WHERE sandbox_id = 1 ORDER BY id LIMIT 1 OFFSET 100")
+next=$(sq "SELECT id FROM event WHERE sandbox_id = 1 AND id > $victim ORDER BY id LIMIT 1")
+sqlite3 "$dir/del.db" "DELETE FROM event WHERE id = $victim"
+out=$("$AGENTGW" audit verify --db "$dir/del.db" 2>&1)
+rc=$?
+check "verify after DELETE of event $victim: exit 1, names it" \
+	sh -c '[ "$1" = 1 ] && printf "%s" "$2" | grep -q "BROKEN at event $3: event $3 follows event $4, which is missing (deleted)"' \
+	_ "$rc" "$out" "$next" "$victim"
+cp "$db" "$dir/edit.db"
+sqlite3 "$dir/edit.db" "UPDATE event SET target = target || 'x' WHERE id = 1234"
+out=$("$AGENTGW" audit verify --db "$dir/edit.db" --json)
+rc=$?
+check "verify --json after UPDATE of event 1234: exit 1, names it" \
+	sh -c '[ "$1" = 1 ] && printf "%s\n" "$2" | jq -se "[.[] | select(.ok == false and .first_bad_id == 1234 and (.what | test(\"edited\")))] | length == 1" >/dev/null' _ "$rc" "$out"
+cp "$db" "$dir/prune.db"
+n0=$(sqlite3 "$dir/prune.db" 'SELECT COUNT(*) FROM event')
+cut=$(sqlite3 "$dir/prune.db" "SELECT ts / 1000000 + 1 FROM event WHERE id = 3000")
+out=$("$AGENTGW" audit prune --db "$dir/prune.db" --before "$cut")
+check "prune --before: $out" test $? = 0
+check "prune removed old events" test "$(sqlite3 "$dir/prune.db" 'SELECT COUNT(*) FROM event')" -lt "$n0"
+check "prune left anchors" test "$(sqlite3 "$dir/prune.db" 'SELECT COUNT(*) FROM chain_anchor')" -ge 1
+"$AGENTGW" audit verify --db "$dir/prune.db" >/dev/null
+check "verify after prune: still sound (exit 0)" test $? = 0
+err=$("$AGENTGW" audit prune --db "$dir/edit.db" --before "$cut" 2>&1)
+check "prune of a broken chain: exit 1, left alone" sh -c '[ "$1" = 1 ] && printf "%s" "$2" | grep -q "left alone"' _ $? "$err"
+check "prune without --before: exit 2" \
+	sh -c '"$0" audit prune --db "$1" >/dev/null 2>&1; test $? = 2' "$AGENTGW" "$db"
+
+# Modes: a writer's -wal and -shm follow the 0600 database; the default
+# folder is made 0700 (an unprivileged writer with XDG_STATE_HOME).
+"$BENCH" -n 10 --db "$dir/m.db" --keep >/dev/null
+check "db, -wal, -shm are 0600" test "$(stat -c %a "$dir/m.db" "$dir/m.db-wal" "$dir/m.db-shm" 2>/dev/null | sort -u)" = 600
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir -p "$dir/xdg" && chown nobody "$dir/xdg" && chmod 711 "$dir"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups env XDG_STATE_HOME="$dir/xdg" \
+		"$BENCH" -n 10 --db "$dir/xdg/agentgw/audit.db" --keep >/dev/null 2>&1
+	check "default folder made 0700, database 0600 (as nobody)" \
+		test "$(stat -c %a "$dir/xdg/agentgw") $(stat -c %a "$dir/xdg/agentgw/audit.db")" = "700 600"
+	chmod 755 "$dir/xdg/agentgw"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups env XDG_STATE_HOME="$dir/xdg" \
+		"$BENCH" -n 10 --db "$dir/xdg/agentgw/audit.db" --keep >/dev/null 2>&1
+	check "a default folder left 0755 is narrowed to 0700" test "$(stat -c %a "$dir/xdg/agentgw")" = 700
+	chmod 700 "$dir"
+else
+	echo "note: not root or no setpriv: the default folder mode is not checked"
+fi
 
 # --policy F picks audit.database (when the policy loader is present)
 cat >"$dir/p.yaml" <<'EOF'

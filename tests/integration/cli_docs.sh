@@ -29,7 +29,7 @@ complete_words() { # words of the command line; prints COMPREPLY
 }
 check "verbs" [ "$(complete_words au)" = audit ]
 check "every verb of --help" [ "$(complete_words "" | wc -w)" = "$("$AGENTGW" --help | awk '/^verbs:/ { on = 1; next } on && /^  [a-z]/' | wc -l)" ]
-check "audit subverbs" [ "$(complete_words audit "")" = "query tail stats export" ]
+check "audit subverbs" [ "$(complete_words audit "")" = "query tail verify prune stats export" ]
 check "policy subverbs" [ "$(complete_words policy "")" = "check explain suggest reload" ]
 check "image subverbs from its usage" [ "$(complete_words image "" | tr " " "\n" | sort | tr "\n" " ")" = "build ls path rm " ]
 check "options from the subverb's help" [ "$(complete_words audit query --de)" = --decision ]

@@ -11,12 +11,16 @@
 #     (SNI not allowed, denied by rule, no SNI; TLS 1.3 and 1.2) instead of
 #     a bare close; an allowed name still verifies.
 #   - plain HTTP: curl gets the 403 JSON body.
-# Audit rows are those of before: checked in SQLite.
+# Audit rows are those of before: checked in SQLite. Also audit.retention_days:
+# events older than it (written 10 days ago into the database first) are
+# pruned when the gateway starts, and the chain still verifies.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
 gw_test_init curl dig sqlite3 openssl python3
+BENCH=$PWD/${BUILD:-build}/bench/bench_audit
+[ -x "$BENCH" ] || { echo "SKIP: $BENCH not built (make check-build)"; exit 77; }
 
 NAME=nd$TOPO_ID
 cat >"$POL" <<P
@@ -31,8 +35,20 @@ network:
   deny:
     - host: evil.test
   dns: { upstream: [$DNS_IP] }
+audit:
+  retention_days: 7
 P
+"$BENCH" -n 200 --db "$DB" --keep --ago 864000 >/dev/null
+"$BENCH" -n 100 --db "$DB" --keep >/dev/null
+old=$(sql "SELECT COUNT(*) FROM event WHERE ts < (strftime('%s','now') - 7 * 86400) * 1000000")
 gw_start "tcp:15001 udp:53" -vv
+
+echo "== audit.retention_days applied at start"
+[ "$old" = 200 ] && [ "$(sql "SELECT COUNT(*) FROM event WHERE ts < (strftime('%s','now') - 7 * 86400) * 1000000")" = 0 ] &&
+	ok "retention_days: 7: the 200 events of 10 days ago are gone" || bad "old events: $old before, $(sql "SELECT COUNT(*) FROM event WHERE ts < (strftime('%s','now') - 7 * 86400) * 1000000") after"
+[ "$(sql "SELECT COUNT(*) FROM event WHERE sandbox_id <= 4")" = 100 ] && ok "the 100 recent events stay" ||
+	bad "recent events: $(sql "SELECT COUNT(*) FROM event WHERE sandbox_id <= 4")"
+out=$("$AGENTGW" audit verify --db "$DB") && ok "audit verify after the prune: $(head -1 <<<"$out")" || bad "audit verify: $out"
 
 gdig() { in_guest dig +time=3 +tries=1 "$@"; }
 status() { sed -n 's/.*status: \([A-Z]*\).*/\1/p' <<<"$1"; }
@@ -102,5 +118,7 @@ python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["error"]=="deni
 	ok "curl http://other.test/x: $body" || bad "curl http://other.test/x gave: $body"
 expect_sql "net connect other.test:80 deny" \
 	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='other.test:80' AND decision='deny'"
+
+out=$("$AGENTGW" audit verify --db "$DB") && ok "audit verify at the end: every chain sound" || bad "audit verify: $out"
 
 gw_finish 40

@@ -85,7 +85,7 @@ static void test_migrate_empty_file(void **state)
 	fclose(f);
 	assert_int_equal(aud_writer_new(t->db, &w), 0);
 	aud_writer_free(w);
-	assert_int_equal(tau_int(t->db, "PRAGMA user_version"), 1);
+	assert_int_equal(tau_int(t->db, "PRAGMA user_version"), AUD_SCHEMA_VERSION);
 	assert_int_equal(tau_int(t->db, "SELECT COUNT(*) FROM event"), 0);
 }
 
@@ -103,7 +103,7 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(aud_db_open_ro(t->db, &db, err, sizeof(err)), -AGW_ESCHEMA);
 	assert_null(db);
 	assert_non_null(strstr(err, "version 7"));
-	assert_non_null(strstr(err, "version 1"));
+	assert_non_null(strstr(err, "version 2"));
 	/* nothing was changed */
 	assert_int_equal(tau_int(t->db, "PRAGMA user_version"), 7);
 	assert_int_equal(tau_int(t->db, "SELECT COUNT(*) FROM sqlite_master"), 1);
