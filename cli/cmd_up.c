@@ -233,8 +233,8 @@ static void up_on_int(struct ev_loop *loop, int signo, void *ctx)
 }
 
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
-static void up_runner(int wfd, int tap_fd, const char *name, const struct up_run *run, int detach,
-		      int verbose)
+static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const struct up_run *run,
+		      int detach, int verbose)
 {
 	struct vm_cfg cfg = {.kernel = run->img->kernel,
 			     .initrd = run->img->initrd,
@@ -248,7 +248,8 @@ static void up_runner(int wfd, int tap_fd, const char *name, const struct up_run
 			     .jail_slot = run->jail_slot};
 	char **cmd = run->cmd;
 	const char *sh[] = {"/bin/sh", NULL};
-	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1};
+	struct sbxd_cfg sc = {
+	    .name = name, .report_fd = wfd, .listen_fd = -1, .denials_fd = dfd};
 	char state[512], err[4096], msg[64];
 	int pty = 0, code = 1, r;
 	struct vm *vm = NULL;
@@ -502,6 +503,7 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	char name[40], ifname[16] = "", append[512], err[1024], hs[16], gs[16], num[32], kept[600];
 	char rw_disk[4096];
 	int tap_fd = -1, p[2] = {-1, -1}, verbose = 0, detach = 0, claimed = 0, rc = CLI_FAIL, r, i;
+	int dp[2] = {-1, -1}; /* the guest's denials feed: supervisor -> runner */
 	char **cmd = NULL;
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL, *image = NULL;
 	struct pub_spec pubs[PUB_MAX];
@@ -718,7 +720,8 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	sbx_info_add(c.name, "sandbox_id", num);
 	if (npub && up_publish(&u, c.name, pubs, npub, guest, &pub) < 0)
 		goto out;
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	/* a second pipe, the other way: the guest's denials feed */
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(dp, O_CLOEXEC) < 0) {
 		fprintf(stderr, "agentgw up: pipe: %s\n", strerror(errno));
 		goto out;
 	}
@@ -730,6 +733,7 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	}
 	if (u.runner == 0) {
 		close(p[0]);
+		close(dp[1]);
 		if (u.ready_fd >= 0)
 			close(u.ready_fd);
 		/* The /30's index: unique among live sandboxes, so is QEMU's jail uid. */
@@ -737,10 +741,14 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 
 		run.accel = av.accel;
 		run.jail_slot = slot;
-		up_runner(p[1], tap_fd, c.name, &run, detach, verbose);
+		up_runner(p[1], dp[0], tap_fd, c.name, &run, detach, verbose);
 	}
 	close(p[1]);
 	p[1] = -1;
+	close(dp[0]);
+	dp[0] = -1;
+	sup_set_denials_fd(u.sup, dp[1]);
+	dp[1] = -1;
 	u.pipe_r = p[0];
 	if (ev_add_fd(sup_loop(u.sup), u.pipe_r, EV_READ, up_on_pipe, &u) < 0) {
 		fprintf(stderr, "agentgw up: cannot watch the VM runner\n");
@@ -787,6 +795,9 @@ out:
 		close(p[0]);
 	if (p[1] >= 0)
 		close(p[1]);
+	for (i = 0; i < 2; i++)
+		if (dp[i] >= 0)
+			close(dp[i]);
 	if (tap_fd >= 0)
 		close(tap_fd);
 	if (ifname[0] && tap_link_exists(ifname) == 1)

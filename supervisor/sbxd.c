@@ -50,8 +50,16 @@ struct sbxd_exec {
 	char target[SBXD_TARGET_MAX];
 };
 
-enum { SBXD_P_LISTEN, SBXD_P_GUEST, SBXD_P_SIG, SBXD_P_PENDING, SBXD_P_CLIENT, SBXD_P_STDIN };
-#define SBXD_MAX_REG (3 + SBXD_MAX_PENDING + 2 * SBXD_MAX_EXEC)
+enum {
+	SBXD_P_LISTEN,
+	SBXD_P_GUEST,
+	SBXD_P_SIG,
+	SBXD_P_PENDING,
+	SBXD_P_CLIENT,
+	SBXD_P_STDIN,
+	SBXD_P_DENIALS
+};
+#define SBXD_MAX_REG (4 + SBXD_MAX_PENDING + 2 * SBXD_MAX_EXEC)
 
 struct sbxd;
 
@@ -74,6 +82,9 @@ struct sbxd {
 	int stop, status;
 	uint8_t wbuf[CTL_MAX_FRAME];
 	uint8_t rbuf[CTL_MAX_FRAME];
+	char dbuf[2 * CTL_DENIAL_MAX]; /* denial lines from the supervisor */
+	size_t dlen;
+	int denials_eof;
 };
 
 int sbxd_listen(const char *name)
@@ -345,6 +356,39 @@ static void sbxd_on_signal(struct sbxd *s)
 }
 
 /* Serve one ready fd: what the poll loop's switch did. */
+/*
+ * Lines from the supervisor's denials feed (supervisor/dfeed.h): each goes
+ * to the guest as one DENIAL frame, if its agentgw-init knows them. The
+ * supervisor bounds the rate; a line too long for a frame is dropped.
+ */
+static void sbxd_on_denials(struct sbxd *s)
+{
+	int fd = s->cfg->denials_fd;
+	ssize_t n = read(fd, s->dbuf + s->dlen, sizeof(s->dbuf) - s->dlen);
+	bool can = vm_guest_can(s->cfg->vm, CTL_CAP_DENIALS);
+	char *nl, *p = s->dbuf;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		s->denials_eof = 1;
+		return;
+	}
+	s->dlen += (size_t)n;
+	while ((nl = memchr(p, '\n', s->dlen - (size_t)(p - s->dbuf)))) {
+		size_t len = (size_t)(nl - p);
+
+		if (can && len > 0 && len <= CTL_DENIAL_MAX)
+			sbxd_to_guest(s, ctl_encode(s->wbuf, sizeof(s->wbuf), CTL_DENIAL, 0, 0,
+						    (const uint8_t *)p, len));
+		p = nl + 1;
+	}
+	s->dlen -= (size_t)(p - s->dbuf);
+	memmove(s->dbuf, p, s->dlen);
+	if (s->dlen == sizeof(s->dbuf))
+		s->dlen = 0; /* no newline in a full buffer: not a line of ours */
+}
+
 static void sbxd_dispatch(struct sbxd *s, const struct sbxd_reg *g)
 {
 	const struct sbxd_cfg *cfg = s->cfg;
@@ -399,6 +443,9 @@ static void sbxd_dispatch(struct sbxd *s, const struct sbxd_reg *g)
 	case SBXD_P_STDIN:
 		if (e->in_open && e->in == g->fd)
 			sbxd_on_stdin(s, e);
+		break;
+	case SBXD_P_DENIALS:
+		sbxd_on_denials(s);
 		break;
 	}
 }
@@ -465,6 +512,8 @@ static void sbxd_sync(struct ev_loop *loop, void *ctx)
 	sbxd_want(s, cfg->listen_fd, SBXD_P_LISTEN, 0);
 	sbxd_want(s, vm_ctl_fd(cfg->vm), SBXD_P_GUEST, 0);
 	sbxd_want(s, s->sfd, SBXD_P_SIG, 0);
+	if (cfg->denials_fd >= 0 && !s->denials_eof)
+		sbxd_want(s, cfg->denials_fd, SBXD_P_DENIALS, 0);
 	for (int i = 0; i < SBXD_MAX_PENDING; i++)
 		if (s->pending[i] >= 0)
 			sbxd_want(s, s->pending[i], SBXD_P_PENDING, i);

@@ -24,6 +24,7 @@ struct sbxd_cfg {
 	const char *user;	 /* its user, NULL: the guest's default */
 	int pty;		 /* initial command gets a PTY (caller set raw mode) */
 	int listen_fd;		 /* from sbxd_listen() */
+	int denials_fd;		 /* lines from the supervisor for the guest's denials file, or -1 */
 };
 
 /* Bind and listen on <run>/<name>/sbx.sock (0600). Returns an fd or -errno. */

@@ -34,6 +34,7 @@
 #include "priv.h"
 #include "vmctl/fw.h"
 #include "supervisor/appr.h"
+#include "supervisor/dfeed.h"
 #include "supervisor/spill.h"
 
 #define SUP_HEALTH_MS 200
@@ -92,6 +93,7 @@ struct sup {
 	struct appr *appr;	/* pending approvals and their socket (NULL: none) */
 	struct sup_session_rule *session; /* rules `approve ... session` added, in order */
 	size_t nsession;
+	struct dfeed *dfeed; /* the guest's denials feed, or NULL */
 };
 
 /* A rule added for the sandbox's life: appended to the file's policy on
@@ -160,6 +162,9 @@ static int sup_submit(struct sup *s, const struct aud_event *ev)
 {
 	char path[PATH_MAX + 32];
 	int rc = spill_pending(s->spill) ? -AGW_EFULL : aud_writer_submit(s->w, ev);
+
+	/* every event of this sandbox passes here, so does every denial */
+	dfeed_event(s->dfeed, ev, ev_now_ms(s->loop));
 
 	if (!rc)
 		return 0;
@@ -1302,6 +1307,14 @@ int sup_emit(struct sup *s, const struct aud_event *ev)
 	return sup_submit(s, &e);
 }
 
+void sup_set_denials_fd(struct sup *s, int fd)
+{
+	dfeed_free(s->dfeed);
+	s->dfeed = NULL;
+	if (fd >= 0 && dfeed_new(fd, &s->dfeed) < 0)
+		log_warn("the guest's denials feed is off: out of memory");
+}
+
 int64_t sup_sandbox_id(const struct sup *s)
 {
 	return s->sandbox_id;
@@ -1409,6 +1422,8 @@ void sup_free(struct sup *s)
 {
 	if (!s)
 		return;
+	dfeed_free(s->dfeed);
+	s->dfeed = NULL;
 	s->stopping = true;
 	appr_free(s->appr); /* pending asks are denied while the children listen */
 	s->appr = NULL;

@@ -67,6 +67,12 @@ struct aud_event;
 int sup_emit(struct sup *s, const struct aud_event *ev);
 /* The sandbox row id in the audit database. */
 int64_t sup_sandbox_id(const struct sup *s);
+/*
+ * Feed this sandbox's denials, one JSON line each, into fd (a pipe to the
+ * VM runner, which forwards them to the guest's /run/agentgw/denials; see
+ * supervisor/dfeed.h). Takes fd; -1 turns the feed off. Never blocks.
+ */
+void sup_set_denials_fd(struct sup *s, int fd);
 
 /*
  * Runs until SIGINT/SIGTERM (returns 0), a child dies or misbehaves

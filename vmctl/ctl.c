@@ -41,6 +41,7 @@ const char *ctl_type_name(uint16_t type)
 	    [CTL_STDIN] = "STDIN",   [CTL_STDIN_EOF] = "STDIN_EOF", [CTL_RESIZE] = "RESIZE",
 	    [CTL_SIGNAL] = "SIGNAL", [CTL_STDOUT] = "STDOUT",	    [CTL_STDERR] = "STDERR",
 	    [CTL_EXIT] = "EXIT",     [CTL_ERROR] = "ERROR",	    [CTL_POWEROFF] = "POWEROFF",
+	    [CTL_DENIAL] = "DENIAL",
 	};
 
 	if (type == 0 || type > CTL_TYPE_MAX)

@@ -33,8 +33,14 @@ enum ctl_type {
 	CTL_EXIT = 10,	   /* guest: i32 exit code (-1 if killed), u32 signal */
 	CTL_ERROR = 11,	   /* guest: i32 errno, text; ends the exec if it failed */
 	CTL_POWEROFF = 12, /* host, id 0: sync, unmount, power off; empty */
-	CTL_TYPE_MAX = 12,
+	CTL_DENIAL = 13,   /* host, id 0: one line for the guest's denials file */
+	CTL_TYPE_MAX = 13,
 };
+
+/* DENIAL is sent only to a guest whose HELLO text lists this word (an
+ * older agentgw-init would reset its stream on an unknown type). */
+#define CTL_CAP_DENIALS "denials"
+#define CTL_DENIAL_MAX 1024 /* payload bytes of a DENIAL, at most */
 
 /* EXEC flags (header flags field). */
 #define CTL_EXEC_PTY 0x1

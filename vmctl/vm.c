@@ -44,6 +44,7 @@ struct vm {
 	uint8_t rbuf[2 * CTL_MAX_FRAME];
 	size_t rlen;
 	uint8_t wbuf[CTL_MAX_FRAME];
+	char guest_hello[257]; /* the guest's HELLO text: version and capabilities */
 };
 
 pid_t vm_qemu_pid(const struct vm *vm)
@@ -54,6 +55,20 @@ pid_t vm_qemu_pid(const struct vm *vm)
 int vm_ctl_fd(const struct vm *vm)
 {
 	return vm->ctl_fd;
+}
+
+bool vm_guest_can(const struct vm *vm, const char *cap)
+{
+	const char *t = vm->guest_hello;
+	size_t n = strlen(cap);
+
+	/* a whole word of the HELLO text after the version */
+	while ((t = strstr(t, cap))) {
+		if ((t == vm->guest_hello || t[-1] == ' ') && (t[n] == ' ' || t[n] == '\0'))
+			return true;
+		t += n;
+	}
+	return false;
 }
 
 int64_t vm_boot_us(const struct vm *vm)
@@ -500,6 +515,12 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		snprintf(err, errcap, "guest speaks control protocol %u, host %d", ver,
 			 CTL_VERSION);
 		goto out;
+	}
+	if (h.len > 8) {
+		size_t tl = AGW_MIN((size_t)h.len - 8, sizeof(vm->guest_hello) - 1);
+
+		memcpy(vm->guest_hello, p + 8, tl);
+		vm->guest_hello[tl] = '\0';
 	}
 	vm_consume(vm, &h);
 	if ((r = vm_send(vm,

@@ -11,6 +11,7 @@
 #ifndef AGW_VM_H
 #define AGW_VM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -97,6 +98,8 @@ int vm_poll_frame(struct vm *vm, struct ctl_hdr *h, uint8_t **payload);
 
 pid_t vm_qemu_pid(const struct vm *vm);
 int vm_ctl_fd(const struct vm *vm);
+/* Did the guest's HELLO list capability cap (a word, e.g. CTL_CAP_DENIALS)? */
+bool vm_guest_can(const struct vm *vm, const char *cap);
 /* Microseconds from vm_start() to the guest's HELLO. */
 int64_t vm_boot_us(const struct vm *vm);
 enum qemu_accel vm_accel(const struct vm *vm);

@@ -800,9 +800,48 @@ static void poweroff(void)
 	_exit(1);
 }
 
+/*
+ * The sandbox's own denials, one JSON line each, for an agent harness to
+ * tail: the host sends only this sandbox's rows, rate-limited. The file is
+ * bounded: past INIT_DENIALS_MAX it becomes denials.1 and a new one starts.
+ */
+#define INIT_DENIALS_DIR "/run/agentgw"
+#define INIT_DENIALS_FILE INIT_DENIALS_DIR "/denials"
+#define INIT_DENIALS_MAX (256 * 1024)
+
+static void denial_append(const uint8_t *p, size_t n)
+{
+	static int made;
+	struct stat sb;
+	char line[CTL_DENIAL_MAX + 1];
+	int fd;
+
+	if (n == 0 || n > CTL_DENIAL_MAX)
+		return;
+	if (!made) {
+		mkdir(INIT_DENIALS_DIR, 0755);
+		made = 1;
+	}
+	if (stat(INIT_DENIALS_FILE, &sb) == 0 && sb.st_size + (off_t)n > INIT_DENIALS_MAX)
+		rename(INIT_DENIALS_FILE, INIT_DENIALS_FILE ".1");
+	memcpy(line, p, n);
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\0')
+			line[i] = ' '; /* one record, one line */
+	line[n] = '\n';
+	fd = open(INIT_DENIALS_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	/* one write: a reader never sees half a line */
+	if (write(fd, line, n + 1) < 0)
+		ilog("%s: %s", INIT_DENIALS_FILE, strerror(errno));
+	close(fd);
+}
+
 static void handle_frame(const struct ctl_hdr *h, uint8_t *p)
 {
-	struct init_exec *x = h->type == CTL_EXEC || h->type == CTL_HELLO || h->type == CTL_POWEROFF
+	struct init_exec *x = h->type == CTL_EXEC || h->type == CTL_HELLO ||
+				      h->type == CTL_POWEROFF || h->type == CTL_DENIAL
 				  ? NULL
 				  : exec_find(h->id);
 	uint32_t v;
@@ -816,6 +855,9 @@ static void handle_frame(const struct ctl_hdr *h, uint8_t *p)
 		break;
 	case CTL_POWEROFF:
 		poweroff();
+		break;
+	case CTL_DENIAL:
+		denial_append(p, h->len);
 		break;
 	case CTL_STDIN:
 		if (x)
@@ -1034,7 +1076,7 @@ int main(void)
 			if (wait(NULL) < 0)
 				pause();
 	}
-	port_send(ctl_encode_hello(wbuf, sizeof(wbuf), "agentgw-init " AGW_VERSION));
+	port_send(ctl_encode_hello(wbuf, sizeof(wbuf), "agentgw-init " AGW_VERSION " " CTL_CAP_DENIALS));
 	ilog("ready");
 	serve(sfd);
 	return 0;
