@@ -324,6 +324,19 @@ int aud_chain_backfill(sqlite3 *db)
 
 /* ---- verify ---- */
 
+/* A --sandbox value as a name in slot i and, when all digits, an id in
+ * slot i + 1 (-1 matches no id). Nothing bound for NULL (all sandboxes). */
+static void aud_chain_bind_sandbox(sqlite3_stmt *st, int i, const char *sandbox)
+{
+	if (!sandbox)
+		return;
+	sqlite3_bind_text(st, i, sandbox, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, i + 1,
+			   sandbox[0] && !sandbox[strspn(sandbox, "0123456789")]
+			       ? strtoll(sandbox, NULL, 10)
+			       : -1);
+}
+
 /* An anchor: the last pruned row of a sandbox. */
 static int aud_anchor_get(sqlite3 *db, int64_t sandbox_id, int64_t *id, uint8_t hash[AUD_HASH_LEN],
 			  bool *found)
@@ -442,12 +455,7 @@ int aud_verify(struct aud_db *adb, const char *sandbox, bool json, FILE *out, in
 	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return aud_sql_err(db, rc);
-	if (sandbox) {
-		sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2,
-				   sandbox[strspn(sandbox, "0123456789")] ? -1
-									  : strtoll(sandbox, NULL, 10));
-	}
+	aud_chain_bind_sandbox(st, 1, sandbox);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t sid = sqlite3_column_int64(st, 0), count, last, bad, head_id = -1;
 		const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -557,12 +565,7 @@ int aud_prune_sql(sqlite3 *db, int64_t before_us, const char *sandbox, bool forc
 	if (rc != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, before_us);
-	if (sandbox) {
-		sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3,
-				   sandbox[strspn(sandbox, "0123456789")] ? -1
-									  : strtoll(sandbox, NULL, 10));
-	}
+	aud_chain_bind_sandbox(st, 2, sandbox);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t sid = sqlite3_column_int64(st, 0), upto, count, last, bad;
 		uint8_t last_hash[AUD_HASH_LEN];

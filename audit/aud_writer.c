@@ -241,7 +241,7 @@ static int aud_insert(struct aud_writer *w, const struct aud_event *ev, int64_t 
 	};
 	uint8_t h[AUD_HASH_LEN];
 	char hex[2 * AUD_HASH_LEN + 1];
-	int rc;
+	int rc = SQLITE_ERROR;
 
 	c = aud_chain_get(w, ev->sandbox_id, &rc);
 	if (!c)

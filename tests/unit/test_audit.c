@@ -21,34 +21,9 @@
 
 #include "test_audit_util.h"
 
-struct tctx {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 32];
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = calloc(1, sizeof(*t));
-
-	if (!t || tau_mkdir(t->dir) < 0)
-		return -1;
-	snprintf(t->db, sizeof(t->db), "%s/audit.db", t->dir);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	tau_rmdir(t->dir);
-	free(t);
-	return 0;
-}
-
 static void test_schema_created(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	char buf[64];
 
@@ -77,7 +52,7 @@ static void test_schema_created(void **state)
 
 static void test_migrate_empty_file(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	FILE *f = fopen(t->db, "w");
 
@@ -91,7 +66,7 @@ static void test_migrate_empty_file(void **state)
 
 static void test_newer_schema_refused(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	struct aud_db *db = NULL;
 	char err[512];
@@ -111,7 +86,7 @@ static void test_newer_schema_refused(void **state)
 
 static void test_foreign_db_refused(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 
 	assert_int_equal(tau_exec(t->db, "CREATE TABLE notes(x)"), SQLITE_OK);
@@ -121,7 +96,7 @@ static void test_foreign_db_refused(void **state)
 
 static void test_missing_dir(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	struct aud_db *db = NULL;
 	char path[PATH_MAX + 64], err[PATH_MAX + 128];
@@ -142,7 +117,7 @@ static void test_missing_dir(void **state)
 }
 
 /* Runs in a child: root ignores file modes, so it needs a read-only mount. */
-static int readonly_child(const struct tctx *t)
+static int readonly_child(const struct tau_ctx *t)
 {
 	struct aud_writer *w = NULL;
 	int rc;
@@ -166,7 +141,7 @@ static int readonly_child(const struct tctx *t)
 
 static void test_readonly_db(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	int status = 0;
 	pid_t pid;
@@ -222,7 +197,7 @@ static int64_t batch_round(const char *path, int n)
 
 static void test_batch_exactly_1000(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	static const struct {
 		int events;
 		int64_t transactions;
@@ -250,7 +225,7 @@ static void test_batch_exactly_1000(void **state)
 
 static void test_timer_flush_50ms(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	struct aud_writer_stats st;
 	struct aud_event ev = tau_event(1, "fs", "open", "src/main.c", "allow");
@@ -278,7 +253,7 @@ static void test_timer_flush_50ms(void **state)
 /* A second connection holds the write lock: the writer stalls, the queue fills. */
 static void test_queue_full_nothing_lost(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	struct aud_writer_stats st;
 	sqlite3 *blocker = NULL;
@@ -316,7 +291,7 @@ static void test_queue_full_nothing_lost(void **state)
 /* Locked past the 5 s busy timeout: unhealthy, then healthy again, nothing lost. */
 static void test_busy_fails_closed_then_recovers(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	sqlite3 *blocker = NULL;
 	struct aud_event ev = tau_event(3, "exec", "start", "/bin/sh", "allow");
@@ -341,7 +316,7 @@ static void test_busy_fails_closed_then_recovers(void **state)
 
 static void test_sandbox_rows(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	int64_t id = 0, id2 = 0;
 	char buf[128];
@@ -374,7 +349,7 @@ static void test_sandbox_rows(void **state)
 
 static void test_fields_and_caps(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	char *big = malloc(20001), *utf = malloc(6001), buf[256];
 	struct aud_event ev = tau_event(1, "fs", "open", NULL, "deny");
@@ -430,7 +405,7 @@ static void test_fields_and_caps(void **state)
 
 static void test_views(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	int64_t sb = 0;
 	char buf[64];
@@ -477,7 +452,7 @@ static void test_views(void **state)
 
 static void test_sqlite3_cli_integrity(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	char out[256];
 
@@ -519,20 +494,20 @@ static void test_default_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_schema_created, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_migrate_empty_file, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_foreign_db_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_readonly_db, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_batch_exactly_1000, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_timer_flush_50ms, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_queue_full_nothing_lost, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_busy_fails_closed_then_recovers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sandbox_rows, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fields_and_caps, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_views, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_sqlite3_cli_integrity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_created, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_empty_file, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_db_refused, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_dir, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_db, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_exactly_1000, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_flush_50ms, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_full_nothing_lost, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_fails_closed_then_recovers, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_sandbox_rows, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_fields_and_caps, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_views, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_sqlite3_cli_integrity, tau_setup, tau_teardown),
 	    cmocka_unit_test(test_default_path),
 	};
 

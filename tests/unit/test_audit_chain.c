@@ -21,31 +21,6 @@
 #include "audit/aud_int.h"
 #include "test_audit_util.h"
 
-struct tctx {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 32];
-};
-
-static int setup(void **state)
-{
-	struct tctx *t = calloc(1, sizeof(*t));
-
-	if (!t || tau_mkdir(t->dir) < 0)
-		return -1;
-	snprintf(t->db, sizeof(t->db), "%s/audit.db", t->dir);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tctx *t = *state;
-
-	tau_rmdir(t->dir);
-	free(t);
-	return 0;
-}
-
 /* Hashes from Python: hashlib.sha256(prev + encoding) of the two rows. */
 static void test_hash_vectors(void **state)
 {
@@ -145,7 +120,7 @@ static int64_t verify(const char *path, const char *sandbox, char *out, size_t c
 
 static void test_chain_written_and_verified(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	int64_t a = start_sandbox(t->db, "a"), b = start_sandbox(t->db, "b");
 	char out[4096];
 
@@ -166,7 +141,7 @@ static void test_chain_written_and_verified(void **state)
 
 static void test_tampering_named(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	int64_t a = start_sandbox(t->db, "a"), b = start_sandbox(t->db, "b");
 	char out[4096], copy[PATH_MAX + 64];
 
@@ -208,7 +183,7 @@ static void test_tampering_named(void **state)
 
 static void test_prune_keeps_chain(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_prune_result res;
 	int64_t a = start_sandbox(t->db, "a"), b = start_sandbox(t->db, "b"), cut;
 	char out[4096];
@@ -269,7 +244,7 @@ static void test_prune_keeps_chain(void **state)
 
 static void test_writer_prune(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	int64_t rows = -1;
 	char out[1024];
@@ -296,7 +271,7 @@ static void test_writer_prune(void **state)
 
 static void test_migrate_v1(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	char out[1024];
 
@@ -330,7 +305,7 @@ static void test_migrate_v1(void **state)
 
 static void test_file_modes(void **state)
 {
-	struct tctx *t = *state;
+	struct tau_ctx *t = *state;
 	struct aud_writer *w = NULL;
 	char side[PATH_MAX + 64];
 	struct stat sb;
@@ -362,12 +337,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hash_vectors),
-	    cmocka_unit_test_setup_teardown(test_chain_written_and_verified, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_tampering_named, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_prune_keeps_chain, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_writer_prune, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_written_and_verified, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_tampering_named, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_keeps_chain, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_prune, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_modes, tau_setup, tau_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,31 +27,6 @@
 
 #include "test_audit_util.h"
 
-struct cctx {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 32];
-};
-
-static int setup(void **state)
-{
-	struct cctx *t = calloc(1, sizeof(*t));
-
-	if (!t || tau_mkdir(t->dir) < 0)
-		return -1;
-	snprintf(t->db, sizeof(t->db), "%s/audit.db", t->dir);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cctx *t = *state;
-
-	tau_rmdir(t->dir);
-	free(t);
-	return 0;
-}
-
 /* The child: stream forever, flushing every 500 events and reporting. */
 static void crash_child(const char *db, int fd)
 {
@@ -77,7 +52,7 @@ static void crash_child(const char *db, int fd)
 
 static void test_kill9_keeps_committed(void **state)
 {
-	struct cctx *t = *state;
+	struct tau_ctx *t = *state;
 	uint64_t total = 0, v;
 	char out[128];
 
@@ -238,7 +213,7 @@ static void run_child(int (*fn)(const char *), const char *db)
 
 static void test_disk_full_rlimit(void **state)
 {
-	struct cctx *t = *state;
+	struct tau_ctx *t = *state;
 	char out[64];
 
 	run_child(rlimit_child, t->db);
@@ -289,7 +264,7 @@ static int tmpfs_child(const char *dir)
 
 static void test_disk_full_tmpfs(void **state)
 {
-	struct cctx *t = *state;
+	struct tau_ctx *t = *state;
 
 	if (geteuid() != 0) {
 		print_message("SKIP: mounting a tmpfs needs root (the RLIMIT_FSIZE test ran)\n");
@@ -301,9 +276,9 @@ static void test_disk_full_tmpfs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_kill9_keeps_committed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_disk_full_rlimit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill9_keeps_committed, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full_rlimit, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full_tmpfs, tau_setup, tau_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

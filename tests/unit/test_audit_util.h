@@ -39,6 +39,34 @@ static inline void tau_rmdir(const char *dir)
 	}
 }
 
+/* A scratch directory with the path of dir/audit.db: a cmocka state. */
+struct tau_ctx {
+	char dir[PATH_MAX];
+	char db[PATH_MAX + 32];
+};
+
+static inline int tau_setup(void **state)
+{
+	struct tau_ctx *t = calloc(1, sizeof(*t));
+
+	if (!t || tau_mkdir(t->dir) < 0) {
+		free(t);
+		return -1;
+	}
+	snprintf(t->db, sizeof(t->db), "%s/audit.db", t->dir);
+	*state = t;
+	return 0;
+}
+
+static inline int tau_teardown(void **state)
+{
+	struct tau_ctx *t = *state;
+
+	tau_rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
 /* One integer from a SQL statement on a fresh connection; -1 on error. */
 static inline int64_t tau_int(const char *db, const char *sql)
 {
