@@ -445,6 +445,12 @@ int aud_verify(struct aud_db *adb, const char *sandbox, bool json, FILE *out, in
 	int rc;
 
 	*broken = 0;
+	if (aud_db_version(adb) < 2) {
+		log_error("audit: this database has schema version %d, without the hash chain; "
+			  "a writer (agentgw up) migrates it and chains the events already there",
+			  aud_db_version(adb));
+		return -AGW_ESCHEMA;
+	}
 	/* every sandbox with a row, events or an anchor */
 	rc = sqlite3_prepare_v2(
 	    db,

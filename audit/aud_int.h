@@ -23,10 +23,12 @@ int aud_db_open_rw(const char *path, sqlite3 **out);
 /* A SQLite result code as a negative AGW_E* or -errno code. */
 int aud_sql_err(sqlite3 *db, int rc);
 
-/* Wrap an open read-only connection (taken over); NULL on ENOMEM. */
-struct aud_db *aud_db_wrap(sqlite3 *sq);
-/* The connection inside (still owned by db). */
+/* Wrap an open read-only connection of schema version ver (taken over);
+ * NULL on ENOMEM. */
+struct aud_db *aud_db_wrap(sqlite3 *sq, int ver);
+/* The connection inside (still owned by db), and the file's version. */
 sqlite3 *aud_db_handle(struct aud_db *db);
+int aud_db_version(const struct aud_db *db);
 
 /* ---- the hash chain (aud_chain.c) ---- */
 

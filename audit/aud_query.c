@@ -19,6 +19,7 @@
 
 struct aud_db {
 	sqlite3 *db;
+	int ver; /* the file's schema version (a reader never migrates it) */
 };
 
 struct aud_cursor {
@@ -26,18 +27,25 @@ struct aud_cursor {
 	sqlite3_stmt *st;
 };
 
-struct aud_db *aud_db_wrap(sqlite3 *sq)
+struct aud_db *aud_db_wrap(sqlite3 *sq, int ver)
 {
 	struct aud_db *d = calloc(1, sizeof(*d));
 
-	if (d)
+	if (d) {
 		d->db = sq;
+		d->ver = ver;
+	}
 	return d;
 }
 
 sqlite3 *aud_db_handle(struct aud_db *db)
 {
 	return db ? db->db : NULL;
+}
+
+int aud_db_version(const struct aud_db *db)
+{
+	return db ? db->ver : 0;
 }
 
 void aud_db_close(struct aud_db *db)
@@ -118,8 +126,9 @@ static void aud_bind_filter(sqlite3_stmt *st, const struct aud_filter *f)
 
 #define AUD_COLS                                                                                   \
 	"e.id, e.sandbox_id, s.name, e.ts, e.kind, e.op, e.target, e.decision, e.rule, "           \
-	"e.reason, e.src, e.dst, e.bytes_up, e.bytes_down, e.duration_us, e.detail, e.prev_id, "   \
-	"e.hash"
+	"e.reason, e.src, e.dst, e.bytes_up, e.bytes_down, e.duration_us, e.detail"
+/* a schema 1 file, not migrated yet, has no chain columns */
+#define AUD_COLS_CHAIN(db) ((db)->ver >= 2 ? ", e.prev_id, e.hash" : ", NULL, NULL")
 #define AUD_FROM " FROM event e LEFT JOIN sandbox s ON s.id = e.sandbox_id"
 
 int aud_query_open(struct aud_db *db, const struct aud_filter *f, struct aud_cursor **out)
@@ -129,7 +138,7 @@ int aud_query_open(struct aud_db *db, const struct aud_filter *f, struct aud_cur
 	int rc;
 
 	*out = NULL;
-	snprintf(inner, sizeof(inner), "SELECT " AUD_COLS AUD_FROM);
+	snprintf(inner, sizeof(inner), "SELECT " AUD_COLS "%s" AUD_FROM, AUD_COLS_CHAIN(db));
 	rc = aud_where(f, inner, sizeof(inner));
 	if (rc < 0)
 		return rc;

@@ -421,7 +421,7 @@ int aud_db_open_ro(const char *path, struct aud_db **out, char *err, size_t errc
 		rc = -AGW_ESCHEMA;
 		goto out;
 	}
-	*out = aud_db_wrap(db);
+	*out = aud_db_wrap(db, ver);
 	if (!*out) {
 		snprintf(err, errcap, "out of memory");
 		rc = -AGW_ENOMEM;

@@ -290,6 +290,25 @@ static void test_migrate_v1(void **state)
 		     " (1, 3, 'net', 'connect', 'allow');"
 		     "PRAGMA user_version = 1;"),
 	    SQLITE_OK);
+	/* a reader does not migrate: it reads schema 1 as it is, without a chain */
+	{
+		struct aud_db *db = NULL;
+		struct aud_cursor *cur = NULL;
+		struct aud_filter f = {0};
+		struct aud_row r;
+		char err[256];
+		int64_t broken;
+
+		assert_int_equal(aud_db_open_ro(t->db, &db, err, sizeof(err)), 0);
+		assert_int_equal(aud_query_open(db, &f, &cur), 0);
+		assert_int_equal(aud_cursor_next(cur, &r), 1);
+		assert_int_equal(r.prev_id, -1);
+		assert_null(r.hash);
+		aud_cursor_free(cur);
+		assert_int_equal(aud_verify(db, NULL, false, stdout, &broken), -AGW_ESCHEMA);
+		aud_db_close(db);
+		assert_int_equal(tau_int(t->db, "PRAGMA user_version"), 1);
+	}
 	assert_int_equal(aud_writer_new(t->db, &w), 0);
 	struct aud_event ev = tau_event(1, "fs", "open", "y", "allow");
 	assert_int_equal(aud_writer_submit(w, &ev), 0);
