@@ -63,7 +63,8 @@ wait_port "$NS_NET" "$ALLOWED_IP" 2525 10 || { cat "$TOPO_DIR/smtp.log"; exit 1;
 
 # cli.py IP PORT MODE [ARG] [DELAY]: one TCP connection from the guest.
 # Prints "port=N" (its source port), "first=HEX" (the first reply bytes, or
-# "none" when the connection ended without a byte) and the reply text.
+# "none" when the connection ended without a byte), "all=HEX" (up to 64
+# reply bytes) and the reply text.
 # Modes: hello NAME... (a ClientHello with one server_name extension listing
 # the names; "-" for none), dup (two server_name extensions), late (a valid
 # ClientHello after DELAY s of silence), split (its first 11 bytes, DELAY s,
@@ -126,11 +127,15 @@ try:
 except OSError:
     pass
 print("first=" + (out[:5].hex() if out else "none"))
+print("all=" + (out[:64].hex() if out else "none"))
 print(out.decode("latin-1"))
 PY
 cli() { in_guest timeout 20 python3 "$TOPO_DIR/cli.py" "$@" 2>&1; }
 port_of() { sed -n 's/^port=//p' <<<"$1" | head -1; }
 first_of() { sed -n 's/^first=//p' <<<"$1" | head -1; }
+# is_alert OUT: the whole reply is the gateway's own fatal access_denied
+# alert record (15 03 0x 00 02 02 31): nothing came from the server.
+is_alert() { grep -qx '15030[1-3]00020231' <<<"$(sed -n 's/^all=//p' <<<"$1" | head -1)"; }
 
 gw_start "tcp:15001 udp:53" -vv
 
@@ -177,8 +182,8 @@ tls_case() { # description mode arg reason-like
 	local out p
 	out=$(cli "$A" 443 "$2" "$3")
 	p=$(port_of "$out")
-	[ "$(first_of "$out")" = none ] && ok "$1: closed without a reply" ||
-		bad "$1: got reply bytes $(first_of "$out") (relayed to nginx)"
+	is_alert "$out" && ok "$1: refused with an access_denied alert, nothing relayed" ||
+		bad "$1: got reply bytes $(first_of "$out") (relayed to nginx?)"
 	expect_row "$1 denied" "$p" net connect "$A:443" deny "$4"
 }
 tls_case "two server_name extensions" dup "" "%malformed or ambiguous%"
@@ -188,8 +193,9 @@ tls_case "invalid host character in the SNI" hello "allowed.test;evil" "%malform
 tls_case "IP literal as SNI" hello "$A" "%malformed or ambiguous%"
 tls_case "no SNI" hello - "TLS without SNI"
 out=$(in_guest timeout 10 openssl s_client -connect "$A:443" -noservername -CAfile "$TOPO_CA" </dev/null 2>&1)
-grep -q 'no peer certificate available' <<<"$out" && grep -q 'has read 0 bytes' <<<"$out" &&
-	ok "openssl s_client -noservername: no handshake" || bad "openssl -noservername: $(grep -m2 'Cipher is\|read' <<<"$out")"
+grep -q 'no peer certificate available' <<<"$out" && grep -q 'has read 7 bytes' <<<"$out" &&
+	grep -q 'alert access denied' <<<"$out" &&
+	ok "openssl s_client -noservername: no handshake, access_denied alert" || bad "openssl -noservername: $(grep -m2 'Cipher is\|read' <<<"$out")"
 expect_sql "openssl without SNI denied" \
 	"SELECT count(*) FROM event WHERE kind='net' AND op='connect' AND target='$A:443' AND decision='deny' AND reason='TLS without SNI' AND detail LIKE '%tls-no-sni%'"
 
@@ -271,7 +277,7 @@ out=$(cat "$TOPO_DIR/late.out")
 	bad "late ClientHello got reply $(first_of "$out")"
 expect_row "late ClientHello denied" "$(port_of "$out")" net connect "$A:443" deny "TLS on a connection allowed by address only"
 out=$(cat "$TOPO_DIR/split.out")
-[ "$(first_of "$out")" = none ] && ok "ClientHello split by a 6 s pause: no ServerHello" ||
+is_alert "$out" && ok "ClientHello split by a 6 s pause: no ServerHello, access_denied alert" ||
 	bad "split ClientHello got reply $(first_of "$out")"
 expect_row "split ClientHello denied" "$(port_of "$out")" net connect "$A:443" deny "incomplete TLS ClientHello"
 out=$(cat "$TOPO_DIR/latehttp.out")
