@@ -75,8 +75,8 @@ int aud_chain_hash(const uint8_t prev[AUD_HASH_LEN], const struct aud_chain_row 
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	static const uint8_t zero[AUD_HASH_LEN];
 	EVP_MD_CTX *x;
-	const char *txt[] = {r->kind, r->op, r->target, r->decision, r->rule, r->reason, r->src,
-			     r->dst};
+	const char *txt[] = {r->kind, r->op,	 r->target, r->decision,
+			     r->rule, r->reason, r->src,    r->dst};
 	unsigned n = 0;
 	int ok;
 
@@ -103,7 +103,7 @@ int aud_chain_hash(const uint8_t prev[AUD_HASH_LEN], const struct aud_chain_row 
 
 void aud_chain_lens(struct aud_chain_row *r)
 {
-	const char *txt[] = {r->kind, r->op,	 r->target, r->decision, r->rule,
+	const char *txt[] = {r->kind,	r->op,	r->target, r->decision, r->rule,
 			     r->reason, r->src, r->dst,	   r->detail};
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(txt); i++)
@@ -190,9 +190,9 @@ int aud_chain_tail(sqlite3 *db, int64_t sandbox_id, int64_t *last_id,
 				 " LIMIT 1",
 				 sandbox_id, 0, last_id, last_hash, &found);
 	if (rc == 0 && !found)
-		rc = aud_chain_q(db,
-				 "SELECT last_id, last_hash FROM chain_anchor WHERE sandbox_id = ?1",
-				 sandbox_id, 0, last_id, last_hash, &found);
+		rc = aud_chain_q(
+		    db, "SELECT last_id, last_hash FROM chain_anchor WHERE sandbox_id = ?1",
+		    sandbox_id, 0, last_id, last_hash, &found);
 	if (rc == 0 && !found)
 		*last_id = -1;
 	return rc;
@@ -274,12 +274,12 @@ int aud_chain_backfill(sqlite3 *db)
 	rc = sqlite3_prepare_v2(db, "SELECT " AUD_CHAIN_COLS " FROM event ORDER BY sandbox_id, id",
 				-1, &sel, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, "UPDATE event SET prev_id = ?1, hash = ?2 WHERE id = ?3",
-					-1, &upd, NULL);
+		rc = sqlite3_prepare_v2(
+		    db, "UPDATE event SET prev_id = ?1, hash = ?2 WHERE id = ?3", -1, &upd, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db,
-					"UPDATE sandbox SET head_id = ?1, head_hash = ?2 WHERE id = ?3",
-					-1, &head, NULL);
+		rc = sqlite3_prepare_v2(
+		    db, "UPDATE sandbox SET head_id = ?1, head_hash = ?2 WHERE id = ?3", -1, &head,
+		    NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		rc = SQLITE_OK;
 		aud_chain_read(sel, &r);
@@ -395,7 +395,8 @@ static int aud_chain_walk(sqlite3 *db, int64_t sandbox_id, int64_t upto, int64_t
 				 "there",
 				 (long long)r.id, (long long)expect_prev);
 		} else if (r.prev_id != expect_prev && r.prev_id > expect_prev) {
-			snprintf(why, cap, "event %lld follows event %lld, which is missing (deleted)",
+			snprintf(why, cap,
+				 "event %lld follows event %lld, which is missing (deleted)",
 				 (long long)r.id, (long long)r.prev_id);
 		} else if (r.prev_id != expect_prev) {
 			snprintf(why, cap,
@@ -493,7 +494,8 @@ int aud_verify(struct aud_db *adb, const char *sandbox, bool json, FILE *out, in
 			w = 1;
 		} else if (w == 0 && known && memcmp(head_hash, last_hash, AUD_HASH_LEN) != 0) {
 			bad = last;
-			snprintf(why, sizeof(why), "the recorded head hash differs from event %lld's",
+			snprintf(why, sizeof(why),
+				 "the recorded head hash differs from event %lld's",
 				 (long long)last);
 			w = 1;
 		}
@@ -511,20 +513,20 @@ int aud_verify(struct aud_db *adb, const char *sandbox, bool json, FILE *out, in
 				fprintf(out, ",\"first_bad_id\":%lld,\"what\":", (long long)bad);
 				aud_fmt_json_str(out, why);
 			} else if (last >= 0) {
-				fprintf(out, ",\"head_id\":%lld,\"head_hash\":\"%s\"", (long long)last,
-					hex);
+				fprintf(out, ",\"head_id\":%lld,\"head_hash\":\"%s\"",
+					(long long)last, hex);
 			}
 			fputs("}\n", out);
 		} else if (w) {
-			fprintf(out, "sandbox %lld (%s): BROKEN at event %lld: %s\n", (long long)sid,
-				name ? name : "?", (long long)bad, why);
+			fprintf(out, "sandbox %lld (%s): BROKEN at event %lld: %s\n",
+				(long long)sid, name ? name : "?", (long long)bad, why);
 		} else if (last < 0) {
 			fprintf(out, "sandbox %lld (%s): ok, no events\n", (long long)sid,
 				name ? name : "?");
 		} else {
 			fprintf(out, "sandbox %lld (%s): ok, %lld events, head %lld %s\n",
-				(long long)sid, name ? name : "?", (long long)count, (long long)last,
-				hex);
+				(long long)sid, name ? name : "?", (long long)count,
+				(long long)last, hex);
 		}
 	}
 	rc = rc == SQLITE_DONE ? 0 : aud_sql_err(db, rc);
@@ -545,11 +547,12 @@ int aud_prune_sql(sqlite3 *db, int64_t before_us, const char *sandbox, bool forc
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return aud_sql_err(db, rc);
-	rc = sqlite3_prepare_v2(db,
-				"SELECT DISTINCT e.sandbox_id FROM event e LEFT JOIN sandbox s ON"
-				" s.id = e.sandbox_id WHERE e.ts < ?1 AND (?2 IS NULL OR s.name = ?2"
-				" OR e.sandbox_id = ?3) ORDER BY 1",
-				-1, &st, NULL);
+	rc =
+	    sqlite3_prepare_v2(db,
+			       "SELECT DISTINCT e.sandbox_id FROM event e LEFT JOIN sandbox s ON"
+			       " s.id = e.sandbox_id WHERE e.ts < ?1 AND (?2 IS NULL OR s.name = ?2"
+			       " OR e.sandbox_id = ?3) ORDER BY 1",
+			       -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		/* a prefix of the chain: everything before the first row that
 		 * is new enough to keep */
@@ -602,10 +605,11 @@ int aud_prune_sql(sqlite3 *db, int64_t before_us, const char *sandbox, bool forc
 			/* forced: anchor at the last pruned row's stored hash */
 			bool found;
 
-			rc = aud_chain_q(db,
-					 "SELECT id, hash FROM event WHERE sandbox_id = ?1 AND id <= ?2"
-					 " ORDER BY id DESC LIMIT 1",
-					 sid, upto, &last, last_hash, &found);
+			rc = aud_chain_q(
+			    db,
+			    "SELECT id, hash FROM event WHERE sandbox_id = ?1 AND id <= ?2"
+			    " ORDER BY id DESC LIMIT 1",
+			    sid, upto, &last, last_hash, &found);
 			if (rc < 0)
 				goto out_err;
 			count = found;

@@ -18,8 +18,8 @@
 
 #include "audit/aud.h"
 
-#define DFEED_RATE 20	 /* lines per second, sustained */
-#define DFEED_BURST 100	 /* lines at once */
+#define DFEED_RATE 20	    /* lines per second, sustained */
+#define DFEED_BURST 100	    /* lines at once */
 #define DFEED_LINE_MAX 1024 /* bytes of a line with its newline (vmctl/ctl.h CTL_DENIAL_MAX) */
 
 struct dfeed;

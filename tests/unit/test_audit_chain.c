@@ -58,10 +58,12 @@ static void test_hash_vectors(void **state)
 	aud_chain_lens(&r2);
 	assert_int_equal(aud_chain_hash(NULL, &r1, h1), 0);
 	aud_hex(h1, sizeof(h1), hex);
-	assert_string_equal(hex, "8f7597389c8490149c3fcf124e184551e3e9845e3137908f29e1a6d3fd58f563");
+	assert_string_equal(hex,
+			    "8f7597389c8490149c3fcf124e184551e3e9845e3137908f29e1a6d3fd58f563");
 	assert_int_equal(aud_chain_hash(h1, &r2, h2), 0);
 	aud_hex(h2, sizeof(h2), hex);
-	assert_string_equal(hex, "733faeb7b71664f003d90d18d926067b1ee8739884541424a8720811b0b64000");
+	assert_string_equal(hex,
+			    "733faeb7b71664f003d90d18d926067b1ee8739884541424a8720811b0b64000");
 	assert_int_equal(aud_unhex(hex, back, sizeof(back)), 0);
 	assert_memory_equal(back, h2, sizeof(h2));
 	assert_int_equal(aud_unhex("ABCD", back, 2), -AGW_EPARSE);
@@ -162,7 +164,8 @@ static void test_tampering_named(void **state)
 	assert_int_equal(tau_exec(copy, "UPDATE event SET decision = 'deny' WHERE id = 30"),
 			 SQLITE_OK);
 	assert_int_equal(verify(copy, NULL, out, sizeof(out)), 30);
-	assert_non_null(strstr(out, "BROKEN at event 30: event 30 does not match its hash (edited)"));
+	assert_non_null(
+	    strstr(out, "BROKEN at event 30: event 30 does not match its hash (edited)"));
 	/* the edit undone: sound again (the hash covers exactly the row) */
 	assert_int_equal(tau_exec(copy, "UPDATE event SET decision = 'allow' WHERE id = 30"),
 			 SQLITE_OK);
@@ -217,7 +220,8 @@ static void test_prune_keeps_chain(void **state)
 	assert_int_equal(aud_prune(t->db, 500, "a", false, &res), 0);
 	assert_int_equal(res.rows, 4);
 	assert_int_equal(res.sandboxes, 1);
-	assert_int_equal(tau_int(t->db, "SELECT last_id FROM chain_anchor WHERE sandbox_id = 1"), 7);
+	assert_int_equal(tau_int(t->db, "SELECT last_id FROM chain_anchor WHERE sandbox_id = 1"),
+			 7);
 	assert_int_equal(verify(t->db, NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "(a): ok, 6 events, head 19 "));
 	assert_non_null(strstr(out, "(b): ok, 10 events, head 20 "));
@@ -356,7 +360,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hash_vectors),
-	    cmocka_unit_test_setup_teardown(test_chain_written_and_verified, tau_setup, tau_teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_written_and_verified, tau_setup,
+					    tau_teardown),
 	    cmocka_unit_test_setup_teardown(test_tampering_named, tau_setup, tau_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_keeps_chain, tau_setup, tau_teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_prune, tau_setup, tau_teardown),

@@ -148,10 +148,14 @@ static void test_deny_tls_alert(void **state)
 		size_t n;
 		uint8_t hi, lo;
 	} cases[] = {
-	    {hello13, sizeof(hello13), 3, 3},	  {hello10, sizeof(hello10), 3, 1},
-	    {future, sizeof(future), 3, 3},	  {sslv2, sizeof(sslv2), 3, 1},
-	    {rec_only, sizeof(rec_only), 3, 2},	  {bad_major, sizeof(bad_major), 3, 1},
-	    {hello13, 10, 3, 1},		  {NULL, 0, 3, 1},
+	    {hello13, sizeof(hello13), 3, 3},
+	    {hello10, sizeof(hello10), 3, 1},
+	    {future, sizeof(future), 3, 3},
+	    {sslv2, sizeof(sslv2), 3, 1},
+	    {rec_only, sizeof(rec_only), 3, 2},
+	    {bad_major, sizeof(bad_major), 3, 1},
+	    {hello13, 10, 3, 1},
+	    {NULL, 0, 3, 1},
 	};
 	uint8_t out[DENY_TLS_ALERT_LEN];
 

@@ -81,7 +81,8 @@ static int drain(int fd, char *buf, size_t cap)
 
 static void test_dfeed_rate(void **state)
 {
-	struct aud_event deny = {.kind = "net", .op = "connect", .target = "x:443", .decision = "deny"};
+	struct aud_event deny = {
+	    .kind = "net", .op = "connect", .target = "x:443", .decision = "deny"};
 	struct aud_event allow = deny;
 	struct dfeed *d = NULL;
 	uint64_t sent, dropped;
