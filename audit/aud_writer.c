@@ -353,7 +353,6 @@ static void aud_do_req(struct aud_writer *w, struct aud_req *r)
 			      : "UPDATE sandbox SET stopped_at = ?6 WHERE id = ?7";
 	int rc;
 
-
 	rc = sqlite3_prepare_v2(w->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto out;

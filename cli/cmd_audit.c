@@ -27,8 +27,8 @@ enum {
 	AOPT_LIMIT = 1 << 1,
 	AOPT_JSON = 1 << 2,
 	AOPT_FORMAT = 1 << 3,
-	AOPT_TAIL = 1 << 4, /* -n -f */
-	AOPT_PRUNE = 1 << 5, /* --before --force */
+	AOPT_TAIL = 1 << 4,    /* -n -f */
+	AOPT_PRUNE = 1 << 5,   /* --before --force */
 	AOPT_SANDBOX = 1 << 6, /* --sandbox alone */
 };
 

@@ -248,8 +248,7 @@ static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const stru
 			     .jail_slot = run->jail_slot};
 	char **cmd = run->cmd;
 	const char *sh[] = {"/bin/sh", NULL};
-	struct sbxd_cfg sc = {
-	    .name = name, .report_fd = wfd, .listen_fd = -1, .denials_fd = dfd};
+	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1, .denials_fd = dfd};
 	char state[512], err[4096], msg[64];
 	int pty = 0, code = 1, r;
 	struct vm *vm = NULL;

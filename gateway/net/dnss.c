@@ -344,12 +344,14 @@ static void dnss_reply(struct dnss_q *dq, int rcode, const struct dns_rr *rr, si
 	struct dns_ede ede = {.code = (uint16_t)ede_code, .text = text};
 
 	/* the rule only when it is the one that denied the name */
-	bool by_rule = ede_code == DNS_EDE_BLOCKED && dq->dec.verdict == POL_DENY && dq->dec.rule[0];
+	bool by_rule =
+	    ede_code == DNS_EDE_BLOCKED && dq->dec.verdict == POL_DENY && dq->dec.rule[0];
 
 	if (ede_code >= 0)
 		snprintf(text, sizeof(text), "%s: %s%s%s",
 			 ede_code == DNS_EDE_OTHER ? "agentgw" : "denied by agentgw",
-			 why ? why : "denied", by_rule ? "; rule " : "", by_rule ? dq->dec.rule : "");
+			 why ? why : "denied", by_rule ? "; rule " : "",
+			 by_rule ? dq->dec.rule : "");
 	if (dns_build_response_ede(&dq->q, rcode, rr, n, ede_code >= 0 ? &ede : NULL, out, cap,
 				   &len) &&
 	    dns_build_response(&dq->q, DNS_RC_SERVFAIL, NULL, 0, out, cap, &len))
@@ -658,7 +660,7 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 		} else if (d->nq > DNSS_MAX_PENDING) {
 			dq->dec.verdict = POL_DENY;
 			dnss_refuse(dq, DNS_RC_SERVFAIL, DNS_EDE_OTHER, "error",
-			    "too many queries outstanding");
+				    "too many queries outstanding");
 			goto done;
 		} else {
 			dq->ask = netd_ask_start(d->n, IPC_ASK_DNS, dq->q.name, 0, dq->dec.rule,

@@ -427,8 +427,9 @@ static void test_build_response_ede(void **state)
 	assert_int_equal(n, 30 + 11 + 26);
 	assert_memory_equal(out + 2, "\x81\x83\x00\x01\x00\x00\x00\x00\x00\x01", 10);
 	assert_memory_equal(out + 30, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x1a", 11);
-	assert_memory_equal(out + 41, "\x00\x0f\x00\x16\x00\x0f"
-				      "denied by agentgw: x",
+	assert_memory_equal(out + 41,
+			    "\x00\x0f\x00\x16\x00\x0f"
+			    "denied by agentgw: x",
 			    26);
 	/* the reply parses back as a message whose OPT is where we put it */
 	out[2] &= 0x7f; /* as a query: the parser only takes queries */
@@ -458,8 +459,8 @@ static void test_build_response_ede(void **state)
 	{
 		struct dns_rr rr = {.type = DNS_T_A, .ttl = 5, .addr = {192, 0, 2, 1}};
 
-		assert_int_equal(
-		    dns_build_response_ede(&q, 0, &rr, 1, &e, out, sizeof(out), &n), 0);
+		assert_int_equal(dns_build_response_ede(&q, 0, &rr, 1, &e, out, sizeof(out), &n),
+				 0);
 		assert_int_equal(n, 30 + 16 + 11 + 26);
 		assert_int_equal(out[7], 1);
 	}

@@ -1076,7 +1076,8 @@ int main(void)
 			if (wait(NULL) < 0)
 				pause();
 	}
-	port_send(ctl_encode_hello(wbuf, sizeof(wbuf), "agentgw-init " AGW_VERSION " " CTL_CAP_DENIALS));
+	port_send(
+	    ctl_encode_hello(wbuf, sizeof(wbuf), "agentgw-init " AGW_VERSION " " CTL_CAP_DENIALS));
 	ilog("ready");
 	serve(sfd);
 	return 0;
