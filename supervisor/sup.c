@@ -572,6 +572,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		if (s->guest_addr.s_addr)
 			inet_ntop(AF_INET, &s->guest_addr, peer, sizeof(peer));
 		fc.listen_fd = lfd;
+		fc.vu_fd = -1;
 		fc.allow_peer = peer[0] ? peer : NULL;
 		fc.pol = s->pol;
 		fc.emit = sup_fs_emit;
