@@ -327,6 +327,11 @@ const char *pol_accel(const struct pol *p)
 	return p->accel;
 }
 
+const char *pol_fs_transport(const struct pol *p)
+{
+	return p->fs_transport;
+}
+
 unsigned pol_dns_ttl_max(const struct pol *p)
 {
 	return p->ttl_max;

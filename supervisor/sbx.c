@@ -87,6 +87,8 @@ int sbx_info_parse(const char *text, size_t n, struct sbx_info *info)
 			sbx_copy(info->guest, sizeof(info->guest), eq + 1, vlen);
 		else if (KEY("accel"))
 			sbx_copy(info->accel, sizeof(info->accel), eq + 1, vlen);
+		else if (KEY("fs"))
+			sbx_copy(info->fs, sizeof(info->fs), eq + 1, vlen);
 		else if (KEY("audit_db"))
 			sbx_copy(info->audit_db, sizeof(info->audit_db), eq + 1, vlen);
 		else if (KEY("ports"))

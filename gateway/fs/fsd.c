@@ -464,7 +464,9 @@ int fsd_run(const struct fsd_config *c)
 		goto out;
 	}
 	d.lfd = c->listen_fd;
-	if (d.lfd < 0) {
+	if (d.lfd < 0 && !c->listen_addr && (c->vu_fd >= 0 || c->vu_path)) {
+		/* virtio-fs only: no TCP listener */
+	} else if (d.lfd < 0) {
 		rc = fsd_listen(c->listen_addr, &own_lfd);
 		if (rc < 0) {
 			log_error("fs: cannot listen on %s: %s",
@@ -478,7 +480,7 @@ int fsd_run(const struct fsd_config *c)
 	rc = ev_new(&d.loop);
 	if (rc < 0)
 		goto out;
-	if ((rc = ev_add_fd(d.loop, d.lfd, EV_READ, accept_event, &d)) < 0 ||
+	if ((d.lfd >= 0 && (rc = ev_add_fd(d.loop, d.lfd, EV_READ, accept_event, &d)) < 0) ||
 	    (rc = ev_signal_add(d.loop, SIGTERM, stop_signal, &d)) < 0 ||
 	    (rc = ev_signal_add(d.loop, SIGINT, stop_signal, &d)) < 0 ||
 	    (rc = ev_before_sleep(d.loop, reap, &d)) < 0)
@@ -495,7 +497,9 @@ int fsd_run(const struct fsd_config *c)
 	    (rc = fsd_vu_new(d.loop, d.srv, c->vu_fd >= 0 ? c->vu_fd : own_vfd, &d.vu)) < 0)
 		goto out;
 	sl = sizeof(ss);
-	if (getsockname(d.lfd, (struct sockaddr *)&ss, &sl) == 0)
+	if (d.lfd < 0)
+		snprintf(bound, sizeof(bound), "no TCP");
+	else if (getsockname(d.lfd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_str(&ss, bound, sizeof(bound), true);
 	else
 		snprintf(bound, sizeof(bound), "?");
