@@ -64,8 +64,8 @@ static int fst_image_ok(const char *image_dir)
 	FILE *f;
 	int ok = 0;
 
-	if (!image_dir || snprintf(path, sizeof(path), "%s/manifest.txt", image_dir) >=
-			      (int)sizeof(path))
+	if (!image_dir ||
+	    snprintf(path, sizeof(path), "%s/manifest.txt", image_dir) >= (int)sizeof(path))
 		return 0;
 	f = fopen(path, "re");
 	if (!f)
@@ -125,8 +125,9 @@ static int fst_qemu_ok(void)
 int fst_virtiofs_ok(const char *image_dir, char *why, size_t cap)
 {
 	if (!fst_image_ok(image_dir)) {
-		snprintf(why, cap, "the image %s has no virtiofs module (rebuild it with 'agentgw "
-				   "image build')",
+		snprintf(why, cap,
+			 "the image %s has no virtiofs module (rebuild it with 'agentgw "
+			 "image build')",
 			 image_dir ? image_dir : "?");
 		return 0;
 	}

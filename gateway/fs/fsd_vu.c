@@ -65,8 +65,8 @@ int fsd_vu_listen(const char *path, int *fd)
 	return 0;
 }
 
-static size_t fsd_vu_handle(void *ctx, unsigned queue, const uint8_t *req, size_t len,
-			    uint8_t *out, size_t cap)
+static size_t fsd_vu_handle(void *ctx, unsigned queue, const uint8_t *req, size_t len, uint8_t *out,
+			    size_t cap)
 {
 	struct fsd_vu *v = ctx;
 

@@ -130,7 +130,7 @@ int vu_msg_check(const uint8_t *buf, size_t len, struct vu_msg *m)
 			    m->u.mem.r[i].gpa + m->u.mem.r[i].size < m->u.mem.r[i].gpa ||
 			    m->u.mem.r[i].uva + m->u.mem.r[i].size < m->u.mem.r[i].uva ||
 			    m->u.mem.r[i].mmap_offset + m->u.mem.r[i].size <
-				    m->u.mem.r[i].mmap_offset)
+				m->u.mem.r[i].mmap_offset)
 				return -AGW_EPROTO;
 		}
 		return 0;
@@ -335,8 +335,9 @@ static int vu_set_mem(struct vu_dev *d, const struct vu_msg *m, const int *fds, 
 		if (p == MAP_FAILED) {
 			int e = errno;
 
-			log_warn("fs: vhost-user: cannot map guest memory region %u (%llu bytes): %s",
-				 i, (unsigned long long)len, strerror(e));
+			log_warn(
+			    "fs: vhost-user: cannot map guest memory region %u (%llu bytes): %s", i,
+			    (unsigned long long)len, strerror(e));
 			vu_mem_unmap(&nm);
 			return -e;
 		}
@@ -381,8 +382,8 @@ static int vu_recv(struct vu_dev *d, uint8_t *buf, size_t *len, int *fds, unsign
 		struct cmsghdr align;
 	} cb;
 	struct iovec iov = {buf, VU_HDR_SIZE};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
-			    .msg_controllen = sizeof(cb.b)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b, .msg_controllen = sizeof(cb.b)};
 	uint32_t size;
 	ssize_t n;
 
@@ -533,8 +534,8 @@ int vu_dev_on_msg(struct vu_dev *d, bool *kick_changed)
 		return rc == -EAGAIN ? 0 : rc;
 	}
 	/* Only these carry fds; any other fd is closed at once. */
-	if (m.req != VU_SET_MEM_TABLE && m.req != VU_SET_VRING_KICK &&
-	    m.req != VU_SET_VRING_CALL && m.req != VU_SET_VRING_ERR) {
+	if (m.req != VU_SET_MEM_TABLE && m.req != VU_SET_VRING_KICK && m.req != VU_SET_VRING_CALL &&
+	    m.req != VU_SET_VRING_ERR) {
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		nfds = 0;
@@ -569,8 +570,8 @@ int vu_dev_on_kick(struct vu_dev *d, unsigned q)
 
 		if (vq->last_avail == avail)
 			break;
-		head = __atomic_load_n(&vq->avail->ring[vq->last_avail % vq->num],
-				       __ATOMIC_RELAXED);
+		head =
+		    __atomic_load_n(&vq->avail->ring[vq->last_avail % vq->num], __ATOMIC_RELAXED);
 		vq->last_avail++;
 		d->st.requests++;
 		if (vu_chain_get(&d->mem, vq->desc, vq->num, head, &d->ch) < 0) {

@@ -26,9 +26,9 @@
 #include <sys/uio.h>
 
 #define VU_MAX_REGIONS 8u
-#define VU_MAX_QUEUES 2u	/* virtio-fs: hiprio + one request queue */
-#define VU_QUEUE_MAX 1024u	/* the largest ring QEMU's device offers */
-#define VU_PAYLOAD_MAX 512u	/* the largest message we accept (memory table: 264) */
+#define VU_MAX_QUEUES 2u	   /* virtio-fs: hiprio + one request queue */
+#define VU_QUEUE_MAX 1024u	   /* the largest ring QEMU's device offers */
+#define VU_PAYLOAD_MAX 512u	   /* the largest message we accept (memory table: 264) */
 #define VU_REQ_MAX (1100u * 1024u) /* one gathered request: 1 MiB of write data + headers */
 
 /* Control messages (QEMU's docs/interop/vhost-user.rst numbering). */

@@ -220,7 +220,9 @@ static void *body(void)
 
 static void init(void)
 {
-	struct fuse_init_in in = {.major = 7, .minor = 36, .max_readahead = 65536,
+	struct fuse_init_in in = {.major = 7,
+				  .minor = 36,
+				  .max_readahead = 65536,
 				  .flags = FUSE_DO_READDIRPLUS | FUSE_AUTO_INVAL_DATA |
 					   FUSE_WRITEBACK_CACHE | FUSE_POSIX_LOCKS};
 	struct fuse_init_out out;
@@ -296,7 +298,8 @@ static void test_lookup_nodes_and_forget(void **state)
 	assert_int_equal(st.nodes, 2);
 	/* BATCH_FORGET, and the root is never forgotten */
 	{
-		uint8_t in[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
+		uint8_t
+		    in[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
 		struct fuse_batch_forget_in bi = {.count = 2};
 		struct fuse_forget_one o[2] = {{.nodeid = s.nodeid, .nlookup = 1},
 					       {.nodeid = FUSE_ROOT_ID, .nlookup = 99}};
@@ -365,12 +368,14 @@ static void test_create_write_rename_link(void **state)
 	(void)state;
 	init();
 	assert_int_equal(lookup(FUSE_ROOT_ID, "src", &s), 0);
-	assert_int_equal(call(enc(FUSE_CREATE, s.nodeid, &ci, sizeof(ci), "n.c", NULL, NULL, 0)), 0);
+	assert_int_equal(call(enc(FUSE_CREATE, s.nodeid, &ci, sizeof(ci), "n.c", NULL, NULL, 0)),
+			 0);
 	memcpy(&c, body(), sizeof(c));
 	memcpy(&op, (uint8_t *)body() + sizeof(c), sizeof(op));
 	assert_true(S_ISREG(c.attr.mode));
 	wi.fh = op.fh;
-	assert_int_equal(call(enc(FUSE_WRITE, c.nodeid, &wi, sizeof(wi), NULL, NULL, "hello", 5)), 0);
+	assert_int_equal(call(enc(FUSE_WRITE, c.nodeid, &wi, sizeof(wi), NULL, NULL, "hello", 5)),
+			 0);
 	release(c.nodeid, op.fh);
 	assert_non_null(find_ev("create", "src/n.c", "allow"));
 	r = find_ev("write", "src/n.c", "allow");
@@ -385,21 +390,21 @@ static void test_create_write_rename_link(void **state)
 	/* rename over .git/config: refused as over 9P, with the same row */
 	assert_int_equal(lookup(FUSE_ROOT_ID, ".git", &g), 0);
 	rn.newdir = g.nodeid;
-	assert_int_equal(call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "config", NULL, 0)),
-			 -EACCES);
+	assert_int_equal(
+	    call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "config", NULL, 0)), -EACCES);
 	assert_int_equal(count_ev("rename", NULL, "deny"), 1); /* names the failed step */
 	assert_int_equal(count_ev("rename", NULL, "allow"), 0);
 	/* a plant in .git/hooks */
-	assert_int_equal(
-	    call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "hooks", NULL, 0)), -EACCES);
+	assert_int_equal(call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "hooks", NULL, 0)),
+			 -EACCES);
 	/* a second name of .git/config, made through FUSE LINK */
 	{
 		struct fuse_entry_out cf;
 
 		assert_int_equal(lookup(g.nodeid, "config", &cf), 0);
 		li.oldnodeid = cf.nodeid;
-		assert_int_equal(call(enc(FUSE_LINK, s.nodeid, &li, sizeof(li), "y", NULL, NULL, 0)),
-				 -EACCES);
+		assert_int_equal(
+		    call(enc(FUSE_LINK, s.nodeid, &li, sizeof(li), "y", NULL, NULL, 0)), -EACCES);
 		assert_int_equal(count_ev("link", NULL, "allow"), 0);
 	}
 	/* an allowed rename moves the node: the old name is gone, the new works */
@@ -431,7 +436,8 @@ static void test_create_write_rename_link(void **state)
 		struct fuse_mknod_in mi = {.mode = S_IFCHR | 0600, .rdev = 0x0101};
 
 		assert_int_equal(
-		    call(enc(FUSE_MKNOD, s.nodeid, &mi, sizeof(mi), "dev", NULL, NULL, 0)), -EACCES);
+		    call(enc(FUSE_MKNOD, s.nodeid, &mi, sizeof(mi), "dev", NULL, NULL, 0)),
+		    -EACCES);
 		assert_non_null(find_ev("mknod", "src/dev", "deny"));
 	}
 	/* unlink, then the name is gone */
@@ -466,7 +472,8 @@ static void test_host_symlink_swap(void **state)
 
 		assert_int_equal(lookup(FUSE_ROOT_ID, "src", &l), 0);
 		assert_true(S_ISLNK(l.attr.mode));
-		assert_int_equal(call(enc(FUSE_READLINK, l.nodeid, NULL, 0, NULL, NULL, NULL, 0)), 0);
+		assert_int_equal(call(enc(FUSE_READLINK, l.nodeid, NULL, 0, NULL, NULL, NULL, 0)),
+				 0);
 		assert_int_equal(T.outlen - sizeof(struct fuse_out_header), 4);
 		assert_memory_equal(body(), "/etc", 4);
 	}
@@ -482,13 +489,13 @@ static void test_readdirplus(void **state)
 
 	(void)state;
 	init();
-	assert_int_equal(call(enc(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL, NULL, 0)),
-			 0);
+	assert_int_equal(
+	    call(enc(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL, NULL, 0)), 0);
 	memcpy(&o, body(), sizeof(o));
 	nev0 = T.nev;
 	rd.fh = o.fh;
-	assert_int_equal(call(enc(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)),
-			 0);
+	assert_int_equal(
+	    call(enc(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
 	assert_int_equal(T.nev, nev0); /* a listing writes no row per name */
 	for (off = sizeof(struct fuse_out_header); off < T.outlen;) {
 		struct fuse_direntplus d;
@@ -509,18 +516,20 @@ static void test_readdirplus(void **state)
 	assert_true(env_plain);
 	/* a small buffer: what does not fit comes next time */
 	rd.size = 200;
-	assert_int_equal(call(enc(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)),
-			 0);
+	assert_int_equal(
+	    call(enc(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
 	assert_true(T.outlen <= sizeof(struct fuse_out_header) + 200);
 	/* plain READDIR */
 	rd.size = 4096;
-	assert_int_equal(call(enc(FUSE_READDIR, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
+	assert_int_equal(
+	    call(enc(FUSE_READDIR, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
 	assert_true(T.outlen > sizeof(struct fuse_out_header) + 6 * FUSE_NAME_OFFSET);
 	{
 		struct fuse_release_in ri = {.fh = o.fh};
 
 		assert_int_equal(
-		    call(enc(FUSE_RELEASEDIR, FUSE_ROOT_ID, &ri, sizeof(ri), NULL, NULL, NULL, 0)), 0);
+		    call(enc(FUSE_RELEASEDIR, FUSE_ROOT_ID, &ri, sizeof(ri), NULL, NULL, NULL, 0)),
+		    0);
 	}
 	assert_non_null(find_ev("readdir", ".", "allow"));
 }
@@ -559,8 +568,9 @@ static void test_enosys_and_parser(void **state)
 
 	(void)state;
 	init();
-	assert_int_equal(call(enc(FUSE_GETXATTR, FUSE_ROOT_ID, &gx, sizeof(gx), "user.x", NULL, NULL, 0)),
-			 -ENOSYS);
+	assert_int_equal(
+	    call(enc(FUSE_GETXATTR, FUSE_ROOT_ID, &gx, sizeof(gx), "user.x", NULL, NULL, 0)),
+	    -ENOSYS);
 	assert_int_equal(call(enc(FUSE_ACCESS, FUSE_ROOT_ID, &ai, sizeof(ai), NULL, NULL, NULL, 0)),
 			 -ENOSYS);
 	assert_int_equal(call(enc(9999, FUSE_ROOT_ID, NULL, 0, NULL, NULL, NULL, 0)), -ENOSYS);

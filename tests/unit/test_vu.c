@@ -117,8 +117,8 @@ static void mem_of(struct vu_mem *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->n = 1;
-	m->r[0] = (struct vu_region){.gpa = GPA, .size = sizeof(guest), .uva = 0x7f00000000ull,
-				     .host = guest};
+	m->r[0] = (struct vu_region){
+	    .gpa = GPA, .size = sizeof(guest), .uva = 0x7f00000000ull, .host = guest};
 }
 
 static void test_mem_ptr(void **state)
