@@ -574,6 +574,14 @@ static void test_enosys_and_parser(void **state)
 	assert_int_equal(call(enc(FUSE_ACCESS, FUSE_ROOT_ID, &ai, sizeof(ai), NULL, NULL, NULL, 0)),
 			 -ENOSYS);
 	assert_int_equal(call(enc(9999, FUSE_ROOT_ID, NULL, 0, NULL, NULL, NULL, 0)), -ENOSYS);
+	{
+		struct fuse_flush_in fl = {.fh = 99};
+
+		/* nothing buffered: the kernel stops sending FLUSH after ENOSYS */
+		assert_int_equal(
+		    call(enc(FUSE_FLUSH, FUSE_ROOT_ID, &fl, sizeof(fl), NULL, NULL, NULL, 0)),
+		    -ENOSYS);
+	}
 	/* the parser: the header's len must be the bytes there */
 	n = enc(FUSE_LOOKUP, 1, NULL, 0, "abc", NULL, NULL, 0);
 	assert_int_equal(fuse_req_parse(T.req, n, &q), 0);
