@@ -20,6 +20,8 @@
 #include "agw.h"
 #include "log.h"
 
+#define VU_BATCH_MAX 256u /* requests per kick callback */
+
 struct vu_vq {
 	uint16_t num;
 	uint16_t last_avail, used_idx;
@@ -562,7 +564,7 @@ int vu_dev_on_kick(struct vu_dev *d, unsigned q)
 	d->st.kicks++;
 	if (!vq->enabled || vq->stopped || !vq->desc)
 		return 0;
-	for (;;) {
+	for (unsigned batch = 0;; batch++) {
 		uint16_t avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
 		uint16_t head;
 		size_t rlen = 0, in;
@@ -570,6 +572,14 @@ int vu_dev_on_kick(struct vu_dev *d, unsigned q)
 
 		if (vq->last_avail == avail)
 			break;
+		if (batch == VU_BATCH_MAX) {
+			/* A guest that keeps the ring full must not starve the
+			 * rest of the loop (the supervisor's messages): kick
+			 * ourselves and go on at the next pass. */
+			v = 1;
+			(void)!write(vq->kick_fd, &v, sizeof(v));
+			break;
+		}
 		head =
 		    __atomic_load_n(&vq->avail->ring[vq->last_avail % vq->num], __ATOMIC_RELAXED);
 		vq->last_avail++;
