@@ -210,7 +210,8 @@ size_t vu_chain_gather(const struct vu_chain *ch, uint8_t *buf, size_t cap)
 	for (unsigned i = 0; i < ch->n_out && off < cap; i++) {
 		size_t n = AGW_MIN(ch->out[i].iov_len, cap - off);
 
-		memcpy(buf + off, ch->out[i].iov_base, n);
+		if (n) /* a zero-length part has no address */
+			memcpy(buf + off, ch->out[i].iov_base, n);
 		off += n;
 	}
 	return off;
@@ -223,7 +224,8 @@ size_t vu_chain_scatter(const struct vu_chain *ch, const uint8_t *buf, size_t le
 	for (unsigned i = 0; i < ch->n_in && off < len; i++) {
 		size_t n = AGW_MIN(ch->in[i].iov_len, len - off);
 
-		memcpy(ch->in[i].iov_base, buf + off, n);
+		if (n)
+			memcpy(ch->in[i].iov_base, buf + off, n);
 		off += n;
 	}
 	return off;

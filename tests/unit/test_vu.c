@@ -201,6 +201,7 @@ static void test_chain(void **state)
 	assert_int_equal(vu_chain_get(&m, guest, 8, 0, &ch), 0);
 	assert_int_equal(ch.out_len, 0);
 	assert_int_equal(ch.in_len, 4);
+	assert_int_equal(vu_chain_gather(&ch, buf, sizeof(buf)), 0);
 	/* a chain as long as the ring is fine, one longer is a loop */
 	for (unsigned i = 0; i < 8; i++)
 		set_desc(i, GPA + 4096, 1, i < 7 ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
