@@ -57,10 +57,14 @@ int fst_requested(const char *flag, const char *policy, enum fst *out, const cha
 	return 0;
 }
 
-/* Does the image's manifest list the virtiofs module? */
-static int fst_image_ok(const char *image_dir)
+/*
+ * Does the image's manifest list the virtiofs module? An image with a root
+ * filesystem names its kernel-and-initramfs image as "base HEX" (a sibling
+ * folder): that one's manifest says (one level only).
+ */
+static int fst_image_ok(const char *image_dir, int depth)
 {
-	char path[1024], line[2048];
+	char path[1024], line[2048], base[64] = "";
 	FILE *f;
 	int ok = 0;
 
@@ -70,10 +74,27 @@ static int fst_image_ok(const char *image_dir)
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "modules ", 8) == 0 && strstr(line, " virtiofs"))
 			ok = 1;
+		else if (strncmp(line, "base ", 5) == 0)
+			sscanf(line + 5, "%63[0-9a-f]", base);
+	}
 	fclose(f);
+	if (!ok && base[0] && depth == 0) {
+		const char *slash;
+		int n;
+
+		/* image_dir may end in '/': drop it, then the last component */
+		n = (int)strlen(image_dir);
+		while (n > 1 && image_dir[n - 1] == '/')
+			n--;
+		slash = memrchr(image_dir, '/', (size_t)n);
+		n = slash ? (int)(slash - image_dir) : 0;
+		if (snprintf(path, sizeof(path), "%.*s%s%s", n, image_dir, slash ? "/" : "", base) <
+		    (int)sizeof(path))
+			ok = fst_image_ok(path, 1);
+	}
 	return ok;
 }
 
@@ -124,7 +145,7 @@ static int fst_qemu_ok(void)
 
 int fst_virtiofs_ok(const char *image_dir, char *why, size_t cap)
 {
-	if (!fst_image_ok(image_dir)) {
+	if (!fst_image_ok(image_dir, 0)) {
 		snprintf(why, cap,
 			 "the image %s has no virtiofs module (rebuild it with 'agentgw "
 			 "image build')",

@@ -113,6 +113,31 @@ static void test_resolve(void **state)
 	assert_int_equal(fst_resolve(FST_AUTO, dir, &t, why, sizeof(why)), 0);
 	assert_int_equal(t, FST_9P);
 	assert_non_null(strstr(why, "no virtiofs module"));
+	/* an image with a root filesystem: its base image's manifest says */
+	{
+		char sub[160], base[160], m[200];
+		FILE *f;
+
+		snprintf(base, sizeof(base), "%s/0123abcd", dir);
+		snprintf(sub, sizeof(sub), "%s/rootimg", dir);
+		assert_int_equal(mkdir(base, 0755), 0);
+		assert_int_equal(mkdir(sub, 0755), 0);
+		snprintf(m, sizeof(m), "%s/manifest.txt", base);
+		f = fopen(m, "w");
+		assert_non_null(f);
+		fputs("agentgw-image 2\nmodules virtio ext4 fuse virtiofs\n", f);
+		fclose(f);
+		snprintf(m, sizeof(m), "%s/manifest.txt", sub);
+		f = fopen(m, "w");
+		assert_non_null(f);
+		fputs("agentgw-rootfs 1\ndistro debian bookworm\nbase 0123abcd\n", f);
+		fclose(f);
+		assert_int_equal(fst_resolve(FST_AUTO, sub, &t, why, sizeof(why)), 0);
+		assert_int_equal(t, FST_VIRTIOFS);
+		strcat(sub, "/");
+		assert_int_equal(fst_resolve(FST_AUTO, sub, &t, why, sizeof(why)), 0);
+		assert_int_equal(t, FST_VIRTIOFS);
+	}
 	assert_int_equal(fst_resolve(FST_AUTO, "/nonexistent", &t, why, sizeof(why)), 0);
 	assert_int_equal(t, FST_9P);
 }
