@@ -17,7 +17,7 @@
 
 #define FUSE_SRV_BUCKETS 65536u
 #define FUSE_SRV_MAX_NODES (1u << 20)
-#define FUSE_SRV_MSIZE (FUSE_SRV_MAX_WRITE + 4096u)
+#define FUSE_SRV_MSIZE P9_MSIZE_MAX
 
 struct fuse_node {
 	uint32_t fid; /* the node id too */

@@ -22,7 +22,9 @@
 #include <stdint.h>
 
 #define FUSE_SRV_TTL_MS 1000u
-#define FUSE_SRV_MAX_WRITE (1024u * 1024u)
+/* The largest READ or WRITE: whole pages that fit one 1 MiB 9P message
+ * with its header (a shorter read than asked would look like EOF). */
+#define FUSE_SRV_MAX_WRITE (255u * 4096u)
 
 struct p9_srv;
 struct fuse_srv;

@@ -340,6 +340,31 @@ static void test_env_denied_and_read_summed(void **state)
 	r = find_ev("read", "README", "allow");
 	assert_non_null(r);
 	assert_int_equal(r->down, 11);
+	/* the largest read is answered whole: a short one would be EOF */
+	{
+		struct fuse_entry_out b;
+		struct fuse_open_out bo;
+		char p[256];
+		FILE *fp;
+
+		snprintf(p, sizeof(p), "%s/big", T.ws);
+		fp = fopen(p, "w");
+		assert_non_null(fp);
+		for (int i = 0; i < 2 * 1024 * 1024 / 8; i++)
+			fputs("0123456\n", fp);
+		fclose(fp);
+		assert_int_equal(lookup(FUSE_ROOT_ID, "big", &b), 0);
+		assert_int_equal(fopen_(b.nodeid, O_RDONLY, &bo), 0);
+		rd.fh = bo.fh;
+		rd.offset = 8;
+		rd.size = FUSE_SRV_MAX_WRITE;
+		assert_int_equal(
+		    call(enc(FUSE_READ, b.nodeid, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
+		assert_int_equal(T.outlen - sizeof(struct fuse_out_header), FUSE_SRV_MAX_WRITE);
+		release(b.nodeid, bo.fh);
+		rd.size = 4096;
+		rd.offset = 3;
+	}
 	/* a released handle is gone; a node is never a handle */
 	rd.fh = o.fh;
 	assert_int_equal(call(enc(FUSE_READ, e.nodeid, &rd, sizeof(rd), NULL, NULL, NULL, 0)),
