@@ -513,7 +513,7 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	char **cmd = NULL;
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL, *image = NULL;
 	const char *fst_flag = NULL, *fst_bad = NULL;
-	char vfs_sock[600], fst_why[256];
+	char vfs_sock[600], fst_why[256] = "";
 	enum fst fst_want, fst = FST_9P;
 	struct pub_spec pubs[PUB_MAX];
 	struct pub *pub = NULL;
@@ -628,8 +628,14 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
-	if (pol_workspace(c.pol) &&
-	    fst_resolve(fst_want, img.dir, &fst, fst_why, sizeof(fst_why)) < 0) {
+	/* virtio-fs answers every request at once: a workspace access that
+	 * waits for a person needs 9P, so auto picks it for such policies. */
+	if (pol_workspace(c.pol) && fst_want == FST_AUTO && pol_fs_can_ask(c.pol)) {
+		fst = FST_9P;
+		snprintf(fst_why, sizeof(fst_why),
+			 "the policy can ask a person about workspace access");
+	} else if (pol_workspace(c.pol) &&
+		   fst_resolve(fst_want, img.dir, &fst, fst_why, sizeof(fst_why)) < 0) {
 		fprintf(stderr, "agentgw up: %s says virtiofs, but %s; use 9p or auto\n", fst_bad,
 			fst_why);
 		pol_free(c.pol);

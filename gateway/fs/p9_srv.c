@@ -187,7 +187,7 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 		snprintf(d->rule, sizeof(d->rule), "%s", c->grant_rule);
 		d->line = 0;
 		d->reason = c->grant_why;
-	} else if (d->verdict == POL_ASK && c->srv->ask) {
+	} else if (d->verdict == POL_ASK && c->srv->ask && !c->no_hold) {
 		free(c->ask_path);
 		c->ask_path = strdup(shown);
 		if (!c->ask_path)
@@ -443,6 +443,7 @@ int p9_conn_local(struct p9_srv *s, const char *peer, uint32_t msize, unsigned m
 	}
 	c->versioned = true;
 	c->max_fids = max_fids;
+	c->no_hold = true;
 	*out = c;
 	return 0;
 }

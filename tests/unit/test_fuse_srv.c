@@ -584,6 +584,60 @@ static void test_keep_cache_only_while_unchanged(void **state)
 	release(e.nodeid, o.fh);
 }
 
+static int asked;
+
+static int rec_ask(void *ctx, uint32_t *id, const char *path, unsigned acc, const char *rule)
+{
+	(void)ctx;
+	(void)path;
+	(void)acc;
+	(void)rule;
+	*id = 1;
+	asked++;
+	return 0;
+}
+
+/* Over virtio-fs nothing waits for a person: an ask is a deny, with its row. */
+static void test_ask_is_deny(void **state)
+{
+	char pol[512];
+	struct pol_errors errs = {0};
+	struct p9_srv_config cfg = {0};
+	struct pol *p = NULL;
+	struct fuse_entry_out e;
+	struct fuse_open_out o;
+	int n;
+
+	(void)state;
+	fuse_srv_free(T.f);
+	p9_srv_free(T.srv);
+	n = snprintf(pol, sizeof(pol),
+		     "version: 1\nname: t\nmode: ask\nfilesystem:\n  workspace: %s\n  allow:\n"
+		     "    - { path: \"**\", access: [read] }\n",
+		     T.ws);
+	assert_int_equal(pol_load_buf("t.yaml", pol, (size_t)n, "/", &p, &errs), 0);
+	pol_errors_free(&errs);
+	cfg.root_fd = T.root;
+	cfg.pol = p;
+	cfg.emit = rec_emit;
+	cfg.emit_ctx = &T;
+	cfg.owner_uid = (uid_t)-1;
+	cfg.owner_gid = (gid_t)-1;
+	cfg.ask = rec_ask;
+	assert_int_equal(p9_srv_new(&cfg, &T.srv), 0);
+	assert_int_equal(fuse_srv_new(T.srv, &T.f), 0);
+	init();
+	assert_int_equal(lookup(FUSE_ROOT_ID, "README", &e), 0);
+	assert_int_equal(fopen_(e.nodeid, O_WRONLY, &o), -EACCES);
+	assert_int_equal(asked, 0);
+	assert_int_equal(count_ev("open", "README", "deny"), 1);
+	fuse_srv_free(T.f);
+	T.f = NULL;
+	p9_srv_free(T.srv);
+	T.srv = NULL;
+	pol_free(p);
+}
+
 static void test_enosys_and_parser(void **state)
 {
 	struct fuse_getxattr_in gx = {.size = 0};
@@ -649,6 +703,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readdirplus, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keep_cache_only_while_unchanged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enosys_and_parser, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ask_is_deny, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
