@@ -141,26 +141,27 @@ int vu_msg_check(const uint8_t *buf, size_t len, struct vu_msg *m)
 	}
 }
 
-void *vu_mem_ptr(const struct vu_mem *m, uint64_t gpa, uint64_t len)
+/* [addr, addr+len) inside one region, by guest address or QEMU's. */
+static void *vu_mem_find(const struct vu_mem *m, uint64_t addr, uint64_t len, bool uva)
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct vu_region *r = &m->r[i];
+		uint64_t start = uva ? r->uva : r->gpa;
 
-		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
-			return r->host + (gpa - r->gpa);
+		if (addr >= start && addr - start <= r->size && len <= r->size - (addr - start))
+			return r->host + (addr - start);
 	}
 	return NULL;
 }
 
+void *vu_mem_ptr(const struct vu_mem *m, uint64_t gpa, uint64_t len)
+{
+	return vu_mem_find(m, gpa, len, false);
+}
+
 void *vu_mem_uva(const struct vu_mem *m, uint64_t uva, uint64_t len)
 {
-	for (unsigned i = 0; i < m->n; i++) {
-		const struct vu_region *r = &m->r[i];
-
-		if (uva >= r->uva && uva - r->uva <= r->size && len <= r->size - (uva - r->uva))
-			return r->host + (uva - r->uva);
-	}
-	return NULL;
+	return vu_mem_find(m, uva, len, true);
 }
 
 int vu_chain_get(const struct vu_mem *mem, const void *desc, uint16_t num, uint16_t head,
