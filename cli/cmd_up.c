@@ -740,7 +740,9 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 		snprintf(append, sizeof(append), "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s",
 			 gs, hs);
 	}
-	if (verbose && pol_workspace(c.pol))
+	/* auto falling back for want of support costs a lot of speed: say so */
+	if (pol_workspace(c.pol) &&
+	    (verbose || (fst_want == FST_AUTO && fst == FST_9P && !pol_fs_can_ask(c.pol))))
 		fprintf(stderr, "agentgw up: /workspace over %s (%s)\n", fst_name(fst), fst_why);
 	{
 		struct cg_limits lim = cg_limits_for(pol_memory_mib(c.pol), pol_vcpus(c.pol));
