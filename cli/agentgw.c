@@ -26,7 +26,7 @@ static const struct verb verbs[] = {
     {"fs-serve", cmd_fs,
      "serve a workspace over 9P2000.L with the policy's path rules, without a VM"},
     {"up", cmd_up, "boot a sandbox microvm behind the gateway and run a command in it"},
-    {"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator, audit db"},
+    {"ps", cmd_ps, "list sandboxes: name, state, uptime, guest address, accelerator, fs, audit db"},
     {"exec", cmd_exec, "run a command in a running sandbox (-t: with a PTY)"},
     {"shell", cmd_shell, "open a shell in a running sandbox"},
     {"logs", cmd_logs, "print a sandbox's guest console (-f: follow)"},

@@ -55,6 +55,7 @@ static const char cmpl_bash[] =
     "\t\tCOMPREPLY=($(compgen -d -- \"$cur\"))\n"
     "\t\treturn ;;\n"
     "\t--accel) COMPREPLY=($(compgen -W 'auto kvm tcg' -- \"$cur\")); return ;;\n"
+    "\t--fs-transport) COMPREPLY=($(compgen -W 'auto virtiofs 9p' -- \"$cur\")); return ;;\n"
     "\t--kind) COMPREPLY=($(compgen -W 'dns net http fs exec lifecycle policy' -- \"$cur\")); "
     "return ;;\n"
     "\t--decision) COMPREPLY=($(compgen -W 'allow deny would_deny error' -- \"$cur\")); return ;;\n"

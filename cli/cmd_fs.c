@@ -29,7 +29,8 @@ static void fs_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: agentgw fs-serve --policy FILE [--listen ADDR:PORT] [--allow-peer ADDR]\n"
-	    "                        [--audit DB] [--name N] [--msize BYTES] [-v]\n\n"
+	    "                        [--audit DB] [--name N] [--msize BYTES]\n"
+	    "                        [--vhost-user SOCKET] [-v]\n\n"
 	    "Serve the policy's filesystem.workspace over 9P2000.L (TCP) with its path rules;\n"
 	    "every operation is checked and written to the audit database.\n\n"
 	    "  --policy FILE       policy with a filesystem section\n"
@@ -40,6 +41,9 @@ static void fs_usage(FILE *out)
 	    "                      else the default path)\n"
 	    "  --name N            sandbox name recorded in the audit database (default fs-serve)\n"
 	    "  --msize BYTES       largest 9P message (4096..1048576, default 1048576)\n"
+	    "  --vhost-user SOCKET also serve virtio-fs: QEMU's vhost-user-fs-device connects\n"
+	    "                      to this unix socket (guest memory must be shared: a\n"
+	    "                      memory-backend-memfd with share=on)\n"
 	    "  -v                  debug logging\n\n"
 	    "Mount it with: mount -t 9p -o trans=tcp,port=5640,version=9p2000.L 127.0.0.1 /mnt\n");
 }
@@ -135,11 +139,12 @@ int cmd_fs(int argc, char **argv)
 	    {"audit", required_argument, NULL, 'd'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"msize", required_argument, NULL, 'm'},
+	    {"vhost-user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *policy = NULL, *listen = "127.0.0.1:5640", *peer = NULL, *db = NULL;
-	const char *name = "fs-serve";
+	const char *name = "fs-serve", *vu_path = NULL;
 	struct pol_errors errs = {0};
 	struct aud_writer *w = NULL;
 	struct fsd_config fc = {0};
@@ -153,7 +158,7 @@ int cmd_fs(int argc, char **argv)
 	int c, rc, ret = CLI_FAIL;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:l:a:d:n:m:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:l:a:d:n:m:u:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			policy = optarg;
@@ -182,6 +187,9 @@ int cmd_fs(int argc, char **argv)
 			}
 			break;
 		}
+		case 'u':
+			vu_path = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;
@@ -248,6 +256,8 @@ int cmd_fs(int argc, char **argv)
 	fc.owner_uid = (uid_t)-1;
 	fc.owner_gid = (gid_t)-1;
 	fc.max_msize = (uint32_t)msize;
+	fc.vu_fd = -1;
+	fc.vu_path = vu_path;
 	hup.path = policy;
 	hup.cur = p;
 	hup.w = w;

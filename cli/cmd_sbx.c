@@ -336,7 +336,8 @@ int cmd_ps(int argc, char **argv)
 			    "usage: agentgw ps [-a] [--json]\n\nLists the sandboxes in "
 			    "$AGENTGW_RUN_DIR (default %s; now %s):\n"
 			    "name, state (starting, running, dead), uptime, guest address,\n"
-			    "accelerator, supervisor pid, policy, audit database, published "
+			    "accelerator, /workspace transport (virtiofs or 9p), supervisor pid,\n"
+			    "policy, audit database, published "
 			    "ports.\n"
 			    "'agentgw down' cleans up dead ones. -a also lists stopped sandboxes\n"
 			    "that keep a writable disk, with its size ('agentgw rm NAME' deletes "
@@ -351,8 +352,8 @@ int cmd_ps(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %-9s %-9s %-15s %-5s %-8s %s  %s  %s\n", "NAME", "STATE", "UPTIME",
-		       "GUEST", "ACCEL", "PID", "POLICY", "AUDIT_DB", "PORTS");
+		printf("%-20s %-9s %-9s %-15s %-5s %-8s %-8s %s  %s  %s\n", "NAME", "STATE",
+		       "UPTIME", "GUEST", "ACCEL", "FS", "PID", "POLICY", "AUDIT_DB", "PORTS");
 	d = opendir(sbx_run_dir());
 	while (d && (de = readdir(d))) {
 		struct sbx_info info;
@@ -373,6 +374,8 @@ int cmd_ps(int argc, char **argv)
 			aud_fmt_json_str(stdout, info.guest);
 			printf(",\"accel\":");
 			aud_fmt_json_str(stdout, info.accel);
+			printf(",\"fs\":");
+			aud_fmt_json_str(stdout, info.fs);
 			printf(",\"audit_db\":");
 			aud_fmt_json_str(stdout, info.audit_db);
 			printf(",\"ports\":");
@@ -381,9 +384,10 @@ int cmd_ps(int argc, char **argv)
 			       (long long)info.boot_ms);
 		} else {
 			sbx_fmt_uptime(up, ut, sizeof(ut));
-			printf("%-20s %-9s %-9s %-15s %-5s %-8d %s  %s  %s\n", info.name,
+			printf("%-20s %-9s %-9s %-15s %-5s %-8s %-8d %s  %s  %s\n", info.name,
 			       sbx_state_name(st), ut, info.guest[0] ? info.guest : "-",
-			       info.accel[0] ? info.accel : "-", (int)info.pid,
+			       info.accel[0] ? info.accel : "-", info.fs[0] ? info.fs : "-",
+			       (int)info.pid,
 			       info.policy[0] ? info.policy : "-",
 			       info.audit_db[0] ? info.audit_db : "-",
 			       info.ports[0] ? info.ports : "-");

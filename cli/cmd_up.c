@@ -40,6 +40,7 @@
 #include "log.h"
 #include "policies/pol.h"
 #include "vmctl/accel.h"
+#include "vmctl/fst.h"
 #include "vmctl/cg.h"
 #include "vmctl/fw.h"
 #include "vmctl/img.h"
@@ -77,13 +78,15 @@ struct up_run {
 	const char *rw_disk; /* the sandbox's writable layer, NULL without a root disk */
 	enum qemu_accel accel;
 	uint32_t jail_slot;
+	const char *vfs_sock; /* virtio-fs: the fs child's vhost-user socket, else NULL */
 };
 
 static void up_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: agentgw up --policy FILE [--name N] [--workspace DIR] [--image NAME]\n"
-		"                  [--accel A] [-e K=V]... [--env-file F] [-w DIR] [--user U]\n"
+		"                  [--accel A] [--fs-transport T] [-e K=V]... [--env-file F]\n"
+		"                  [-w DIR] [--user U]\n"
 		"                  [-p [IP:]PORT:GUEST_PORT]... [-d] [-v] [-- CMD [ARG...]]\n\n"
 		"Boots a microvm whose network and /workspace go through the gateway with\n"
 		"FILE's policy and runs CMD in it (default: a shell), then tears it down.\n"
@@ -94,6 +97,10 @@ static void up_usage(FILE *out)
 		"             which beats $AGENTGW_ACCEL. auto uses KVM only after a probe\n"
 		"             boot showed that it runs the guest on this host (verdict cached\n"
 		"             in $AGENTGW_STATE_DIR/accel-probe), else TCG\n"
+		"  --fs-transport T  auto (default), virtiofs or 9p: how the guest reaches\n"
+		"             /workspace; beats the policy's sandbox.fs_transport, which beats\n"
+		"             $AGENTGW_FS_TRANSPORT. auto is virtiofs when QEMU has\n"
+		"             vhost-user-fs-device and the image the virtiofs module, else 9p\n"
 		"  --image NAME  boot image NAME instead of the policy's sandbox.image\n"
 		"             ('agentgw image ls'); an image with a root filesystem gives\n"
 		"             the sandbox a writable disk that 'down' keeps and 'up --name N'\n"
@@ -245,7 +252,8 @@ static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const stru
 			     .root_disk = run->rw_disk ? run->img->rootfs : NULL,
 			     .rw_disk = run->rw_disk,
 			     .accel = run->accel,
-			     .jail_slot = run->jail_slot};
+			     .jail_slot = run->jail_slot,
+			     .vfs_sock = run->vfs_sock};
 	char **cmd = run->cmd;
 	const char *sh[] = {"/bin/sh", NULL};
 	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1, .denials_fd = dfd};
@@ -505,6 +513,9 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	int dp[2] = {-1, -1}; /* the guest's denials feed: supervisor -> runner */
 	char **cmd = NULL;
 	const char *workspace = NULL, *accel_flag = NULL, *accel_bad = NULL, *image = NULL;
+	const char *fst_flag = NULL, *fst_bad = NULL;
+	char vfs_sock[600], fst_why[256] = "";
+	enum fst fst_want, fst = FST_9P;
 	struct pub_spec pubs[PUB_MAX];
 	struct pub *pub = NULL;
 	size_t npub = 0;
@@ -529,6 +540,8 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 			workspace = argv[++i];
 		} else if (strcmp(argv[i], "--accel") == 0 && i + 1 < argc) {
 			accel_flag = argv[++i];
+		} else if (strcmp(argv[i], "--fs-transport") == 0 && i + 1 < argc) {
+			fst_flag = argv[++i];
 		} else if ((strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--publish") == 0) &&
 			   i + 1 < argc) {
 			if (npub == PUB_MAX || pub_parse(argv[++i], &pubs[npub]) < 0) {
@@ -609,6 +622,26 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 		pol_free(c.pol);
 		return CLI_USAGE;
 	}
+	if (fst_requested(fst_flag, pol_fs_transport(c.pol), &fst_want, &fst_bad) < 0) {
+		fprintf(stderr,
+			"agentgw up: %s: unknown fs transport '%s'; use auto, virtiofs or 9p\n",
+			fst_bad, fst_flag ? fst_flag : getenv("AGENTGW_FS_TRANSPORT"));
+		pol_free(c.pol);
+		return CLI_USAGE;
+	}
+	/* virtio-fs answers every request at once: a workspace access that
+	 * waits for a person needs 9P, so auto picks it for such policies. */
+	if (pol_workspace(c.pol) && fst_want == FST_AUTO && pol_fs_can_ask(c.pol)) {
+		fst = FST_9P;
+		snprintf(fst_why, sizeof(fst_why),
+			 "the policy can ask a person about workspace access");
+	} else if (pol_workspace(c.pol) &&
+		   fst_resolve(fst_want, img.dir, &fst, fst_why, sizeof(fst_why)) < 0) {
+		fprintf(stderr, "agentgw up: %s says virtiofs, but %s; use 9p or auto\n", fst_bad,
+			fst_why);
+		pol_free(c.pol);
+		return CLI_FAIL;
+	}
 	t_accel = agw_mono_us();
 	if ((r = accel_resolve(accel_want, img.dir, img.kernel, img.initrd, &av)) < 0) {
 		fprintf(stderr, "agentgw up: choosing the accelerator: %s\n", av.why);
@@ -683,13 +716,35 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	c.image = img.dir;
 	/* Without a filesystem section nothing serves 9P: the guest must not wait for it.
 	 * No IPv6 in the guest: the gateway drops it, its multicast only filled the log. */
-	if (pol_workspace(c.pol))
+	if (pol_workspace(c.pol) && fst == FST_VIRTIOFS) {
+		/* The socket lives in the VM's folder: the only one QEMU's jail sees. */
+		if (sbx_path(vfs_sock, sizeof(vfs_sock), c.name, "vm") < 0 ||
+		    (mkdir(vfs_sock, 0700) < 0 && errno != EEXIST) ||
+		    strlen(vfs_sock) + sizeof("/vfs.sock") > 108) {
+			fprintf(stderr, "agentgw up: %s: cannot hold the virtio-fs socket\n",
+				vfs_sock);
+			pol_free(c.pol);
+			goto out;
+		}
+		strcat(vfs_sock, "/vfs.sock");
+		c.vfs_sock = vfs_sock;
+		run.vfs_sock = vfs_sock;
+		sbx_info_add(c.name, "fs", "virtiofs");
+		snprintf(append, sizeof(append),
+			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.fs=virtiofs", gs, hs);
+	} else if (pol_workspace(c.pol)) {
+		sbx_info_add(c.name, "fs", "9p");
 		snprintf(append, sizeof(append),
 			 "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s agentgw.9p=%d", gs, hs,
 			 SUP_P9_PORT);
-	else
+	} else {
 		snprintf(append, sizeof(append), "ipv6.disable=1 agentgw.ip=%s/30 agentgw.gw=%s",
 			 gs, hs);
+	}
+	/* auto falling back for want of support costs a lot of speed: say so */
+	if (pol_workspace(c.pol) &&
+	    (verbose || (fst_want == FST_AUTO && fst == FST_9P && !pol_fs_can_ask(c.pol))))
+		fprintf(stderr, "agentgw up: /workspace over %s (%s)\n", fst_name(fst), fst_why);
 	{
 		struct cg_limits lim = cg_limits_for(pol_memory_mib(c.pol), pol_vcpus(c.pol));
 

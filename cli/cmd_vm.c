@@ -24,12 +24,16 @@
 static void vm_usage(FILE *out)
 {
 	fprintf(out, "usage: agentgw vm-run [--image DIR] [--state-dir DIR] [--mem MB] [--cpus N]\n"
-		     "                      [--accel auto|kvm|tcg] [--append ARGS] [-v] [-i] [-t] [-P]\n"
+		     "                      [--accel auto|kvm|tcg] [--append ARGS] [--virtiofs SOCKET]\n"
+		     "                      [-v] [-i] [-t] [-P]\n"
 		     "                      [-e SHELL-COMMAND]... [-- CMD [ARG...]]\n\n"
 		     "Development verb: boots the guest image (default: the last one built by\n"
 		     "'agentgw image build') with no network, runs each -e through /bin/sh -c and\n"
 		     "then CMD, and powers off. -i forwards stdin to CMD, -t gives CMD a PTY,\n"
 		     "-P starts all -e commands at once (exit status: the highest),\n"
+		     "--virtiofs mounts /workspace over virtio-fs from a vhost-user back end\n"
+		     "listening on SOCKET (agentgw fs-serve --vhost-user SOCKET; under a jail the\n"
+		     "socket must be in the state folder).\n"
 		     "-v prints boot time, accelerator, exit statuses and QEMU's memory.\n"
 		     "Exit status: the last command's (128+N when killed by signal N).\n");
 }
@@ -173,6 +177,9 @@ int cmd_vm_run(int argc, char **argv)
 			i++;
 		} else if (v && strcmp(a, "--append") == 0) {
 			cfg.append = v;
+			i++;
+		} else if (v && strcmp(a, "--virtiofs") == 0) {
+			cfg.vfs_sock = v;
 			i++;
 		} else {
 			fprintf(stderr,

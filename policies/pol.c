@@ -332,6 +332,21 @@ const char *pol_accel(const struct pol *p)
 	return p->accel;
 }
 
+const char *pol_fs_transport(const struct pol *p)
+{
+	return p->fs_transport;
+}
+
+bool pol_fs_can_ask(const struct pol *p)
+{
+	if (p->mode == POL_MODE_ASK)
+		return true;
+	for (size_t i = 0; i < p->nfr; i++)
+		if (p->fr[i].ask)
+			return true;
+	return false;
+}
+
 unsigned pol_dns_ttl_max(const struct pol *p)
 {
 	return p->ttl_max;

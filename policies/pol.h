@@ -222,6 +222,11 @@ uint64_t pol_memory_mib(const struct pol *p);
 const char *pol_image(const struct pol *p);
 /* sandbox.accel: "auto", "kvm" or "tcg" (static storage), NULL when the policy does not say. */
 const char *pol_accel(const struct pol *p);
+/* sandbox.fs_transport: "auto", "virtiofs" or "9p" (static storage), NULL when not said. */
+const char *pol_fs_transport(const struct pol *p);
+/* Can a workspace access be asked of a person (mode: ask, or a filesystem
+ * allow rule with ask: true)? */
+bool pol_fs_can_ask(const struct pol *p);
 /* sandbox.disk: size of the writable layer of an image with a root
  * filesystem (default 4096 MiB); sandbox.user: the user commands run as
  * (NULL: 'agent' in such images, root in the initramfs image). */

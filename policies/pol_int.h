@@ -198,6 +198,7 @@ struct pol {
 	uint64_t memory_mib, disk_mib;
 	uint64_t fs_max_bytes, fs_max_files; /* workspace quota */
 	const char *accel; /* "auto", "kvm", "tcg" (static storage) or NULL: not set */
+	const char *fs_transport; /* "auto", "virtiofs", "9p" (static storage) or NULL */
 	struct pol_nrule *nr;
 	size_t nnr, nnet_allow, nnet_deny;
 	uint32_t *cidr;

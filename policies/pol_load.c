@@ -1008,12 +1008,14 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 {
 	static const char *const keys[] = {"version", "name",	    "mode",  "sandbox",
 					   "network", "filesystem", "audit", "ask_timeout"};
-	static const char *const skeys[] = {"vcpus", "memory", "image", "accel", "disk", "user"};
+	static const char *const skeys[] = {"vcpus", "memory", "image",
+					    "accel", "disk",   "user", "fs_transport"};
 	static const char *const accels[] = {"auto", "kvm", "tcg"};
+	static const char *const fsts[] = {"auto", "virtiofs", "9p"};
 	static const char *const akeys[] = {"database", "retention_days"};
 	static const char *const modes[] = {"enforce", "audit", "ask"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[8], k[8], sv[6], sk[6], av[2], ak[2];
+	int32_t v[8], k[8], sv[7], sk[7], av[2], ak[2];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -1053,7 +1055,7 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 	}
 	if (v[7] >= 0 && get_uint(&ld, v[7], "ask_timeout", 1, POL_ASK_TIMEOUT_MAX, &n))
 		p->ask_timeout = (unsigned)n;
-	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 6, sv, sk)) {
+	if (v[3] >= 0 && !is_null(&ld, v[3]) && map_keys(&ld, v[3], "sandbox", skeys, 7, sv, sk)) {
 		if (sv[0] >= 0 && get_uint(&ld, sv[0], "vcpus", 1, 64, &n))
 			p->vcpus = (unsigned)n;
 		if (sv[1] >= 0)
@@ -1090,6 +1092,21 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 				ERR(&ld, sv[5], "bad user name '%.40s'", s);
 			else if (!(p->user = strdup(s)))
 				ret = -AGW_ENOMEM;
+		}
+		if (sv[6] >= 0 && (s = get_str(&ld, sv[6], "fs_transport"))) {
+			const char *dym = pol_did_you_mean(s, fsts, 3);
+			size_t j;
+
+			for (j = 0; j < 3 && strcmp(s, fsts[j]); j++)
+				;
+			if (j < 3)
+				p->fs_transport = fsts[j];
+			else
+				ERR(&ld, sv[6],
+				    "unknown fs_transport '%.40s'%s%s%s; expected 'auto', 'virtiofs' "
+				    "or '9p'",
+				    s, dym ? " (did you mean '" : "", dym ? dym : "",
+				    dym ? "'?)" : "");
 		}
 	}
 	if (v[4] >= 0)

@@ -87,6 +87,8 @@ int sbx_info_parse(const char *text, size_t n, struct sbx_info *info)
 			sbx_copy(info->guest, sizeof(info->guest), eq + 1, vlen);
 		else if (KEY("accel"))
 			sbx_copy(info->accel, sizeof(info->accel), eq + 1, vlen);
+		else if (KEY("fs"))
+			sbx_copy(info->fs, sizeof(info->fs), eq + 1, vlen);
 		else if (KEY("audit_db"))
 			sbx_copy(info->audit_db, sizeof(info->audit_db), eq + 1, vlen);
 		else if (KEY("ports"))
@@ -208,8 +210,9 @@ const char *sbx_state_name(enum sbx_state s)
 void sbx_state_remove(const char *name)
 {
 	static const char *const files[] = {
-	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm/root", "vm",
-	    SBX_SOCK,	      "info",	     "pid",	    "policy",	   "supervisor.log"};
+	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock",
+	    "vm/vfs.sock",    "vm/root",     "vm",	    SBX_SOCK,
+	    "info",	      "pid",	     "policy",	    "supervisor.log"};
 	char path[512];
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {

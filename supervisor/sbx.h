@@ -3,7 +3,7 @@
  * A named sandbox seen from outside its supervisor: the state directory
  * <run>/<name>/ (<run> is $AGENTGW_RUN_DIR or /run/agentgw) with `pid` and
  * `policy` (written by the supervisor, supervisor/sup.c), `info` (key=value lines:
- * iface, guest, started_at, audit_db, sandbox_id, runner, qemu, accel,
+ * iface, guest, started_at, audit_db, sandbox_id, runner, qemu, accel, fs,
  * boot_ms, ports; later lines win),
  * `sbx.sock` (the control socket), `supervisor.log` (stderr of `up -d`) and
  * `vm/` (QEMU's sockets, console.log, qemu.log). Also the CLI <-> supervisor
@@ -39,6 +39,7 @@ struct sbx_info {
 	char iface[16];
 	char guest[16];
 	char accel[8];
+	char fs[12]; /* the /workspace transport: "virtiofs", "9p", "" (none) */
 	char policy[4096]; /* a path (PATH_MAX) */
 	char audit_db[4096];
 	char ports[800]; /* published ports: "127.0.0.1:8080->3000,..." (supervisor/pub.h) */

@@ -27,6 +27,7 @@
 
 #include "audit/aud.h"
 #include "gateway/fs/fsd.h"
+#include "gateway/fs/fsd_vu.h"
 #include "gateway/net/netd.h"
 #include "ipc.h"
 #include "json.h"
@@ -565,7 +566,7 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol, struct fsd_a
 	return 0;
 }
 
-static int sup_fork_fs(struct sup *s, int lfd)
+static int sup_fork_fs(struct sup *s, int lfd, int vfd)
 {
 	int fd, rc = sup_spawn(s, &s->fs, &fd);
 
@@ -577,6 +578,7 @@ static int sup_fork_fs(struct sup *s, int lfd)
 		if (s->guest_addr.s_addr)
 			inet_ntop(AF_INET, &s->guest_addr, peer, sizeof(peer));
 		fc.listen_fd = lfd;
+		fc.vu_fd = vfd;
 		fc.allow_peer = peer[0] ? peer : NULL;
 		fc.pol = s->pol;
 		fc.emit = sup_fs_emit;
@@ -1085,7 +1087,7 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	char dbpath[PATH_MAX];
 	const char *db;
 	int prefix = 0, rc;
-	int udp = -1, tcp = -1, pfd = -1, p9fd = -1;
+	int udp = -1, tcp = -1, pfd = -1, p9fd = -1, vfd = -1;
 	uint32_t h = 2166136261u;
 
 	*out = NULL;
@@ -1162,7 +1164,9 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	fc.guest_addr = s->guest_addr;
 	fc.dns_port = s->dns_port;
 	fc.proxy_port = s->proxy_port;
-	fc.p9_port = !c->no_fs && pol_workspace(s->pol) ? s->p9_port : 0;
+	/* virtio-fs needs no TCP port: the guest reaches the fs child only
+	 * through QEMU's vhost-user socket. */
+	fc.p9_port = !c->no_fs && !c->vfs_sock && pol_workspace(s->pol) ? s->p9_port : 0;
 	fc.nflog_group = (uint16_t)s->nflog_group;
 	rc = fw_apply(&fc);
 	if (rc) {
@@ -1191,13 +1195,27 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 				 agw_strerror(rc));
 			goto out;
 		}
-		rc = sup_fork_fs(s, p9fd);
+		rc = sup_fork_fs(s, p9fd, -1);
 		if (rc) {
 			snprintf(err, errcap, "cannot start the fs child: %s", agw_strerror(rc));
 			goto out;
 		}
 		close(p9fd);
 		p9fd = -1;
+	} else if (!c->no_fs && c->vfs_sock && pol_workspace(s->pol)) {
+		rc = fsd_vu_listen(c->vfs_sock, &vfd);
+		if (rc) {
+			snprintf(err, errcap, "cannot listen on %s for virtio-fs: %s", c->vfs_sock,
+				 agw_strerror(rc));
+			goto out;
+		}
+		rc = sup_fork_fs(s, -1, vfd);
+		if (rc) {
+			snprintf(err, errcap, "cannot start the fs child: %s", agw_strerror(rc));
+			goto out;
+		}
+		close(vfd);
+		vfd = -1;
 	}
 
 	/* Block our signals before the writer's thread exists, so it inherits
@@ -1272,7 +1290,7 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 				 s->state_dir, agw_strerror(rc));
 	}
 	log_info("gateway %s on %s: %s, dns :%u, proxy :%u%s, policy %s (%.12s)", s->name, s->iface,
-		 inet_ntoa(s->gw_addr), s->dns_port, s->proxy_port, s->fs.pid > 0 ? ", 9p" : "",
+		 inet_ntoa(s->gw_addr), s->dns_port, s->proxy_port, s->fs.pid > 0 ? (c->vfs_sock ? ", virtio-fs" : ", 9p") : "",
 		 pol_name(s->pol), pol_sha256(s->pol));
 	*out = s;
 	s = NULL;
@@ -1286,6 +1304,8 @@ out:
 		close(pfd);
 	if (p9fd >= 0)
 		close(p9fd);
+	if (vfd >= 0)
+		close(vfd);
 	sup_free(s);
 	return rc;
 }

@@ -46,6 +46,10 @@ struct sup_config {
 	uint16_t p9_port;	   /* 0: SUP_P9_PORT (used only with a filesystem section) */
 	int nflog_group;	   /* < 0: derived from the name */
 	bool no_fs;		   /* do not start the fs child */
+	/* Serve the workspace over virtio-fs on this unix socket path (the
+	 * supervisor binds it; QEMU's vhost-user-fs-device connects) instead
+	 * of 9P over TCP. NULL: 9P. */
+	const char *vfs_sock;
 };
 
 struct sup;

@@ -31,7 +31,7 @@
 
 static const char *const img_modules[] = {
     "virtio_ring",    "virtio", "virtio_mmio", "virtio_net",
-    "virtio_console", "9pnet",	"9pnet_fd",    "9p",
+    "virtio_console", "9pnet",	"9pnet_fd",    "9p", "fuse", "virtiofs",
 };
 
 /* Images with a root filesystem also mount a virtio-blk disk as ext4 under
@@ -39,7 +39,7 @@ static const char *const img_modules[] = {
 static const char *const img_rootfs_modules[] = {
     "virtio_ring",  "virtio",	"virtio_mmio", "virtio_net", "virtio_console",
     "9pnet",	    "9pnet_fd", "9p",	       "virtio_blk", "crc32c_generic",
-    "crc32c_intel", "ext4",	"overlay",
+    "crc32c_intel", "ext4",	"overlay",	"fuse", "virtiofs",
 };
 
 /* Read-only state of one build. */

@@ -113,7 +113,8 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 
 	memset(qa, 0, sizeof(*qa));
 	if (!safe_path(cfg->kernel) || !safe_path(cfg->initrd) || !safe_path(cfg->ctl_sock) ||
-	    !safe_path(cfg->qmp_sock) || !safe_path(cfg->console_log))
+	    !safe_path(cfg->qmp_sock) || !safe_path(cfg->console_log) ||
+	    (cfg->vfs_sock && !safe_path(cfg->vfs_sock)))
 		return -AGW_EINVAL;
 	if (cfg->append && strchr(cfg->append, '"'))
 		return -AGW_EINVAL;
@@ -122,7 +123,16 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 	qa->accel = accel;
 	r |= add(qa, "%s", cfg->binary ? cfg->binary : qemu_binary());
 	r |= add(qa, "-M");
-	r |= add(qa, "microvm,acpi=on");
+	if (cfg->vfs_sock) {
+		/* vhost-user maps guest memory in the fs child: it must be a
+		 * shared memfd, not QEMU's private anonymous memory. */
+		r |= add(qa, "microvm,acpi=on,memory-backend=mem");
+		r |= add(qa, "-object");
+		r |= add(qa, "memory-backend-memfd,id=mem,size=%uM,share=on",
+			 cfg->mem_mb ? cfg->mem_mb : 512);
+	} else {
+		r |= add(qa, "microvm,acpi=on");
+	}
 	r |= add(qa, "-accel");
 	/*
 	 * TCG's translation cache defaults to 1 GiB, and with transparent huge
@@ -192,6 +202,13 @@ int qemu_build_argv(const struct qemu_cfg *cfg, struct qemu_argv *qa)
 		r |= add(qa, "-device");
 		r |= add(qa, "virtio-net-device,netdev=net0,mac=%s",
 			 cfg->mac ? cfg->mac : "52:54:00:77:00:02");
+	}
+	if (cfg->vfs_sock) {
+		r |= add(qa, "-chardev");
+		r |= add(qa, "socket,id=vfs0,path=%s", cfg->vfs_sock);
+		r |= add(qa, "-device");
+		/* The largest ring: a 1 MiB request takes 256 page descriptors. */
+		r |= add(qa, "vhost-user-fs-device,chardev=vfs0,tag=workspace,queue-size=1024");
 	}
 	if (r)
 		return -AGW_ETOOBIG;

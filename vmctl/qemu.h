@@ -33,6 +33,10 @@ struct qemu_cfg {
 	/* An image's root filesystem: read-only raw disk (serial "agwroot") and
 	 * the sandbox's writable raw disk (serial "agwrw"); both or neither. */
 	const char *root_disk, *rw_disk;
+	/* virtio-fs: the fs child's vhost-user socket (QEMU connects; it must
+	 * be listening). Guest RAM then comes from a shared memfd so the fs
+	 * child can map it; the device's tag is "workspace". NULL: none. */
+	const char *vfs_sock;
 };
 
 /* TCG's translation cache, MiB (QEMU's default is 1 GiB). */

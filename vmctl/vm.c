@@ -422,6 +422,7 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	qc.mac = cfg->mac;
 	qc.root_disk = cfg->root_disk;
 	qc.rw_disk = cfg->rw_disk;
+	qc.vfs_sock = cfg->vfs_sock;
 	qc.ctl_sock = vm->ctl_path;
 	qc.qmp_sock = vm->qmp_path;
 	qc.console_log = console;
@@ -439,6 +440,11 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 			 (r = jail_add_ro(&jail, cfg->initrd)) < 0 ||
 			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
 		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
+		goto out;
+	}
+	if (jail.uid && cfg->vfs_sock && chown(cfg->vfs_sock, jail.uid, jail.gid) < 0) {
+		r = -errno;
+		snprintf(err, errcap, "QEMU's jail: %s: %s", cfg->vfs_sock, strerror(errno));
 		goto out;
 	}
 	if (jail.uid && (r = vm_jail_disks(cfg, &jail)) < 0) {

@@ -30,6 +30,9 @@ struct vm_cfg {
 	int tap_fd; /* -1: no NIC */
 	const char *mac;
 	const char *root_disk, *rw_disk; /* qemu_cfg's; NULL: initramfs only */
+	/* qemu_cfg's vfs_sock: a listening vhost-user socket inside state_dir
+	 * (the jail sees only that folder); made the jail uid's. NULL: none. */
+	const char *vfs_sock;
 	uint32_t jail_slot; /* 0: JAIL_SLOT_ANY + pid; a sandbox: its /30's index */
 	int no_jail;	    /* run QEMU unjailed (tests of the jail's cost only) */
 	int boot_timeout_ms; /* 0: 120000 under TCG (slow on a busy host), else

@@ -23,6 +23,7 @@
 #include "agw.h"
 #include "ev.h"
 #include "gateway/fs/fsd.h"
+#include "gateway/fs/fsd_vu.h"
 #include "log.h"
 #include "priv.h"
 #include "policies/pol.h"
@@ -43,6 +44,7 @@ struct fsd {
 	const struct fsd_config *cfg;
 	struct ev_loop *loop;
 	struct p9_srv *srv;
+	struct fsd_vu *vu;
 	int lfd;
 	struct fsd_conn *live, *dead;
 	unsigned nconns, max_conns;
@@ -409,7 +411,7 @@ int fsd_run(const struct fsd_config *c)
 	struct stat st;
 	const char *ws = c->pol ? pol_workspace(c->pol) : NULL;
 	char bound[80];
-	int root = -1, rc, own_lfd = -1;
+	int root = -1, rc, own_lfd = -1, own_vfd = -1;
 
 	if (!ws || !c->emit)
 		return -AGW_EINVAL;
@@ -462,7 +464,9 @@ int fsd_run(const struct fsd_config *c)
 		goto out;
 	}
 	d.lfd = c->listen_fd;
-	if (d.lfd < 0) {
+	if (d.lfd < 0 && !c->listen_addr && (c->vu_fd >= 0 || c->vu_path)) {
+		/* virtio-fs only: no TCP listener */
+	} else if (d.lfd < 0) {
 		rc = fsd_listen(c->listen_addr, &own_lfd);
 		if (rc < 0) {
 			log_error("fs: cannot listen on %s: %s",
@@ -476,7 +480,7 @@ int fsd_run(const struct fsd_config *c)
 	rc = ev_new(&d.loop);
 	if (rc < 0)
 		goto out;
-	if ((rc = ev_add_fd(d.loop, d.lfd, EV_READ, accept_event, &d)) < 0 ||
+	if ((d.lfd >= 0 && (rc = ev_add_fd(d.loop, d.lfd, EV_READ, accept_event, &d)) < 0) ||
 	    (rc = ev_signal_add(d.loop, SIGTERM, stop_signal, &d)) < 0 ||
 	    (rc = ev_signal_add(d.loop, SIGINT, stop_signal, &d)) < 0 ||
 	    (rc = ev_before_sleep(d.loop, reap, &d)) < 0)
@@ -484,13 +488,23 @@ int fsd_run(const struct fsd_config *c)
 	if (c->ctl_fd >= 0 && c->on_ctl &&
 	    (rc = ev_add_fd(d.loop, c->ctl_fd, EV_READ, ctl_event, &d)) < 0)
 		goto out;
+	if (c->vu_fd < 0 && c->vu_path && (rc = fsd_vu_listen(c->vu_path, &own_vfd)) < 0) {
+		log_error("fs: cannot listen on %s for virtio-fs: %s", c->vu_path,
+			  agw_strerror(rc));
+		goto out;
+	}
+	if ((c->vu_fd >= 0 || own_vfd >= 0) &&
+	    (rc = fsd_vu_new(d.loop, d.srv, c->vu_fd >= 0 ? c->vu_fd : own_vfd, &d.vu)) < 0)
+		goto out;
 	sl = sizeof(ss);
-	if (getsockname(d.lfd, (struct sockaddr *)&ss, &sl) == 0)
+	if (d.lfd < 0)
+		snprintf(bound, sizeof(bound), "no TCP");
+	else if (getsockname(d.lfd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_str(&ss, bound, sizeof(bound), true);
 	else
 		snprintf(bound, sizeof(bound), "?");
-	log_info("fs: serving %s on %s (peer %s)", ws, bound,
-		 c->allow_peer ? c->allow_peer : "any");
+	log_info("fs: serving %s on %s (peer %s)%s", ws, bound,
+		 c->allow_peer ? c->allow_peer : "any", d.vu ? " and virtio-fs" : "");
 	/* Last: the listener and the loop are set up, so the allow-list
 	 * needs no socket() at all. */
 	if (c->drop_to_owner) {
@@ -515,6 +529,9 @@ int fsd_run(const struct fsd_config *c)
 		c->on_ready(c->ready_ctx, bound);
 	rc = ev_run(d.loop);
 out:
+	fsd_vu_free(d.vu);
+	if (own_vfd >= 0)
+		close(own_vfd);
 	while (d.live)
 		conn_close(d.live);
 	while (d.dead) {

@@ -55,6 +55,12 @@ struct fsd_config {
 	 * policy's; then install the seccomp filter (common/priv.h) in any
 	 * case. Failing to is an error. */
 	bool drop_to_owner;
+	/* virtio-fs: a listening unix socket for QEMU's vhost-user-fs-device
+	 * (borrowed), or vu_fd = -1 and vu_path (fsd_run binds it), or neither
+	 * (vu_fd = -1, vu_path NULL): 9P only. Served by the same p9_srv, so
+	 * the same policy, quota and audit (gateway/fs/fuse_srv.h). */
+	int vu_fd;
+	const char *vu_path;
 	unsigned max_conns; /* 0: 64 */
 	uint32_t max_msize; /* 0: 1 MiB */
 	/* Optional control fd (e.g. the supervisor's socketpair end): when it is

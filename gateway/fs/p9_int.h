@@ -92,10 +92,29 @@ struct p9_conn {
 	/* While a held request runs again: what the person approved. */
 	const struct p9_held *grant;
 	char grant_rule[32], grant_why[IPC_GRANT_WHY_MAX];
+	unsigned max_fids; /* 0: the server's */
+	bool no_hold;	   /* an ask is a deny here (p9_conn_local: nothing can wait) */
 };
 
 /* Tflush of a held request: drop it (no reply to it). */
 void p9_held_flush(struct p9_conn *c, uint16_t oldtag);
+
+/*
+ * An in-process connection for another transport (the virtio-fs FUSE server,
+ * fuse_srv.c): already versioned at msize, no wire. Requests go through
+ * p9_conn_call, so every policy check and audit row is the 9P server's.
+ * Requests are answered at once: a verdict of ask is a deny here (no
+ * request is held for a person). Returns 0 and *out or -AGW_ENOMEM; free
+ * with p9_conn_free.
+ */
+int p9_conn_local(struct p9_srv *s, const char *peer, uint32_t msize, unsigned max_fids,
+		  struct p9_conn **out);
+/*
+ * Handle one decoded request on c. Returns 0 (r filled; its data may point
+ * into c->scratch until the next call), a positive errno, or a negative code
+ * (the 9P server would close the connection; already counted).
+ */
+int p9_conn_call(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r);
 
 /* fids (p9_srv.c) */
 struct p9_fid *p9_fid_get(struct p9_conn *c, uint32_t num);

@@ -187,7 +187,7 @@ int p9_check(struct p9_conn *c, const char *op, const char *path, unsigned acc, 
 		snprintf(d->rule, sizeof(d->rule), "%s", c->grant_rule);
 		d->line = 0;
 		d->reason = c->grant_why;
-	} else if (d->verdict == POL_ASK && c->srv->ask) {
+	} else if (d->verdict == POL_ASK && c->srv->ask && !c->no_hold) {
 		free(c->ask_path);
 		c->ask_path = strdup(shown);
 		if (!c->ask_path)
@@ -287,7 +287,7 @@ int p9_fid_add(struct p9_conn *c, uint32_t num, const char *path, struct p9_fid 
 	*out = NULL;
 	if (num == P9_NOFID || p9_fid_get(c, num))
 		return EBADF;
-	if (c->nfids >= c->srv->max_fids)
+	if (c->nfids >= (c->max_fids ? c->max_fids : c->srv->max_fids))
 		return EMFILE;
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -425,6 +425,41 @@ int p9_conn_new(struct p9_srv *s, const char *peer, struct p9_conn **out)
 	s->conns = c;
 	*out = c;
 	return 0;
+}
+
+int p9_conn_local(struct p9_srv *s, const char *peer, uint32_t msize, unsigned max_fids,
+		  struct p9_conn **out)
+{
+	struct p9_conn *c = NULL;
+	int rc = p9_conn_new(s, peer, &c);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	rc = conn_buffers(c, AGW_MAX(AGW_MIN(msize, P9_MSIZE_MAX), P9_MSIZE_MIN));
+	if (rc < 0) {
+		p9_conn_free(c);
+		return rc;
+	}
+	c->versioned = true;
+	c->max_fids = max_fids;
+	c->no_hold = true;
+	*out = c;
+	return 0;
+}
+
+int p9_conn_call(struct p9_conn *c, struct p9_msg *m, struct p9_msg *r)
+{
+	int rc;
+
+	c->srv->st.requests++;
+	memset(r, 0, sizeof(*r));
+	rc = p9_op_dispatch(c, m, r);
+	if (rc > 0)
+		c->srv->st.errors++;
+	else if (rc < 0)
+		c->srv->st.proto_errors++;
+	return rc;
 }
 
 void p9_conn_free(struct p9_conn *c)

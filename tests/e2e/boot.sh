@@ -46,7 +46,7 @@ cat "$tmp/err1"
 check "last exec's exit status is returned (0)" [ "$rc" = 0 ]
 check "first exec printed hello" grep -qx hello "$tmp/out1"
 check "first exec exited 3" grep -q "exit 3 signal 0" "$tmp/err1"
-check "twelve modules loaded" grep -qx 12 "$tmp/out1"
+check "fourteen modules loaded (fuse and virtiofs too)" grep -qx 14 "$tmp/out1"
 check "control port named agentgw.ctl" grep -qx agentgw.ctl "$tmp/out1"
 check "/workspace exists" grep -qx /workspace "$tmp/out1"
 check "Debian kernel runs" grep -qx '6\..*-amd64' "$tmp/out1"

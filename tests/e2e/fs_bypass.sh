@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The filesystem promises of every example policy with a filesystem section
-# (examples/*.yaml), through a real guest's 9P mount (issue 12): renames
+# (examples/*.yaml), through a real guest's /workspace (issue 12): renames
 # and hard links must hold the rules for what they really do. One sandbox
 # per policy (its rules, enforced, on a temporary --workspace), one guest
 # shell running every attempt:
@@ -18,7 +18,9 @@
 #   - a normal directory and file rename that must still work.
 # Each is checked three ways: the guest saw the failure, the host files are
 # unchanged, and the audit database has the deny row and no allow row for
-# the forbidden operation.
+# the forbidden operation. Every policy runs on both /workspace transports
+# (virtio-fs and 9P; FS_TRANSPORTS="9p" picks one): they must decide and
+# record alike.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/e2e.sh
@@ -53,8 +55,8 @@ exit 0
 # run_policy EXAMPLE: boots one sandbox with its filesystem rules
 # (enforced) on a fresh workspace; leaves the guest's output in $d/out.
 run_policy() {
-	local ex=$1 name
-	d=$tmp/$(basename "$ex" .yaml)
+	local ex=$1 tr=$2 name
+	d=$tmp/$tr-$(basename "$ex" .yaml)
 	ws=$d/ws
 	mkdir -p "$ws/.git/hooks" "$ws/g3/hooks" "$ws/src/a" "$ws/src/d" "$ws/tests" "$ws/proj"
 	echo orig >"$ws/.git/config"
@@ -73,8 +75,8 @@ run_policy() {
 	name=fsb$$
 	name=${name:0:10}$(basename "$ex" | cut -c1-2)
 	ip netns exec "$ns" timeout 300 "$AGENTGW" up --policy "$d/p.yaml" --name "$name" \
-		--workspace "$ws" -- sh -c "$GUEST" >"$d/out" 2>"$d/err"
-	echo "== $ex (exit $?)"
+		--fs-transport "$tr" --workspace "$ws" -- sh -c "$GUEST" >"$d/out" 2>"$d/err"
+	echo "== $ex over $tr (exit $?)"
 	grep '=' "$d/out" | tr '\n' ' '
 	echo
 }
@@ -83,17 +85,17 @@ res() { grep -qx "$1=$2" "$d/out"; }
 q() { sqlite3 -cmd '.timeout 3000' "$d/agentgw-audit.db" "$1" 2>/dev/null; }
 rows() { q "select count(*) from event where kind='fs' and $1"; }
 # refused NAME WHAT: the guest saw a failure
-refused() { check "$ex: guest: $2 fails" res "$1" fail; }
-works() { check "$ex: guest: $2 works" res "$1" ok; }
+refused() { check "$ex over $tr: guest: $2 fails" res "$1" fail; }
+works() { check "$ex over $tr: guest: $2 works" res "$1" ok; }
 # no_allow WHERE WHAT: no allow (or would_deny) row for the forbidden op
-no_allow() { check "$ex: audit: no allow row for $2" [ "$(rows "decision in ('allow','would_deny') and $1")" = 0 ]; }
-has_deny() { check "$ex: audit: deny row for $2" [ "$(rows "decision='deny' and $1")" -ge 1 ]; }
-same() { check "$ex: host: $1 is '$2'" [ "$(cat "$ws/$1" 2>/dev/null)" = "$2" ]; }
-absent() { check "$ex: host: no $1" [ ! -e "$ws/$1" ] && [ ! -L "$ws/$1" ]; }
+no_allow() { check "$ex over $tr: audit: no allow row for $2" [ "$(rows "decision in ('allow','would_deny') and $1")" = 0 ]; }
+has_deny() { check "$ex over $tr: audit: deny row for $2" [ "$(rows "decision='deny' and $1")" -ge 1 ]; }
+same() { check "$ex over $tr: host: $1 is '$2'" [ "$(cat "$ws/$1" 2>/dev/null)" = "$2" ]; }
+absent() { check "$ex over $tr: host: no $1" [ ! -e "$ws/$1" ] && [ ! -L "$ws/$1" ]; }
 # .git/config after the ln -f / symlink / create attempts: deleted (the
 # policy allows delete) or the original, never another file's name.
 config_safe() {
-	check "$ex: host: .git/config is gone or the original, never src/x or a symlink" \
+	check "$ex over $tr: host: .git/config is gone or the original, never src/x or a symlink" \
 		sh -c "[ ! -L '$ws/.git/config' ] && { [ ! -e '$ws/.git/config' ] ||
 			{ [ \"\$(cat '$ws/.git/config')\" = orig ] &&
 			  [ \"\$(stat -c %i '$ws/.git/config')\" != \"\$(stat -c %i '$ws/src/x')\" ]; }; }"
@@ -129,12 +131,13 @@ git_checks() {
 }
 
 n=0
+for tr in ${FS_TRANSPORTS:-virtiofs 9p}; do
 for ex in examples/*.yaml; do
 	grep -q '^filesystem:' "$ex" || continue
 	n=$((n + 1))
-	run_policy "$ex"
+	run_policy "$ex" "$tr"
 	if [ "$(grep -c '=' "$d/out")" != 17 ]; then
-		bad "$ex: the guest ran every attempt"
+		bad "$ex over $tr: the guest ran every attempt"
 		cat "$d/out"
 		tail -20 "$d/err"
 		continue
@@ -163,8 +166,9 @@ for ex in examples/*.yaml; do
 	works rename_dir_in_src "mv src/a src/b"
 	same src/b/f f
 	works rename_file_in_src "mv src/x src/x2; mv src/x2 src/x"
-	check "$ex: audit: the allowed rename is an allow row" \
+	check "$ex over $tr: audit: the allowed rename is an allow row" \
 		[ "$(rows "op='rename' and target='src/a' and decision='allow'")" -ge 1 ]
+done
 done
 check "every example with a filesystem section was run" [ "$n" -ge 3 ]
 e2e_finish

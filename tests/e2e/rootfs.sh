@@ -78,7 +78,10 @@ t1=$(date +%s.%N)
 echo "time: node -e $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
 check "python3 imports ssl and sqlite3" [ "$(X deb1 -- python3 -c 'import ssl, sqlite3; print("py-ok")' 2>&1)" = py-ok ]
 check "git runs" sh -c "'$AGENTGW' exec deb1 -- git --version | grep -q '^git version'"
-check "/workspace is served over 9P" [ "$(X deb1 -- cat /workspace/readme.txt)" = hello-ws ]
+check "/workspace is served" [ "$(X deb1 -- cat /workspace/readme.txt)" = hello-ws ]
+fst=$(sed -n 's/^fs=//p' "$AGENTGW_RUN_DIR/deb1/info" | tail -1)
+check "/workspace is mounted over the transport ps shows (${fst:-none})" \
+	[ "$(X deb1 -- awk '$2 == "/workspace" { print $3 }' /proc/mounts)" = "$([ "$fst" = 9p ] && echo 9p || echo virtiofs)" ]
 X deb1 -- sh -c 'echo from-agent >/workspace/new.txt'
 check "agent writes /workspace" [ "$(cat "$tmp/ws/new.txt" 2>/dev/null)" = from-agent ]
 check "the root disk is read-only under the overlay, writes land in the upper layer" \

@@ -33,6 +33,8 @@ static const struct ecase ecases[] = {
      "did you mean 'host'?"},
     {"unknown fs key", V "filesystem:\n  allow:\n    - { path: a, acess: [read] }\n", 4, 18,
      "did you mean 'access'?"},
+    {"unknown fs_transport", V "sandbox: {fs_transport: virtiofsd}\n", 2, 25,
+     "unknown fs_transport 'virtiofsd' (did you mean 'virtiofs'?)"},
     {"wrong type: section", V "network: [a]\n", 2, 10, "'network' expects a mapping"},
     {"wrong type: list", V "network:\n  allow: a.test\n", 3, 10, "'allow' expects a list"},
     {"wrong type: string", V "name: [x]\n", 2, 7, "'name' expects a string, got a list"},

@@ -121,6 +121,40 @@ static void test_refuses(void **state)
 	}
 }
 
+/* virtio-fs: guest RAM from a shared memfd of the guest's size, the
+ * vhost-user socket as a chardev, the device with its tag and ring size. */
+static void test_virtiofs(void **state)
+{
+	struct qemu_cfg c = base();
+
+	(void)state;
+	c.mem_mb = 768;
+	c.vfs_sock = "/run/agentgw/x/vm/vfs.sock";
+	assert_int_equal(qemu_build_argv(&c, &qa), 0);
+	assert_string_equal(after("-M"), "microvm,acpi=on,memory-backend=mem");
+	assert_string_equal(after("-object"), "memory-backend-memfd,id=mem,size=768M,share=on");
+	assert_int_equal(count("-chardev"), 3); /* console, control port, vhost-user */
+	{
+		int found = 0;
+
+		for (int i = 0; i + 1 < qa.argc; i++) {
+			found += strcmp(qa.argv[i + 1],
+					"socket,id=vfs0,path=/run/agentgw/x/vm/vfs.sock") == 0;
+			found += strcmp(qa.argv[i + 1],
+					"vhost-user-fs-device,chardev=vfs0,tag=workspace,"
+					"queue-size=1024") == 0;
+		}
+		assert_int_equal(found, 2);
+	}
+	/* without it: QEMU's own memory, no such device */
+	c = base();
+	assert_int_equal(qemu_build_argv(&c, &qa), 0);
+	assert_int_equal(count("-object"), 0);
+	/* a comma would end QEMU's option value */
+	c.vfs_sock = "/run/a,b/vfs.sock";
+	assert_int_equal(qemu_build_argv(&c, &qa), -AGW_EINVAL);
+}
+
 static void test_disks(void **state)
 {
 	struct qemu_cfg c = base();
@@ -170,7 +204,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tcg_no_nic), cmocka_unit_test(test_kvm_with_tap),
 	    cmocka_unit_test(test_refuses),    cmocka_unit_test(test_disks),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names),      cmocka_unit_test(test_virtiofs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

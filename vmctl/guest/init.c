@@ -4,6 +4,7 @@
  * filesystems, loads the modules listed in /etc/agentgw/modules, configures
  * lo and eth0 from the kernel command line (agentgw.ip=A/N agentgw.gw=G
  * agentgw.dns=D agentgw.9p=PORT), writes resolv.conf, mounts the workspace
+ * (9P, or virtio-fs with agentgw.fs=virtiofs)
  * over 9P, and then serves the control protocol (vmctl/ctl.h) on the
  * virtio-serial port named agentgw.ctl: execs with pipes or a PTY, stdin,
  * resize, signals, exit status, several at once; it reaps every zombie and
@@ -72,6 +73,7 @@ struct init_slot {
 struct init_cfg {
 	char ip[64], gw[64], dns[64], port9p[16], ctl[64];
 	char root[32], rw[32], user[64]; /* disk serials; default exec user */
+	char fs[16];			 /* "virtiofs": mount the virtio-fs tag instead of 9P */
 };
 
 /* A user of the guest's /etc/passwd. */
@@ -162,6 +164,8 @@ static void cmdline_parse(struct init_cfg *c)
 			snprintf(c->rw, sizeof(c->rw), "%s", tok + 11);
 		else if (strncmp(tok, "agentgw.user=", 13) == 0)
 			snprintf(c->user, sizeof(c->user), "%s", tok + 13);
+		else if (strncmp(tok, "agentgw.fs=", 11) == 0)
+			snprintf(c->fs, sizeof(c->fs), "%s", tok + 11);
 	}
 }
 
@@ -488,6 +492,17 @@ static void fs_setup(const struct init_cfg *c)
 {
 	char opts[256];
 
+	if (strcmp(c->fs, "virtiofs") == 0) {
+		/* The device's tag is "workspace"; the gateway serves it over
+		 * vhost-user with the same policy as 9P (docs/fs.md). */
+		mkdir("/workspace", 0755);
+		if (mount("workspace", "/workspace", "virtiofs", 0, NULL) < 0)
+			ilog("virtiofs mount of /workspace: %s (continuing without it)",
+			     strerror(errno));
+		else
+			ilog("/workspace mounted over virtio-fs");
+		return;
+	}
 	if (!c->port9p[0] || !c->gw[0])
 		return;
 	snprintf(opts, sizeof(opts),
