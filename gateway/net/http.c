@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "gateway/net/http.h"
+#include "json.h"
 
 #define HTTP_CL_MAX (1ULL << 62)
 
@@ -862,11 +863,31 @@ static void http_sanitise(char *out, size_t *n, const char *s, size_t max)
 	}
 }
 
+/* The 403 head around body[0..bn). */
+static int http_403_wrap(char *out, size_t cap, const char *ctype, const char *body, size_t bn,
+			 size_t *out_len)
+{
+	int n;
+
+	if (!out)
+		return -AGW_ETOOBIG;
+	n = snprintf(out, cap,
+		     "HTTP/1.1 403 Forbidden\r\nContent-Type: %s\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+		     ctype, bn, (int)bn, body);
+	if (n < 0 || (size_t)n >= cap) {
+		if (cap)
+			out[0] = '\0';
+		return -AGW_ETOOBIG;
+	}
+	*out_len = (size_t)n;
+	return 0;
+}
+
 int http_build_403(char *out, size_t cap, const char *rule, const char *reason, size_t *out_len)
 {
 	char body[64 + 2 * 256];
 	size_t bn = 0;
-	int n;
 
 	*out_len = 0;
 	if (rule && rule[0]) {
@@ -886,17 +907,34 @@ int http_build_403(char *out, size_t cap, const char *rule, const char *reason, 
 	}
 	body[bn++] = '\n';
 	body[bn] = '\0';
-	if (!out)
-		return -AGW_ETOOBIG;
-	n = snprintf(out, cap,
-		     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     bn, body);
-	if (n < 0 || (size_t)n >= cap) {
-		if (cap)
-			out[0] = '\0';
-		return -AGW_ETOOBIG;
+	return http_403_wrap(out, cap, "text/plain", body, bn, out_len);
+}
+
+int http_build_403_json(char *out, size_t cap, const char *rule, const char *reason,
+			const char *host, size_t *out_len)
+{
+	char r1[300], r2[300], h[300], body[1024];
+	size_t n1 = 0, n2 = 0, nh = 0;
+	int bn;
+
+	*out_len = 0;
+	/* Printable ASCII only, then JSON-escaped (quotes, backslashes). */
+	http_sanitise(r1, &n1, rule && rule[0] ? rule : "", 256);
+	http_sanitise(r2, &n2, reason && reason[0] ? reason : "", 256);
+	http_sanitise(h, &nh, host ? host : "", 256);
+	r1[n1] = r2[n2] = h[nh] = '\0';
+	{
+		char e1[600], e2[600], eh[600];
+
+		json_esc_str(e1, sizeof(e1), r1);
+		json_esc_str(e2, sizeof(e2), r2);
+		json_esc_str(eh, sizeof(eh), h);
+		bn = snprintf(body, sizeof(body),
+			      "{\"error\":\"denied by agentgw\",\"rule\":%s%s%s,\"reason\":\"%s\","
+			      "\"host\":\"%s\"}\n",
+			      n1 ? "\"" : "", n1 ? e1 : "null", n1 ? "\"" : "", e2, eh);
 	}
-	*out_len = (size_t)n;
-	return 0;
+	if (bn < 0 || (size_t)bn >= sizeof(body))
+		return -AGW_ETOOBIG;
+	return http_403_wrap(out, cap, "application/json", body, (size_t)bn, out_len);
 }

@@ -194,4 +194,13 @@ int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_
  */
 int http_build_403(char *out, size_t cap, const char *rule, const char *reason, size_t *out_len);
 
+/*
+ * The same for an inspected HTTPS request: Content-Type application/json,
+ * body {"error":"denied by agentgw","rule":"<rule>"|null,"reason":"...",
+ * "host":"..."} and a newline; rule, reason and host sanitised as above and
+ * JSON-escaped. Returns 0 and *out_len, -AGW_ETOOBIG when cap is too small.
+ */
+int http_build_403_json(char *out, size_t cap, const char *rule, const char *reason,
+			const char *host, size_t *out_len);
+
 #endif

@@ -676,6 +676,25 @@ static void test_403(void **state)
 
 	assert_int_equal(http_build_403(out, 40, "r", "x", &n), -AGW_ETOOBIG);
 	assert_int_equal(n, 0);
+
+	/* HTTPS (inspected): JSON, escaped, the rule null when none decided */
+	assert_int_equal(http_build_403_json(out, sizeof(out), "network.allow[0]",
+					     "say \"no\"\\\r\n", "api.test", &n),
+			 0);
+	assert_int_equal(n, strlen(out));
+	assert_non_null(strstr(out, "\r\nContent-Type: application/json\r\n"));
+	body = strstr(out, "\r\n\r\n") + 4;
+	assert_string_equal(body, "{\"error\":\"denied by agentgw\",\"rule\":\"network.allow[0]\","
+				  "\"reason\":\"say \\\"no\\\"\\\\??\",\"host\":\"api.test\"}\n");
+	{
+		char cl[64];
+
+		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", strlen(body));
+		assert_non_null(strstr(out, cl));
+	}
+	assert_int_equal(http_build_403_json(out, sizeof(out), NULL, "x", "h", &n), 0);
+	assert_non_null(strstr(out, "\"rule\":null,"));
+	assert_int_equal(http_build_403_json(out, 60, "r", "x", "h", &n), -AGW_ETOOBIG);
 }
 
 static void test_looks_like_http(void **state)
