@@ -4,7 +4,7 @@
 # `make SANITIZE=address,undefined test` does the same in build/san/.
 
 PKGS := yaml-0.1 sqlite3 libnftnl libmnl libnl-3.0 libnl-route-3.0 libcares \
-        jansson libcrypto libnetfilter_log
+        jansson libssl libcrypto libnetfilter_log
 
 ifdef SANITIZE
 BUILD ?= build/san

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agw.h"
 #include "cli.h"
@@ -26,6 +27,28 @@ struct subverb {
 	const char *args;
 	const char *summary;
 };
+
+/* A credential whose host no rule lets through on 443 is never injected:
+ * say so on stderr (not an error: the policy may be meant that way). */
+static void policy_check_creds(const char *file, const struct pol *p, bool json)
+{
+	const struct pol_cred *pcs;
+	size_t n = pol_creds(p, &pcs);
+
+	for (size_t i = 0; i < n && !json; i++)
+		for (size_t k = 0; k < pcs[i].nhosts; k++) {
+			struct pol_decision d;
+			bool insp;
+			int ci;
+
+			pol_check_tls(p, pcs[i].hosts[k], 443, &d, &insp, &ci);
+			if (d.verdict == POL_DENY)
+				fprintf(stderr,
+					"%s:%d: warning: credential '%s': no rule allows %s on port "
+					"443, so it is never injected there\n",
+					file, pcs[i].line, pcs[i].name, pcs[i].hosts[k]);
+		}
+}
 
 static int policy_check(int argc, char **argv);
 static int policy_explain(int argc, char **argv);
@@ -154,6 +177,23 @@ static int policy_check(int argc, char **argv)
 								     "ok", 0, "errors", jerrs));
 			continue;
 		}
+		if (pol_upstream_ca(p) && access(pol_upstream_ca(p), R_OK) < 0) {
+			if (jerrs)
+				json_array_append_new(
+				    jerrs, json_pack("{s:i, s:i, s:s}", "line", 0, "col", 0, "message",
+						     "network.tls.upstream_ca cannot be read"));
+			else
+				fprintf(stderr, "%s: network.tls.upstream_ca %s cannot be read: %s\n",
+					argv[i], pol_upstream_ca(p), strerror(errno));
+			if (rc == CLI_OK)
+				rc = CLI_USAGE;
+			if (json)
+				json_array_append_new(all, json_pack("{s:s, s:b, s:o}", "file", argv[i],
+								     "ok", 0, "errors", jerrs));
+			pol_free(p);
+			continue;
+		}
+		policy_check_creds(argv[i], p, json);
 		pol_counts(p, &c);
 		if (json) {
 			json_array_append_new(
@@ -170,11 +210,19 @@ static int policy_check(int argc, char **argv)
 			continue;
 		}
 		base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
-		printf("%s: ok — policy '%s', %s, %zu network rules (%zu allow, %zu deny), "
-		       "%zu filesystem rules (%zu allow, %zu deny), sha256 %.12s…\n",
-		       base, pol_name(p), pol_mode_str(pol_mode(p)), c.net_allow + c.net_deny,
-		       c.net_allow, c.net_deny, c.fs_allow + c.fs_deny, c.fs_allow, c.fs_deny,
-		       pol_sha256(p));
+		{
+			const struct pol_cred *pcs;
+			size_t nc = pol_creds(p, &pcs);
+
+			printf("%s: ok — policy '%s', %s, %zu network rules (%zu allow, %zu deny), "
+			       "%zu filesystem rules (%zu allow, %zu deny), %zu credential%s, "
+			       "sha256 %.12s…\n",
+			       base, pol_name(p),
+			       pol_mode_str(pol_mode(p)),
+			       c.net_allow + c.net_deny, c.net_allow, c.net_deny,
+			       c.fs_allow + c.fs_deny, c.fs_allow, c.fs_deny, nc, nc == 1 ? "" : "s",
+			       pol_sha256(p));
+		}
 		pol_free(p);
 	}
 	if (json) {
@@ -220,8 +268,15 @@ static void explain_help(FILE *out)
 		     "  --json        one JSON object on stdout\n");
 }
 
+/* How a host's TLS connections are handled (NULL: not a host question). */
+struct explain_tls {
+	const char *mode; /* "inspect" | "passthrough" */
+	const struct pol_cred *cred;
+};
+
 static int explain_print(const char *file, const char *what, const struct pol_decision *d,
-			 const struct pol_match *m, size_t n, size_t total, bool json)
+			 const struct pol_match *m, size_t n, size_t total,
+			 const struct explain_tls *tls, bool json)
 {
 	char acc[64];
 
@@ -240,6 +295,14 @@ static int explain_print(const char *file, const char *what, const struct pol_de
 		json_object_set_new(o, "rule", d->rule[0] ? json_string(d->rule) : json_null());
 		json_object_set_new(o, "line", d->line ? json_integer(d->line) : json_null());
 		json_object_set_new(o, "reason", json_string(d->reason));
+		if (tls) {
+			json_object_set_new(o, "tls", json_string(tls->mode));
+			json_object_set_new(o, "credential",
+					    tls->cred ? json_string(tls->cred->name) : json_null());
+			if (tls->cred)
+				json_object_set_new(o, "credential_header",
+						    json_string(tls->cred->header));
+		}
 		for (size_t i = 0; i < n; i++) {
 			json_t *r = json_object();
 
@@ -277,6 +340,18 @@ static int explain_print(const char *file, const char *what, const struct pol_de
 	else
 		printf("  rule:   none\n");
 	printf("  reason: %s\n", d->reason);
+	if (tls) {
+		if (!strcmp(tls->mode, "inspect"))
+			printf("  tls:    inspect (TLS ends at the gateway; each HTTPS request is judged "
+			       "by method and path and audited)\n");
+		else
+			printf("  tls:    passthrough (decided on the SNI name; requests not seen)\n");
+		if (tls->cred)
+			printf("  credential: %s (guest variable %s; the placeholder becomes the "
+			       "value in header %s, from %.*s)\n",
+			       tls->cred->name, tls->cred->env, tls->cred->header,
+			       (int)strcspn(tls->cred->from, ":"), tls->cred->from);
+	}
 	if (n == 0) {
 		printf("  no rule matched\n");
 		return CLI_OK;
@@ -450,6 +525,7 @@ static int policy_explain(int argc, char **argv)
 	struct pol_match m[EXPLAIN_MAX];
 	struct pol_fs_move mv = {.kind = POL_FS_RENAME};
 	struct pol_decision d;
+	struct explain_tls tls = {0}, *tlsp = NULL;
 	char what[600];
 	size_t total;
 	struct pol *p;
@@ -574,15 +650,32 @@ static int policy_explain(int argc, char **argv)
 			total = pol_explain_addr(p, (struct sockaddr *)&s6, (uint16_t)port, &d, m,
 						 EXPLAIN_MAX);
 		} else {
+			struct pol_decision td;
+			const struct pol_cred *pcs;
+			bool insp;
+			int ci;
+
+			/* A TLS connection to the host: inspected or passed through. */
+			pol_check_tls(p, host, (uint16_t)port, &td, &insp, &ci);
+			pol_creds(p, &pcs);
+			tls.mode = insp ? "inspect" : "passthrough";
+			tls.cred = insp && ci >= 0 ? &pcs[ci] : NULL;
+			tlsp = &tls;
 			if (method)
-				snprintf(what, sizeof(what), "%s http://%s:%ld%s", method, host,
-					 port, path ? path : "/");
+				snprintf(what, sizeof(what), "%s %s://%s:%ld%s", method,
+					 insp && port != 80 ? "https" : "http", host, port,
+					 path ? path : "/");
 			else
 				snprintf(what, sizeof(what), "%s port %ld", host, port);
-			total = explain_http(p, host, (uint16_t)port, method, path, &d, m);
+			if (method)
+				total = explain_http(p, host, (uint16_t)port, method, path, &d, m);
+			else
+				total = pol_explain_tls(p, host, (uint16_t)port, &d, &insp, &ci, m,
+							EXPLAIN_MAX);
 		}
 	}
-	rc = explain_print(file, what, &d, m, AGW_MIN(total, (size_t)EXPLAIN_MAX), total, json);
+	rc = explain_print(file, what, &d, m, AGW_MIN(total, (size_t)EXPLAIN_MAX), total, tlsp,
+			   json);
 	pol_free(p);
 	/* Scripts test the verdict by the exit code: 0 allow, 1 deny or would_deny. */
 	if (rc == CLI_OK && d.verdict != POL_ALLOW)

@@ -3,11 +3,13 @@
 #include "agw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,4 +130,24 @@ int agw_errf(char *err, size_t cap, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+int agw_write_file(const char *path, const char *text, unsigned mode)
+{
+	char tmp[4200];
+	int fd, rc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+		return -AGW_ETOOBIG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	rc = fchmod(fd, mode) < 0 ? -errno : agw_write_all(fd, text, strlen(text));
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
 }

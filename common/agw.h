@@ -46,6 +46,13 @@ int64_t agw_mono_us(void);
  */
 int agw_write_all(int fd, const void *buf, size_t n);
 /*
+ * Writes text (NUL-terminated) to path through path.tmp.<pid> and a rename,
+ * so a reader sees the old file or the new one, never half of it; the file
+ * gets mode (umask aside: fchmod). Returns 0 or -errno / -AGW_ETOOBIG.
+ * Blocks (file I/O).
+ */
+int agw_write_file(const char *path, const char *text, unsigned mode);
+/*
  * The program a name runs: name itself when it holds a '/', else the first
  * executable <dir>/name along $PATH (default /usr/bin:/bin). Returns 0,
  * -ENOENT, -AGW_ETOOBIG. Never blocks.

@@ -277,6 +277,9 @@ static const int priv_common[] = {
 	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_time, SYS_nanosleep,
 	SYS_clock_nanosleep, SYS_getpid, SYS_gettid, SYS_getppid, SYS_getuid, SYS_geteuid,
 	SYS_getgid, SYS_getegid, SYS_getresuid, SYS_getresgid, SYS_getgroups, SYS_uname,
+	/* getrandom: also OpenSSL's entropy in the net child (TLS inspection:
+	 * serials, leaf signatures, handshakes); its roots and upstream_ca are
+	 * read before the filter, so it opens no file later. */
 	SYS_futex, SYS_getrandom, SYS_sched_yield, SYS_sched_getaffinity, SYS_restart_syscall,
 	SYS_exit, SYS_exit_group,
 	/* sockets already open: the supervisor channel, listeners, sessions */

@@ -48,6 +48,19 @@ void pol_free(struct pol *p)
 	free(p->user);
 	free(p->workspace);
 	free(p->audit_db);
+	free(p->upstream_ca);
+	for (size_t i = 0; i < p->ncreds; i++) {
+		struct pol_cred *c = &p->creds[i];
+
+		free(c->name);
+		free(c->env);
+		free(c->from);
+		free(c->header);
+		for (size_t k = 0; k < c->nhosts; k++)
+			free(c->hosts[k]);
+		free(c->hosts);
+	}
+	free(p->creds);
 	free(p);
 }
 
@@ -279,6 +292,17 @@ const char *pol_audit_db(const struct pol *p)
 unsigned pol_audit_retention_days(const struct pol *p)
 {
 	return p->audit_retention_days;
+}
+
+size_t pol_creds(const struct pol *p, const struct pol_cred **out)
+{
+	*out = p->creds;
+	return p->ncreds;
+}
+
+const char *pol_upstream_ca(const struct pol *p)
+{
+	return p->upstream_ca;
 }
 
 size_t pol_dns_upstreams(const struct pol *p, const char *const **out)

@@ -234,6 +234,43 @@ uint64_t pol_disk_mib(const struct pol *p);
 const char *pol_user(const struct pol *p);
 unsigned pol_dns_ttl_max(const struct pol *p); /* network.dns.ttl_max, default 300 */
 
+/*
+ * TLS inspection and credentials (policy keys network.allow[].tls,
+ * network.tls.upstream_ca and credentials).
+ *
+ * pol_check_tls decides a TLS connection on its SNI name: like
+ * pol_check_host, except that a rule with `tls: inspect` (or any rule for a
+ * host a credential lists, which implies inspect) also counts when it has
+ * http lists, since each request inside is then judged with
+ * pol_check_http. *inspect is true when the connection is to be
+ * terminated at the gateway (the deciding rule says inspect, or a
+ * credential lists the host); *cred gets the index of that credential in
+ * pol_creds() or -1. Never allocates.
+ */
+void pol_check_tls(const struct pol *p, const char *host, uint16_t port, struct pol_decision *d,
+		   bool *inspect, int *cred);
+/* The credential whose hosts list host (any case, trailing dot ignored), or -1. */
+int pol_cred_for_host(const struct pol *p, const char *host);
+
+#define POL_MAX_CREDS 32
+#define POL_CRED_NAME_MAX 32
+
+/* One `credentials` entry. Strings are owned by the policy. */
+struct pol_cred {
+	char *name;   /* [a-z0-9_-]{1,32}, unique */
+	char *env;    /* the guest's variable that holds the placeholder */
+	char *from;   /* "env:VAR", "file:PATH" (absolute) or "command:CMD" */
+	char *header; /* header name, lowercase; the only place it is injected */
+	char **hosts; /* exact host names, lowercase, no trailing dot */
+	size_t nhosts;
+	int line;
+};
+
+/* The credentials, in policy order; returns how many (0..POL_MAX_CREDS). */
+size_t pol_creds(const struct pol *p, const struct pol_cred **out);
+/* network.tls.upstream_ca: absolute path, or NULL. */
+const char *pol_upstream_ca(const struct pol *p);
+
 /* Rule counts, for summaries. */
 struct pol_counts {
 	size_t net_allow, net_deny, fs_allow, fs_deny;
@@ -269,6 +306,10 @@ struct pol_match {
 /* method NULL: as pol_check_host; else as pol_check_http. */
 size_t pol_explain_host(const struct pol *p, const char *host, uint16_t port, const char *method,
 			const char *path, struct pol_decision *d, struct pol_match *m, size_t cap);
+/* As pol_check_tls (a TLS connection on its SNI name), with the matches. */
+size_t pol_explain_tls(const struct pol *p, const char *host, uint16_t port,
+		       struct pol_decision *d, bool *inspect, int *cred, struct pol_match *m,
+		       size_t cap);
 size_t pol_explain_addr(const struct pol *p, const struct sockaddr *sa, uint16_t port,
 			struct pol_decision *d, struct pol_match *m, size_t cap);
 size_t pol_explain_fs(const struct pol *p, const char *relpath, unsigned access,

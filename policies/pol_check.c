@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agw.h"
 #include "policies/pol_int.h"
@@ -130,10 +131,12 @@ static bool http_ok(const struct pol_nrule *r, const char *method, const struct 
 	return false;
 }
 
-enum q { Q_HOST, Q_HTTP, Q_DNS };
+enum q { Q_HOST, Q_HTTP, Q_DNS, Q_TLS };
 
 struct hq {
 	enum q q;
+	bool cred; /* Q_TLS: a credential lists the host (implies inspect) */
+	const struct pol_nrule *chosen; /* the rule that decided */
 	uint16_t port;
 	const char *method;
 	const struct pol_path *path;
@@ -157,7 +160,8 @@ static bool level(const struct pol *p, const struct pol_tnode *nd, enum pol_wild
 		} else if (!port_ok(r, q->port)) {
 			note = N_PORT;
 			q->port_miss = true;
-		} else if (q->q == Q_HOST && r->nhttp) {
+		} else if ((q->q == Q_HOST || (q->q == Q_TLS && !r->tls && !q->cred)) &&
+			   r->nhttp) {
 			note = N_HTTPONLY;
 			q->http_miss = true;
 		} else if (q->q == Q_HTTP && !http_ok(r, q->method, q->path, q->path_ok)) {
@@ -182,6 +186,7 @@ static bool level(const struct pol *p, const struct pol_tnode *nd, enum pol_wild
 		set(d, POL_ASK, allow->name, allow->line, R_ASKRULE);
 	else
 		set(d, POL_ALLOW, allow->name, allow->line, R_ALLOW);
+	q->chosen = deny ? deny : allow;
 	return true;
 }
 
@@ -219,6 +224,49 @@ void pol_check_host(const struct pol *p, const char *host, uint16_t port, struct
 	struct hq q = {.q = Q_HOST, .port = port};
 
 	host_decide(p, host, &q, d, NULL);
+}
+
+int pol_cred_for_host(const struct pol *p, const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n && host[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < p->ncreds; i++)
+		for (size_t k = 0; k < p->creds[i].nhosts; k++)
+			if (strlen(p->creds[i].hosts[k]) == n &&
+			    strncasecmp(p->creds[i].hosts[k], host, n) == 0)
+				return (int)i;
+	return -1;
+}
+
+static size_t tls_decide(const struct pol *p, const char *host, uint16_t port,
+			 struct pol_decision *d, bool *inspect, int *cred, struct coll *c)
+{
+	struct hq q = {.q = Q_TLS, .port = port};
+	size_t n;
+
+	*cred = pol_cred_for_host(p, host);
+	q.cred = *cred >= 0;
+	n = host_decide(p, host, &q, d, c);
+	*inspect = d->verdict != POL_DENY && q.chosen && !q.chosen->deny &&
+		   (q.chosen->tls || q.cred);
+	return n;
+}
+
+void pol_check_tls(const struct pol *p, const char *host, uint16_t port, struct pol_decision *d,
+		   bool *inspect, int *cred)
+{
+	tls_decide(p, host, port, d, inspect, cred, NULL);
+}
+
+size_t pol_explain_tls(const struct pol *p, const char *host, uint16_t port,
+		       struct pol_decision *d, bool *inspect, int *cred, struct pol_match *m,
+		       size_t cap)
+{
+	struct coll c = {.m = m, .cap = cap};
+
+	return tls_decide(p, host, port, d, inspect, cred, &c);
 }
 
 static size_t http_decide(const struct pol *p, const char *host, uint16_t port, const char *method,

@@ -168,6 +168,7 @@ struct pol_nrule {
 	int line;
 	uint8_t deny, kind, wild, v4;
 	uint8_t ask; /* allow rule with ask: true: a match is asked, not allowed */
+	uint8_t tls; /* 1: tls: inspect */
 	uint8_t addr[16];
 	uint8_t prefix; /* 0..128; v4 rules hold the address mapped, prefix + 96 */
 	uint16_t *ports;
@@ -206,6 +207,9 @@ struct pol {
 	struct pol_trie trie;
 	struct pol_frule *fr;
 	size_t nfr, nfs_allow, nfs_deny;
+	char *upstream_ca;
+	struct pol_cred *creds;
+	size_t ncreds;
 };
 
 void pol_nrule_free(struct pol_nrule *r);

@@ -519,10 +519,11 @@ static const char *parse_cidr(const char *s, struct pol_nrule *r, char *msg, siz
 
 static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 {
-	static const char *const keys[] = {"host", "cidr", "ports", "http", "ask"};
+	static const char *const keys[] = {"host", "cidr", "ports", "http", "ask", "tls"};
+	static const char *const tlsw[] = {"inspect", "passthrough"};
 	struct pol *p = ld->p;
 	struct pol_nrule r = {0};
-	int32_t v[5], k[5], hostn = it;
+	int32_t v[6], k[6], hostn = it;
 	char norm[POL_HOST_MAX + 2], msg[400];
 	enum pol_wild wild = POL_W_EXACT;
 	const char *s;
@@ -559,8 +560,29 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 	} else {
 		size_t unknown = ld->unknown;
 
-		if (!map_keys(ld, it, "a network rule", keys, 5, v, k))
+		if (!map_keys(ld, it, "a network rule", keys, 6, v, k))
 			return;
+		if (v[5] >= 0 && (s = get_str(ld, v[5], "tls"))) {
+			const char *dym = pol_did_you_mean(s, tlsw, 2);
+
+			if (strcmp(s, "inspect") == 0) {
+				r.tls = 1;
+			} else if (strcmp(s, "passthrough") != 0) {
+				ERR(ld, v[5],
+				    "unknown tls mode '%.40s'%s%s%s; expected 'inspect' or "
+				    "'passthrough'",
+				    s, dym ? " (did you mean '" : "", dym ? dym : "",
+				    dym ? "'?)" : "");
+				ok = false;
+			}
+		} else if (v[5] >= 0) {
+			ok = false;
+		}
+		if (v[5] >= 0 && deny) {
+			ERR(ld, k[5], "'tls' belongs on allow rules; a deny rule refuses the "
+				      "connection whatever its mode");
+			ok = false;
+		}
 		if (v[0] >= 0 && v[1] >= 0) {
 			ERR(ld, k[1],
 			    "a rule has either 'host' or 'cidr', not both; split it in two");
@@ -594,6 +616,12 @@ static void net_rule(struct ld *ld, int32_t it, bool deny, size_t index)
 				ERR(ld, k[4],
 				    "'ask' needs a 'host' rule: only connections by name are "
 				    "asked");
+				ok = false;
+			}
+			if (r.tls) {
+				ERR(ld, k[5],
+				    "'tls: inspect' needs a 'host' rule: the gateway mints a "
+				    "certificate for the name");
 				ok = false;
 			}
 		} else {
@@ -701,14 +729,21 @@ static void net_list(struct ld *ld, int32_t i, bool deny)
 
 static void network(struct ld *ld, int32_t i)
 {
-	static const char *const keys[] = {"allow", "deny", "dns", "max_connections"};
+	static const char *const keys[] = {"allow", "deny", "dns", "max_connections", "tls"};
 	static const char *const dkeys[] = {"upstream", "ttl_max"};
+	static const char *const tkeys[] = {"upstream_ca"};
 	struct pol *p = ld->p;
-	int32_t v[4], k[4], dv[2], dk[2], first;
+	int32_t v[5], k[5], dv[2], dk[2], tv[1], tk[1], first;
 	unsigned long n;
+	const char *s;
 
-	if (is_null(ld, i) || !map_keys(ld, i, "network", keys, 4, v, k))
+	if (is_null(ld, i) || !map_keys(ld, i, "network", keys, 5, v, k))
 		return;
+	if (v[4] >= 0 && !is_null(ld, v[4]) && map_keys(ld, v[4], "tls", tkeys, 1, tv, tk) &&
+	    tv[0] >= 0 && (s = get_str(ld, tv[0], "upstream_ca"))) {
+		if (!(p->upstream_ca = abs_path(ld->basedir, s)))
+			ld->err = -AGW_ENOMEM;
+	}
 	if (v[0] >= 0)
 		net_list(ld, v[0], false);
 	if (v[1] >= 0)
@@ -730,9 +765,9 @@ static void network(struct ld *ld, int32_t i)
 			return;
 		}
 		for (int32_t it = first; it >= 0; it = ND(ld, it)->next) {
-			const char *s = get_str(ld, it, "upstream");
 			uint8_t a[16];
 
+			s = get_str(ld, it, "upstream");
 			if (!s)
 				continue;
 			if (inet_pton(AF_INET, s, a) != 1 && inet_pton(AF_INET6, s, a) != 1) {
@@ -1004,10 +1039,187 @@ bad:
 	return false;
 }
 
+/* ---- credentials ---- */
+
+static bool cred_word_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+			return false;
+	return true;
+}
+
+static void cred_one(struct ld *ld, int32_t it, size_t index)
+{
+	static const char *const keys[] = {"name", "env", "from", "hosts", "header"};
+	static const char *const froms[] = {"env:", "file:", "command:"};
+	struct pol *p = ld->p;
+	struct pol_cred *c = &p->creds[p->ncreds];
+	int32_t v[5], k[5], first;
+	const char *s;
+	char norm[POL_HOST_MAX + 2], msg[400];
+	size_t unknown = ld->unknown;
+	bool ok = true;
+
+	memset(c, 0, sizeof(*c));
+	c->line = ND(ld, it)->line;
+	if (!map_keys(ld, it, "a credential", keys, 5, v, k))
+		return;
+	for (size_t j = 0; j < 5; j++)
+		if (v[j] < 0 && ld->unknown == unknown) {
+			ERR(ld, it, "credentials[%zu] needs '%s'", index, keys[j]);
+			ok = false;
+		}
+	if (v[0] >= 0 && (s = get_str(ld, v[0], "name"))) {
+		if (!cred_word_ok(s, POL_CRED_NAME_MAX, "_-") || isupper((unsigned char)s[0]) ||
+		    strpbrk(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")) {
+			ERR(ld, v[0], "bad credential name '%.40s': use [a-z0-9_-], at most %d", s,
+			    POL_CRED_NAME_MAX);
+			ok = false;
+		}
+		for (size_t j = 0; j < p->ncreds; j++)
+			if (strcmp(p->creds[j].name, s) == 0) {
+				ERR(ld, v[0], "duplicate credential name '%s' (first at line %d)", s,
+				    p->creds[j].line);
+				ok = false;
+			}
+		if (ok && !(c->name = strdup(s)))
+			ld->err = -AGW_ENOMEM;
+	}
+	if (v[1] >= 0 && (s = get_str(ld, v[1], "env"))) {
+		if (!cred_word_ok(s, 64, "_") || isdigit((unsigned char)s[0])) {
+			ERR(ld, v[1], "bad env name '%.40s': a variable name like ANTHROPIC_API_KEY",
+			    s);
+			ok = false;
+		}
+		for (size_t j = 0; j < p->ncreds; j++)
+			if (strcmp(p->creds[j].env, s) == 0) {
+				ERR(ld, v[1], "env '%s' is already the credential '%s''s", s,
+				    p->creds[j].name);
+				ok = false;
+			}
+		if (ok && !(c->env = strdup(s)))
+			ld->err = -AGW_ENOMEM;
+	}
+	if (v[2] >= 0 && (s = get_str(ld, v[2], "from"))) {
+		size_t j;
+
+		for (j = 0; j < 3 && strncmp(s, froms[j], strlen(froms[j])); j++)
+			;
+		if (j == 3 || !s[strlen(froms[j])]) {
+			char word[16];
+			const char *dym;
+
+			snprintf(word, sizeof(word), "%.*s:", (int)strcspn(s, ":"), s);
+			dym = pol_did_you_mean(word, froms, 3);
+			ERR(ld, v[2],
+			    "bad 'from' '%.40s'%s%s%s; expected env:VAR, file:PATH or command:CMD",
+			    s, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+			ok = false;
+		} else if (j == 1) {
+			char *a = abs_path(ld->basedir, s + 5);
+
+			if (!a || asprintf(&c->from, "file:%s", a) < 0) {
+				c->from = NULL;
+				ld->err = -AGW_ENOMEM;
+			}
+			free(a);
+		} else if (!(c->from = strdup(s))) {
+			ld->err = -AGW_ENOMEM;
+		}
+	}
+	if (v[4] >= 0 && (s = get_str(ld, v[4], "header"))) {
+		if (!cred_word_ok(s, 64, "!#$%&'*+-.^_`|~")) {
+			ERR(ld, v[4], "bad header name '%.40s'", s);
+			ok = false;
+		} else if (!(c->header = strdup(s))) {
+			ld->err = -AGW_ENOMEM;
+		} else {
+			for (char *q = c->header; *q; q++)
+				*q = (char)tolower((unsigned char)*q);
+			if (!strcmp(c->header, "host") || !strcmp(c->header, "content-length") ||
+			    !strcmp(c->header, "transfer-encoding")) {
+				ERR(ld, v[4], "header '%s' frames or routes the request; name the "
+					      "header the API reads the key from",
+				    s);
+				ok = false;
+			}
+		}
+	}
+	if (v[3] >= 0 && get_seq(ld, v[3], "hosts", &first)) {
+		if (first < 0 || ND(ld, v[3])->n > 64) {
+			ERR(ld, v[3], "'hosts' lists 1 to 64 host names");
+			ok = false;
+		} else if (!(c->hosts = calloc(ND(ld, v[3])->n, sizeof(char *)))) {
+			ld->err = -AGW_ENOMEM;
+		}
+		for (int32_t j = first; j >= 0 && c->hosts; j = ND(ld, j)->next) {
+			enum pol_wild w;
+
+			if (!(s = get_str(ld, j, "host"))) {
+				ok = false;
+				continue;
+			}
+			if (pol_host_parse(s, strlen(s), norm, sizeof(norm), &w, msg,
+					   sizeof(msg))) {
+				ERR(ld, j, "bad host '%.80s': %s", s, msg);
+				ok = false;
+			} else if (w != POL_W_EXACT) {
+				ERR(ld, j,
+				    "credential hosts are exact names (the secret goes only where "
+				    "it is named); '%.80s' is a pattern",
+				    s);
+				ok = false;
+			} else if (!(c->hosts[c->nhosts++] = strdup(norm))) {
+				ld->err = -AGW_ENOMEM;
+			}
+		}
+	} else if (v[3] >= 0) {
+		ok = false;
+	}
+	if (ok && !ld->err && c->name && c->env && c->from && c->header && c->nhosts) {
+		p->ncreds++;
+		return;
+	}
+	free(c->name);
+	free(c->env);
+	free(c->from);
+	free(c->header);
+	for (size_t j = 0; j < c->nhosts; j++)
+		free(c->hosts[j]);
+	free(c->hosts);
+	memset(c, 0, sizeof(*c));
+}
+
+static void credentials(struct ld *ld, int32_t i)
+{
+	int32_t first;
+	size_t idx = 0;
+
+	if (!get_seq(ld, i, "credentials", &first) || first < 0)
+		return;
+	if (ND(ld, i)->n > POL_MAX_CREDS) {
+		ERR(ld, i, "more than %d credentials", POL_MAX_CREDS);
+		return;
+	}
+	ld->p->creds = calloc(ND(ld, i)->n, sizeof(*ld->p->creds));
+	if (!ld->p->creds) {
+		ld->err = -AGW_ENOMEM;
+		return;
+	}
+	for (int32_t it = first; it >= 0 && !ld->err; it = ND(ld, it)->next)
+		cred_one(ld, it, idx++);
+}
+
 int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir, struct pol *p)
 {
 	static const char *const keys[] = {"version", "name",	    "mode",  "sandbox",
-					   "network", "filesystem", "audit", "ask_timeout"};
+					   "network", "filesystem", "audit", "ask_timeout",
+					   "credentials"};
 	static const char *const skeys[] = {"vcpus", "memory", "image",
 					    "accel", "disk",   "user", "fs_transport"};
 	static const char *const accels[] = {"auto", "kvm", "tcg"};
@@ -1015,7 +1227,7 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 	static const char *const akeys[] = {"database", "retention_days"};
 	static const char *const modes[] = {"enforce", "audit", "ask"};
 	struct ld ld = {.e = e, .y = y, .p = p, .basedir = basedir};
-	int32_t v[8], k[8], sv[7], sk[7], av[2], ak[2];
+	int32_t v[9], k[9], sv[7], sk[7], av[2], ak[2];
 	unsigned long n;
 	const char *s;
 	size_t nerr = e->errs->n;
@@ -1025,7 +1237,7 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 		pol_err(e, 1, 1, "empty policy; a policy starts with 'version: 1'");
 		return -AGW_EPOLICY;
 	}
-	if (!map_keys(&ld, y->root, "the policy", keys, 8, v, k))
+	if (!map_keys(&ld, y->root, "the policy", keys, 9, v, k))
 		return -AGW_EPOLICY;
 	if (v[0] < 0)
 		pol_err(e, ND(&ld, y->root)->line, ND(&ld, y->root)->col,
@@ -1113,6 +1325,8 @@ int pol_build(struct pol_ectx *e, const struct pol_yaml *y, const char *basedir,
 		network(&ld, v[4]);
 	if (v[5] >= 0 && !ld.err)
 		filesystem(&ld, v[5]);
+	if (v[8] >= 0 && !ld.err)
+		credentials(&ld, v[8]);
 	if (v[6] >= 0 && !is_null(&ld, v[6]) && map_keys(&ld, v[6], "audit", akeys, 2, av, ak)) {
 		if (av[0] >= 0 && (s = get_str(&ld, av[0], "database")) &&
 		    !(p->audit_db = abs_path(basedir, s)))

@@ -210,9 +210,10 @@ const char *sbx_state_name(enum sbx_state s)
 void sbx_state_remove(const char *name)
 {
 	static const char *const files[] = {
-	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock",
-	    "vm/vfs.sock",    "vm/root",     "vm",	    SBX_SOCK,
-	    "info",	      "pid",	     "policy",	    "supervisor.log"};
+	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm/vfs.sock", "vm/root",
+	    "vm", SBX_SOCK, "info", "pid", "policy", "supervisor.log",
+	    /* the guest folder (supervisor/supguest.h), left by a killed supervisor */
+	    "guest/ca.pem", "guest/env", "guest"};
 	char path[512];
 
 	for (size_t i = 0; i < AGW_ARRAY_LEN(files); i++) {

@@ -66,28 +66,6 @@ static void sbxrec_mkdir_p(const char *dir)
 	mkdir(p, 0755);
 }
 
-/* Write text to path through path.tmp.<pid> and rename. */
-static int sbxrec_put(const char *path, const char *text)
-{
-	char tmp[4200];
-	size_t len = strlen(text);
-	int fd, rc = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
-		return -AGW_ETOOBIG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		rc = -EIO;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
 
 int sbxrec_write(const char *name, const char *audit_db)
 {
@@ -103,10 +81,10 @@ int sbxrec_write(const char *name, const char *audit_db)
 		return -AGW_ETOOBIG;
 	sbxrec_mkdir_p(dir);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((rc = sbxrec_put(path, text)) < 0)
+	if ((rc = agw_write_file(path, text, 0644)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", accel_state_dir(), SBXREC_LAST);
-	return sbxrec_put(path, text);
+	return agw_write_file(path, text, 0644);
 }
 
 /* Read the record at <state>/<file>. */

@@ -37,6 +37,7 @@
 #include "supervisor/appr.h"
 #include "supervisor/dfeed.h"
 #include "supervisor/spill.h"
+#include "supervisor/supguest.h"
 
 #define SUP_HEALTH_MS 200
 #define SUP_SPILL_FILE "audit-spill.bin"
@@ -95,6 +96,7 @@ struct sup {
 	struct sup_session_rule *session; /* rules `approve ... session` added, in order */
 	size_t nsession;
 	struct dfeed *dfeed; /* the guest's denials feed, or NULL */
+	struct supguest guest; /* CA and credentials until the net child has them */
 };
 
 /* A rule added for the sandbox's life: appended to the file's policy on
@@ -444,7 +446,9 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 					 .nflog_group = s->nflog_group,
 					 .pol = s->pol,
 					 .policy_path = s->policy_path,
-					 .drop_user = PRIV_USER_DEFAULT};
+					 .drop_user = PRIV_USER_DEFAULT,
+					 .ca = s->guest.ca,
+					 .creds = s->guest.creds};
 
 		_exit(netd_run(&nc));
 	}
@@ -1044,15 +1048,30 @@ static void sup_write_file(const char *dir, const char *name, const char *text)
 	close(fd);
 }
 
-static void sup_state_dir(struct sup *s)
+static void sup_state_path(struct sup *s)
 {
 	const char *run = getenv("AGENTGW_RUN_DIR"); /* tests isolate their state */
-	char pid[32];
 
 	if (!run || run[0] != '/')
 		run = SUP_RUN_DIR;
 	snprintf(s->state_dir, sizeof(s->state_dir), "%s/%s", run, s->name);
-	mkdir(run, 0755);
+}
+
+static void sup_state_dir(struct sup *s)
+{
+	char pid[32];
+
+	sup_state_path(s);
+	{
+		char run[PATH_MAX];
+		char *slash;
+
+		snprintf(run, sizeof(run), "%s", s->state_dir);
+		slash = strrchr(run, '/');
+		if (slash && slash != run)
+			*slash = '\0';
+		mkdir(run, 0755);
+	}
 	if (mkdir(s->state_dir, 0755) < 0 && errno != EEXIST) {
 		log_warn("cannot create %s: %s", s->state_dir, strerror(errno));
 		s->state_dir[0] = '\0';
@@ -1075,6 +1094,7 @@ static void sup_state_dir_remove(struct sup *s)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
 	unlink(path);
+	supguest_remove(&s->guest);
 	rmdir(s->state_dir);
 }
 
@@ -1175,7 +1195,14 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	}
 	s->fw_applied = true;
 
+	/* The CA and the credentials, and the guest folder, before the VM
+	 * exists; the net child takes the key and the secrets in memory. */
+	sup_state_path(s);
+	rc = supguest_make(&s->guest, s->name, s->state_dir, s->pol, err, errcap);
+	if (rc)
+		goto out;
 	rc = sup_fork_net(s, udp, tcp, pfd);
+	supguest_release(&s->guest);
 	if (rc) {
 		snprintf(err, errcap, "cannot start the net child: %s", agw_strerror(rc));
 		goto out;
@@ -1308,6 +1335,11 @@ out:
 		close(vfd);
 	sup_free(s);
 	return rc;
+}
+
+const char *sup_guest_dir(const struct sup *s)
+{
+	return s->guest.dir;
 }
 
 struct ev_loop *sup_loop(struct sup *s)

@@ -61,6 +61,15 @@ struct sup;
  */
 int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errcap);
 
+/*
+ * The guest folder (issue 14), written before sup_new returns:
+ * <run dir>/<name>/guest/ with ca.pem (the sandbox CA certificate, 0644)
+ * and env (one NAME=PLACEHOLDER line per credential, 0644); <run dir> is
+ * $AGENTGW_RUN_DIR when absolute, else SUP_RUN_DIR. Removed by sup_free.
+ * Owned by s.
+ */
+const char *sup_guest_dir(const struct sup *s);
+
 /* The supervisor's loop (for callers that add their own work). */
 struct ev_loop *sup_loop(struct sup *s);
 /*

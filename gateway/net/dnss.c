@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "cred.h"
 #include "dns_msg.h"
 #include "dnsb.h"
 #include "hostaddr.h"
@@ -603,6 +604,7 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 	struct dnss_q *dq;
 	uint8_t out[64];
 	size_t olen;
+	int k;
 
 	d->n->stats[NETD_ST_DNS_QUERIES]++;
 	dq = calloc(1, sizeof(*dq));
@@ -633,6 +635,18 @@ static void dnss_handle(struct dnss *d, const uint8_t *msg, size_t len,
 	}
 	if (dq->q.opcode != 0) {
 		dnss_reply(dq, DNS_RC_NOTIMP, NULL, 0, -1, NULL);
+		goto done;
+	}
+	if ((k = cred_find_dns(d->n->creds, dq->q.name)) >= 0) {
+		char why[128];
+
+		d->n->stats[NETD_ST_DNS_DENIED]++;
+		d->n->stats[NETD_ST_CRED_LEAKS]++;
+		snprintf(why, sizeof(why),
+			 "credential leak attempt: placeholder of '%s' in a DNS name",
+			 d->n->creds->v[k].name);
+		dq->dec.verdict = POL_DENY;
+		dnss_refuse(dq, DNS_RC_REFUSED, DNS_EDE_BLOCKED, "deny", why);
 		goto done;
 	}
 	if (dq->q.qclass != DNS_CLASS_IN || !dq->q.name_is_hostname || !dq->q.name[0]) {

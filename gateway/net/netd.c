@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cred.h"
 #include "dnsb.h"
 #include "dnss.h"
 #include "hostaddr.h"
@@ -24,6 +25,7 @@
 #include "nlog.h"
 #include "prx.h"
 #include "res.h"
+#include "tlsi.h"
 
 #define NETD_DNSB_MAX 4096
 #define NETD_STATS_MS 10000
@@ -298,7 +300,9 @@ static void netd_on_term(struct ev_loop *loop, int signo, void *ctx)
 	ev_stop(loop);
 }
 
-/* No file but /dev/null (the proxy's spare fd), then the allow-list. */
+/* No file but /dev/null (the proxy's spare fd), then the allow-list.
+ * TLS inspection needs nothing more: tlsi_new loaded the roots and
+ * upstream_ca before, and OpenSSL's randomness comes from getrandom. */
 static int netd_confine(void)
 {
 	int rc = priv_landlock(-1, true);
@@ -323,6 +327,18 @@ int netd_run(const struct netd_config *c)
 	signal(SIGINT, SIG_IGN); /* the supervisor decides when we stop */
 	n.ipc_fd = c->ipc_fd;
 	n.audit_ok = true;
+	n.creds = c->creds;
+	if (c->ca) {
+		char err[300];
+
+		/* Roots and upstream_ca are read now, while files can be opened. */
+		rc = tlsi_new(c->ca, pol_upstream_ca(c->pol), &n.tlsi, err, sizeof(err));
+		if (rc) {
+			log_error("TLS inspection: %s", err);
+			pol_free(c->pol);
+			goto out;
+		}
+	}
 	n.pol = netd_pol_wrap(c->pol);
 	if (!n.pol) {
 		pol_free(c->pol);
@@ -404,6 +420,8 @@ out:
 		hostaddr_free(n.hostaddr);
 	}
 	netd_pol_put(n.pol);
+	tlsi_free(n.tlsi);
+	cred_set_free(n.creds);
 	ev_free(n.loop);
 	if (dns_udp >= 0)
 		close(dns_udp);

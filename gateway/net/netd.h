@@ -25,6 +25,9 @@ struct dnsb;
 struct dnss;
 struct prx;
 struct hostaddr;
+struct tlsi;
+struct tlsi_ca;
+struct cred_set;
 
 struct netd_config {
 	int ipc_fd;		 /* SOCK_SEQPACKET to the supervisor */
@@ -35,6 +38,8 @@ struct netd_config {
 	struct pol *pol;	 /* initial policy; netd_run takes ownership */
 	const char *policy_path; /* for reload messages */
 	const char *drop_user;	 /* once set up: become this user, seccomp (NULL: stay) */
+	struct tlsi_ca *ca;	 /* the sandbox CA (NULL: no inspection); netd_run owns it */
+	struct cred_set *creds;	 /* credentials (NULL: none); netd_run owns them */
 };
 
 struct netd_pol {
@@ -51,6 +56,8 @@ enum netd_stat {
 	NETD_ST_AUDIT_FULL,
 	NETD_ST_DROPS,
 	NETD_ST_DROPS_LIMITED,
+	NETD_ST_TLS_INSPECTED,
+	NETD_ST_CRED_LEAKS,
 	NETD_ST_LAST
 };
 
@@ -68,6 +75,8 @@ struct netd {
 	struct prx *prx;
 	struct hostaddr *hostaddr; /* the gateway's own addresses (NULL: unknown) */
 	void *nlog;		   /* the NFLOG reader, when there is one */
+	struct tlsi *tlsi;	   /* TLS inspection (NULL: unavailable) */
+	struct cred_set *creds;	   /* credentials to inject (NULL: none) */
 	uint64_t stats[NETD_ST_LAST];
 	struct netd_ask *asks; /* open asks to the supervisor (netd_ask.c) */
 	uint32_t ask_next;

@@ -39,6 +39,7 @@
 #include "dnsb.h"
 #include "hostaddr.h"
 #include "log.h"
+#include "tlsi.h"
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80
@@ -47,8 +48,8 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-static const char *const prx_state_names[] = {"peek",  "ask",	"resolve", "connect",
-					      "relay", "drain", "dead"};
+static const char *const prx_state_names[] = {"peek",	 "ask",	  "resolve", "connect",
+					      "tls",	 "relay", "drain",   "dead"};
 
 static bool prx_dial_next(struct prx_sess *s);
 static int prx_audit_connect(struct prx_sess *s, const char *decision, const char *reason);
@@ -72,6 +73,7 @@ static int64_t prx_state_ms(const struct prx_sess *s, enum prx_state st)
 	case PRX_RESOLVE:
 		return PRX_RESOLVE_MS;
 	case PRX_CONNECT:
+	case PRX_TLS:
 		return PRX_CONNECT_MS;
 	case PRX_RELAY:
 		return PRX_IDLE_MS;
@@ -84,6 +86,10 @@ static int64_t prx_state_ms(const struct prx_sess *s, enum prx_state st)
 
 void prx_close_fd(struct prx_sess *s, struct prx_half *h)
 {
+	if (h->ssl) {
+		tlsi_ssl_free(h->ssl);
+		h->ssl = NULL;
+	}
 	if (h->fd < 0)
 		return;
 	ev_del_fd(s->px->n->loop, h->fd);
@@ -132,6 +138,7 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 		}
 		netd_ask_cancel(px->n, s->ask);
 		s->ask = NULL;
+		prx_rqi_flush(s, "connection closed before the response");
 		prx_close_fd(s, &s->cli);
 		prx_close_fd(s, &s->up);
 		if (!s->decided) {
@@ -202,6 +209,9 @@ static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	case PRX_CONNECT:
 		prx_kill(s, "connect timeout");
 		break;
+	case PRX_TLS:
+		prx_kill(s, "TLS handshake timeout");
+		break;
 	default:
 		prx_kill(s, "timeout");
 		break;
@@ -211,6 +221,12 @@ static void prx_timer_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 static void prx_sess_free(struct prx_sess *s)
 {
 	netd_pol_put(s->pol);
+	if (s->inspect && s->cli.buf) /* may hold an injected secret */
+		explicit_bzero(s->cli.buf, PRX_BUF);
+	free(s->rqi);
+	if (s->vtail)
+		explicit_bzero(s->vtail, CRED_VALUE_MAX);
+	free(s->vtail);
 	free(s->cli.buf);
 	free(s->up.buf);
 	free(s->reply);
@@ -249,8 +265,9 @@ static int prx_audit_connect(struct prx_sess *s, const char *decision, const cha
 	int rc;
 
 	netd_event_init(&ev, "net", "connect");
-	snprintf(detail, sizeof(detail), "{\"via\":\"%s\",\"orig_dst\":\"%s\"%s%s%s}", s->via,
-		 s->odst_s, s->name[0] ? ",\"name\":\"" : "", s->name, s->name[0] ? "\"" : "");
+	snprintf(detail, sizeof(detail), "{\"via\":\"%s\",\"orig_dst\":\"%s\"%s%s%s%s}",
+		 s->via, s->odst_s, s->name[0] ? ",\"name\":\"" : "", s->name,
+		 s->name[0] ? "\"" : "", s->inspect ? ",\"tls\":\"inspect\"" : "");
 	ev.target = s->target;
 	ev.decision = decision;
 	ev.rule = s->dec.rule[0] ? s->dec.rule : NULL;
@@ -279,11 +296,25 @@ static int prx_read(struct prx_sess *s, struct prx_half *h)
 	}
 	if (h->len >= PRX_BUF)
 		return -EAGAIN;
-	do
-		r = recv(h->fd, h->buf + h->len, PRX_BUF - h->len, 0);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return errno == EAGAIN ? -EAGAIN : -errno;
+	if (h->ssl) {
+		size_t keep = h == &s->cli ? PRX_INJECT_ROOM : 0;
+		unsigned want;
+
+		if (PRX_BUF - h->len < TLSI_REC_PLAIN + keep)
+			return -EAGAIN;
+		r = tlsi_read(h->ssl, h->buf + h->len, PRX_BUF - h->len - keep, &want);
+		h->xwant = want == EV_WRITE ? EV_WRITE : 0;
+		if (r == -EAGAIN)
+			return -EAGAIN;
+		if (r < 0)
+			return -EIO;
+	} else {
+		do
+			r = recv(h->fd, h->buf + h->len, PRX_BUF - h->len, 0);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return errno == EAGAIN ? -EAGAIN : -errno;
+	}
 	if (r == 0) {
 		h->rd_eof = true;
 		return 0;
@@ -294,18 +325,33 @@ static int prx_read(struct prx_sess *s, struct prx_half *h)
 	return (int)r;
 }
 
-/* Writes h's bytes [off, limit) to fd. Returns 0 or -errno (not EAGAIN). */
-static int prx_write(struct prx_sess *s, int fd, struct prx_half *h, size_t limit)
+ssize_t prx_send(struct prx_half *h, const void *buf, size_t len)
+{
+	ssize_t w;
+
+	if (h->ssl) {
+		unsigned want;
+
+		w = tlsi_write(h->ssl, buf, len, &want);
+		h->xwant = want == EV_READ ? EV_READ : 0;
+		return w;
+	}
+	do
+		w = send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	return w < 0 ? -errno : w;
+}
+
+/* Writes h's bytes [off, limit) to dst. Returns 0 or -errno (not EAGAIN). */
+static int prx_write(struct prx_sess *s, struct prx_half *dst, struct prx_half *h, size_t limit)
 {
 	while (h->off < limit) {
-		ssize_t w = send(fd, h->buf + h->off, limit - h->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w = prx_send(dst, h->buf + h->off, limit - h->off);
 
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
+			if (w == -EAGAIN)
 				return 0;
-			return -errno;
+			return (int)w;
 		}
 		h->off += (size_t)w;
 		s->last_ms = ev_now_ms(s->px->n->loop);
@@ -322,7 +368,28 @@ static size_t prx_limit(const struct prx_sess *s)
 
 static size_t prx_up_limit(const struct prx_sess *s)
 {
-	return s->http ? s->up.fwd : s->up.len;
+	size_t l = s->http ? s->up.fwd : s->up.len;
+
+	/* Inspected with credentials: what could begin a value waits. */
+	if (s->vhold && s->up.len - s->vhold < l)
+		l = s->up.len - s->vhold;
+	return l;
+}
+
+/* Room to read into h: TLS reads want a whole record's room (and the
+ * client side keeps room for a credential to grow a head). */
+static bool prx_can_read(const struct prx_sess *s, const struct prx_half *h)
+{
+	size_t need = h->ssl ? TLSI_REC_PLAIN + (h == &s->cli ? PRX_INJECT_ROOM : 0) : 1;
+
+	return !h->rd_eof && PRX_BUF - (h->len - h->off) >= need;
+}
+
+static void prx_shut_wr(struct prx_half *h)
+{
+	tlsi_shutdown(h->ssl);
+	shutdown(h->fd, SHUT_WR);
+	h->wr_shut = true;
 }
 
 void prx_pump(struct prx_sess *s)
@@ -334,7 +401,7 @@ void prx_pump(struct prx_sess *s)
 	if (s->state != PRX_RELAY && s->state != PRX_DRAIN)
 		return;
 	if (s->up.fd >= 0) {
-		if (prx_write(s, s->up.fd, &s->cli, prx_limit(s))) {
+		if (prx_write(s, &s->up, &s->cli, prx_limit(s))) {
 			prx_kill(s, "upstream write failed");
 			return;
 		}
@@ -342,12 +409,10 @@ void prx_pump(struct prx_sess *s)
 		if (s->cli.rd_eof && s->http && s->cli.off == s->cli.fwd &&
 		    s->hstate != PRX_H_UPWAIT)
 			s->cli.off = s->cli.len = s->cli.fwd = 0;
-		if (s->cli.rd_eof && s->cli.off == s->cli.len && !s->up.wr_shut) {
-			shutdown(s->up.fd, SHUT_WR);
-			s->up.wr_shut = true;
-		}
+		if (s->cli.rd_eof && s->cli.off == s->cli.len && !s->up.wr_shut)
+			prx_shut_wr(&s->up);
 	}
-	if (s->up.buf && prx_write(s, s->cli.fd, &s->up, prx_up_limit(s))) {
+	if (s->up.buf && prx_write(s, &s->cli, &s->up, prx_up_limit(s))) {
 		prx_kill(s, "client write failed");
 		return;
 	}
@@ -365,22 +430,19 @@ void prx_pump(struct prx_sess *s)
 			s->up.fwd = s->up.len;
 		}
 		if (s->up.fd >= 0) {
-			um = EV_READ * (s->up.len - s->up.off < PRX_BUF);
+			um = EV_READ * prx_can_read(s, &s->up) | s->up.xwant;
 			if (s->cli.off < prx_limit(s))
 				um |= EV_WRITE;
 			ev_mod_fd(loop, s->up.fd, um);
-			ev_mod_fd(loop, s->cli.fd, up_drained ? 0 : EV_WRITE);
+			ev_mod_fd(loop, s->cli.fd, (up_drained ? 0 : EV_WRITE) | s->cli.xwant);
 			return;
 		}
 		if (up_drained) {
 			while (s->reply_off < s->reply_len) {
-				ssize_t w =
-				    send(s->cli.fd, s->reply + s->reply_off,
-					 s->reply_len - s->reply_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+				ssize_t w = prx_send(&s->cli, s->reply + s->reply_off,
+						     s->reply_len - s->reply_off);
 
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0 && errno == EAGAIN)
+				if (w == -EAGAIN)
 					break;
 				if (w < 0) {
 					prx_kill(s, s->close_reason);
@@ -389,30 +451,32 @@ void prx_pump(struct prx_sess *s)
 				s->reply_off += (size_t)w;
 			}
 			if (s->reply_off == s->reply_len) {
+				if (s->cli.ssl)
+					tlsi_shutdown(s->cli.ssl);
 				prx_kill(s, s->close_reason);
 				return;
 			}
 		}
-		ev_mod_fd(loop, s->cli.fd, EV_WRITE);
+		ev_mod_fd(loop, s->cli.fd, EV_WRITE | s->cli.xwant);
 		return;
 	}
-	if (s->up.rd_eof && up_drained && !s->cli.wr_shut) {
-		shutdown(s->cli.fd, SHUT_WR);
-		s->cli.wr_shut = true;
-	}
+	if (s->up.rd_eof && up_drained && !s->cli.wr_shut)
+		prx_shut_wr(&s->cli);
 	cli_drained = s->cli.off == s->cli.len;
 	if (s->cli.rd_eof && s->up.rd_eof && cli_drained && up_drained) {
 		prx_kill(s, "closed");
 		return;
 	}
-	if (!s->cli.rd_eof && s->cli.len - s->cli.off < PRX_BUF)
+	if (prx_can_read(s, &s->cli))
 		cm |= EV_READ;
 	if (!up_drained)
 		cm |= EV_WRITE;
-	if (!s->up.rd_eof && s->up.len - s->up.off < PRX_BUF)
+	if (prx_can_read(s, &s->up))
 		um |= EV_READ;
 	if (s->cli.off < prx_limit(s))
 		um |= EV_WRITE;
+	cm |= s->cli.xwant;
+	um |= s->up.xwant;
 	ev_mod_fd(loop, s->cli.fd, cm);
 	ev_mod_fd(loop, s->up.fd, um);
 }
@@ -483,6 +547,10 @@ static void prx_connected(struct prx_sess *s)
 	s->up.buf = malloc(PRX_BUF);
 	if (!s->up.buf) {
 		prx_kill(s, "out of memory");
+		return;
+	}
+	if (s->inspect) {
+		prx_tls_start(s);
 		return;
 	}
 	prx_set_state(s, PRX_RELAY, "connected");
@@ -700,10 +768,27 @@ void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 	s->http = r != NULL;
 	/* Plain HTTP: the first request decides before anything is dialed
 	 * (rules with http lists apply only to plain HTTP requests). */
-	if (r)
+	if (r) {
 		prx_judge_http(s, r, &s->dec);
-	else
-		pol_check_host(s->pol->p, s->name, s->port, &s->dec);
+	} else {
+		int pc;
+
+		pol_check_tls(s->pol->p, s->name, s->port, &s->dec, &s->inspect, &pc);
+		s->cred = -1;
+		if (pc >= 0) {
+			const struct pol_cred *pcs;
+			const struct cred *c;
+
+			pol_creds(s->pol->p, &pcs);
+			c = cred_find(s->px->n->creds, pcs[pc].name);
+			if (c)
+				s->cred = (int)(c - s->px->n->creds->v);
+		}
+		if (s->inspect && !s->px->n->tlsi) {
+			s->dec.verdict = POL_DENY;
+			s->dec.reason = "TLS inspection unavailable (no sandbox CA)";
+		}
+	}
 	if (s->dec.verdict == POL_ASK) {
 		prx_ask(s);
 		return;
@@ -885,6 +970,30 @@ static void prx_guard_advance(struct prx_sess *s)
 	c->fwd = c->len;
 }
 
+/* Returns t, or -2 when a placeholder was found in the first bytes (the
+ * session is then refused). */
+static int prx_leak_first(struct prx_sess *s, const uint8_t *b, size_t len, int t)
+{
+	const struct cred_set *cs = s->px->n->creds;
+	int k = cred_find_any(cs, b, len);
+	char why[128];
+
+	if (k < 0)
+		return t;
+	s->px->n->stats[NETD_ST_CRED_LEAKS]++;
+	snprintf(why, sizeof(why), "credential leak attempt: placeholder of '%s' in the %s",
+		 cs->v[k].name, t == 1 ? "TLS ClientHello" : "first bytes");
+	s->via = t == 1 ? "tls" : "none";
+	s->http = false;
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.verdict = POL_DENY;
+	/* why lives on the stack: the close row takes the static text. */
+	prx_audit_connect(s, "deny", why);
+	s->px->n->stats[NETD_ST_CONNS_DENIED]++;
+	prx_kill(s, "credential leak attempt");
+	return -2;
+}
+
 /*
  * The first look at a connection. final: no more bytes will come before
  * the decision (peek deadline, EOF, full buffer).
@@ -904,6 +1013,10 @@ static void prx_peek_decide(struct prx_sess *s, bool final)
 	}
 	t = sni_sniff(b, len);
 	h = http_sniff(b, len);
+	/* A placeholder in a ClientHello or the first bytes of anything but
+	 * HTTP (judged request by request) is a leak attempt. */
+	if (h != 1 && (t = prx_leak_first(s, b, len, t)) == -2)
+		return;
 	if (t == 1) {
 		char host[SNI_HOST_MAX + 1];
 		int rc = sni_parse(b, len, host, sizeof(host));
@@ -947,6 +1060,10 @@ static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 
 	(void)loop;
 	(void)fd;
+	if (s->state == PRX_TLS) {
+		prx_tls_step(s);
+		return;
+	}
 	if (s->state == PRX_PEEK) {
 		rc = prx_read(s, &s->cli);
 		if (rc < 0 && rc != -EAGAIN) {
@@ -956,7 +1073,7 @@ static void prx_cli_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		prx_peek_decide(s, s->cli.rd_eof || s->cli.len >= PRX_BUF);
 		return;
 	}
-	if (s->state == PRX_RELAY && (events & (EV_READ | EV_ERROR))) {
+	if (s->state == PRX_RELAY && ((events & (EV_READ | EV_ERROR)) || s->cli.xwant)) {
 		rc = prx_read(s, &s->cli);
 		if (rc < 0 && rc != -EAGAIN) {
 			prx_kill(s, "client reset");
@@ -999,17 +1116,24 @@ static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		prx_connected(s);
 		return;
 	}
+	if (s->state == PRX_TLS) {
+		prx_tls_step(s);
+		return;
+	}
 	if (s->state != PRX_RELAY && s->state != PRX_DRAIN)
 		return;
-	if (events & (EV_READ | EV_ERROR)) {
+	if ((events & (EV_READ | EV_ERROR)) || s->up.xwant) {
 		rc = prx_read(s, &s->up);
 		if (rc < 0 && rc != -EAGAIN) {
 			prx_kill(s, "upstream reset");
 			return;
 		}
+		if (rc > 0 && prx_tls_resp_leak(s, s->up.buf + s->up.len - rc, (size_t)rc))
+			return;
 		prx_resp_advance(s);
 		if (s->state == PRX_DEAD)
 			return;
+		s->vhold = prx_tls_hold(s);
 	}
 	prx_pump(s);
 }
@@ -1115,6 +1239,7 @@ static void prx_accept_one(struct prx *px, int fd)
 	s->cli.fd = fd;
 	s->up.fd = -1;
 	s->via = "none";
+	s->cred = -1;
 	s->start_us = agw_mono_us();
 	s->last_ms = ev_now_ms(n->loop);
 	s->pol = netd_pol_get(n);

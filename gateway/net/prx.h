@@ -16,8 +16,11 @@
  * and kin) are refused whatever the policy says; an Upgrade request turns
  * the connection into a raw relay only once upstream answered it with 101.
  * Names are dialed over IPv4 only: a name without A records is refused
- * (audited as an error, "no IPv4 address"). Runs on the net child's loop;
- * never blocks.
+ * (audited as an error, "no IPv4 address"). TLS to a host the policy
+ * inspects ends at the gateway (prx_tls.c, tlsi.c): its requests are then
+ * judged as plain HTTP's are, credentials injected in their header and
+ * their placeholders refused anywhere else (cred.c). Runs on the net
+ * child's loop; never blocks.
  */
 #ifndef AGW_PRX_H
 #define AGW_PRX_H

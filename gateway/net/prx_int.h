@@ -2,9 +2,11 @@
 /*
  * Inside the transparent proxy, shared by its two halves: prx.c owns the
  * connection (accept, the first look at the bytes, deciding on a name or
- * an address, resolving, dialing, relaying, timers, teardown) and
- * prx_http.c judges plain HTTP request by request and follows responses.
- * Nothing here is used outside gateway/net/prx*.c. Every function runs on
+ * an address, resolving, dialing, relaying, timers, teardown),
+ * prx_http.c judges HTTP request by request and follows responses, and
+ * prx_tls.c runs inspected TLS (both handshakes, deferred request rows,
+ * the response scan for credential values). Nothing here is used outside
+ * gateway/net/prx*.c. Every function runs on
  * the net child's loop and never blocks.
  */
 #ifndef AGW_PRX_INT_H
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cred.h"
 #include "http.h"
 #include "ipc.h"
 #include "prx.h"
@@ -21,8 +24,19 @@
 #include "sni.h"
 
 /* PRX_ASK: the name is decided "ask"; the connection (nothing dialed yet,
- * the client's first bytes buffered) waits for a person. */
-enum prx_state { PRX_PEEK, PRX_ASK, PRX_RESOLVE, PRX_CONNECT, PRX_RELAY, PRX_DRAIN, PRX_DEAD };
+ * the client's first bytes buffered) waits for a person. PRX_TLS:
+ * inspected connection, both TLS handshakes (guest, upstream) in progress
+ * (prx_tls.c). */
+enum prx_state {
+	PRX_PEEK,
+	PRX_ASK,
+	PRX_RESOLVE,
+	PRX_CONNECT,
+	PRX_TLS,
+	PRX_RELAY,
+	PRX_DRAIN,
+	PRX_DEAD
+};
 
 /* Client side in HTTP mode: next is a head, a body, the wait for the
  * response to an Upgrade request (bytes held), or raw after a 101. */
@@ -37,6 +51,9 @@ enum prx_rstate { PRX_R_HEAD, PRX_R_BODY, PRX_R_RAW };
 #define PRX_RQ_HEAD 0x01 /* a HEAD request: its response has no body */
 #define PRX_RQ_UPGRADE 0x02
 #define PRX_SCAN_TAIL 16 /* bytes kept to find a signature across reads */
+/* Inspected client side: room kept free in the buffer for a credential
+ * to grow a head (a value is at most CRED_VALUE_MAX bytes). */
+#define PRX_INJECT_ROOM (2 * CRED_VALUE_MAX)
 
 struct prx_half {
 	int fd;
@@ -46,6 +63,22 @@ struct prx_half {
 	bool rd_eof;
 	bool wr_shut;
 	int64_t bytes;
+	struct ssl_st *ssl; /* inspected: the TLS on fd (NULL: plain) */
+	unsigned xwant;	    /* EV_* an SSL read or write waits for across (read
+			       wants write or write wants read) */
+};
+
+/* An inspected request, recorded when its response is complete (status,
+ * bytes, duration) or the connection ends. */
+struct prx_rqi {
+	char method[16];
+	char path[512];
+	char rule[48];
+	const char *verdict;
+	const char *reason;
+	int cred; /* injected: index in the net child's credentials, else -1 */
+	int status;
+	int64_t t0_us, up, down;
 };
 
 struct prx_sess {
@@ -85,6 +118,17 @@ struct prx_sess {
 	uint32_t approval;	 /* a person approved this connection (approval id), or 0 */
 	char approved_why[128];	 /* "approved (once) by root (uid 0)", the rows' reason */
 	char denied_why[IPC_ASK_REASON_MAX + 96];
+	/* TLS inspection */
+	bool inspect;
+	int cred;		/* credential for this host (index in n->creds), or -1 */
+	bool cli_hs, up_hs;	/* handshake done (the upstream's: or failed) */
+	char tls_fail[200];	/* why the upstream handshake failed */
+	struct prx_rqi *rqi;	/* PRX_PIPE_MAX, aligned with rq */
+	struct cred_scan bscan; /* the body being sent */
+	uint8_t *vtail;		/* responses: CRED_VALUE_MAX bytes carried to find a value */
+	size_t vtail_len;
+	size_t vhold; /* upstream bytes at the end held back: they begin a value */
+	char cur_method[16], cur_path[512]; /* the request whose body is sent */
 	bool decided;  /* a connect event was recorded (allow or not) */
 	bool opened;   /* an allowing connect event was recorded: record the close */
 	unsigned nreq; /* HTTP requests sent upstream */
@@ -127,6 +171,27 @@ void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 bool prx_cidr_allows(struct prx_sess *s);
 /* Decides on the original destination alone (see prx.c). */
 void prx_decide_addr(struct prx_sess *s, const char *via);
+
+/* Sends len bytes of buf on h (TLS when h->ssl). Returns the count,
+ * -EAGAIN or a negative error. */
+ssize_t prx_send(struct prx_half *h, const void *buf, size_t len);
+
+/* prx_tls.c: inspected TLS. */
+/* Starts both handshakes once upstream's TCP is up (inspect sessions). */
+void prx_tls_start(struct prx_sess *s);
+/* Advances them (PRX_TLS), then enters RELAY in HTTP mode or refuses. */
+void prx_tls_step(struct prx_sess *s);
+/* Upstream bytes just read (not yet forwarded): true when they hold a
+ * credential's value, then the session is cut and the row recorded. */
+bool prx_tls_resp_leak(struct prx_sess *s, const uint8_t *buf, size_t len);
+/* How many bytes at the end of the upstream's buffer to hold back (they
+ * could be the first part of a value split across reads): 0 once the
+ * response is complete or upstream closed. */
+size_t prx_tls_hold(const struct prx_sess *s);
+/* Records the deferred row of the inspected request at rq index i. */
+void prx_rqi_emit(struct prx_sess *s, unsigned i, const char *why);
+/* Records every pending one (connection ends or responses go untracked). */
+void prx_rqi_flush(struct prx_sess *s, const char *why);
 
 /* prx_http.c: judging plain HTTP. */
 /* The first look at an HTTP-shaped connection: decides on the first

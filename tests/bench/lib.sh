@@ -20,3 +20,29 @@ bench_row() {
 	local f=${BENCH_ROWS:-/dev/null}
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:--}" "${7:--}" >>"$f"
 }
+
+# stop_srv: stops the server of SRV_PID if any (SIGTERM, up to 5 s, then
+# SIGKILL), reaps it and clears SRV_PID.
+stop_srv() {
+	local i
+	[ -n "${SRV_PID:-}" ] || return 0
+	kill -TERM "$SRV_PID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+	SRV_PID=
+}
+
+# bench_latency DIR ROW WANT: from DIR/ROW.lat.raw (curl -w
+# '\t%{http_code}\t%{time_total}\n' lines) appends the p50 and p99 in ms of
+# the 200 answers to DIR/ROW.p50 and DIR/ROW.p99; says so when fewer than
+# WANT were 200.
+bench_latency() {
+	local dir=$1 row=$2 n
+	awk -F'\t' '$2 == 200 { printf "%.4f\n", $3 * 1000 }' "$dir/$row.lat.raw" | sort -g >"$dir/$row.lat"
+	n=$(wc -l <"$dir/$row.lat")
+	[ "$n" -lt "$3" ] && echo "  ($row: only $n of $3 latency samples were 200)" >&2
+	awk '{a[NR]=$1} END {if (NR) print a[int((NR + 1) * 0.50)]}' "$dir/$row.lat" >>"$dir/$row.p50"
+	awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {if (NR) print a[i]}' \
+		"$dir/$row.lat" >>"$dir/$row.p99"
+}

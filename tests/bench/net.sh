@@ -53,15 +53,6 @@ done
 SRV_PID=
 HOSTNAME_T=allowed.test
 URL_HOST=http://$HOSTNAME_T
-stop_srv() {
-	local i
-	[ -n "$SRV_PID" ] || return 0
-	kill -TERM "$SRV_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$SRV_PID" 2>/dev/null
-	wait "$SRV_PID" 2>/dev/null
-	SRV_PID=
-}
 SHM=
 cleanup() {
 	stop_srv
@@ -127,7 +118,7 @@ curl_g() { # curl in the guest, against allowed.test (via the proxy if any)
 
 # One run of every net metric for a row; appends to $W/<row>.<metric>.
 measure_once() { # row
-	local row=$1 v lat
+	local row=$1 v
 	CUR_ROW=$row
 	# shellcheck disable=SC2046
 	wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
@@ -139,12 +130,7 @@ measure_once() { # row
 	# process: time_total = connect + request + response + close
 	curl_g -H "Connection: close" -H "Proxy-Connection: close" \
 		-w '\t%{http_code}\t%{time_total}\n' "$URL_HOST/small?[1-$LAT_N]" >"$W/$row.lat.raw"
-	awk -F'\t' '$2 == 200 { printf "%.4f\n", $3 * 1000 }' "$W/$row.lat.raw" | sort -g >"$W/$row.lat"
-	lat=$(wc -l <"$W/$row.lat")
-	[ "$lat" -lt "$LAT_N" ] && echo "  ($row: only $lat of $LAT_N latency samples were 200)" >&2
-	awk '{a[NR]=$1} END {if (NR) print a[int((NR + 1) * 0.50)]}' "$W/$row.lat" >>"$W/$row.p50"
-	awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {if (NR) print a[i]}' \
-		"$W/$row.lat" >>"$W/$row.p99"
+	bench_latency "$W" "$row" "$LAT_N"
 }
 dnsperf_once() { # server -> queries/s
 	timeout $((SECS + 15)) ip netns exec "$NS_GUEST" dnsperf -s "$1" -d "$W/queries" \

@@ -643,6 +643,87 @@ static void test_sha256(void **state)
 	pol_free(p);
 }
 
+/* TLS inspection and credentials (issue 14). */
+static const char TLS[] = "version: 1\n"
+			  "network:\n"
+			  "  allow:\n"
+			  "    - host: api.test\n" /* allow[0]: http list, inspect */
+			  "      tls: inspect\n"
+			  "      http: [{ methods: [POST], paths: [\"/v1/**\"] }]\n"
+			  "    - host: pass.test\n" /* allow[1]: passthrough */
+			  "      tls: passthrough\n"
+			  "    - host: plainhttp.test\n" /* allow[2]: http list, no tls */
+			  "      http: [{ methods: [GET] }]\n"
+			  "    - host: keyed.test\n" /* allow[3]: http list, credential */
+			  "      http: [{ methods: [GET] }]\n"
+			  "    - host: \"*.wild.test\"\n" /* allow[4] */
+			  "      tls: inspect\n"
+			  "  deny:\n"
+			  "    - host: no.wild.test\n"
+			  "  tls: { upstream_ca: certs/ca.pem }\n"
+			  "credentials:\n"
+			  "  - name: k1\n"
+			  "    env: K1\n"
+			  "    from: file:secret.txt\n"
+			  "    hosts: [Keyed.Test, other.test]\n"
+			  "    header: X-Api-Key\n"
+			  "  - { name: k2, env: K2, from: \"command:pass show k2\", hosts: [api.test], "
+			  "header: authorization }\n";
+
+static void test_tls(void **state)
+{
+	struct pol *p = load(TLS, "/srv/pol");
+	const struct pol_cred *c;
+	struct pol_decision d;
+	bool insp;
+	int cred;
+
+	(void)state;
+	assert_string_equal(pol_upstream_ca(p), "/srv/pol/certs/ca.pem");
+	assert_int_equal(pol_creds(p, &c), 2);
+	assert_string_equal(c[0].name, "k1");
+	assert_string_equal(c[0].from, "file:/srv/pol/secret.txt");
+	assert_string_equal(c[0].header, "x-api-key");
+	assert_int_equal(c[0].nhosts, 2);
+	assert_string_equal(c[0].hosts[0], "keyed.test");
+	assert_string_equal(c[1].from, "command:pass show k2");
+	/* An inspected rule with http lists allows the connection; each
+	 * request is judged later. */
+	pol_check_tls(p, "api.test", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_ALLOW);
+	assert_string_equal(d.rule, "network.allow[0]");
+	assert_true(insp);
+	assert_int_equal(cred, 1);
+	pol_check_host(p, "api.test", 443, &d); /* unchanged for non-inspected use */
+	assert_int_equal(d.verdict, POL_DENY);
+	pol_check_tls(p, "pass.test", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_ALLOW);
+	assert_false(insp);
+	assert_int_equal(cred, -1);
+	/* http lists without inspection: still never a TLS allow */
+	pol_check_tls(p, "plainhttp.test", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_DENY);
+	assert_false(insp);
+	/* a credential implies inspect */
+	pol_check_tls(p, "KEYED.test.", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_ALLOW);
+	assert_true(insp);
+	assert_int_equal(cred, 0);
+	/* a credential host that no rule allows stays denied */
+	pol_check_tls(p, "other.test", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_DENY);
+	assert_false(insp);
+	assert_int_equal(cred, 0);
+	pol_check_tls(p, "a.wild.test", 443, &d, &insp, &cred);
+	assert_true(insp);
+	pol_check_tls(p, "no.wild.test", 443, &d, &insp, &cred);
+	assert_int_equal(d.verdict, POL_DENY);
+	assert_false(insp);
+	assert_int_equal(pol_cred_for_host(p, "api.test"), 1);
+	assert_int_equal(pol_cred_for_host(p, "x.api.test"), -1);
+	pol_free(p);
+}
+
 static void test_load_file(void **state)
 {
 	char dir[] = "/tmp/agw-pol-XXXXXX", path[64];
@@ -919,6 +1000,7 @@ int main(void)
 	    cmocka_unit_test(test_explain),	  cmocka_unit_test(test_defaults_and_accessors),
 	    cmocka_unit_test(test_sha256),	  cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_access_words),  cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_fs_move_table),
 	};
 

@@ -153,6 +153,37 @@ static const struct ecase ecases[] = {
     {"empty policy", "", 1, 1, "empty policy"},
     {"root not a mapping", "- a\n", 1, 1, "'the policy' expects a mapping"},
     {"tab indentation", V "network:\n\tallow: []\n", 3, 1, "YAML syntax error"},
+    /* TLS inspection and credentials (issue 14) */
+    {"tls: unknown mode", V "network:\n  allow:\n    - { host: a.test, tls: inspekt }\n", 4, 28,
+     "unknown tls mode 'inspekt' (did you mean 'inspect'?)"},
+    {"tls on a deny rule", V "network:\n  deny:\n    - { host: a.test, tls: inspect }\n", 4, 23,
+     "'tls' belongs on allow rules"},
+    {"tls on a cidr rule", V "network:\n  allow:\n    - { cidr: 10.0.0.0/8, tls: inspect }\n", 4,
+     27, "'tls: inspect' needs a 'host' rule"},
+    {"network.tls unknown key", V "network:\n  tls: { upstream_cert: a.pem }\n", 3, 10,
+     "did you mean 'upstream_ca'?"},
+    {"credentials: typo in a key",
+     V "credentials:\n  - { name: k, env: K, from: env:K, hosts: [a.test], headr: x }\n", 3,
+     54, "unknown key 'headr' in a credential (did you mean 'header'?)"},
+    {"credentials: missing key",
+     V "credentials:\n  - { name: k, env: K, from: env:K, hosts: [a.test] }\n", 3, 5,
+     "credentials[0] needs 'header'"},
+    {"credentials: bad from",
+     V "credentials:\n  - { name: k, env: K, from: \"fil:/x\", hosts: [a.test], header: x }\n",
+     3, 30, "(did you mean 'file:'?)"},
+    {"credentials: pattern host",
+     V "credentials:\n  - { name: k, env: K, from: env:K, hosts: [\"*.a.test\"], header: x }\n",
+     3, 45, "credential hosts are exact names"},
+    {"credentials: duplicate name",
+     V "credentials:\n  - { name: k, env: K, from: env:K, hosts: [a.test], header: x }\n"
+       "  - { name: k, env: L, from: env:L, hosts: [b.test], header: x }\n",
+     4, 13, "duplicate credential name 'k' (first at line 3)"},
+    {"credentials: bad name", V "credentials:\n  - { name: K!, env: K, from: env:K, hosts: [a.test], "
+			      "header: x }\n",
+     3, 13, "bad credential name 'K!'"},
+    {"credentials: framing header",
+     V "credentials:\n  - { name: k, env: K, from: env:K, hosts: [a.test], header: Host }\n", 3,
+     62, "header 'Host' frames or routes the request"},
 };
 
 static void test_error_classes(void **state)
