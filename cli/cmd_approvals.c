@@ -161,17 +161,25 @@ static void cappr_row(json_t *it, bool json, bool *header)
 	fflush(stdout);
 }
 
-/* The pending items of every named sandbox, into one array. */
-static json_t *cappr_collect(char names[][SBX_NAME_MAX + 1], size_t n, bool quiet_errors)
+/* The pending items of every named sandbox, into one array; with since (a
+ * JSON object of sandbox name -> last id seen), the waits that started
+ * after that id instead, answered or not. */
+static json_t *cappr_collect(char names[][SBX_NAME_MAX + 1], size_t n, bool quiet_errors,
+			     json_t *since)
 {
-	json_t *all = json_array(), *req = json_pack("{s:s}", "op", "list");
+	json_t *all = json_array();
 	char err[512];
 
 	for (size_t i = 0; i < n; i++) {
-		json_t *res = cappr_call(names[i], req, err, sizeof(err)), *p;
+		json_t *req = json_pack("{s:s}", "op", "list"), *res, *p, *it;
 		size_t k;
-		json_t *it;
 
+		if (since)
+			json_object_set_new(
+			    req, "since",
+			    json_integer(json_integer_value(json_object_get(since, names[i]))));
+		res = cappr_call(names[i], req, err, sizeof(err));
+		json_decref(req);
 		if (!res) {
 			if (!quiet_errors)
 				fprintf(stderr, "agentgw approvals: %s\n", err);
@@ -181,7 +189,6 @@ static json_t *cappr_collect(char names[][SBX_NAME_MAX + 1], size_t n, bool quie
 		json_array_foreach(p, k, it) json_array_append(all, it);
 		json_decref(res);
 	}
-	json_decref(req);
 	return all;
 }
 
@@ -228,7 +235,7 @@ int cmd_approvals(int argc, char **argv)
 		size_t k;
 		json_t *it;
 
-		all = cappr_collect(names, n, false);
+		all = cappr_collect(names, n, false, NULL);
 		if (json) {
 			char *s = json_dumps(all, JSON_COMPACT);
 
@@ -243,7 +250,9 @@ int cmd_approvals(int argc, char **argv)
 		return CLI_OK;
 	}
 	{
-		/* Follow: print each id once, as it appears (ids are per sandbox). */
+		/* Follow: print each wait once, as it starts (ids are per
+		 * sandbox; the supervisor keeps recent waits for us, so one
+		 * answered between two polls is still printed). */
 		json_t *seen = json_object();
 
 		for (;;) {
@@ -251,17 +260,15 @@ int cmd_approvals(int argc, char **argv)
 			json_t *it;
 
 			n = cappr_sandboxes(name, names, CAPPR_MAX_SBX);
-			all = cappr_collect(names, n, true);
+			all = cappr_collect(names, n, true, seen);
 			json_array_foreach(all, k, it)
 			{
-				char key[128];
+				const char *sb = json_string_value(json_object_get(it, "sandbox"));
+				json_int_t id = json_integer_value(json_object_get(it, "id"));
 
-				snprintf(key, sizeof(key), "%s/%lld",
-					 json_string_value(json_object_get(it, "sandbox")),
-					 (long long)json_integer_value(json_object_get(it, "id")));
-				if (json_object_get(seen, key))
+				if (!sb || id <= json_integer_value(json_object_get(seen, sb)))
 					continue;
-				json_object_set_new(seen, key, json_true());
+				json_object_set_new(seen, sb, json_integer(id));
 				cappr_row(it, json, &header);
 			}
 			json_decref(all);
@@ -357,7 +364,7 @@ static int cappr_answer(int argc, char **argv, bool allow)
 	}
 	if (id) {
 		/* Which sandbox holds the id? */
-		json_t *list = cappr_collect(names, n, false), *it;
+		json_t *list = cappr_collect(names, n, false, NULL), *it;
 		size_t k;
 
 		json_array_foreach(list, k, it)

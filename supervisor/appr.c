@@ -5,7 +5,9 @@
  * A request is one line, {"op":"list"} or {"op":"answer", "id":N | "all":
  * true, "allow":bool, "scope":"once|session|always", "reason":"..."}; the
  * answer is one line with "ok" and either the pending list or what was
- * answered (and "error" when not ok).
+ * answered (and "error" when not ok). {"op":"list","since":N} lists the
+ * actions that started waiting after id N (the last APPR_RECENT, answered
+ * or not) and those still pending: what `approvals -f` follows.
  */
 #include "appr.h"
 
@@ -145,9 +147,16 @@ struct appr {
 	uint64_t timer;
 	struct appr_tab tab;
 	struct appr_cli *cli[APPR_CLIENTS_MAX];
+	/* The last APPR_RECENT actions that started waiting, answered or not,
+	 * as the list shows them when they started: a follower asking
+	 * {"op":"list","since":N} sees each wait even when a person answered
+	 * it between two of its polls. */
+	json_t *recent[APPR_RECENT];
+	size_t nrecent_seen; /* how many were ever recorded */
 };
 
 static void appr_arm(struct appr *a);
+static void appr_recent_add(struct appr *a, const struct appr_item *it);
 
 static const char *appr_event_kind(unsigned kind)
 {
@@ -269,6 +278,7 @@ int appr_ask(struct appr *a, int child, const struct ipc_ask *q)
 	log_info("approval %u pending: %s %s%s%s (agentgw approve %u once|session|always)", it->id,
 		 ipc_ask_kind_str(q->kind), q->subject, q->rule[0] ? " by rule " : "", q->rule,
 		 it->id);
+	appr_recent_add(a, it);
 	appr_arm(a);
 	return 0;
 }
@@ -290,31 +300,67 @@ size_t appr_pending(const struct appr *a)
 
 /* ---- requests ---- */
 
-static json_t *appr_list_json(struct appr *a)
+static json_t *appr_item_json(struct appr *a, const struct appr_item *it);
+
+/* Keeps it's listing in the ring of recent waits. */
+static void appr_recent_add(struct appr *a, const struct appr_item *it)
 {
-	json_t *arr = json_array();
+	size_t k = a->nrecent_seen++ % APPR_RECENT;
+
+	json_decref(a->recent[k]);
+	a->recent[k] = appr_item_json(a, it);
+}
+
+/* The recent waits with an id above since, oldest first, then the pending
+ * ones not among them. */
+static json_t *appr_since_json(struct appr *a, json_int_t since)
+{
+	json_t *arr = json_array(), *o;
+	size_t n = a->nrecent_seen < APPR_RECENT ? a->nrecent_seen : APPR_RECENT;
+	json_int_t top = since;
+
+	for (size_t i = a->nrecent_seen - n; arr && i < a->nrecent_seen; i++) {
+		o = a->recent[i % APPR_RECENT];
+		if (o && json_integer_value(json_object_get(o, "id")) > since) {
+			json_array_append(arr, o);
+			if (json_integer_value(json_object_get(o, "id")) > top)
+				top = json_integer_value(json_object_get(o, "id"));
+		}
+	}
+	for (size_t i = 0; arr && i < a->tab.n; i++)
+		if ((json_int_t)a->tab.v[i].id > top && (o = appr_item_json(a, &a->tab.v[i])))
+			json_array_append_new(arr, o);
+	return arr;
+}
+
+static json_t *appr_item_json(struct appr *a, const struct appr_item *it)
+{
 	int64_t now = ev_now_ms(a->loop);
 	char subject[IPC_ASK_SUBJECT_MAX + 16], words[40];
+	json_t *o;
 
-	for (size_t i = 0; arr && i < a->tab.n; i++) {
-		const struct appr_item *it = &a->tab.v[i];
-		json_t *o;
+	appr_subject(it, subject, sizeof(subject));
+	o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)it->id, "kind",
+		      ipc_ask_kind_str(it->q.kind), "subject", subject, "sandbox", a->name,
+		      "age_ms", (json_int_t)(now - it->start_ms), "expires_ms",
+		      (json_int_t)(it->deadline_ms - now));
+	if (!o)
+		return NULL;
+	if (it->q.kind == IPC_ASK_FS)
+		json_object_set_new(
+		    o, "access", json_string(pol_access_str(it->q.access, words, sizeof(words))));
+	if (it->q.rule[0])
+		json_object_set_new(o, "rule", json_string(it->q.rule));
+	return o;
+}
 
-		appr_subject(it, subject, sizeof(subject));
-		o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)it->id, "kind",
-			      ipc_ask_kind_str(it->q.kind), "subject", subject, "sandbox", a->name,
-			      "age_ms", (json_int_t)(now - it->start_ms), "expires_ms",
-			      (json_int_t)(it->deadline_ms - now));
-		if (!o)
-			continue;
-		if (it->q.kind == IPC_ASK_FS)
-			json_object_set_new(
-			    o, "access",
-			    json_string(pol_access_str(it->q.access, words, sizeof(words))));
-		if (it->q.rule[0])
-			json_object_set_new(o, "rule", json_string(it->q.rule));
-		json_array_append_new(arr, o);
-	}
+static json_t *appr_list_json(struct appr *a)
+{
+	json_t *arr = json_array(), *o;
+
+	for (size_t i = 0; arr && i < a->tab.n; i++)
+		if ((o = appr_item_json(a, &a->tab.v[i])))
+			json_array_append_new(arr, o);
 	return arr;
 }
 
@@ -509,6 +555,10 @@ static void appr_cli_line(struct appr_cli *c, const char *line, size_t n)
 	if (!req || !op)
 		res = json_pack("{s:b, s:s}", "ok", 0, "error",
 				"bad request: not a JSON object with op");
+	else if (!strcmp(op, "list") && json_is_integer(json_object_get(req, "since")))
+		res = json_pack(
+		    "{s:b, s:s, s:o}", "ok", 1, "sandbox", a->name, "pending",
+		    appr_since_json(a, json_integer_value(json_object_get(req, "since"))));
 	else if (!strcmp(op, "list"))
 		res = json_pack("{s:b, s:s, s:o}", "ok", 1, "sandbox", a->name, "pending",
 				appr_list_json(a));
@@ -655,5 +705,7 @@ void appr_free(struct appr *a)
 	ev_del_fd(a->loop, a->lfd);
 	close(a->lfd);
 	unlink(a->path);
+	for (size_t i = 0; i < APPR_RECENT; i++)
+		json_decref(a->recent[i]);
 	free(a);
 }

@@ -28,6 +28,7 @@
 #define APPR_SOCK "approvals.sock"
 #define APPR_LINE_MAX 4096 /* one request line */
 #define APPR_CLIENTS_MAX 16
+#define APPR_RECENT 64 /* waits a follower can still see after their answer */
 
 /* One pending ask. */
 struct appr_item {

@@ -172,8 +172,120 @@ static void prx_rq_pop(struct prx_sess *s)
 {
 	if (!s->rq_n)
 		return;
+	prx_rqi_emit(s, s->rq_head, NULL);
 	s->rq_head = (s->rq_head + 1) % PRX_PIPE_MAX;
 	s->rq_n--;
+}
+
+/* Static texts for leak reasons (audit rows keep a pointer until sent). */
+static const char *prx_leak_reason(struct prx_sess *s, int k, const char *where, char *buf,
+				   size_t cap)
+{
+	s->px->n->stats[NETD_ST_CRED_LEAKS]++;
+	snprintf(buf, cap, "credential leak attempt: placeholder of '%s' in the %s%s",
+		 s->px->n->creds->v[k].name, where,
+		 s->inspect && s->cred == k ? ""
+		 : s->inspect		    ? " (not this credential's host)"
+					    : " (not an inspected host)");
+	return buf;
+}
+
+/*
+ * A placeholder in the body of the request being sent: that request's
+ * head already went upstream, so upstream is cut off before the rest
+ * (its body stays incomplete) and the guest gets a 403 when nothing
+ * else is owed to it, else the connection is closed.
+ */
+static void prx_body_leak(struct prx_sess *s, int k)
+{
+	struct http_req r;
+	struct pol_decision d;
+	char why[160];
+	unsigned last = (s->rq_head + s->rq_n + PRX_PIPE_MAX - 1) % PRX_PIPE_MAX;
+	bool owed = s->rq_n > 1 || s->up.off != s->up.len;
+
+	prx_leak_reason(s, k, "body", why, sizeof(why));
+	memset(&d, 0, sizeof(d));
+	d.verdict = POL_DENY;
+	if (s->rqi && s->rq_n && s->rqi[last].verdict) {
+		s->rqi[last].verdict = "deny";
+		s->rqi[last].reason = "credential leak attempt (body)";
+		prx_rqi_emit(s, last, NULL);
+	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.method, sizeof(r.method), "%s", s->cur_method);
+	snprintf(r.path, sizeof(r.path), "%s", s->cur_path);
+	prx_audit_http(s, &r, &d, "deny", why);
+	prx_close_fd(s, &s->up);
+	s->up.rd_eof = true;
+	if (owed) {
+		prx_kill(s, "credential leak attempt");
+		return;
+	}
+	s->up.off = s->up.len = s->up.fwd = 0;
+	s->rq_n = 0;
+	prx_reply_403(s, NULL, "credential leak attempt: placeholder in the request body");
+}
+
+/*
+ * Credentials in an approved head at fwd: a placeholder where it does not
+ * belong is refused (returns 1 after the 403); the inspected host's own
+ * is replaced in its header (r->head_len grows). 0: go on.
+ */
+static int prx_head_creds(struct prx_sess *s, struct http_req *r, const struct pol_decision *d,
+			  unsigned *injected)
+{
+	struct prx_half *c = &s->cli;
+	const struct cred_set *cs = s->px->n->creds;
+	size_t newlen;
+	const char *where;
+	char why[160];
+	int leak, rc;
+
+	*injected = 0;
+	if (!cs || !cs->n)
+		return 0;
+	if (c->off) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->fwd -= c->off;
+		c->off = 0;
+	}
+	rc = cred_head(cs, s->inspect ? s->cred : -1, c->buf + c->fwd, r->head_len,
+		       c->len - c->fwd - r->head_len, PRX_BUF - c->fwd, &newlen, injected, &leak,
+		       &where);
+	if (rc == 0) {
+		c->len = c->len - r->head_len + newlen;
+		r->head_len = newlen;
+		return 0;
+	}
+	if (rc == 1)
+		prx_leak_reason(s, leak, where, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "no room to inject the credential");
+	prx_audit_http(s, r, d, "deny", why);
+	prx_reply_403(s, d->rule, rc == 1 ? "credential leak attempt" : "no room to inject the credential");
+	return 1;
+}
+
+/* Inspected: the request's row waits for its response (prx_rqi_emit). */
+static void prx_rqi_add(struct prx_sess *s, const struct http_req *r, const struct pol_decision *d,
+			bool injected)
+{
+	unsigned i = (s->rq_head + s->rq_n) % PRX_PIPE_MAX;
+	struct prx_rqi *q = &s->rqi[i];
+
+	memset(q, 0, sizeof(*q));
+	snprintf(q->method, sizeof(q->method), "%s", r->method);
+	snprintf(q->path, sizeof(q->path), "%.511s", r->path);
+	snprintf(q->rule, sizeof(q->rule), "%s", d->rule);
+	q->verdict = pol_verdict_str(d->verdict);
+	q->reason = d->reason;
+	q->cred = injected ? s->cred : -1;
+	q->t0_us = agw_mono_us();
+	q->up = (int64_t)r->head_len;
+	if (s->rstate == PRX_R_RAW)
+		prx_rqi_emit(s, i, "response not tracked");
 }
 
 void prx_http_advance(struct prx_sess *s)
@@ -184,6 +296,7 @@ void prx_http_advance(struct prx_sess *s)
 		struct http_req r;
 		struct pol_decision d;
 		size_t used;
+		unsigned injected;
 		int rc;
 
 		if (s->hstate == PRX_H_RAW) {
@@ -194,11 +307,20 @@ void prx_http_advance(struct prx_sess *s)
 		if (s->hstate == PRX_H_UPWAIT)
 			return;
 		if (s->hstate == PRX_H_BODY) {
+			int k;
+
 			rc = http_body_consume(&s->body, c->buf + c->fwd, c->len - c->fwd, &used);
 			if (rc < 0) {
 				prx_kill(s, "malformed request body");
 				return;
 			}
+			k = cred_scan_feed(s->px->n->creds, &s->bscan, c->buf + c->fwd, used);
+			if (k >= 0) {
+				prx_body_leak(s, k);
+				return;
+			}
+			if (s->rqi && s->rq_n)
+				s->rqi[(s->rq_head + s->rq_n - 1) % PRX_PIPE_MAX].up += (int64_t)used;
 			c->fwd += used;
 			if (rc == 1)
 				s->hstate = s->upgrade_pending ? PRX_H_UPWAIT : PRX_H_HEAD;
@@ -236,14 +358,33 @@ void prx_http_advance(struct prx_sess *s)
 			d.reason = s->approved_why;
 		}
 		if (!pol_permits(&d)) {
-			prx_audit_http(s, &r, &d, "deny", d.reason);
+			char why[160];
+			int k = cred_find_any(s->px->n->creds, c->buf + c->fwd, r.head_len);
+			const char *reason =
+			    k >= 0 ? prx_leak_reason(s, k, "request", why, sizeof(why)) : d.reason;
+
+			prx_audit_http(s, &r, &d, "deny", reason);
 			prx_reply_403(s, d.rule, d.reason ? d.reason : "denied");
 			return;
 		}
-		if (prx_audit_http(s, &r, &d, pol_verdict_str(d.verdict), d.reason)) {
+		if (prx_head_creds(s, &r, &d, &injected))
+			return;
+		if (s->rqi) {
+			/* Recorded with its response; the audit path must work now. */
+			if (!s->px->n->audit_ok) {
+				prx_audit_http(s, &r, &d, "error", "audit unavailable: action denied");
+				prx_reply_403(s, NULL, "audit unavailable");
+				return;
+			}
+		} else if (prx_audit_http(s, &r, &d, pol_verdict_str(d.verdict), d.reason)) {
 			prx_reply_403(s, NULL, "audit unavailable");
 			return;
 		}
+		if (s->rqi)
+			prx_rqi_add(s, &r, &d, injected > 0);
+		snprintf(s->cur_method, sizeof(s->cur_method), "%s", r.method);
+		snprintf(s->cur_path, sizeof(s->cur_path), "%.511s", r.path);
+		cred_scan_init(&s->bscan);
 		c->fwd += r.head_len;
 		s->nreq++;
 		/* Untracked responses: an Upgrade request now waits for
@@ -287,10 +428,13 @@ void prx_resp_advance(struct prx_sess *s)
 		if (s->rstate == PRX_R_BODY) {
 			rc = http_body_consume(&s->rbody, u->buf + u->fwd, u->len - u->fwd, &used);
 			if (rc < 0) {
+				prx_rqi_flush(s, "response not tracked");
 				s->rstate = PRX_R_RAW;
 				s->rq_n = 0;
 				continue;
 			}
+			if (s->rqi && s->rq_n)
+				s->rqi[s->rq_head].down += (int64_t)used;
 			u->fwd += used;
 			if (rc == 1) {
 				prx_rq_pop(s);
@@ -304,12 +448,18 @@ void prx_resp_advance(struct prx_sess *s)
 		if (rc || !s->rq_n) {
 			/* Not a response we can frame, or one nobody asked for
 			 * (a 408 before closing): pass it, track no more. */
+			prx_rqi_flush(s, "response not tracked");
 			s->rstate = PRX_R_RAW;
 			s->rq_n = 0;
 			continue;
 		}
 		f = s->rq[s->rq_head];
 		u->fwd += resp.head_len;
+		if (s->rqi) {
+			s->rqi[s->rq_head].down += (int64_t)resp.head_len;
+			if (resp.status >= 200 || resp.status == 101)
+				s->rqi[s->rq_head].status = resp.status;
+		}
 		if (resp.status == 101) {
 			if (!(f & PRX_RQ_UPGRADE)) {
 				prx_kill(s, "upstream switched protocols unasked");
@@ -338,6 +488,7 @@ void prx_resp_advance(struct prx_sess *s)
 		}
 		if (resp.content_length == -2 || (resp.content_length < 0 && !resp.chunked)) {
 			/* Delimited by the server closing. */
+			prx_rqi_flush(s, "response delimited by close");
 			s->rstate = PRX_R_RAW;
 			s->rq_n = 0;
 			continue;
