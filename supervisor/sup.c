@@ -323,6 +323,37 @@ static int sup_on_ask(struct sup *s, struct sup_child *c, const uint8_t *buf, si
 	return appr_ask(s->appr, child, &q);
 }
 
+/* One audit event from a child: decoded, stamped, handed to the writer.
+ * Returns 0 or -AGW_EPROTO (the child is then killed). */
+static int sup_child_event(struct sup *s, const uint8_t *buf, size_t len)
+{
+	if (ipc_event_decode(buf, len, s->ev_buf))
+		return -AGW_EPROTO;
+	s->ev_buf->ev.sandbox_id = s->sandbox_id;
+	if (!s->ev_buf->ev.ts)
+		s->ev_buf->ev.ts = agw_now_us();
+	sup_submit(s, &s->ev_buf->ev);
+	return 0;
+}
+
+/* The events of one pass of a child's loop (IPC_AUDIT_BATCH), in order,
+ * as if each had come alone: those before a malformed record are kept,
+ * like the single messages before a malformed one. Returns 0 or
+ * -AGW_EPROTO. */
+static int sup_child_batch(struct sup *s, const uint8_t *buf, size_t len)
+{
+	const uint8_t *rec;
+	size_t off = 0, n;
+	int r;
+
+	if (len == 0)
+		return -AGW_EPROTO;
+	while ((r = ipc_batch_next(buf, len, &off, &rec, &n)) > 0)
+		if (sup_child_event(s, rec, n))
+			return -AGW_EPROTO;
+	return r;
+}
+
 static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct sup *s = ctx;
@@ -354,14 +385,16 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 		}
 		switch (type) {
 		case IPC_AUDIT_EVENT:
-			if (ipc_event_decode(buf, len, s->ev_buf)) {
+			if (sup_child_event(s, buf, len)) {
 				sup_kill_child(s, c, "sent an invalid audit event");
 				return;
 			}
-			s->ev_buf->ev.sandbox_id = s->sandbox_id;
-			if (!s->ev_buf->ev.ts)
-				s->ev_buf->ev.ts = agw_now_us();
-			sup_submit(s, &s->ev_buf->ev);
+			break;
+		case IPC_AUDIT_BATCH:
+			if (sup_child_batch(s, buf, len)) {
+				sup_kill_child(s, c, "sent an invalid audit batch");
+				return;
+			}
 			break;
 		case IPC_READY:
 			if (len) {

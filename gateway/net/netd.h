@@ -28,6 +28,7 @@ struct hostaddr;
 struct tlsi;
 struct tlsi_ca;
 struct cred_set;
+struct ipc_batch;
 
 struct netd_config {
 	int ipc_fd;		 /* SOCK_SEQPACKET to the supervisor */
@@ -69,6 +70,8 @@ struct netd {
 	struct netd_pol *pol;
 	int ipc_fd;
 	bool audit_ok; /* the supervisor says the audit writer works */
+	struct ipc_batch *batch; /* events of this loop pass (NULL: sent one by one) */
+	bool ipc_blocked;	 /* a batch waits for room in the socket: deny actions */
 	struct res *res;
 	struct dnsb *dnsb;
 	struct dnss *dnss;
@@ -96,8 +99,10 @@ void netd_pol_put(struct netd_pol *p); /* NULL-safe */
 
 /*
  * Records an event for an action that is about to happen. Returns 0 when it
- * was queued and the audit path is healthy: the action may proceed.
- * Otherwise (socket full, supervisor says the writer fails) returns
+ * was queued (in this loop pass's batch, sent before the loop sleeps; see
+ * netd.c) and the audit path is healthy: the action may proceed.
+ * Otherwise (batch and socket full, an earlier batch still waiting for room,
+ * supervisor says the writer fails) returns
  * -AGW_EFULL: the caller must deny the action. An event that let the action
  * go ahead is then recorded once, as decision "error" with reason "audit
  * unavailable: action denied" (ev is changed to say so); a deny stays a deny.
