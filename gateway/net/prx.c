@@ -92,8 +92,7 @@ void prx_close_fd(struct prx_sess *s, struct prx_half *h)
 	}
 	if (h->fd < 0)
 		return;
-	ev_del_fd(s->px->n->loop, h->fd);
-	close(h->fd);
+	ev_close_fd(s->px->n->loop, h->fd); /* never shared: no EPOLL_CTL_DEL */
 	h->fd = -1;
 }
 
@@ -1101,7 +1100,8 @@ static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		int err = 0;
 		socklen_t el = sizeof(err);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		/* Writable without an error: connected (no SO_ERROR call). */
+		if ((events & EV_ERROR) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 			err = errno;
 		if (err == EINPROGRESS)
 			return;
