@@ -31,8 +31,11 @@
 # in load hits all rows alike; the ratio is to the reference (direct, or
 # dnsmasq) measured in this run. Every load is bounded in time; nothing is
 # asserted.
+#   agentgw-ref  the agentgw row with another build, $AGENTGW_REF (an older
+#               commit's binary): before/after comparisons in one run
 # Env: BUILD, RUNS (5), SECS per wrk/dnsperf run (3), CONNS wrk connections
-# (16), LAT_N (200), ROWS (space-separated subset of the rows above).
+# (16), LAT_N (200), ROWS (space-separated subset of the rows above),
+# AGENTGW_REF (the agentgw-ref row's binary).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/topo.sh
@@ -138,7 +141,7 @@ dnsperf_once() { # server -> queries/s
 		sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p'
 }
 
-start_gw() { # audit-db
+start_gw() { # audit-db [binary]
 	cat >"$W/policy.yaml" <<P
 version: 1
 name: bench
@@ -149,7 +152,7 @@ network:
       ports: [80]
   dns: { upstream: [$DNS_IP] }
 P
-	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$W/policy.yaml" \
+	ip netns exec "$NS_GW" "${2:-$AGENTGW}" gateway --iface "$GUEST_IF" --policy "$W/policy.yaml" \
 		--audit "$1" --name "bn$TOPO_ID" --no-fs >"$W/gw.log" 2>&1 &
 	SRV_PID=$!
 	wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 ||
@@ -224,6 +227,15 @@ run_row() { # row
 		stop_srv
 		gw_rows=$(sqlite3 "$W/audit.db" "SELECT count(*) FROM event" 2>/dev/null)
 		;;
+	agentgw-ref)
+		[ -x "${AGENTGW_REF:-}" ] || { echo "  agentgw-ref: set AGENTGW_REF to a binary"; return; }
+		if start_gw "$W/audit-ref.db" "$AGENTGW_REF"; then
+			measure_once agentgw-ref
+			sleep 1
+			dnsperf_once "$GW_IP" >>"$W/agentgw-ref.qps"
+		fi
+		stop_srv
+		;;
 	agentgw-shmaudit)
 		SHM=$(mktemp -d /dev/shm/agw-bench.XXXXXX)
 		if start_gw "$SHM/audit.db"; then
@@ -270,7 +282,7 @@ for row in $ROWS; do
 		"${res_p50[$row]}" "$(awk -v a="${res_p50[$row]}" -v b="${res_p50[direct]:-0}" 'BEGIN {print a - b}')" \
 		"${res_p99[$row]}" "$(awk -v a="${res_p99[$row]}" -v b="${res_p99[direct]:-0}" 'BEGIN {print a - b}')"
 done
-for row in $DNS_ROWS agentgw agentgw-shmaudit; do
+for row in $DNS_ROWS agentgw agentgw-ref agentgw-shmaudit; do
 	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s\n' "$row" "${res_qps[$row]}"
 done
 
@@ -284,7 +296,7 @@ for row in $ROWS; do
 	bench_row net "$row" "connection latency p50" ms "${res_p50[$row]}" direct "${res_p50[direct]:-}"
 	bench_row net "$row" "connection latency p99" ms "${res_p99[$row]}" direct "${res_p99[direct]:-}"
 done
-for row in dnsmasq dnsmasq-nocache agentgw agentgw-shmaudit; do
+for row in dnsmasq dnsmasq-nocache agentgw agentgw-ref agentgw-shmaudit; do
 	ok "${res_qps[$row]:-}" || continue
 	bench_row dns "$row" "queries/s (allowed name)" 1/s "${res_qps[$row]}" dnsmasq "${res_qps[dnsmasq]:-}"
 done
