@@ -77,21 +77,24 @@ void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
  * event. Why an action is still recorded before it happens:
  *  - an event is appended to n->batch before the action it records is
  *    taken (netd_audit_action returns first), in the loop's only thread;
- *  - the batch is sent by the last before-sleep hook (netd_flush_hook),
- *    before the loop waits again, and at once when it is full; every
- *    reply or further byte of the action needs the loop to wait (epoll)
- *    first, so no consequence of an action reaches the guest before its
- *    event is in the supervisor's socket;
+ *    the decision to go ahead is taken on the state known then (writer
+ *    healthy, no batch waiting), as before;
+ *  - the batch goes to the supervisor's socket before the loop sleeps (the
+ *    last before-sleep hook, netd_flush_hook), at once when it is full, and
+ *    before any other message to the supervisor (order kept); DNS replies
+ *    over UDP wait for the end of the pass too and leave after the batch
+ *    (dnss calls netd_audit_flush first);
+ *  - between an action and the end of its pass the event is in the child's
+ *    memory only: the pass runs no blocking call, and only the net child's
+ *    death inside it (a crash) would lose that pass's events; the
+ *    supervisor then sees the channel close and ends the sandbox;
  *  - if the socket is full (-EAGAIN) the batch is kept and retried when the
  *    socket is writable, and until it is gone every new action is denied
  *    (n->ipc_blocked), the same fail-closed rule as a failing writer; an
- *    event that does not fit at all denies its action as before;
- *  - only the net child's death in the middle of a pass loses that pass's
- *    events; the supervisor then ends the sandbox (the child closed its
- *    channel), so nothing acts on them afterwards.
+ *    event that does not fit at all denies its action as before.
  * Without a batch (n->batch NULL: unit tests) each event is sent alone.
  */
-static int netd_flush(struct netd *n)
+int netd_audit_flush(struct netd *n)
 {
 	int rc;
 
@@ -122,7 +125,7 @@ static int netd_flush(struct netd *n)
 static void netd_flush_hook(struct ev_loop *loop, void *ctx)
 {
 	(void)loop;
-	netd_flush(ctx);
+	netd_audit_flush(ctx);
 }
 
 /* Queues ev (appends it to the batch, or sends it alone without one).
@@ -135,7 +138,7 @@ static int netd_send_event(struct netd *n, const struct aud_event *ev)
 
 	if (n->batch) {
 		rc = ipc_batch_add(n->batch, ev);
-		if (rc == -AGW_ETOOBIG && n->batch->n && (rc = netd_flush(n)) == 0)
+		if (rc == -AGW_ETOOBIG && n->batch->n && (rc = netd_audit_flush(n)) == 0)
 			rc = ipc_batch_add(n->batch, ev);
 	} else {
 		buf = malloc(IPC_PAYLOAD_MAX);
@@ -306,7 +309,7 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 out:
 	/* The supervisor records the reload as applied only on this answer. */
 	ipc_policy_ack_encode(applied, applied ? pol_sha256(n->pol->p) : NULL, ack);
-	netd_flush(n); /* the events before the answer stay before it */
+	netd_audit_flush(n); /* the events before the answer stay before it */
 	if (ipc_send(n->ipc_fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
 		log_warn("cannot answer the policy update");
 	pol_errors_free(&errs);
@@ -319,7 +322,7 @@ static void netd_ipc_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx
 	static uint8_t buf[IPC_PAYLOAD_MAX];
 
 	if (events & EV_WRITE)
-		netd_flush(n);
+		netd_audit_flush(n);
 	for (;;) {
 		unsigned type;
 		size_t len;
@@ -362,7 +365,7 @@ static void netd_stats_timer(struct ev_loop *loop, uint64_t id, void *ctx)
 	struct netd *n = ctx;
 
 	(void)id;
-	netd_flush(n);
+	netd_audit_flush(n);
 	ipc_send(n->ipc_fd, IPC_STATS, n->stats, sizeof(n->stats), NULL, 0);
 	ev_timer_add(loop, NETD_STATS_MS, netd_stats_timer, n);
 }
@@ -503,7 +506,7 @@ out:
 		ev_del_fd(n.loop, hostaddr_fd(n.hostaddr));
 		hostaddr_free(n.hostaddr);
 	}
-	netd_flush(&n); /* the close rows of the sessions ended above */
+	netd_audit_flush(&n); /* the close rows of the sessions ended above */
 	free(n.batch);
 	netd_pol_put(n.pol);
 	tlsi_free(n.tlsi);

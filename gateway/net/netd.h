@@ -143,6 +143,12 @@ int netd_ask_grant_take(struct netd *n, unsigned kind, const char *subject, uint
 /* Drops every ask and grant (at exit; waiters are not called). */
 void netd_ask_free_all(struct netd *n);
 
+/* Hands this pass's batch of events to the supervisor's socket now (it
+ * goes by itself before the loop sleeps; call this before a reply that
+ * must not leave ahead of its event). Returns 0, or -errno: the batch is
+ * kept and new actions are denied until it is sent. */
+int netd_audit_flush(struct netd *n);
+
 /* An aud_event with counts unset (-1) and the wall-clock time. */
 void netd_event_init(struct aud_event *ev, const char *kind, const char *op);
 
