@@ -29,6 +29,7 @@
 
 #define NETD_DNSB_MAX 4096
 #define NETD_STATS_MS 10000
+#define NETD_LAZY_MS 10 /* longest wait of a batch without an action's event */
 
 struct netd_drops {
 	struct netd *n;
@@ -79,9 +80,12 @@ void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
  *    taken (netd_audit_action returns first), in the loop's only thread;
  *    the decision to go ahead is taken on the state known then (writer
  *    healthy, no batch waiting), as before;
- *  - the batch goes to the supervisor's socket before the loop sleeps (the
- *    last before-sleep hook, netd_flush_hook), at once when it is full, and
- *    before any other message to the supervisor (order kept); DNS replies
+ *  - a batch with an action's event goes to the supervisor's socket before
+ *    the loop sleeps (the last before-sleep hook, netd_flush_hook), at once
+ *    when it is full, and before any other message to the supervisor
+ *    (order kept); a batch of records of what already happened or was
+ *    refused only (close, drop, deny) may wait NETD_LAZY_MS for the next
+ *    action's batch, since nothing proceeds on them; DNS replies
  *    over UDP wait for the end of the pass too and leave after the batch
  *    (dnss calls netd_audit_flush first);
  *  - between an action and the end of its pass the event is in the child's
@@ -102,6 +106,11 @@ int netd_audit_flush(struct netd *n)
 		return 0;
 	rc = ipc_batch_send(n->ipc_fd, n->batch);
 	if (rc == 0) {
+		n->batch_urgent = false;
+		if (n->lazy_timer) {
+			ev_timer_del(n->loop, n->lazy_timer);
+			n->lazy_timer = 0;
+		}
 		if (n->ipc_blocked) {
 			n->ipc_blocked = false;
 			ev_mod_fd(n->loop, n->ipc_fd, EV_READ);
@@ -122,10 +131,36 @@ int netd_audit_flush(struct netd *n)
 	return rc;
 }
 
+static void netd_lazy_cb(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)loop;
+	(void)id;
+	n->lazy_timer = 0;
+	netd_audit_flush(n);
+}
+
+/* Events of actions go now; a batch of records of what already happened
+ * or was refused (netd_audit: a close, a drop, a denial) may wait up to
+ * NETD_LAZY_MS for the next action's batch: nothing goes ahead on them. */
 static void netd_flush_hook(struct ev_loop *loop, void *ctx)
 {
-	(void)loop;
-	netd_audit_flush(ctx);
+	struct netd *n = ctx;
+
+	/* The gateway's own addresses: re-read once per pass, not per
+	 * answer or dial (hostaddr.h). */
+	hostaddr_pass(n->hostaddr);
+	if (!n->batch || !n->batch->n)
+		return;
+	if (n->batch_urgent || n->ipc_blocked) {
+		netd_audit_flush(n);
+		return;
+	}
+	if (!n->lazy_timer)
+		n->lazy_timer = ev_timer_add(loop, NETD_LAZY_MS, netd_lazy_cb, n);
+	if (!n->lazy_timer)
+		netd_audit_flush(n);
 }
 
 /* Queues ev (appends it to the batch, or sends it alone without one).
@@ -180,6 +215,7 @@ int netd_audit_action(struct netd *n, struct aud_event *ev)
 	bool goes_ahead = strcmp(ev->decision, "deny") && strcmp(ev->decision, "error");
 	bool ok = netd_audit_healthy(n);
 
+	n->batch_urgent = true;
 	/* Fail closed: while the supervisor cannot write, nothing goes ahead.
 	 * The event still goes out (the supervisor spills it to disk later). */
 	if (goes_ahead && !ok)

@@ -72,6 +72,8 @@ struct netd {
 	bool audit_ok; /* the supervisor says the audit writer works */
 	struct ipc_batch *batch; /* events of this loop pass (NULL: sent one by one) */
 	bool ipc_blocked;	 /* a batch waits for room in the socket: deny actions */
+	bool batch_urgent;	 /* the batch holds an action's event: send before sleeping */
+	uint64_t lazy_timer;	 /* sends a batch of after-the-fact records */
 	struct res *res;
 	struct dnsb *dnsb;
 	struct dnss *dnss;
@@ -108,8 +110,10 @@ void netd_pol_put(struct netd_pol *p); /* NULL-safe */
  * unavailable: action denied" (ev is changed to say so); a deny stays a deny.
  */
 int netd_audit_action(struct netd *n, struct aud_event *ev);
-/* Records an event for something that already happened (close, drop).
- * Returns 0 or -AGW_EFULL; nothing to deny. */
+/* Records an event for something that already happened (close, drop) or
+ * was refused (nothing goes ahead: it may reach the supervisor up to 10 ms
+ * later, with the next action's). Returns 0 or -AGW_EFULL; nothing to
+ * deny. */
 int netd_audit(struct netd *n, const struct aud_event *ev);
 
 /*
