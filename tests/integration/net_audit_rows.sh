@@ -11,7 +11,7 @@
 # aside: the link's own chatter), before and
 # after the gateway stops.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/topo.sh
 
 gw_test_init curl dig sqlite3 xargs
