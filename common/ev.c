@@ -28,7 +28,7 @@
 
 struct ev_fd {
 	unsigned mask;	/* what the owner wants */
-	unsigned kmask; /* what the kernel has (a superset of mask; see ev_mod_fd) */
+	unsigned kmask; /* what the kernel has (a superset of mask; see ev_pause_fd) */
 	bool used;
 	uint32_t gen;
 	ev_fd_cb *cb;
@@ -199,13 +199,6 @@ static int ev_sync_fd(struct ev_loop *l, int fd, struct ev_fd *e)
 	return 0;
 }
 
-/*
- * Narrowing is lazy: a mask that drops interest only is recorded, and the
- * kernel keeps the wider one until an event the owner no longer wants
- * fires (ev_run narrows it then). A proxy turns reading off and on again
- * around every connect and write; most of those turns never reach the
- * kernel. Widening is a system call, as before.
- */
 int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask)
 {
 	struct ev_fd *e;
@@ -220,12 +213,27 @@ int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask)
 		return 0;
 	old = e->mask;
 	e->mask = mask;
-	if ((mask & ~e->kmask) == 0)
+	if (mask == e->kmask) /* back from a pause: the kernel has it */
 		return 0;
 	rc = ev_sync_fd(loop, fd, e);
 	if (rc)
 		e->mask = old;
 	return rc;
+}
+
+/*
+ * A pause is lazy: nothing is delivered from now on, but the kernel keeps
+ * the mask until an event fires (ev_run narrows it then). For an fd
+ * expected to stay quiet (a client waiting while its upstream connects)
+ * the pause and the resume cost no system call; an fd with bytes pending
+ * costs one wake-up more than an exact ev_mod_fd.
+ */
+int ev_pause_fd(struct ev_loop *loop, int fd)
+{
+	if (fd < 0 || (size_t)fd >= loop->nfds || !loop->fds[fd].used)
+		return -AGW_ENOTFOUND;
+	loop->fds[fd].mask = 0;
+	return 0;
 }
 
 unsigned ev_fd_mask(const struct ev_loop *loop, int fd)

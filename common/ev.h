@@ -42,10 +42,12 @@ void ev_free(struct ev_loop *loop);
  * -AGW_EINVAL (already registered, bad fd) or -errno from epoll_ctl. */
 int ev_add_fd(struct ev_loop *loop, int fd, unsigned mask, ev_fd_cb *cb, void *ctx);
 /* Change the mask of a registered fd (0 is allowed: stay registered, get
- * nothing). Callbacks get only events in the mask; dropping interest costs
- * no system call until an unwanted event fires (ev.c). Returns 0,
- * -AGW_ENOTFOUND or -errno. */
+ * nothing). Returns 0, -AGW_ENOTFOUND or -errno. */
 int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask);
+/* Like ev_mod_fd(fd, 0), but the kernel keeps the old mask until an event
+ * fires: no system call for an fd that stays quiet until ev_mod_fd gives
+ * it its old mask back. Returns 0 or -AGW_ENOTFOUND. */
+int ev_pause_fd(struct ev_loop *loop, int fd);
 /* Current mask of fd, 0 if not registered. */
 unsigned ev_fd_mask(const struct ev_loop *loop, int fd);
 /* Unregister fd (before closing it). NULL loop or unknown fd: no-op. */

@@ -536,8 +536,9 @@ static void prx_connect(struct prx_sess *s)
 		prx_kill(s, "cannot watch upstream socket");
 		return;
 	}
-	/* The client's bytes wait in its buffer until connected. */
-	ev_mod_fd(s->px->n->loop, s->cli.fd, 0);
+	/* The client's bytes wait in its buffer until connected (it rarely
+	 * sends more meanwhile: a lazy pause). */
+	ev_pause_fd(s->px->n->loop, s->cli.fd);
 	prx_set_state(s, PRX_CONNECT, s->dial_s);
 }
 
@@ -666,7 +667,7 @@ static void prx_resolve(struct prx_sess *s)
 		prx_kill(s, "resolver busy");
 		return;
 	}
-	ev_mod_fd(n->loop, s->cli.fd, 0);
+	ev_pause_fd(n->loop, s->cli.fd);
 	prx_set_state(s, PRX_RESOLVE, s->name);
 }
 
