@@ -39,7 +39,8 @@
 #               commit's binary): before/after comparisons in one run
 # Env: BUILD, RUNS (5), SECS per wrk/dnsperf run (3), CONNS wrk connections
 # (16), LAT_N (200), ROWS (space-separated subset of the rows above),
-# AGENTGW_REF (the agentgw-ref row's binary).
+# AGENTGW_REF (the agentgw-ref row's binary), BENCH_KEEP (a folder that
+# gets every run's figures: <row>.<metric>, one line per run, in run order).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/topo.sh
@@ -64,6 +65,8 @@ SHM=
 cleanup() {
 	stop_srv
 	[ -n "$SHM" ] && rm -rf "$SHM"
+	# every run's figures, one file per row and metric, for per-run ratios
+	[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$W"/*.{cps,rps,mbps,p50,p99,qps,cpu*} "$BENCH_KEEP"/ 2>/dev/null
 	topo_down
 }
 topo_up
