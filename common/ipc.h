@@ -34,9 +34,9 @@ enum ipc_type {
 	IPC_READY,	     /* child -> sup: empty */
 	IPC_STATS,	     /* child -> sup: up to IPC_STATS_MAX uint64 (host order) */
 	IPC_POLICY_APPLIED,  /* child -> sup: ipc_policy_ack_encode() payload, one per update */
-	IPC_ASK,	/* child -> sup: ipc_ask_encode() payload: an action waits for a person */
-	IPC_ASK_ANSWER, /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
-	IPC_AUDIT_BATCH,     /* child -> sup: events of one loop pass (struct ipc_batch) */
+	IPC_ASK,	 /* child -> sup: ipc_ask_encode() payload: an action waits for a person */
+	IPC_ASK_ANSWER,	 /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
+	IPC_AUDIT_BATCH, /* child -> sup: events of one loop pass (struct ipc_batch) */
 	IPC_TYPE_LAST
 };
 
@@ -83,8 +83,8 @@ int ipc_event_encode(const struct aud_event *ev, uint8_t *out, size_t cap, size_
  * (netd.c explains why that keeps "recorded before it happens").
  */
 struct ipc_batch {
-	size_t len;  /* payload bytes in buf */
-	unsigned n;  /* events in buf */
+	size_t len; /* payload bytes in buf */
+	unsigned n; /* events in buf */
 	uint8_t buf[IPC_PAYLOAD_MAX];
 };
 

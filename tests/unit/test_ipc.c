@@ -208,8 +208,12 @@ static void test_policy_ack(void **state)
  * decodes; a record running past the payload or of length 0 is refused. */
 static void test_batch(void **state)
 {
-	struct aud_event ev = {.kind = "net", .op = "connect", .decision = "allow",
-			       .bytes_up = -1, .bytes_down = -1, .duration_us = -1};
+	struct aud_event ev = {.kind = "net",
+			       .op = "connect",
+			       .decision = "allow",
+			       .bytes_up = -1,
+			       .bytes_down = -1,
+			       .duration_us = -1};
 	struct ipc_batch *b = calloc(1, sizeof(*b));
 	struct ipc_event *d = malloc(sizeof(*d));
 	const char *ops[] = {"connect", "request", "close"};
