@@ -27,7 +27,8 @@
 #define EV_NSIG 65 /* signals 1..64 */
 
 struct ev_fd {
-	unsigned mask;
+	unsigned mask;	/* what the owner wants */
+	unsigned kmask; /* what the kernel has (a superset of mask; see ev_pause_fd) */
 	bool used;
 	uint32_t gen;
 	ev_fd_cb *cb;
@@ -179,15 +180,30 @@ int ev_add_fd(struct ev_loop *loop, int fd, unsigned mask, ev_fd_cb *cb, void *c
 		return -errno;
 	e->used = true;
 	e->mask = mask & (EV_READ | EV_WRITE);
+	e->kmask = e->mask;
 	e->cb = cb;
 	e->ctx = ctx;
 	return 0;
 }
 
-int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask)
+/* Sets the kernel's mask of a registered fd to exactly its mask. */
+static int ev_sync_fd(struct ev_loop *l, int fd, struct ev_fd *e)
 {
 	struct epoll_event ee = {0};
+
+	ee.events = ev_epoll_mask(e->mask);
+	ee.data.u64 = ev_pack(fd, e->gen);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ee) < 0)
+		return -errno;
+	e->kmask = e->mask;
+	return 0;
+}
+
+int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask)
+{
 	struct ev_fd *e;
+	unsigned old;
+	int rc;
 
 	if (fd < 0 || (size_t)fd >= loop->nfds || !loop->fds[fd].used)
 		return -AGW_ENOTFOUND;
@@ -195,11 +211,28 @@ int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask)
 	mask &= EV_READ | EV_WRITE;
 	if (e->mask == mask)
 		return 0;
-	ee.events = ev_epoll_mask(mask);
-	ee.data.u64 = ev_pack(fd, e->gen);
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ee) < 0)
-		return -errno;
+	old = e->mask;
 	e->mask = mask;
+	if (mask == e->kmask) /* back from a pause: the kernel has it */
+		return 0;
+	rc = ev_sync_fd(loop, fd, e);
+	if (rc)
+		e->mask = old;
+	return rc;
+}
+
+/*
+ * A pause is lazy: nothing is delivered from now on, but the kernel keeps
+ * the mask until an event fires (ev_run narrows it then). For an fd
+ * expected to stay quiet (a client waiting while its upstream connects)
+ * the pause and the resume cost no system call; an fd with bytes pending
+ * costs one wake-up more than an exact ev_mod_fd.
+ */
+int ev_pause_fd(struct ev_loop *loop, int fd)
+{
+	if (fd < 0 || (size_t)fd >= loop->nfds || !loop->fds[fd].used)
+		return -AGW_ENOTFOUND;
+	loop->fds[fd].mask = 0;
 	return 0;
 }
 
@@ -210,7 +243,8 @@ unsigned ev_fd_mask(const struct ev_loop *loop, int fd)
 	return loop->fds[fd].mask;
 }
 
-void ev_del_fd(struct ev_loop *loop, int fd)
+/* Forgets fd's registration here; del: also in the kernel. */
+static void ev_forget_fd(struct ev_loop *loop, int fd, bool del)
 {
 	struct ev_fd *e;
 
@@ -218,12 +252,29 @@ void ev_del_fd(struct ev_loop *loop, int fd)
 		return;
 	e = &loop->fds[fd];
 	/* Failure means the fd was closed already; the kernel dropped it. */
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (del)
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 	e->used = false;
 	e->mask = 0;
+	e->kmask = 0;
 	e->cb = NULL;
 	e->ctx = NULL;
 	e->gen++;
+}
+
+void ev_del_fd(struct ev_loop *loop, int fd)
+{
+	ev_forget_fd(loop, fd, true);
+}
+
+void ev_close_fd(struct ev_loop *loop, int fd)
+{
+	if (fd < 0)
+		return;
+	/* The close drops the registration: the file has no other fd. Events
+	 * already fetched carry the old generation and are dropped. */
+	ev_forget_fd(loop, fd, false);
+	close(fd);
 }
 
 /* ---- timers ---- */
@@ -520,6 +571,8 @@ int ev_run(struct ev_loop *loop)
 				fired |= EV_READ;
 			if (evs[i].events & EPOLLOUT)
 				fired |= EV_WRITE;
+			if (fired & ~e->mask)
+				ev_sync_fd(loop, fd, e); /* narrowed lazily: now */
 			if (evs[i].events & (EPOLLERR | EPOLLHUP))
 				fired |= EV_ERROR | e->mask;
 			fired &= e->mask | EV_ERROR;

@@ -44,10 +44,19 @@ int ev_add_fd(struct ev_loop *loop, int fd, unsigned mask, ev_fd_cb *cb, void *c
 /* Change the mask of a registered fd (0 is allowed: stay registered, get
  * nothing). Returns 0, -AGW_ENOTFOUND or -errno. */
 int ev_mod_fd(struct ev_loop *loop, int fd, unsigned mask);
+/* Like ev_mod_fd(fd, 0), but the kernel keeps the old mask until an event
+ * fires: no system call for an fd that stays quiet until ev_mod_fd gives
+ * it its old mask back. Returns 0 or -AGW_ENOTFOUND. */
+int ev_pause_fd(struct ev_loop *loop, int fd);
 /* Current mask of fd, 0 if not registered. */
 unsigned ev_fd_mask(const struct ev_loop *loop, int fd);
 /* Unregister fd (before closing it). NULL loop or unknown fd: no-op. */
 void ev_del_fd(struct ev_loop *loop, int fd);
+/* Unregister and close fd in one system call (close drops the epoll
+ * registration). Only for an fd whose file no other fd refers to (not
+ * dup'ed, not inherited by a child, never sent): otherwise the kernel keeps
+ * reporting it. fd < 0: no-op. */
+void ev_close_fd(struct ev_loop *loop, int fd);
 
 /* One-shot timer firing after ms milliseconds. Returns an id > 0, or 0 when
  * out of memory. */

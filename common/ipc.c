@@ -52,6 +52,8 @@ const char *ipc_type_str(unsigned type)
 		return "ask";
 	case IPC_ASK_ANSWER:
 		return "ask-answer";
+	case IPC_AUDIT_BATCH:
+		return "audit-batch";
 	default:
 		return "unknown";
 	}
@@ -264,6 +266,57 @@ int ipc_event_encode(const struct aud_event *ev, uint8_t *out, size_t cap, size_
 		return rc;
 	*len = off;
 	return 0;
+}
+
+int ipc_batch_add(struct ipc_batch *b, const struct aud_event *ev)
+{
+	size_t n;
+	int rc;
+
+	if (b->len + 2 >= sizeof(b->buf))
+		return -AGW_ETOOBIG;
+	rc = ipc_event_encode(ev, b->buf + b->len + 2, sizeof(b->buf) - b->len - 2, &n);
+	if (rc)
+		return rc;
+	if (n == 0 || n > 0xffff)
+		return -AGW_ETOOBIG;
+	b->buf[b->len] = (uint8_t)n;
+	b->buf[b->len + 1] = (uint8_t)(n >> 8);
+	b->len += 2 + n;
+	b->n++;
+	return 0;
+}
+
+int ipc_batch_send(int fd, struct ipc_batch *b)
+{
+	int rc;
+
+	if (!b->n)
+		return 0;
+	rc = ipc_send(fd, IPC_AUDIT_BATCH, b->buf, b->len, NULL, 0);
+	if (rc)
+		return rc;
+	b->len = 0;
+	b->n = 0;
+	return 0;
+}
+
+int ipc_batch_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **rec,
+		   size_t *rec_len)
+{
+	size_t n;
+
+	if (*off >= len)
+		return 0;
+	if (len - *off < 2)
+		return -AGW_EPROTO;
+	n = (size_t)buf[*off] | (size_t)buf[*off + 1] << 8;
+	if (n == 0 || n > len - *off - 2)
+		return -AGW_EPROTO;
+	*rec = buf + *off + 2;
+	*rec_len = n;
+	*off += 2 + n;
+	return 1;
 }
 
 static bool ipc_in_set(const char *s, const char *const *set, size_t n)

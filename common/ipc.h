@@ -34,8 +34,9 @@ enum ipc_type {
 	IPC_READY,	     /* child -> sup: empty */
 	IPC_STATS,	     /* child -> sup: up to IPC_STATS_MAX uint64 (host order) */
 	IPC_POLICY_APPLIED,  /* child -> sup: ipc_policy_ack_encode() payload, one per update */
-	IPC_ASK,	/* child -> sup: ipc_ask_encode() payload: an action waits for a person */
-	IPC_ASK_ANSWER, /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
+	IPC_ASK,	 /* child -> sup: ipc_ask_encode() payload: an action waits for a person */
+	IPC_ASK_ANSWER,	 /* sup -> child: ipc_answer_encode() payload, one per IPC_ASK */
+	IPC_AUDIT_BATCH, /* child -> sup: events of one loop pass (struct ipc_batch) */
 	IPC_TYPE_LAST
 };
 
@@ -73,6 +74,35 @@ int ipc_recv(int fd, unsigned *type, void *buf, size_t cap, size_t *len, int *fd
  * and *len, or -AGW_ETOOBIG.
  */
 int ipc_event_encode(const struct aud_event *ev, uint8_t *out, size_t cap, size_t *len);
+
+/*
+ * Audit events batched per event-loop pass (IPC_AUDIT_BATCH): the payload
+ * is records {uint16 len (little endian), len bytes of ipc_event_encode()}
+ * back to back, at least one. A child appends each event before the action
+ * it records and sends the batch once per pass, before its loop sleeps
+ * (netd.c explains why that keeps "recorded before it happens").
+ */
+struct ipc_batch {
+	size_t len; /* payload bytes in buf */
+	unsigned n; /* events in buf */
+	uint8_t buf[IPC_PAYLOAD_MAX];
+};
+
+/* Appends ev to b. Returns 0, or -AGW_ETOOBIG when it does not fit (send
+ * the batch, then append again; an event that does not fit an empty batch
+ * never will). b is unchanged on failure. */
+int ipc_batch_add(struct ipc_batch *b, const struct aud_event *ev);
+
+/* Sends b as one IPC_AUDIT_BATCH message (nothing when empty) and empties
+ * it. Returns 0, or what ipc_send returns (b is kept: -EAGAIN, retry when
+ * the socket is writable). Never blocks. */
+int ipc_batch_send(int fd, struct ipc_batch *b);
+
+/* The next record of a batch payload buf[len] at *off. Returns 1 with
+ * *rec and *rec_len (and *off moved past it), 0 at the end, -AGW_EPROTO when a
+ * record's length runs past the payload or is 0. A pure function. */
+int ipc_batch_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **rec,
+		   size_t *rec_len);
 
 /* A decoded event: ev's strings point into store. */
 struct ipc_event {

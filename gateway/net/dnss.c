@@ -9,8 +9,11 @@
  * it only marks the connection idle while that loop runs, so one segment
  * full of queries costs one stack frame and one reply buffer at a time.
  * Decisions come from the policy the query started with; the audit event
- * goes out just before the reply, so the reply for an allowed name is
- * SERVFAIL when the event cannot be queued.
+ * is queued just before the reply, so the reply for an allowed name is
+ * SERVFAIL when the event cannot be queued. UDP queries are read up to
+ * DNSS_UDP_BATCH at a time (recvmmsg) and the replies of one loop pass
+ * leave together (sendmmsg) in the before-sleep hook, after the pass's
+ * audit events (netd_audit_flush).
  */
 #include "dnss.h"
 
@@ -50,6 +53,15 @@ struct dnss_tcp {
 	struct dnss_tcp *next, *prev;
 };
 
+/* A UDP reply of this loop pass, sent with the others by one sendmmsg
+ * after the pass's audit events (dnss_udp_flush). */
+struct dnss_udp_out {
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	size_t len;
+	uint8_t buf[DNS_EDNS_SIZE];
+};
+
 struct dnss_q {
 	struct dnss *d;
 	struct dns_query q;
@@ -73,6 +85,9 @@ struct dnss {
 	struct dnss_tcp *tcps;
 	size_t ntcp;
 	struct dnss_tcp *dead; /* freed in before-sleep */
+	struct dnss_udp_out *out; /* DNSS_UDP_BATCH replies (NULL: sent one by one) */
+	size_t nout;
+	uint8_t (*in)[DNSS_UDP_BUF]; /* DNSS_UDP_BATCH datagrams for recvmmsg */
 };
 
 static const char *dnss_qtype_str(uint16_t t, char *buf, size_t cap)
@@ -144,11 +159,44 @@ static void dnss_tcp_kill(struct dnss_tcp *c)
 	d->dead = c;
 }
 
+/* Sends the pass's UDP replies, after the pass's audit events: a reply
+ * never reaches the guest before its query's event left (netd.c). */
+static void dnss_udp_flush(struct dnss *d)
+{
+	struct mmsghdr mm[DNSS_UDP_BATCH];
+	struct iovec iov[DNSS_UDP_BATCH];
+	size_t sent = 0;
+
+	if (!d->nout)
+		return;
+	netd_audit_flush(d->n);
+	for (size_t i = 0; i < d->nout; i++) {
+		iov[i].iov_base = d->out[i].buf;
+		iov[i].iov_len = d->out[i].len;
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_name = &d->out[i].peer;
+		mm[i].msg_hdr.msg_namelen = d->out[i].plen;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (sent < d->nout) {
+		int r = sendmmsg(d->udp_fd, mm + sent, (unsigned)(d->nout - sent),
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r > 0)
+			sent += (size_t)r;
+		else if (errno != EINTR)
+			sent++; /* this one is lost, like a failed sendto; go on */
+	}
+	d->nout = 0;
+}
+
 static void dnss_reap(struct ev_loop *loop, void *ctx)
 {
 	struct dnss *d = ctx;
 
 	(void)loop;
+	dnss_udp_flush(d);
 	while (d->dead) {
 		struct dnss_tcp *c = d->dead;
 
@@ -325,9 +373,20 @@ static void dnss_send(struct dnss *d, const struct sockaddr_storage *peer, sockl
 		dnss_tcp_flush(tc);
 		return;
 	}
-	if (plen)
+	if (!plen)
+		return;
+	if (!d->out || len > sizeof(d->out[0].buf)) {
 		sendto(d->udp_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL,
 		       (const struct sockaddr *)peer, plen);
+		return;
+	}
+	if (d->nout == DNSS_UDP_BATCH)
+		dnss_udp_flush(d);
+	d->out[d->nout].peer = *peer;
+	d->out[d->nout].plen = plen;
+	d->out[d->nout].len = len;
+	memcpy(d->out[d->nout].buf, msg, len);
+	d->nout++;
 }
 
 /*
@@ -704,23 +763,31 @@ done:
 	dnss_q_free(dq);
 }
 
+/* Up to DNSS_UDP_BATCH queries in one recvmmsg. */
 static void dnss_udp_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct dnss *d = ctx;
-	uint8_t buf[DNSS_UDP_BUF];
+	struct mmsghdr mm[DNSS_UDP_BATCH];
+	struct iovec iov[DNSS_UDP_BATCH];
+	struct sockaddr_storage peer[DNSS_UDP_BATCH];
+	int n;
 
 	(void)loop;
 	(void)events;
 	for (int i = 0; i < DNSS_UDP_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t r =
-		    recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
-
-		if (r < 0)
-			return;
-		dnss_handle(d, buf, (size_t)r, &peer, plen, NULL);
+		iov[i].iov_base = d->in[i];
+		iov[i].iov_len = DNSS_UDP_BUF;
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_name = &peer[i];
+		mm[i].msg_hdr.msg_namelen = sizeof(peer[i]);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
 	}
+	do
+		n = recvmmsg(fd, mm, DNSS_UDP_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++)
+		dnss_handle(d, d->in[i], mm[i].msg_len, &peer[i], mm[i].msg_hdr.msg_namelen, NULL);
 }
 
 int dnss_new(struct netd *n, int udp_fd, int tcp_fd, struct dnss **out)
@@ -740,6 +807,12 @@ int dnss_new(struct netd *n, int udp_fd, int tcp_fd, struct dnss **out)
 	d->n = n;
 	d->udp_fd = udp_fd;
 	d->tcp_fd = tcp_fd;
+	d->in = malloc(DNSS_UDP_BATCH * sizeof(*d->in));
+	d->out = malloc(DNSS_UDP_BATCH * sizeof(*d->out));
+	if (!d->in || !d->out) {
+		rc = -AGW_ENOMEM;
+		goto out;
+	}
 	if (udp_fd >= 0 && (rc = ev_add_fd(n->loop, udp_fd, EV_READ, dnss_udp_cb, d)))
 		goto out;
 	if (tcp_fd >= 0 && (rc = ev_add_fd(n->loop, tcp_fd, EV_READ, dnss_accept_cb, d)))
@@ -762,7 +835,7 @@ void dnss_free(struct dnss *d)
 		dnss_q_free(d->qs);
 	while (d->tcps)
 		dnss_tcp_kill(d->tcps);
-	dnss_reap(d->n->loop, d);
+	dnss_reap(d->n->loop, d); /* also sends the replies still queued */
 	ev_before_sleep_del(d->n->loop, dnss_reap, d);
 	if (d->udp_fd >= 0) {
 		ev_del_fd(d->n->loop, d->udp_fd);
@@ -772,5 +845,7 @@ void dnss_free(struct dnss *d)
 		ev_del_fd(d->n->loop, d->tcp_fd);
 		close(d->tcp_fd);
 	}
+	free(d->in);
+	free(d->out);
 	free(d);
 }

@@ -31,6 +31,8 @@ struct hostaddr {
 	uint32_t seq;
 	struct hostaddr_set set;
 	bool warned_full;
+	bool per_pass; /* hostaddr_pass: sync once per loop pass */
+	bool synced;   /* per_pass: synced in this pass */
 };
 
 /* ---- the set (pure) ---- */
@@ -361,13 +363,23 @@ int hostaddr_sync(struct hostaddr *h)
 	return rc == -AGW_ETOOBIG ? 0 : rc;
 }
 
+void hostaddr_pass(struct hostaddr *h)
+{
+	if (!h)
+		return;
+	h->per_pass = true;
+	h->synced = false;
+}
+
 enum addr_class hostaddr_classify(struct hostaddr *h, const struct sockaddr *sa)
 {
 	enum addr_class c = addr_classify(sa);
 
 	/* Loopback keeps its own, clearer name; it is refused either way. */
 	if (h && c != ADDR_LOOPBACK) {
-		hostaddr_sync(h);
+		if (!h->per_pass || !h->synced)
+			hostaddr_sync(h);
+		h->synced = true;
 		if (hostaddr_set_has(&h->set, sa))
 			return ADDR_GATEWAY;
 	}

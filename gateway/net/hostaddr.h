@@ -81,8 +81,18 @@ int hostaddr_sync(struct hostaddr *h);
 size_t hostaddr_count(const struct hostaddr *h);
 
 /*
+ * Starts a pass of the caller's event loop (call it before each wait):
+ * from then on hostaddr_classify applies the queued notifications once per
+ * pass (at its first call after this), not on every call. A notification
+ * that arrives during a pass is applied in the next one, which the
+ * subscription socket's readiness starts at once. NULL-safe.
+ */
+void hostaddr_pass(struct hostaddr *h);
+
+/*
  * ADDR_GATEWAY when sa is one of the gateway's own addresses (queued
- * notifications are applied first) and not loopback, otherwise
+ * notifications are applied first: on every call, or once per pass after
+ * hostaddr_pass) and not loopback, otherwise
  * addr_classify(sa). With h NULL, addr_classify(sa). Does not block, except for a re-read after
  * lost notifications.
  */

@@ -29,6 +29,7 @@
 
 #define NETD_DNSB_MAX 4096
 #define NETD_STATS_MS 10000
+#define NETD_LAZY_MS 10 /* longest wait of a batch without an action's event */
 
 struct netd_drops {
 	struct netd *n;
@@ -71,15 +72,116 @@ void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
 	ev->bytes_up = ev->bytes_down = ev->duration_us = -1;
 }
 
+/*
+ * Audit events leave in one message per pass of the loop (IPC_AUDIT_BATCH)
+ * instead of one each, so the supervisor wakes once per pass, not once per
+ * event. Why an action is still recorded before it happens:
+ *  - an event is appended to n->batch before the action it records is
+ *    taken (netd_audit_action returns first), in the loop's only thread;
+ *    the decision to go ahead is taken on the state known then (writer
+ *    healthy, no batch waiting), as before;
+ *  - a batch with an action's event goes to the supervisor's socket before
+ *    the loop sleeps (the last before-sleep hook, netd_flush_hook), at once
+ *    when it is full, and before any other message to the supervisor
+ *    (order kept); a batch of records of what already happened or was
+ *    refused only (close, drop, deny) may wait NETD_LAZY_MS for the next
+ *    action's batch, since nothing proceeds on them; DNS replies
+ *    over UDP wait for the end of the pass too and leave after the batch
+ *    (dnss calls netd_audit_flush first);
+ *  - between an action and the end of its pass the event is in the child's
+ *    memory only: the pass runs no blocking call, and only the net child's
+ *    death inside it (a crash) would lose that pass's events; the
+ *    supervisor then sees the channel close and ends the sandbox;
+ *  - if the socket is full (-EAGAIN) the batch is kept and retried when the
+ *    socket is writable, and until it is gone every new action is denied
+ *    (n->ipc_blocked), the same fail-closed rule as a failing writer; an
+ *    event that does not fit at all denies its action as before.
+ * Without a batch (n->batch NULL: unit tests) each event is sent alone.
+ */
+int netd_audit_flush(struct netd *n)
+{
+	int rc;
+
+	if (!n->batch || !n->batch->n)
+		return 0;
+	rc = ipc_batch_send(n->ipc_fd, n->batch);
+	if (rc == 0) {
+		n->batch_urgent = false;
+		if (n->lazy_timer) {
+			ev_timer_del(n->loop, n->lazy_timer);
+			n->lazy_timer = 0;
+		}
+		if (n->ipc_blocked) {
+			n->ipc_blocked = false;
+			ev_mod_fd(n->loop, n->ipc_fd, EV_READ);
+			log_info("audit channel drained: new actions allowed again");
+		}
+		return 0;
+	}
+	if (!n->ipc_blocked) {
+		n->ipc_blocked = true;
+		ev_mod_fd(n->loop, n->ipc_fd, EV_READ | EV_WRITE);
+		log_warn("audit channel full (%s): denying new actions until it drains",
+			 agw_strerror(rc));
+	}
+	if (rc != -EAGAIN) { /* the supervisor is gone: the batch cannot leave */
+		n->batch->n = 0;
+		n->batch->len = 0;
+	}
+	return rc;
+}
+
+static void netd_lazy_cb(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)loop;
+	(void)id;
+	n->lazy_timer = 0;
+	netd_audit_flush(n);
+}
+
+/* Events of actions go now; a batch of records of what already happened
+ * or was refused (netd_audit: a close, a drop, a denial) may wait up to
+ * NETD_LAZY_MS for the next action's batch: nothing goes ahead on them. */
+static void netd_flush_hook(struct ev_loop *loop, void *ctx)
+{
+	struct netd *n = ctx;
+
+	/* The gateway's own addresses: re-read once per pass, not per
+	 * answer or dial (hostaddr.h). */
+	hostaddr_pass(n->hostaddr);
+	if (!n->batch || !n->batch->n)
+		return;
+	if (n->batch_urgent || n->ipc_blocked) {
+		netd_audit_flush(n);
+		return;
+	}
+	if (!n->lazy_timer)
+		n->lazy_timer = ev_timer_add(loop, NETD_LAZY_MS, netd_lazy_cb, n);
+	if (!n->lazy_timer)
+		netd_audit_flush(n);
+}
+
+/* Queues ev (appends it to the batch, or sends it alone without one).
+ * Returns 0 or -errno / -AGW_ETOOBIG when it could not be queued. */
 static int netd_send_event(struct netd *n, const struct aud_event *ev)
 {
-	uint8_t buf[IPC_PAYLOAD_MAX];
+	uint8_t *buf = NULL;
 	size_t len;
 	int rc;
 
-	rc = ipc_event_encode(ev, buf, sizeof(buf), &len);
-	if (!rc)
-		rc = ipc_send(n->ipc_fd, IPC_AUDIT_EVENT, buf, len, NULL, 0);
+	if (n->batch) {
+		rc = ipc_batch_add(n->batch, ev);
+		if (rc == -AGW_ETOOBIG && n->batch->n && (rc = netd_audit_flush(n)) == 0)
+			rc = ipc_batch_add(n->batch, ev);
+	} else {
+		buf = malloc(IPC_PAYLOAD_MAX);
+		rc = buf ? ipc_event_encode(ev, buf, IPC_PAYLOAD_MAX, &len) : -AGW_ENOMEM;
+		if (!rc)
+			rc = ipc_send(n->ipc_fd, IPC_AUDIT_EVENT, buf, len, NULL, 0);
+		free(buf);
+	}
 	if (rc) {
 		n->stats[NETD_ST_AUDIT_FULL]++;
 		log_warn("audit event %s/%s %s not sent: %s", ev->kind, ev->op,
@@ -88,11 +190,17 @@ static int netd_send_event(struct netd *n, const struct aud_event *ev)
 	return rc;
 }
 
+/* The supervisor's writer works and every queued event can leave. */
+static bool netd_audit_healthy(const struct netd *n)
+{
+	return n->audit_ok && !n->ipc_blocked;
+}
+
 int netd_audit(struct netd *n, const struct aud_event *ev)
 {
 	if (netd_send_event(n, ev))
 		return -AGW_EFULL;
-	return n->audit_ok ? 0 : -AGW_EFULL;
+	return netd_audit_healthy(n) ? 0 : -AGW_EFULL;
 }
 
 /* An action the event lets go ahead is denied instead: say so, once. */
@@ -105,19 +213,21 @@ static void netd_mark_denied(struct aud_event *ev)
 int netd_audit_action(struct netd *n, struct aud_event *ev)
 {
 	bool goes_ahead = strcmp(ev->decision, "deny") && strcmp(ev->decision, "error");
+	bool ok = netd_audit_healthy(n);
 
+	n->batch_urgent = true;
 	/* Fail closed: while the supervisor cannot write, nothing goes ahead.
 	 * The event still goes out (the supervisor spills it to disk later). */
-	if (goes_ahead && !n->audit_ok)
+	if (goes_ahead && !ok)
 		netd_mark_denied(ev);
 	if (netd_send_event(n, ev)) {
-		if (goes_ahead && n->audit_ok) {
+		if (goes_ahead && ok) {
 			netd_mark_denied(ev);
 			netd_send_event(n, ev); /* best effort: the socket is full */
 		}
 		return -AGW_EFULL;
 	}
-	return n->audit_ok ? 0 : -AGW_EFULL;
+	return netd_audit_healthy(n) ? 0 : -AGW_EFULL;
 }
 
 /* ---- NFLOG drops ---- */
@@ -235,6 +345,7 @@ static void netd_policy_update(struct netd *n, const uint8_t *buf, size_t len)
 out:
 	/* The supervisor records the reload as applied only on this answer. */
 	ipc_policy_ack_encode(applied, applied ? pol_sha256(n->pol->p) : NULL, ack);
+	netd_audit_flush(n); /* the events before the answer stay before it */
 	if (ipc_send(n->ipc_fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
 		log_warn("cannot answer the policy update");
 	pol_errors_free(&errs);
@@ -246,7 +357,8 @@ static void netd_ipc_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx
 	struct netd *n = ctx;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
 
-	(void)events;
+	if (events & EV_WRITE)
+		netd_audit_flush(n);
 	for (;;) {
 		unsigned type;
 		size_t len;
@@ -289,6 +401,7 @@ static void netd_stats_timer(struct ev_loop *loop, uint64_t id, void *ctx)
 	struct netd *n = ctx;
 
 	(void)id;
+	netd_audit_flush(n);
 	ipc_send(n->ipc_fd, IPC_STATS, n->stats, sizeof(n->stats), NULL, 0);
 	ev_timer_add(loop, NETD_STATS_MS, netd_stats_timer, n);
 }
@@ -400,6 +513,16 @@ int netd_run(const struct netd_config *c)
 	}
 	ev_signal_add(n.loop, SIGTERM, netd_on_term, NULL);
 	ev_timer_add(n.loop, NETD_STATS_MS, netd_stats_timer, &n);
+	/* The last hook: the events the other hooks queue go in this pass. */
+	n.batch = malloc(sizeof(*n.batch));
+	if (n.batch) {
+		n.batch->n = 0;
+		n.batch->len = 0;
+		if (ev_before_sleep(n.loop, netd_flush_hook, &n)) {
+			free(n.batch);
+			n.batch = NULL;
+		}
+	}
 	ipc_send(n.ipc_fd, IPC_READY, NULL, 0, NULL, 0);
 	log_debug("net child ready");
 	rc = ev_run(n.loop);
@@ -419,6 +542,8 @@ out:
 		ev_del_fd(n.loop, hostaddr_fd(n.hostaddr));
 		hostaddr_free(n.hostaddr);
 	}
+	netd_audit_flush(&n); /* the close rows of the sessions ended above */
+	free(n.batch);
 	netd_pol_put(n.pol);
 	tlsi_free(n.tlsi);
 	cred_set_free(n.creds);

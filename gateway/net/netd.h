@@ -28,6 +28,7 @@ struct hostaddr;
 struct tlsi;
 struct tlsi_ca;
 struct cred_set;
+struct ipc_batch;
 
 struct netd_config {
 	int ipc_fd;		 /* SOCK_SEQPACKET to the supervisor */
@@ -69,6 +70,10 @@ struct netd {
 	struct netd_pol *pol;
 	int ipc_fd;
 	bool audit_ok; /* the supervisor says the audit writer works */
+	struct ipc_batch *batch; /* events of this loop pass (NULL: sent one by one) */
+	bool ipc_blocked;	 /* a batch waits for room in the socket: deny actions */
+	bool batch_urgent;	 /* the batch holds an action's event: send before sleeping */
+	uint64_t lazy_timer;	 /* sends a batch of after-the-fact records */
 	struct res *res;
 	struct dnsb *dnsb;
 	struct dnss *dnss;
@@ -96,15 +101,19 @@ void netd_pol_put(struct netd_pol *p); /* NULL-safe */
 
 /*
  * Records an event for an action that is about to happen. Returns 0 when it
- * was queued and the audit path is healthy: the action may proceed.
- * Otherwise (socket full, supervisor says the writer fails) returns
+ * was queued (in this loop pass's batch, sent before the loop sleeps; see
+ * netd.c) and the audit path is healthy: the action may proceed.
+ * Otherwise (batch and socket full, an earlier batch still waiting for room,
+ * supervisor says the writer fails) returns
  * -AGW_EFULL: the caller must deny the action. An event that let the action
  * go ahead is then recorded once, as decision "error" with reason "audit
  * unavailable: action denied" (ev is changed to say so); a deny stays a deny.
  */
 int netd_audit_action(struct netd *n, struct aud_event *ev);
-/* Records an event for something that already happened (close, drop).
- * Returns 0 or -AGW_EFULL; nothing to deny. */
+/* Records an event for something that already happened (close, drop) or
+ * was refused (nothing goes ahead: it may reach the supervisor up to 10 ms
+ * later, with the next action's). Returns 0 or -AGW_EFULL; nothing to
+ * deny. */
 int netd_audit(struct netd *n, const struct aud_event *ev);
 
 /*
@@ -137,6 +146,12 @@ int netd_ask_grant_take(struct netd *n, unsigned kind, const char *subject, uint
 			struct ipc_answer *a);
 /* Drops every ask and grant (at exit; waiters are not called). */
 void netd_ask_free_all(struct netd *n);
+
+/* Hands this pass's batch of events to the supervisor's socket now (it
+ * goes by itself before the loop sleeps; call this before a reply that
+ * must not leave ahead of its event). Returns 0, or -errno: the batch is
+ * kept and new actions are denied until it is sent. */
+int netd_audit_flush(struct netd *n);
 
 /* An aud_event with counts unset (-1) and the wall-clock time. */
 void netd_event_init(struct aud_event *ev, const char *kind, const char *op);

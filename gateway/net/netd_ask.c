@@ -78,6 +78,8 @@ struct netd_waiter *netd_ask_start(struct netd *n, unsigned kind, const char *su
 		q.port = port;
 		snprintf(q.subject, sizeof(q.subject), "%s", subject);
 		snprintf(q.rule, sizeof(q.rule), "%s", rule ? rule : "");
+		/* The events queued before the ask stay before it (netd.c). */
+		netd_audit_flush(n);
 		if (ipc_ask_encode(&q, buf, sizeof(buf), &len) ||
 		    ipc_send(n->ipc_fd, IPC_ASK, buf, len, NULL, 0)) {
 			log_warn("cannot ask the supervisor about %s", subject);

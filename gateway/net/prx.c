@@ -92,8 +92,7 @@ void prx_close_fd(struct prx_sess *s, struct prx_half *h)
 	}
 	if (h->fd < 0)
 		return;
-	ev_del_fd(s->px->n->loop, h->fd);
-	close(h->fd);
+	ev_close_fd(s->px->n->loop, h->fd); /* never shared: no EPOLL_CTL_DEL */
 	h->fd = -1;
 }
 
@@ -537,8 +536,9 @@ static void prx_connect(struct prx_sess *s)
 		prx_kill(s, "cannot watch upstream socket");
 		return;
 	}
-	/* The client's bytes wait in its buffer until connected. */
-	ev_mod_fd(s->px->n->loop, s->cli.fd, 0);
+	/* The client's bytes wait in its buffer until connected (it rarely
+	 * sends more meanwhile: a lazy pause). */
+	ev_pause_fd(s->px->n->loop, s->cli.fd);
 	prx_set_state(s, PRX_CONNECT, s->dial_s);
 }
 
@@ -667,7 +667,7 @@ static void prx_resolve(struct prx_sess *s)
 		prx_kill(s, "resolver busy");
 		return;
 	}
-	ev_mod_fd(n->loop, s->cli.fd, 0);
+	ev_pause_fd(n->loop, s->cli.fd);
 	prx_set_state(s, PRX_RESOLVE, s->name);
 }
 
@@ -1101,7 +1101,8 @@ static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 		int err = 0;
 		socklen_t el = sizeof(err);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		/* Writable without an error: connected (no SO_ERROR call). */
+		if ((events & EV_ERROR) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 			err = errno;
 		if (err == EINPROGRESS)
 			return;
@@ -1140,14 +1141,19 @@ static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 
 /* ---- accepting ---- */
 
-static int prx_orig_dst(int fd, struct sockaddr_storage *out)
+/* The original destination of an accepted connection. The local address
+ * is the listener's when it is bound to one (no getsockname per
+ * connection), else asked for. */
+static int prx_orig_dst(const struct prx *px, int fd, struct sockaddr_storage *out)
 {
 	socklen_t sl = sizeof(struct sockaddr_in);
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
 
 	memset(out, 0, sizeof(*out));
-	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+	if (px->laddr.ss_family)
+		local = px->laddr;
+	else if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
 		return -errno;
 	if (local.ss_family == AF_INET) {
 		if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, out, &sl) < 0)
@@ -1175,7 +1181,7 @@ static void prx_audit_refused(struct prx *px, int fd, const char *reason)
 	memset(&src, 0, sizeof(src));
 	if (getpeername(fd, (struct sockaddr *)&src, &sl) == 0)
 		addr_format((struct sockaddr *)&src, src_s, sizeof(src_s));
-	if (prx_orig_dst(fd, &odst) == 0)
+	if (prx_orig_dst(px, fd, &odst) == 0)
 		addr_format((struct sockaddr *)&odst, odst_s, sizeof(odst_s));
 	px->n->stats[NETD_ST_CONNS_DENIED]++;
 	netd_event_init(&ev, "net", "connect");
@@ -1223,11 +1229,10 @@ static void prx_emfile(struct prx *px)
 		    ev_timer_add(px->n->loop, PRX_EMFILE_PAUSE_MS, prx_resume_cb, px);
 }
 
-static void prx_accept_one(struct prx *px, int fd)
+static void prx_accept_one(struct prx *px, int fd, const struct sockaddr_storage *src)
 {
 	struct netd *n = px->n;
 	struct prx_sess *s;
-	socklen_t sl;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -1243,8 +1248,7 @@ static void prx_accept_one(struct prx *px, int fd)
 	s->start_us = agw_mono_us();
 	s->last_ms = ev_now_ms(n->loop);
 	s->pol = netd_pol_get(n);
-	sl = sizeof(s->src);
-	getpeername(fd, (struct sockaddr *)&s->src, &sl);
+	s->src = *src;
 	addr_format((struct sockaddr *)&s->src, s->src_s, sizeof(s->src_s));
 	s->next = px->sess;
 	if (px->sess)
@@ -1253,7 +1257,7 @@ static void prx_accept_one(struct prx *px, int fd)
 	px->nsess++;
 	n->stats[NETD_ST_CONNS]++;
 	s->state = PRX_PEEK;
-	if (prx_orig_dst(fd, &s->odst)) {
+	if (prx_orig_dst(px, fd, &s->odst)) {
 		snprintf(s->odst_s, sizeof(s->odst_s), "?");
 		snprintf(s->target, sizeof(s->target), "?");
 		s->dec.verdict = POL_DENY;
@@ -1288,7 +1292,9 @@ static void prx_accept_cb(struct ev_loop *loop, int lfd, unsigned events, void *
 	(void)loop;
 	(void)events;
 	for (int i = 0; i < 32; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage src;
+		socklen_t sl = sizeof(src);
+		int fd = accept4(lfd, (struct sockaddr *)&src, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -1296,8 +1302,31 @@ static void prx_accept_cb(struct ev_loop *loop, int lfd, unsigned events, void *
 				prx_emfile(px);
 			return;
 		}
-		prx_accept_one(px, fd);
+		prx_accept_one(px, fd, &src);
 	}
+}
+
+/* Keeps the listener's address when it is bound to one address (not the
+ * wildcard): every accepted connection has it as its local address. */
+static void prx_listen_addr(struct prx *px)
+{
+	struct sockaddr_storage a;
+	socklen_t al = sizeof(a);
+	bool any;
+
+	memset(&px->laddr, 0, sizeof(px->laddr));
+	memset(&a, 0, sizeof(a));
+	if (getsockname(px->lfd, (struct sockaddr *)&a, &al) < 0)
+		return;
+	if (a.ss_family == AF_INET)
+		any = ((struct sockaddr_in *)&a)->sin_addr.s_addr == htonl(INADDR_ANY);
+	else if (a.ss_family == AF_INET6)
+		any = IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr) ||
+		      IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&a)->sin6_addr);
+	else
+		return;
+	if (!any)
+		px->laddr = a;
 }
 
 int prx_new(struct netd *n, int listen_fd, struct prx **out)
@@ -1314,6 +1343,7 @@ int prx_new(struct netd *n, int listen_fd, struct prx **out)
 	px->n = n;
 	px->lfd = listen_fd;
 	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	prx_listen_addr(px);
 	rc = ev_add_fd(n->loop, listen_fd, EV_READ, prx_accept_cb, px);
 	if (!rc)
 		rc = ev_before_sleep(n->loop, prx_reap, px);

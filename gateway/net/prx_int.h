@@ -142,6 +142,7 @@ struct prx_sess {
 struct prx {
 	struct netd *n;
 	int lfd;
+	struct sockaddr_storage laddr; /* the listener's address (family 0: wildcard) */
 	int spare_fd;
 	uint64_t resume_timer;
 	uint64_t emfile_count;

@@ -29,10 +29,18 @@
 # no cache: every query goes upstream). Each figure is the median of RUNS
 # runs; the runs are interleaved (every row once, then again), so a change
 # in load hits all rows alike; the ratio is to the reference (direct, or
-# dnsmasq) measured in this run. Every load is bounded in time; nothing is
+# dnsmasq) measured in this run. CPU per operation: the proxy's processes'
+# CPU time (/proc utime+stime, children included) during each wrk/dnsperf
+# run divided by the requests or queries it served; on a loaded machine it
+# is steadier than throughput (another process's load slows every row but
+# costs the proxy no CPU). Every load is bounded in time; nothing is
 # asserted.
+#   agentgw-ref  the agentgw row with another build, $AGENTGW_REF (an older
+#               commit's binary): before/after comparisons in one run
 # Env: BUILD, RUNS (5), SECS per wrk/dnsperf run (3), CONNS wrk connections
-# (16), LAT_N (200), ROWS (space-separated subset of the rows above).
+# (16), LAT_N (200), ROWS (space-separated subset of the rows above),
+# AGENTGW_REF (the agentgw-ref row's binary), BENCH_KEEP (a folder that
+# gets every run's figures: <row>.<metric>, one line per run, in run order).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/topo.sh
@@ -57,6 +65,8 @@ SHM=
 cleanup() {
 	stop_srv
 	[ -n "$SHM" ] && rm -rf "$SHM"
+	# every run's figures, one file per row and metric, for per-run ratios
+	[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$W"/*.{cps,rps,mbps,p50,p99,qps,cpu*} "$BENCH_KEEP"/ 2>/dev/null
 	topo_down
 }
 topo_up
@@ -95,13 +105,31 @@ redirect_off() { in_gw nft delete table ip agw_bench 2>/dev/null; return 0; }
 
 # ---- measurements; PROXY_OPT is set for the explicit proxy
 PROXY_OPT=()
-wrk_once() { # extra wrk args...; prints requests/s
+# CPU ticks (utime+stime) of the proxy under test: SRV_PID and its children.
+srv_ticks() {
+	local p t=0 v
+	[ -n "$SRV_PID" ] || { echo 0; return; }
+	for p in "$SRV_PID" $(pgrep -P "$SRV_PID"); do
+		v=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) && t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+# cpu_per N T0 OUT: microseconds of proxy CPU per operation since T0 ticks
+cpu_per() {
+	local t1
+	[ -n "$SRV_PID" ] && [ "${1:-0}" -gt 0 ] 2>/dev/null || return 0
+	t1=$(srv_ticks)
+	awk -v n="$1" -v d="$((t1 - $2))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f\n", d * 1e6 / hz / n }' >>"$3"
+}
+WRK_N=0
+wrk_once() { # extra wrk args...; prints requests/s, total requests in WRK_N
 	local out
 	out=$(timeout $((SECS + 15)) ip netns exec "$NS_GUEST" wrk -t2 -c"$CONNS" -d"${SECS}s" \
 		-H "Host: $HOSTNAME_T" "$@" 2>&1)
 	if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
 		echo "  ($CUR_ROW: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' | tr '\n' ' '))" >&2
 	fi
+	WRK_N=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<<"$out")
 	sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out"
 }
 wrk_target() { # path -> args for wrk
@@ -118,12 +146,16 @@ curl_g() { # curl in the guest, against allowed.test (via the proxy if any)
 
 # One run of every net metric for a row; appends to $W/<row>.<metric>.
 measure_once() { # row
-	local row=$1 v
+	local row=$1 v t0
 	CUR_ROW=$row
+	t0=$(srv_ticks)
 	# shellcheck disable=SC2046
 	wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
+	cpu_per "$WRK_N" "$t0" "$W/$row.cpucps"
+	t0=$(srv_ticks)
 	# shellcheck disable=SC2046
 	wrk_once $(wrk_target small) >>"$W/$row.rps"
+	cpu_per "$WRK_N" "$t0" "$W/$row.cpurps"
 	v=$(curl_g -o /dev/null -w '%{speed_download}' "$URL_HOST/big") &&
 		awk -v b="$v" 'BEGIN { printf "%.1f\n", b / 1e6 }' >>"$W/$row.mbps"
 	# LAT_N sequential requests, one new connection each, in one curl
@@ -132,13 +164,17 @@ measure_once() { # row
 		-w '\t%{http_code}\t%{time_total}\n' "$URL_HOST/small?[1-$LAT_N]" >"$W/$row.lat.raw"
 	bench_latency "$W" "$row" "$LAT_N"
 }
-dnsperf_once() { # server -> queries/s
-	timeout $((SECS + 15)) ip netns exec "$NS_GUEST" dnsperf -s "$1" -d "$W/queries" \
-		-l "$SECS" -c 4 -q 64 -t 2 2>&1 |
-		sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p'
+dnsperf_once() { # server [row] -> queries/s; with row, CPU per query to $W/row.cpuqps
+	local out t0
+	t0=$(srv_ticks)
+	out=$(timeout $((SECS + 15)) ip netns exec "$NS_GUEST" dnsperf -s "$1" -d "$W/queries" \
+		-l "$SECS" -c 4 -q 64 -t 2 2>&1)
+	[ -n "${2:-}" ] && cpu_per "$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")" \
+		"$t0" "$W/$2.cpuqps"
+	sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' <<<"$out"
 }
 
-start_gw() { # audit-db
+start_gw() { # audit-db [binary]
 	cat >"$W/policy.yaml" <<P
 version: 1
 name: bench
@@ -149,7 +185,7 @@ network:
       ports: [80]
   dns: { upstream: [$DNS_IP] }
 P
-	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$W/policy.yaml" \
+	ip netns exec "$NS_GW" "${2:-$AGENTGW}" gateway --iface "$GUEST_IF" --policy "$W/policy.yaml" \
 		--audit "$1" --name "bn$TOPO_ID" --no-fs >"$W/gw.log" 2>&1 &
 	SRV_PID=$!
 	wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 ||
@@ -176,11 +212,11 @@ run_row() { # row
 		in_gw sysctl -qw net.ipv4.ip_forward=0
 		;;
 	dnsmasq)
-		start_dnsmasq && dnsperf_once "$GW_IP" >>"$W/dnsmasq.qps"
+		start_dnsmasq && dnsperf_once "$GW_IP" dnsmasq >>"$W/dnsmasq.qps"
 		stop_srv
 		;;
 	dnsmasq-nocache)
-		start_dnsmasq --cache-size=0 && dnsperf_once "$GW_IP" >>"$W/dnsmasq-nocache.qps"
+		start_dnsmasq --cache-size=0 && dnsperf_once "$GW_IP" dnsmasq-nocache >>"$W/dnsmasq-nocache.qps"
 		stop_srv
 		;;
 	haproxy)
@@ -219,17 +255,26 @@ run_row() { # row
 		if start_gw "$W/audit.db"; then
 			measure_once agentgw
 			sleep 1 # let the audit writer catch up before the DNS load
-			dnsperf_once "$GW_IP" >>"$W/agentgw.qps"
+			dnsperf_once "$GW_IP" agentgw >>"$W/agentgw.qps"
 		fi
 		stop_srv
 		gw_rows=$(sqlite3 "$W/audit.db" "SELECT count(*) FROM event" 2>/dev/null)
+		;;
+	agentgw-ref)
+		[ -x "${AGENTGW_REF:-}" ] || { echo "  agentgw-ref: set AGENTGW_REF to a binary"; return; }
+		if start_gw "$W/audit-ref.db" "$AGENTGW_REF"; then
+			measure_once agentgw-ref
+			sleep 1
+			dnsperf_once "$GW_IP" agentgw-ref >>"$W/agentgw-ref.qps"
+		fi
+		stop_srv
 		;;
 	agentgw-shmaudit)
 		SHM=$(mktemp -d /dev/shm/agw-bench.XXXXXX)
 		if start_gw "$SHM/audit.db"; then
 			measure_once agentgw-shmaudit
 			sleep 1
-			dnsperf_once "$GW_IP" >>"$W/agentgw-shmaudit.qps"
+			dnsperf_once "$GW_IP" agentgw-shmaudit >>"$W/agentgw-shmaudit.qps"
 		fi
 		stop_srv
 		rm -rf "$SHM"
@@ -239,14 +284,14 @@ run_row() { # row
 	esac
 }
 
-declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps
+declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps
 echo "  (wrk -t2 -c$CONNS ${SECS}s; dnsperf -c4 -q64 ${SECS}s; latency over $LAT_N new connections a run; median of $RUNS interleaved runs)"
 DNS_ROWS=
 for row in $ROWS; do
 	case $row in direct) DNS_ROWS="dnsmasq dnsmasq-nocache" ;; esac
 done
 for row in $ROWS $DNS_ROWS; do
-	for m in cps rps mbps p50 p99 qps; do : >"$W/$row.$m"; done
+	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps; do : >"$W/$row.$m"; done
 done
 gw_rows=
 for ((run = 1; run <= RUNS; run++)); do
@@ -262,6 +307,9 @@ for row in $ROWS $DNS_ROWS; do
 	res_p50[$row]=$(median <"$W/$row.p50")
 	res_p99[$row]=$(median <"$W/$row.p99")
 	res_qps[$row]=$(median <"$W/$row.qps" | awk '$1 != "n/a" { printf "%.0f\n", $1 }')
+	res_cpucps[$row]=$(median <"$W/$row.cpucps")
+	res_cpurps[$row]=$(median <"$W/$row.cpurps")
+	res_cpuqps[$row]=$(median <"$W/$row.cpuqps")
 done
 for row in $ROWS; do
 	[ -s "$W/$row.cps" ] || continue
@@ -270,8 +318,14 @@ for row in $ROWS; do
 		"${res_p50[$row]}" "$(awk -v a="${res_p50[$row]}" -v b="${res_p50[direct]:-0}" 'BEGIN {print a - b}')" \
 		"${res_p99[$row]}" "$(awk -v a="${res_p99[$row]}" -v b="${res_p99[direct]:-0}" 'BEGIN {print a - b}')"
 done
-for row in $DNS_ROWS agentgw agentgw-shmaudit; do
-	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s\n' "$row" "${res_qps[$row]}"
+for row in $ROWS; do
+	[ "${res_cpucps[$row]:-n/a}" != n/a ] &&
+		printf '  %-17s proxy CPU per new connection %6s us, per keep-alive request %6s us\n' \
+			"$row" "${res_cpucps[$row]}" "${res_cpurps[$row]}"
+done
+for row in $DNS_ROWS agentgw agentgw-ref agentgw-shmaudit; do
+	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s  CPU per query %6s us\n' "$row" \
+		"${res_qps[$row]}" "${res_cpuqps[$row]:-n/a}"
 done
 
 # ---- rows for the combined table (reference: direct / dnsmasq, same run)
@@ -284,9 +338,16 @@ for row in $ROWS; do
 	bench_row net "$row" "connection latency p50" ms "${res_p50[$row]}" direct "${res_p50[direct]:-}"
 	bench_row net "$row" "connection latency p99" ms "${res_p99[$row]}" direct "${res_p99[direct]:-}"
 done
-for row in dnsmasq dnsmasq-nocache agentgw agentgw-shmaudit; do
+for row in $ROWS; do
+	ok "${res_cpucps[$row]:-}" || continue
+	bench_row net "$row" "CPU per new connection" us "${res_cpucps[$row]}" haproxy "${res_cpucps[haproxy]:-}"
+	bench_row net "$row" "CPU per keep-alive request" us "${res_cpurps[$row]}" haproxy "${res_cpurps[haproxy]:-}"
+done
+for row in dnsmasq dnsmasq-nocache agentgw agentgw-ref agentgw-shmaudit; do
 	ok "${res_qps[$row]:-}" || continue
 	bench_row dns "$row" "queries/s (allowed name)" 1/s "${res_qps[$row]}" dnsmasq "${res_qps[dnsmasq]:-}"
+	ok "${res_cpuqps[$row]:-}" &&
+		bench_row dns "$row" "CPU per query" us "${res_cpuqps[$row]}" dnsmasq "${res_cpuqps[dnsmasq]:-}"
 done
 # Audit on vs off: agentgw cannot run without its audit database, so the
 # proxy with the database on disk and on tmpfs is compared to direct (no

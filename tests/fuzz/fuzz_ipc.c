@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target for the supervisor's decoders of child messages (audit
- * events, policy updates, approval asks and answers): whatever a
- * compromised child sends must be rejected or decode into NUL-terminated
- * strings from the known sets, and a decoded event or ask must re-encode
- * and decode to the same fields.
+ * events, batches of them, policy updates, approval asks and answers):
+ * whatever a compromised child sends must be rejected or decode into
+ * NUL-terminated strings from the known sets, and a decoded event or ask
+ * must re-encode and decode to the same fields.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +44,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		same(ev.ev.rule, ev2.ev.rule);
 		same(ev.ev.detail, ev2.ev.detail);
 		if (ev.ev.bytes_up != ev2.ev.bytes_up || ev.ev.duration_us != ev2.ev.duration_us)
+			abort();
+	}
+	{
+		/* a batch: every record inside the payload, walked to its end */
+		const uint8_t *rec;
+		size_t off = 0, n, prev = 0;
+		int r;
+
+		while ((r = ipc_batch_next(data, size, &off, &rec, &n)) == 1) {
+			if (off <= prev || off > size || n == 0 || rec + n != data + off)
+				abort();
+			prev = off;
+			(void)ipc_event_decode(rec, n, &ev2);
+		}
+		if (r == 0 && off != size)
 			abort();
 	}
 	if (ipc_policy_decode(data, size, &pol) == 0) {

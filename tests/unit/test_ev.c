@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -281,13 +282,61 @@ static void test_write_and_mod(void **state)
 	ev_free(l);
 }
 
+static void on_any(struct ev_loop *l, int fd, unsigned events, void *ctx)
+{
+	struct rec *r = ctx;
+
+	(void)l;
+	(void)fd;
+	r->order[r->n++ % 16] = (int)events;
+	r->hits++;
+}
+
+/* A pause is lazy in the kernel but exact for the owner: no event is
+ * delivered, also while the kernel still has the old mask; the old mask
+ * back delivers at once. */
+static void test_lazy_narrow(void **state)
+{
+	struct ev_loop *l = NULL;
+	struct rec r = {0};
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(ev_new(&l), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(ev_add_fd(l, sv[0], EV_READ | EV_WRITE, on_any, &r), 0);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(ev_pause_fd(l, sv[0]), 0);
+	assert_int_equal(ev_fd_mask(l, sv[0]), 0);
+	assert_true(ev_timer_add(l, 30, on_timer_stop, NULL) != 0);
+	assert_int_equal(ev_run(l), 0);
+	assert_int_equal(r.hits, 0);
+	assert_int_equal(ev_mod_fd(l, sv[0], EV_READ), 0);
+	assert_true(ev_timer_add(l, 30, on_timer_stop, NULL) != 0);
+	assert_int_equal(ev_run(l), 0);
+	assert_true(r.hits >= 1);
+	for (int i = 0; i < r.n && i < 16; i++)
+		assert_int_equal(r.order[i], EV_READ);
+	/* ev_close_fd: gone without EPOLL_CTL_DEL, nothing more delivered */
+	r.hits = 0;
+	ev_close_fd(l, sv[0]);
+	assert_int_equal(ev_fd_mask(l, sv[0]), 0);
+	assert_int_equal(fcntl(sv[0], F_GETFD), -1);
+	assert_true(ev_timer_add(l, 20, on_timer_stop, NULL) != 0);
+	assert_int_equal(ev_run(l), 0);
+	assert_int_equal(r.hits, 0);
+	ev_close_fd(l, -1);
+	close(sv[1]);
+	ev_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fd_read),	  cmocka_unit_test(test_delete_in_callback),
 	    cmocka_unit_test(test_timers),	  cmocka_unit_test(test_timer_many),
 	    cmocka_unit_test(test_signals),	  cmocka_unit_test(test_hooks),
-	    cmocka_unit_test(test_write_and_mod),
+	    cmocka_unit_test(test_write_and_mod), cmocka_unit_test(test_lazy_narrow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

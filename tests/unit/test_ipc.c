@@ -204,12 +204,75 @@ static void test_policy_ack(void **state)
 	assert_string_equal(ipc_type_str(IPC_POLICY_APPLIED), "policy-applied");
 }
 
+/* Events of one loop pass in one message: in order, every record
+ * decodes; a record running past the payload or of length 0 is refused. */
+static void test_batch(void **state)
+{
+	struct aud_event ev = {.kind = "net",
+			       .op = "connect",
+			       .decision = "allow",
+			       .bytes_up = -1,
+			       .bytes_down = -1,
+			       .duration_us = -1};
+	struct ipc_batch *b = calloc(1, sizeof(*b));
+	struct ipc_event *d = malloc(sizeof(*d));
+	const char *ops[] = {"connect", "request", "close"};
+	const uint8_t *rec;
+	size_t off = 0, n, len;
+	unsigned type;
+	int sv[2], k = 0;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(d);
+	assert_int_equal(ipc_pair(sv), 0);
+	assert_int_equal(ipc_batch_send(sv[0], b), 0); /* empty: nothing sent */
+	assert_int_equal(ipc_recv(sv[1], &type, buf, sizeof(buf), &len, NULL, NULL), -EAGAIN);
+	for (int i = 0; i < 3; i++) {
+		ev.op = ops[i];
+		assert_int_equal(ipc_batch_add(b, &ev), 0);
+	}
+	assert_int_equal(b->n, 3);
+	assert_int_equal(ipc_batch_send(sv[0], b), 0);
+	assert_int_equal(b->n, 0);
+	assert_int_equal(ipc_recv(sv[1], &type, buf, sizeof(buf), &len, NULL, NULL), 0);
+	assert_int_equal(type, IPC_AUDIT_BATCH);
+	while (ipc_batch_next(buf, len, &off, &rec, &n) == 1) {
+		assert_int_equal(ipc_event_decode(rec, n, d), 0);
+		assert_string_equal(d->ev.op, ops[k++]);
+	}
+	assert_int_equal(k, 3);
+	/* a truncated payload: the last record runs past it */
+	off = 0;
+	while ((k = ipc_batch_next(buf, len - 1, &off, &rec, &n)) == 1)
+		;
+	assert_int_equal(k, -AGW_EPROTO);
+	off = 0;
+	buf[0] = buf[1] = 0;
+	assert_int_equal(ipc_batch_next(buf, len, &off, &rec, &n), -AGW_EPROTO);
+	/* full: an event that does not fit leaves the batch as it was */
+	ev.detail = d->store; /* IPC_DETAIL_MAX bytes */
+	memset(d->store, 'x', IPC_DETAIL_MAX);
+	d->store[IPC_DETAIL_MAX] = '\0';
+	for (k = 0; ipc_batch_add(b, &ev) == 0; k++)
+		;
+	assert_true(k >= 3 && b->n == (unsigned)k);
+	n = b->len;
+	assert_int_equal(ipc_batch_add(b, &ev), -AGW_ETOOBIG);
+	assert_int_equal(b->len, n);
+	close(sv[0]);
+	close(sv[1]);
+	free(d);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip_fds),   cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_event_roundtrip), cmocka_unit_test(test_event_bad),
 	    cmocka_unit_test(test_policy),	    cmocka_unit_test(test_policy_ack),
+	    cmocka_unit_test(test_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,10 @@
 # MODE=dns: N queries for one allowed name with dnsperf instead.
 # Also prints the upstream resolver's round trip from the gw namespace
 # (what a resolver cache would save per new connection).
-# Env: BUILD, N (500), MODE (close|keepalive|dns)
+# PEER=haproxy: the same for HAProxy in TCP mode (tests/bench/conf/
+# haproxy.cfg, nft redirect as in net.sh) instead of agentgw (close and
+# keepalive only): what a transparent relay that decides nothing costs.
+# Env: BUILD, N (500), MODE (close|keepalive|dns), PEER (agentgw|haproxy)
 set -u
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib/topo.sh
@@ -18,6 +21,7 @@ BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 N=${N:-500}
 MODE=${MODE:-close}
+PEER=${PEER:-agentgw}
 command -v strace >/dev/null || { echo "SKIP: strace not installed"; exit 77; }
 GW_PID=
 ST_PIDS=()
@@ -38,11 +42,23 @@ network:
       ports: [80]
   dns: { upstream: [$DNS_IP] }
 P
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
-	--audit "$TOPO_DIR/audit.db" --name "sc$TOPO_ID" --no-fs >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
-for p in $(pgrep -f "sc$TOPO_ID"); do
+if [ "$PEER" = haproxy ]; then
+	sed -e "s|@DIR@|$TOPO_DIR|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@PORT@|3130|g" \
+		tests/bench/conf/haproxy.cfg >"$TOPO_DIR/haproxy.cfg"
+	ip netns exec "$NS_GW" haproxy -db -f "$TOPO_DIR/haproxy.cfg" >"$TOPO_DIR/gw.log" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 3130 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+	printf 'table ip agw_sc {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  iifname "%s" tcp dport 80 redirect to :3130\n }\n}\n' \
+		"$GUEST_IF" | in_gw nft -f -
+	PIDS=$GW_PID
+else
+	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
+		--audit "$TOPO_DIR/audit.db" --name "sc$TOPO_ID" --no-fs >"$TOPO_DIR/gw.log" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 15001 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+	PIDS=$(pgrep -f "sc$TOPO_ID")
+fi
+for p in $PIDS; do
 	strace -c -f -p "$p" -o "$TOPO_DIR/strace.$p" 2>/dev/null &
 	ST_PIDS+=($!)
 done
