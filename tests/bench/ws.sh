@@ -111,9 +111,16 @@ rm -rf "$S/gen"
 
 # One guest script: the steps of one run in each place given, in ms.
 cat >"$S/in/bench.sh" <<'SH'
+# t CMD...: its time in ms, or "fail" (and its last lines on stderr).
 t() {
 	s=$(date +%s%N)
-	if "$@" >/dev/null 2>&1; then e=$(date +%s%N); echo $(((e - s) / 1000000)); else echo fail; fi
+	if "$@" >/tmp/ws-step.out 2>&1; then
+		e=$(date +%s%N)
+		echo $(((e - s) / 1000000))
+	else
+		echo fail
+		echo "failed: $*: $(tail -3 /tmp/ws-step.out)" >&2
+	fi
 }
 catall() { find "$1" -type f -exec cat {} + >/dev/null; }
 npmci() {
