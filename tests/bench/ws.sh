@@ -220,24 +220,25 @@ for ((run = 1; run <= N; run++)); do
 	done
 done
 
-# ---- the table: /tmp from the first live sandbox's runs
+# ---- the table: each transport's ratio is to the /tmp of its own guest
+# (same runs); the /tmp column is the median over every guest's runs.
 cols=""
 for x in "${LIVE[@]}"; do cols+=" ${x%%:*}"; done
-ref=${LIVE[0]%%:*}
-med() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s && $3 ~ /^[0-9]+$/ { print $3 }' "$3" | median; }
+med() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s && $3 ~ /^[0-9]+$/ { print $3 }' "${@:3}" | median; }
 printf '\n  %-13s %9s' step "/tmp ms"
 for c in $cols; do printf ' %20s' "$c ms (x /tmp)"; done
 echo
 for step in untar find ls-lR cat rm git-untar git-status-1 git-status-2 git-rm npm-ci; do
-	a=$(med /tmp "$step" "$S/res-$ref")
-	[ "$a" = n/a ] && continue
-	printf '  %-13s %9s' "$step" "$a"
+	all=$(med /tmp "$step" $(for c in $cols; do echo "$S/res-$c"; done))
+	[ "$all" = n/a ] && continue
+	printf '  %-13s %9s' "$step" "$all"
 	case $step in
 	git-*) what="git repo, $GITN files" ;;
 	npm-*) what="$NPMN packages" ;;
 	*) what="$((DIRS * FILES)) files" ;;
 	esac
 	for c in $cols; do
+		a=$(med /tmp "$step" "$S/res-$c")
 		b=$(med "$c" "$step" "$S/res-$c")
 		r=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + 0 > 0 && b ~ /^[0-9.]+$/) printf "%.1f", b / a; else print "-" }')
 		printf ' %20s' "$b ($r)"
