@@ -222,14 +222,14 @@ done
 
 # ---- the table: each transport's ratio is to the /tmp of its own guest
 # (same runs); the /tmp column is the median over every guest's runs.
-cols=""
-for x in "${LIVE[@]}"; do cols+=" ${x%%:*}"; done
+cols="" files=()
+for x in "${LIVE[@]}"; do cols+=" ${x%%:*}" files+=("$S/res-${x%%:*}"); done
 med() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s && $3 ~ /^[0-9]+$/ { print $3 }' "${@:3}" | median; }
 printf '\n  %-13s %9s' step "/tmp ms"
 for c in $cols; do printf ' %20s' "$c ms (x /tmp)"; done
 echo
 for step in untar find ls-lR cat rm git-untar git-status-1 git-status-2 git-rm npm-ci; do
-	all=$(med /tmp "$step" $(for c in $cols; do echo "$S/res-$c"; done))
+	all=$(med /tmp "$step" "${files[@]}")
 	[ "$all" = n/a ] && continue
 	printf '  %-13s %9s' "$step" "$all"
 	case $step in
