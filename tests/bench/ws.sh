@@ -142,7 +142,7 @@ t() {
 }
 catall() { find "$1" -type f -exec cat {} + >/dev/null; }
 npmci() {
-	cd "$1/proj" && npm ci --no-audit --no-fund --no-update-notifier --fetch-retries=0 \
+	cd "$1/proj" && npm ci --no-audit --no-fund --no-update-notifier \
 		--cache "$2" --registry http://allowed.test/files/npm/
 }
 run=$1
