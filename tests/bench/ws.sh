@@ -14,7 +14,8 @@
 #
 # Work, each step timed in the guest (date +%s%N around it), repetitions
 # interleaved (run 1 of every sandbox and place, then run 2, ...; the
-# order of /tmp and /workspace alternates), medians:
+# order of /tmp and /workspace alternates), medians; each ratio is to the
+# /tmp of the same guest:
 #   untar        tar -xf tree.tar: WS_BENCH_DIRS folders x WS_BENCH_FILES
 #                files of 1-16 KiB (default 60 x 50 = 3,000 files, 25 MiB)
 #   find, ls-lR  find DIR | wc -l; ls -lR DIR
@@ -30,7 +31,7 @@
 # WS_BENCH_DEBIAN=0: the initramfs image instead (busybox: no git, no npm;
 # only the tree's steps).
 # WS_QUICK=1: one run of a smaller set (20 x 30 files, a 2,000-file
-# repository, 15 packages), a few minutes under TCG; the defaults take
+# repository, 15 packages), about ten minutes under TCG; the defaults take
 # about an hour under TCG with two transports. WS_BENCH_RUNS sets the
 # repetitions (default 3, quick 1).
 set -u
