@@ -239,6 +239,21 @@ static void up_on_int(struct ev_loop *loop, int signo, void *ctx)
 	sup_stop(u->sup);
 }
 
+/*
+ * <run>/<name>/guest/ when the supervisor put a sandbox CA there (TLS
+ * inspection, issue 14): its ca.pem and env go into the guest at boot
+ * (vmctl/gtrust.h). NULL otherwise.
+ */
+static const char *up_guest_dir(const char *name, char *buf, size_t cap)
+{
+	char ca[600];
+
+	if (sbx_path(buf, cap, name, "guest") < 0 ||
+	    (size_t)snprintf(ca, sizeof(ca), "%s/ca.pem", buf) >= sizeof(ca) || access(ca, F_OK) < 0)
+		return NULL;
+	return buf;
+}
+
 /* The runner: boot, serve the control socket (and CMD), power off, report. Never returns. */
 static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const struct up_run *run,
 		      int detach, int verbose)
@@ -257,7 +272,7 @@ static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const stru
 	char **cmd = run->cmd;
 	const char *sh[] = {"/bin/sh", NULL};
 	struct sbxd_cfg sc = {.name = name, .report_fd = wfd, .listen_fd = -1, .denials_fd = dfd};
-	char state[512], err[4096], msg[64];
+	char state[512], err[4096], msg[64], guest[512];
 	int pty = 0, code = 1, r;
 	struct vm *vm = NULL;
 	struct termios saved;
@@ -275,6 +290,7 @@ static void up_runner(int wfd, int dfd, int tap_fd, const char *name, const stru
 	if (sbx_path(state, sizeof(state), name, "vm") < 0)
 		goto out;
 	cfg.state_dir = state;
+	cfg.guest_dir = up_guest_dir(name, guest, sizeof(guest));
 	snprintf(msg, sizeof(msg), "%d", (int)getpid());
 	sbx_info_add(name, "runner", msg);
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {

@@ -25,7 +25,7 @@ static void vm_usage(FILE *out)
 {
 	fprintf(out, "usage: agentgw vm-run [--image DIR] [--state-dir DIR] [--mem MB] [--cpus N]\n"
 		     "                      [--accel auto|kvm|tcg] [--append ARGS] [--virtiofs SOCKET]\n"
-		     "                      [-v] [-i] [-t] [-P]\n"
+		     "                      [--guest-dir DIR] [-v] [-i] [-t] [-P]\n"
 		     "                      [-e SHELL-COMMAND]... [-- CMD [ARG...]]\n\n"
 		     "Development verb: boots the guest image (default: the last one built by\n"
 		     "'agentgw image build') with no network, runs each -e through /bin/sh -c and\n"
@@ -35,6 +35,8 @@ static void vm_usage(FILE *out)
 		     "listening on SOCKET (agentgw fs-serve --vhost-user SOCKET; under a jail the\n"
 		     "socket must be in the state folder).\n"
 		     "-v prints boot time, accelerator, exit statuses and QEMU's memory.\n"
+		     "--guest-dir DIR delivers DIR/ca.pem and DIR/env as 'up' delivers a\n"
+		     "sandbox's CA and credential placeholders (README, Credentials).\n"
 		     "Exit status: the last command's (128+N when killed by signal N).\n");
 }
 
@@ -174,6 +176,9 @@ int cmd_vm_run(int argc, char **argv)
 			i++;
 		} else if (v && strcmp(a, "--accel") == 0) {
 			accel = v;
+			i++;
+		} else if (v && strcmp(a, "--guest-dir") == 0) {
+			cfg.guest_dir = v;
 			i++;
 		} else if (v && strcmp(a, "--append") == 0) {
 			cfg.append = v;

@@ -22,7 +22,9 @@
 
 #include "agw.h"
 #include "ev.h"
+#include "vmctl/cpio.h"
 #include "vmctl/ctl.h"
+#include "vmctl/gtrust.h"
 #include "vmctl/jail.h"
 #include "vmctl/qmp.h"
 
@@ -341,6 +343,126 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= cap ? -AGW_ETOOBIG : 0;
 }
 
+/* dir/name into buf (up to cap bytes, NUL-terminated after them); -errno, -AGW_ETOOBIG. */
+static int vm_slurp(const char *dir, const char *name, char *buf, size_t cap, size_t *len)
+{
+	char path[1024];
+	ssize_t n;
+	size_t got = 0;
+	int fd, r = 0;
+
+	*len = 0;
+	if (path_in(path, sizeof(path), dir, name) < 0)
+		return -AGW_ETOOBIG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + got, cap - got)) > 0 && got + (size_t)n < cap)
+		got += (size_t)n;
+	if (n < 0)
+		r = -errno;
+	else if (n > 0)
+		r = -AGW_ETOOBIG;
+	close(fd);
+	buf[got] = 0;
+	*len = got;
+	return r;
+}
+
+/* Every line of the env file is one gtrust_env_line() allows, and not too many. */
+static int vm_env_check(const char *env, size_t n, char *err, size_t errcap)
+{
+	size_t i = 0, lines = 0, nl;
+	const char *why;
+
+	while (i < n) {
+		const char *e = memchr(env + i, '\n', n - i);
+		size_t l = e ? (size_t)(e - env) - i : n - i;
+
+		if (l && gtrust_env_line(env + i, l, &nl, &why) < 0)
+			return agw_errf(err, errcap, -AGW_EINVAL, "guest env line %zu: %s", lines + 1,
+					why);
+		if (l && ++lines > GTRUST_MAX_VARS)
+			return agw_errf(err, errcap, -AGW_ETOOBIG, "guest env: over %d variables",
+					GTRUST_MAX_VARS);
+		i += l + 1;
+	}
+	return 0;
+}
+
+/* Copy all of fd in to fd out. */
+static int vm_copy_fd(int in, int out)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (agw_write_all(out, buf, (size_t)n) < 0)
+			return -errno;
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * base, zero-padded to 512 bytes (the kernel looks for a following archive
+ * at a 4-byte boundary and skips zeros), then a newc archive with gdir's
+ * ca.pem and env at GTRUST_CA and GTRUST_ENV, as out (in state).
+ */
+static int vm_guest_initrd(const char *base, const char *gdir, const char *state, char *out,
+			   size_t cap, char *err, size_t errcap)
+{
+	static char ca[GTRUST_MAX_CA + 1], env[GTRUST_MAX_ENV + 1];
+	static const char zeros[512];
+	char part[1024];
+	struct cpio *cp = NULL;
+	size_t ca_len, env_len;
+	int in = -1, fd = -1, r;
+	off_t end;
+
+	if ((r = vm_slurp(gdir, "ca.pem", ca, sizeof(ca) - 1, &ca_len)) < 0)
+		return agw_errf(err, errcap, r, "%s/ca.pem: %s", gdir, agw_strerror(r));
+	if ((r = gtrust_pem_check(ca, ca_len)) < 0)
+		return agw_errf(err, errcap, r, "%s/ca.pem: not PEM certificates", gdir);
+	r = vm_slurp(gdir, "env", env, sizeof(env) - 1, &env_len);
+	if (r < 0 && r != -ENOENT)
+		return agw_errf(err, errcap, r, "%s/env: %s", gdir, agw_strerror(r));
+	if ((r = vm_env_check(env, env_len, err, errcap)) < 0)
+		return r;
+	if (path_in(part, sizeof(part), state, "guest.cpio") < 0 ||
+	    path_in(out, cap, state, "initrd") < 0)
+		return agw_errf(err, errcap, -AGW_ETOOBIG, "%s: path too long", state);
+	if ((r = cpio_new(part, &cp)) < 0 || (r = cpio_data(cp, GTRUST_CA, 0644, ca, ca_len)) < 0 ||
+	    (r = cpio_data(cp, GTRUST_ENV, 0644, env, env_len)) < 0 || (r = cpio_finish(cp)) < 0) {
+		agw_errf(err, errcap, r, "%s: %s", part, agw_strerror(r));
+		goto out;
+	}
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	in = open(base, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || in < 0 || (r = vm_copy_fd(in, fd)) < 0 || (end = lseek(fd, 0, SEEK_CUR)) < 0 ||
+	    (r = agw_write_all(fd, zeros, (size_t)((512 - end % 512) % 512))) < 0) {
+		r = r < 0 ? r : -errno;
+		agw_errf(err, errcap, r, "%s: %s", out, agw_strerror(r));
+		goto out;
+	}
+	close(in);
+	in = open(part, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || (r = vm_copy_fd(in, fd)) < 0) {
+		r = r < 0 ? r : -errno;
+		agw_errf(err, errcap, r, "%s: %s", out, agw_strerror(r));
+		goto out;
+	}
+	r = 0;
+out:
+	cpio_free(cp);
+	if (in >= 0)
+		close(in);
+	if (fd >= 0)
+		close(fd);
+	unlink(part);
+	if (r < 0)
+		unlink(out);
+	return r;
+}
+
 /* An image's root disk read-only, the sandbox's disk read-write and the jail uid's. */
 static int vm_jail_disks(const struct vm_cfg *cfg, struct jail *j)
 {
@@ -358,7 +480,7 @@ static int vm_jail_disks(const struct vm_cfg *cfg, struct jail *j)
 int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char console[1024], qlog[1024], root[1024], qbin[1024];
+	char console[1024], qlog[1024], root[1024], qbin[1024], initrd[1024] = "";
 	struct qemu_cfg qc = {0};
 	struct jail jail;
 	struct qemu_argv *qa = NULL;
@@ -414,6 +536,12 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	}
 	qc.kernel = cfg->kernel;
 	qc.initrd = cfg->initrd;
+	if (cfg->guest_dir) {
+		if ((r = vm_guest_initrd(cfg->initrd, cfg->guest_dir, cfg->state_dir, initrd,
+					 sizeof(initrd), err, errcap)) < 0)
+			goto out;
+		qc.initrd = initrd;
+	}
 	qc.append = cfg->append;
 	qc.mem_mb = cfg->mem_mb;
 	qc.vcpus = cfg->vcpus;
@@ -437,7 +565,7 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		goto out;
 	}
 	if (jail.uid && ((r = jail_add_ro(&jail, cfg->kernel)) < 0 ||
-			 (r = jail_add_ro(&jail, cfg->initrd)) < 0 ||
+			 (r = jail_add_ro(&jail, qc.initrd)) < 0 ||
 			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
 		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
 		goto out;
@@ -537,6 +665,9 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 	vm = NULL;
 	r = 0;
 out:
+	/* QEMU read it at start: the guest has its copy (the jail held a bind of it). */
+	if (initrd[0])
+		unlink(initrd);
 	if (lfd >= 0)
 		close(lfd);
 	if (logfd >= 0)

@@ -33,6 +33,10 @@ struct vm_cfg {
 	/* qemu_cfg's vfs_sock: a listening vhost-user socket inside state_dir
 	 * (the jail sees only that folder); made the jail uid's. NULL: none. */
 	const char *vfs_sock;
+	/* NULL, or a folder with ca.pem and env (vmctl/gtrust.h): checked and
+	 * appended to the initramfs as a second archive in <state_dir>/initrd,
+	 * removed again once the guest is up. */
+	const char *guest_dir;
 	uint32_t jail_slot; /* 0: JAIL_SLOT_ANY + pid; a sandbox: its /30's index */
 	int no_jail;	    /* run QEMU unjailed (tests of the jail's cost only) */
 	int boot_timeout_ms; /* 0: 120000 under TCG (slow on a busy host), else
@@ -51,7 +55,8 @@ struct vm_exit {
  * Start QEMU and wait for the guest's HELLO (blocks up to the boot
  * timeout). On error *out is NULL, QEMU is gone, and err (if not NULL) says
  * why, including the tail of QEMU's log. Returns 0, -ETIMEDOUT, -errno,
- * -AGW_EPROTO (protocol version mismatch).
+ * -AGW_EPROTO (protocol version mismatch), -AGW_EPARSE / -AGW_EINVAL /
+ * -AGW_ETOOBIG (guest_dir's files are not what vmctl/gtrust.h allows).
  */
 int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap);
 

@@ -46,6 +46,7 @@
 
 #include "agw.h"
 #include "vmctl/ctl.h"
+#include "vmctl/guest/itrust.h"
 
 #define INIT_MAX_EXECS 64
 #define INIT_STDIN_MAX (1024 * 1024)
@@ -86,6 +87,7 @@ struct init_user {
 #define INIT_MAX_GROUPS 32
 
 static struct init_cfg cfg;
+static struct itrust trust; /* the sandbox CA and placeholders (vmctl/gtrust.h) */
 
 static struct init_exec execs[INIT_MAX_EXECS];
 static int port_fd = -1;
@@ -361,7 +363,7 @@ static int user_become(const struct init_user *u)
 	return 0;
 }
 
-/* The default environment for u, then env's entries replacing or adding. */
+/* The default environment for u and the trust variables, then env's entries replacing or adding. */
 static void env_build(const struct init_user *u, char *const *env, uint32_t envc, char **out,
 		      size_t cap, char *store, size_t scap)
 {
@@ -387,6 +389,8 @@ static void env_build(const struct init_user *u, char *const *env, uint32_t envc
 		out[n++] = store + used;
 		used += strlen(v) + 1;
 	}
+	for (size_t i = 0; i < trust.nvars && n + 1 < cap; i++)
+		out[n++] = (char *)(uintptr_t)trust.vars[i];
 	for (uint32_t i = 0; i < envc && env[i]; i++) {
 		size_t kl = strcspn(env[i], "=");
 		size_t j;
@@ -516,6 +520,36 @@ static void fs_setup(const struct init_cfg *c)
 		ilog("/workspace mounted from %s:%s", c->gw, c->port9p);
 }
 
+/* The host's CA and placeholders, read while the initramfs is still / . */
+static void trust_load(void)
+{
+	char why[256];
+	int r = itrust_load(&trust, why, sizeof(why));
+
+	if (why[0])
+		ilog("%s", why);
+	if (r > 0)
+		ilog("sandbox CA delivered, %zu credential placeholder(s)", trust.nvars);
+}
+
+/* Into the final root; its cost is logged: it is on every boot's path. */
+static void trust_install(void)
+{
+	struct timespec a, b;
+	char why[256];
+
+	if (!trust.ca)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (itrust_install(&trust, why, sizeof(why)) < 0) {
+		ilog("sandbox CA not installed: %s", why);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ilog("sandbox CA installed in %s and %s in %ld us", GTRUST_STORE, GTRUST_BUNDLE,
+	     (long)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000));
+}
+
 /* Find /dev/vportNpM whose sysfs name is want; waits for the driver. */
 static int port_open(const char *want)
 {
@@ -616,7 +650,7 @@ static void exec_release(struct init_exec *x)
 
 static void child_exec(struct ctl_exec *e, int in, int out, int err, const char *pts, int errpipe)
 {
-	static char *envv[CTL_MAX_ARGS + 8];
+	static char *envv[CTL_MAX_ARGS + 8 + GTRUST_N_CA_VARS + GTRUST_MAX_VARS];
 	static char store[4096];
 	const char *who = e->user[0] ? e->user : cfg.user[0] ? cfg.user : "root";
 	struct init_user u;
@@ -1073,8 +1107,10 @@ int main(void)
 		ilog("hostname: %s", strerror(errno));
 	cmdline_parse(&cfg);
 	modules_load();
+	trust_load();
 	if (cfg.root[0] && cfg.rw[0] && root_setup(&cfg) < 0)
 		ilog("staying on the initramfs: the image's root filesystem is not usable");
+	trust_install();
 	net_setup(&cfg);
 	dns_setup(&cfg);
 	fs_setup(&cfg);
