@@ -28,8 +28,9 @@ static void vm_usage(FILE *out)
 		     "                      [--guest-dir DIR] [-v] [-i] [-t] [-P]\n"
 		     "                      [-e SHELL-COMMAND]... [-- CMD [ARG...]]\n\n"
 		     "Development verb: boots the guest image (default: the last one built by\n"
-		     "'agentgw image build') with no network, runs each -e through /bin/sh -c and\n"
-		     "then CMD, and powers off. -i forwards stdin to CMD, -t gives CMD a PTY,\n"
+		     "'agentgw image build'; one with a root filesystem gets a throwaway writable\n"
+		     "disk) with no network, runs each -e through /bin/sh -c and then CMD, and\n"
+		     "powers off. -i forwards stdin to CMD, -t gives CMD a PTY,\n"
 		     "-P starts all -e commands at once (exit status: the highest),\n"
 		     "--virtiofs mounts /workspace over virtio-fs from a vhost-user back end\n"
 		     "listening on SOCKET (agentgw fs-serve --vhost-user SOCKET; under a jail the\n"
@@ -134,10 +135,10 @@ int cmd_vm_run(int argc, char **argv)
 	enum qemu_accel want;
 	struct accel_verdict av;
 	struct vm_cfg cfg = {.tap_fd = -1};
-	char tmpstate[256], err[4096];
+	char tmpstate[256], err[4096], disk_name[32] = "", disk[1024], append[1024];
 	struct img_info info;
 	struct vm *vm = NULL;
-	int verbose = 0, fwd_in = 0, pty = 0, par = 0, ne = 0, i, r, rc = 0;
+	int verbose = 0, fwd_in = 0, pty = 0, par = 0, ne = 0, i, r, rc = 0, resumed = 0;
 	char **cmd = NULL;
 	int64_t t0;
 
@@ -222,6 +223,21 @@ int cmd_vm_run(int argc, char **argv)
 	cfg.state_dir = state;
 	cfg.kernel = info.kernel;
 	cfg.initrd = info.initrd;
+	if (info.rootfs[0]) {
+		/* A root filesystem: a throwaway writable disk, as 'up' makes one. */
+		snprintf(disk_name, sizeof(disk_name), "vmrun-%d", (int)getpid());
+		if ((r = img_disk_prepare(disk_name, &info, 1024, disk, sizeof(disk), &resumed, err,
+					  sizeof(err))) < 0) {
+			fprintf(stderr, "agentgw vm-run: writable disk: %s\n",
+				err[0] ? err : agw_strerror(r));
+			return CLI_FAIL;
+		}
+		snprintf(append, sizeof(append), "%s agentgw.root=agwroot agentgw.rw=agwrw",
+			 cfg.append ? cfg.append : "");
+		cfg.append = append;
+		cfg.root_disk = info.rootfs;
+		cfg.rw_disk = disk;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	t0 = agw_mono_us();
 	if ((r = vm_start(&cfg, &vm, err, sizeof(err))) < 0) {
@@ -268,6 +284,8 @@ stop:
 		rc = CLI_FAIL;
 out:
 	vm_free(vm);
+	if (disk_name[0])
+		img_disk_remove(disk_name);
 	if (state == tmpstate) {
 		char p[300];
 
