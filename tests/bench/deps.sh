@@ -7,7 +7,7 @@
 # policy-rc.d (exit 101) keeps them stopped: the benchmark runs its own
 # instances inside network namespaces with the configs in tests/bench/conf/.
 set -eu
-pkgs=(wrk dnsperf haproxy squid tinyproxy curl diod sqlite3 dnsmasq-base nginx qemu-system-x86)
+pkgs=(wrk dnsperf haproxy squid-openssl tinyproxy curl diod sqlite3 dnsmasq-base nginx qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
