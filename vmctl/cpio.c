@@ -46,6 +46,30 @@ int cpio_new(const char *path, struct cpio **out)
 	return 0;
 }
 
+int cpio_new_fd(int fd, struct cpio **out)
+{
+	struct cpio *c;
+	FILE *f;
+
+	*out = NULL;
+	f = fdopen(fd, "w");
+	if (!f) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	c->f = f;
+	c->ino = 1;
+	*out = c;
+	return 0;
+}
+
 void cpio_free(struct cpio *c)
 {
 	if (!c)

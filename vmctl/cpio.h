@@ -16,6 +16,9 @@ struct cpio;
 
 /* Create (truncate) path. *out is NULL on error. Returns 0 or -errno. */
 int cpio_new(const char *path, struct cpio **out);
+/* The same on an open file, from its current offset (4-byte aligned, so
+ * the archive can follow another in one file). Takes fd, also on error. */
+int cpio_new_fd(int fd, struct cpio **out);
 /* Finish the archive (trailer, fsync, close). Returns 0 or -errno. */
 int cpio_finish(struct cpio *c);
 /* Close without finishing if still open; NULL-safe. */

@@ -405,14 +405,14 @@ static int vm_copy_fd(int in, int out)
 /*
  * base, zero-padded to 512 bytes (the kernel looks for a following archive
  * at a 4-byte boundary and skips zeros), then a newc archive with gdir's
- * ca.pem and env at GTRUST_CA and GTRUST_ENV, as out (in state).
+ * ca.pem and env at GTRUST_CA and GTRUST_ENV, as out (in state). state is
+ * the jailed QEMU's own folder: out is made anew, never through a link.
  */
 static int vm_guest_initrd(const char *base, const char *gdir, const char *state, char *out,
 			   size_t cap, char *err, size_t errcap)
 {
 	static char ca[GTRUST_MAX_CA + 1], env[GTRUST_MAX_ENV + 1];
 	static const char zeros[512];
-	char part[1024];
 	struct cpio *cp = NULL;
 	size_t ca_len, env_len;
 	int in = -1, fd = -1, r;
@@ -427,39 +427,32 @@ static int vm_guest_initrd(const char *base, const char *gdir, const char *state
 		return agw_errf(err, errcap, r, "%s/env: %s", gdir, agw_strerror(r));
 	if ((r = vm_env_check(env, env_len, err, errcap)) < 0)
 		return r;
-	if (path_in(part, sizeof(part), state, "guest.cpio") < 0 ||
-	    path_in(out, cap, state, "initrd") < 0)
+	if (path_in(out, cap, state, "initrd") < 0)
 		return agw_errf(err, errcap, -AGW_ETOOBIG, "%s: path too long", state);
-	if ((r = cpio_new(part, &cp)) < 0 || (r = cpio_data(cp, GTRUST_CA, 0644, ca, ca_len)) < 0 ||
-	    (r = cpio_data(cp, GTRUST_ENV, 0644, env, env_len)) < 0 || (r = cpio_finish(cp)) < 0) {
-		agw_errf(err, errcap, r, "%s: %s", part, agw_strerror(r));
-		goto out;
-	}
-	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	unlink(out);
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	in = open(base, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || in < 0 || (r = vm_copy_fd(in, fd)) < 0 || (end = lseek(fd, 0, SEEK_CUR)) < 0 ||
 	    (r = agw_write_all(fd, zeros, (size_t)((512 - end % 512) % 512))) < 0) {
 		r = r < 0 ? r : -errno;
-		agw_errf(err, errcap, r, "%s: %s", out, agw_strerror(r));
-		goto out;
+		goto fail;
 	}
-	close(in);
-	in = open(part, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || (r = vm_copy_fd(in, fd)) < 0) {
-		r = r < 0 ? r : -errno;
-		agw_errf(err, errcap, r, "%s: %s", out, agw_strerror(r));
-		goto out;
-	}
+	r = cpio_new_fd(fd, &cp);
+	fd = -1;
+	if (r < 0 || (r = cpio_data(cp, GTRUST_CA, 0644, ca, ca_len)) < 0 ||
+	    (r = cpio_data(cp, GTRUST_ENV, 0644, env, env_len)) < 0 || (r = cpio_finish(cp)) < 0)
+		goto fail;
 	r = 0;
+	goto out;
+fail:
+	agw_errf(err, errcap, r, "%s: %s", out, agw_strerror(r));
+	unlink(out);
 out:
 	cpio_free(cp);
 	if (in >= 0)
 		close(in);
 	if (fd >= 0)
 		close(fd);
-	unlink(part);
-	if (r < 0)
-		unlink(out);
 	return r;
 }
 

@@ -140,10 +140,45 @@ static void test_roundtrip(void **state)
 	rmdir(dir);
 }
 
+/* cpio_new_fd: an archive after other bytes in one file, as vmctl/vm.c
+ * appends the guest's trust files to an initramfs. */
+static void test_append_fd(void **state)
+{
+	char path[] = "/tmp/agw-cpio-fd.XXXXXX", buf[1024];
+	int fd = mkstemp(path);
+	struct cpio *c;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	memset(buf, 0, 512);
+	memcpy(buf, "first", 5);
+	assert_int_equal(write(fd, buf, 512), 512);
+	assert_int_equal(cpio_new_fd(fd, &c), 0);
+	assert_int_equal(cpio_data(c, "/etc/agentgw/env", 0644, "K=v\n", 4), 0);
+	assert_int_equal(cpio_finish(c), 0);
+	cpio_free(c);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_true(n > 512 + 3 * 110);
+	assert_memory_equal(buf, "first", 5);
+	assert_memory_equal(buf + 512, "070701", 6); /* the parent dir /etc comes first */
+	assert_non_null(memmem(buf + 512, n - 512, "etc/agentgw/env", 15));
+	assert_non_null(memmem(buf + 512, n - 512, "TRAILER!!!", 10));
+	assert_int_equal(n % 4, 0);
+	unlink(path);
+	assert_int_equal(cpio_new_fd(-1, &c), -EBADF);
+	assert_null(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_append_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

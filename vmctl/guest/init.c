@@ -538,8 +538,15 @@ static void trust_install(void)
 	struct timespec a, b;
 	char why[256];
 
-	if (!trust.ca)
+	if (!trust.ca) {
+		if (access(GTRUST_CA, F_OK) == 0) {
+			if (itrust_clear(why, sizeof(why)) < 0)
+				ilog("an earlier boot's sandbox CA: %s", why);
+			else
+				ilog("removed an earlier boot's sandbox CA (none delivered)");
+		}
 		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (itrust_install(&trust, why, sizeof(why)) < 0) {
 		ilog("sandbox CA not installed: %s", why);

@@ -201,14 +201,63 @@ out:
 	return r;
 }
 
+/* The system store without what an earlier boot added (*clean, *cl bytes). */
+static int itrust_store_clean(char **clean, long *cl, char *why, size_t cap)
+{
+	char *store = NULL, *old = NULL;
+	size_t store_len = 0, old_len = 0;
+	int r = itrust_read(GTRUST_STORE, ITRUST_MAX_STORE, &store, &store_len);
+
+	*clean = NULL;
+	if (r < 0 && r != -ENOENT) {
+		snprintf(why, cap, "%s: %s", GTRUST_STORE, strerror(-r));
+		return r;
+	}
+	if (itrust_read(GTRUST_LOCAL, GTRUST_MAX_CA, &old, &old_len) < 0)
+		old = NULL;
+	r = 0;
+	*clean = malloc(store_len + 1);
+	if (!*clean)
+		r = -ENOMEM;
+	else if ((*cl = gtrust_store_strip(store ? store : "", store_len, old, old_len, *clean,
+					   store_len)) < 0)
+		r = -EFBIG;
+	if (r < 0) {
+		snprintf(why, cap, "%s: %s", GTRUST_STORE, strerror(-r));
+		free(*clean);
+		*clean = NULL;
+	}
+	free(store);
+	free(old);
+	return r;
+}
+
+int itrust_clear(char *why, size_t cap)
+{
+	static const char *const files[] = {GTRUST_LOCAL, GTRUST_PROFILE, GTRUST_ENV, GTRUST_BUNDLE,
+					    GTRUST_CA};
+	char *clean = NULL;
+	long cl = 0;
+	int r;
+
+	why[0] = 0;
+	if ((r = itrust_store_clean(&clean, &cl, why, cap)) < 0)
+		return r;
+	if (access(GTRUST_STORE, F_OK) == 0 && (r = itrust_write1(GTRUST_STORE, clean, (size_t)cl)) < 0)
+		snprintf(why, cap, "%s: %s", GTRUST_STORE, strerror(-r));
+	free(clean);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		unlink(files[i]);
+	return r;
+}
+
 int itrust_install(struct itrust *t, char *why, size_t cap)
 {
 	static const char nl = '\n';
-	char *store = NULL, *old = NULL, *clean = NULL;
-	size_t store_len = 0, old_len = 0;
+	char *clean = NULL;
 	const char *parts[4];
 	size_t lens[4];
-	long cl;
+	long cl = 0;
 	int r;
 
 	why[0] = 0;
@@ -216,24 +265,8 @@ int itrust_install(struct itrust *t, char *why, size_t cap)
 	mkdir("/etc/agentgw", 0755);
 	mkdir("/etc/ssl", 0755);
 	mkdir("/etc/ssl/certs", 0755);
-	r = itrust_read(GTRUST_STORE, ITRUST_MAX_STORE, &store, &store_len);
-	if (r < 0 && r != -ENOENT) {
-		snprintf(why, cap, "%s: %s", GTRUST_STORE, strerror(-r));
+	if ((r = itrust_store_clean(&clean, &cl, why, cap)) < 0)
 		goto out;
-	}
-	if (itrust_read(GTRUST_LOCAL, GTRUST_MAX_CA, &old, &old_len) < 0)
-		old = NULL;
-	clean = malloc(store_len + 1);
-	if (!clean) {
-		r = -ENOMEM;
-		goto out;
-	}
-	cl = gtrust_store_strip(store ? store : "", store_len, old, old_len, clean, store_len);
-	if (cl < 0) {
-		r = -EFBIG;
-		goto out;
-	}
-	/* A store that does not end its last line would glue our mark onto it. */
 	parts[0] = t->ca;
 	lens[0] = t->ca_len;
 	parts[1] = &nl;
@@ -247,6 +280,7 @@ int itrust_install(struct itrust *t, char *why, size_t cap)
 	}
 	parts[0] = clean;
 	lens[0] = (size_t)cl;
+	/* A store that does not end its last line would glue our mark onto it. */
 	parts[1] = "\n" GTRUST_MARK "\n";
 	lens[1] = strlen(parts[1]);
 	if (cl == 0 || clean[cl - 1] == '\n') {
@@ -279,8 +313,6 @@ int itrust_install(struct itrust *t, char *why, size_t cap)
 	t->installed = 1;
 	r = 0;
 out:
-	free(store);
-	free(old);
 	free(clean);
 	return r;
 }

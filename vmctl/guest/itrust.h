@@ -41,4 +41,12 @@ int itrust_load(struct itrust *t, char *why, size_t cap);
  */
 int itrust_install(struct itrust *t, char *why, size_t cap);
 
+/*
+ * Nothing was delivered this boot but an earlier boot of this disk installed
+ * a CA (GTRUST_CA exists; a resumed Debian sandbox whose policy no longer
+ * inspects): take its block out of the system store and remove the files
+ * itrust_install() wrote. Returns 0 or -errno with why set.
+ */
+int itrust_clear(char *why, size_t cap);
+
 #endif
