@@ -127,7 +127,7 @@ clean:
 # Built without sanitizers (static, runs as PID 1); `make image` builds the
 # guest image into the cache (needs network for the first kernel download).
 GUEST_CFLAGS := -std=c17 -Os $(WARN) $(WERROR) -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-GUEST_SRC := $(wildcard vmctl/guest/*.c) vmctl/ctl.c vmctl/gtrust.c
+GUEST_SRC := $(wildcard vmctl/guest/*.c) vmctl/ctl.c vmctl/gtrust.c common/agw.c
 $(BUILD)/guest/agentgw-init: $(GUEST_SRC) vmctl/ctl.h vmctl/gtrust.h $(wildcard vmctl/guest/*.h) common/agw.h
 	@mkdir -p $(dir $@)
 	$(CC) -static -D_GNU_SOURCE -I. -Icommon $(GUEST_CFLAGS) -o $@ $(GUEST_SRC)

@@ -62,22 +62,6 @@ static int itrust_read(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* All of p to fd (the guest links no common/ code). */
-static int itrust_put(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Replace path with the concatenation of the parts (tmp file, fsync-less rename). */
 static int itrust_write(const char *path, const char *const *parts, const size_t *lens,
 			size_t nparts)
@@ -90,7 +74,7 @@ static int itrust_write(const char *path, const char *const *parts, const size_t
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < nparts && r == 0; i++)
-		r = itrust_put(fd, parts[i], lens[i]);
+		r = agw_write_all(fd, parts[i], lens[i]);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
