@@ -13,8 +13,9 @@
 #                 request judged and audited
 #   inspect-cred  inspect plus a credential injected in every request
 #                 (x-api-key placeholder -> value, body scan)
-# (The guest-side helper adds squid ssl-bump rows with the same run_row
-# shape: a case in run_row and its name in ROWS.)
+#   squid-bump    squid-openssl intercepting port 443, peek then bump when
+#                 the SNI is allowed, upstream verified, requests allowed by
+#                 host: the same job (conf/squid-bump.sh and .conf)
 # Metrics: new connections/s (wrk -H "Connection: close": one TLS
 # handshake per request, both sides' with inspection), keep-alive
 # requests/s (wrk), connection latency p50/p99 (curl time_total of LAT_N
@@ -36,7 +37,7 @@ RUNS=${RUNS:-5}
 SECS=${SECS:-3}
 CONNS=${CONNS:-16}
 LAT_N=${LAT_N:-100}
-ROWS=${ROWS:-direct passthrough inspect inspect-cred}
+ROWS=${ROWS:-direct passthrough inspect inspect-cred squid-bump}
 [ -x "$AGENTGW" ] || { echo "SKIP: build first ($AGENTGW)"; exit 77; }
 for t in wrk curl nft; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t not installed (tests/bench/deps.sh)"; exit 77; }
@@ -62,6 +63,8 @@ export AGENTGW_RUN_DIR=$W/run
 export AGW_BENCH_KEY="sk-bench-$(head -c 16 /dev/urandom | xxd -p)"
 CACERT=$TOPO_CA
 HDR=()
+. tests/bench/conf/squid-bump.sh
+squid_bump_ready
 
 # wrk sends the placeholder header for inspect-cred (wrk -H).
 wrk_once() { # extra wrk args...; prints requests/s
@@ -135,6 +138,7 @@ run_row() { # row
 	passthrough) start_gw passthrough 0 && measure_once passthrough ;;
 	inspect) start_gw inspect 0 && measure_once inspect ;;
 	inspect-cred) start_gw inspect 1 && measure_once inspect-cred ;;
+	squid-bump) squid_bump_row ;;
 	*) echo "  unknown row $row" ;;
 	esac
 	stop_srv
