@@ -115,7 +115,7 @@ if command -v python3 >/dev/null && python3 -c 'import urllib.request' 2>/dev/nu
 	python3 -c 'import urllib.request; urllib.request.urlopen("https://localhost:8443/", timeout=20).read(); print("python3: trusted")'
 fi
 if command -v node >/dev/null; then
-	node -e 'require("https").get("https://localhost:8443/", r => { console.log("node: " + (r.statusCode < 500 ? "trusted" : r.statusCode)); process.exit(0) }).on("error", e => { console.log("node: " + e.code); process.exit(1) })'
+	node -e 'require("https").get({host: "localhost", port: 8443, path: "/", family: 4}, r => { console.log("node: " + (r.statusCode < 500 ? "trusted" : r.statusCode)); process.exit(0) }).on("error", e => { console.log("node: " + e.code); process.exit(1) })'
 fi
 SH
 }
@@ -255,6 +255,9 @@ rc=$?
 check "up -d with a credential" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || { cat "$S/up.err"; e2e_finish; }
 UP=1
+# The placeholder the gateway made for this sandbox (the guest gets it too).
+PH=$(sed -n 's/^ECHO_API_KEY=//p' "$AGENTGW_RUN_DIR/$NAME/guest/env" 2>/dev/null)
+check "the guest folder names a placeholder for ECHO_API_KEY" [ -n "$PH" ]
 echo "time: up -d to ready $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s"
 
 # The three clients, each with the placeholder in x-api-key and its own trust.
@@ -265,15 +268,17 @@ check "node: the upstream got the real secret" grep -q "$SECRET_SHA" <<<"$out"
 out=$(g 'python3 -c '\''import os, urllib.request as u; print(u.urlopen(u.Request("https://late.test/v1/python", headers={"x-api-key": os.environ["ECHO_API_KEY"]}), timeout=60).read().decode())'\''')
 check "python3: the upstream got the real secret" grep -q "$SECRET_SHA" <<<"$out"
 check "the upstream's log has the secret in x-api-key three times" \
-	[ "$(grep -c "\"x-api-key\": \"$SECRET\"" "$S/echo.log" 2>/dev/null)" = 3 ]
+	[ "$(grep -ci "\"x-api-key\": \"$SECRET\"" "$S/echo.log" 2>/dev/null)" = 3 ]
 check "the upstream never saw the placeholder" sh -c "! grep -q '$PH' '$S/echo.log'"
 
 # What the guest holds: the placeholder, never the secret.
 g 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\0" "\n"; ps -eo args 2>/dev/null || cat /proc/[0-9]*/cmdline | tr "\0" " "' >"$S/guest-env.out"
 check "the guest's environments hold the placeholder" grep -q "ECHO_API_KEY=$PH" "$S/guest-env.out"
 check "no environment or command line in the guest holds the secret" sh -c "! grep -q '$SECRET' '$S/guest-env.out'"
-out=$(agw exec "$NAME" --user root -- sh -c "grep -rlaE '$SECRET_RE' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head; echo done" 2>&1)
+files() { agw exec "$NAME" --user root -- sh -c "grep -rlaE '$1' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -50; echo done" 2>&1; }
+out=$(files "$SECRET_RE")
 check "no file in the guest holds the secret" [ "$out" = done ] || echo "$out"
+check "the same search finds the placeholder's files" grep -qx /etc/agentgw/env <<<"$(files "$PH")"
 
 # The placeholder anywhere else is a leak attempt: denied and audited.
 g 'curl -s -o /dev/null -w "%{http_code}" -H "x-api-key: $ECHO_API_KEY" https://allowed.test/' >"$S/leak1"
