@@ -249,7 +249,8 @@ static const char *up_guest_dir(const char *name, char *buf, size_t cap)
 	char ca[600];
 
 	if (sbx_path(buf, cap, name, "guest") < 0 ||
-	    (size_t)snprintf(ca, sizeof(ca), "%s/ca.pem", buf) >= sizeof(ca) || access(ca, F_OK) < 0)
+	    (size_t)snprintf(ca, sizeof(ca), "%s/ca.pem", buf) >= sizeof(ca) ||
+	    access(ca, F_OK) < 0)
 		return NULL;
 	return buf;
 }

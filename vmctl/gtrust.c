@@ -21,9 +21,9 @@ static const char *const gtrust_vars[GTRUST_N_CA_VARS] = {
 };
 
 /* Names init sets itself: a credential may not take them over. */
-static const char *const gtrust_reserved[] = {"PATH",	 "HOME",  "USER", "LOGNAME",
-					      "SHELL",	 "TERM",  "LANG", "LD_PRELOAD",
-					      "LD_LIBRARY_PATH", "SSL_CERT_DIR"};
+static const char *const gtrust_reserved[] = {
+    "PATH", "HOME", "USER",	  "LOGNAME",	     "SHELL",
+    "TERM", "LANG", "LD_PRELOAD", "LD_LIBRARY_PATH", "SSL_CERT_DIR"};
 
 const char *gtrust_ca_var(size_t i)
 {
@@ -156,7 +156,8 @@ long gtrust_store_strip(const char *in, size_t n, const char *old_ca, size_t old
 			size_t cap)
 {
 	const char *blk;
-	size_t blen = gtrust_first_block(old_ca, old_n, &blk), i = 0, o = 0, ml = strlen(GTRUST_MARK);
+	size_t blen = gtrust_first_block(old_ca, old_n, &blk), i = 0, o = 0,
+	       ml = strlen(GTRUST_MARK);
 
 	while (i < n) {
 		size_t e = gtrust_line_end(in, n, i), l = e - i;

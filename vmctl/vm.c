@@ -380,8 +380,8 @@ static int vm_env_check(const char *env, size_t n, char *err, size_t errcap)
 		size_t l = e ? (size_t)(e - env) - i : n - i;
 
 		if (l && gtrust_env_line(env + i, l, &nl, &why) < 0)
-			return agw_errf(err, errcap, -AGW_EINVAL, "guest env line %zu: %s", lines + 1,
-					why);
+			return agw_errf(err, errcap, -AGW_EINVAL, "guest env line %zu: %s",
+					lines + 1, why);
 		if (l && ++lines > GTRUST_MAX_VARS)
 			return agw_errf(err, errcap, -AGW_ETOOBIG, "guest env: over %d variables",
 					GTRUST_MAX_VARS);
@@ -432,7 +432,8 @@ static int vm_guest_initrd(const char *base, const char *gdir, const char *state
 	unlink(out);
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	in = open(base, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || in < 0 || (r = vm_copy_fd(in, fd)) < 0 || (end = lseek(fd, 0, SEEK_CUR)) < 0 ||
+	if (fd < 0 || in < 0 || (r = vm_copy_fd(in, fd)) < 0 ||
+	    (end = lseek(fd, 0, SEEK_CUR)) < 0 ||
 	    (r = agw_write_all(fd, zeros, (size_t)((512 - end % 512) % 512))) < 0) {
 		r = r < 0 ? r : -errno;
 		goto fail;
@@ -557,9 +558,9 @@ int vm_start(const struct vm_cfg *cfg, struct vm **out, char *err, size_t errcap
 		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
 		goto out;
 	}
-	if (jail.uid && ((r = jail_add_ro(&jail, cfg->kernel)) < 0 ||
-			 (r = jail_add_ro(&jail, qc.initrd)) < 0 ||
-			 (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
+	if (jail.uid &&
+	    ((r = jail_add_ro(&jail, cfg->kernel)) < 0 || (r = jail_add_ro(&jail, qc.initrd)) < 0 ||
+	     (chown(vm->ctl_path, jail.uid, jail.gid) < 0 && (r = -errno)))) {
 		snprintf(err, errcap, "QEMU's jail: %s", agw_strerror(r));
 		goto out;
 	}

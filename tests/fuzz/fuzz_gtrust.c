@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *e = memchr(p + i, '\n', size - i);
 		size_t l = e ? (size_t)(e - p) - i : size - i;
 
-		if (gtrust_env_line(p + i, l, &nl, &why) == 0 && (nl == 0 || nl >= l || p[i + nl] != '='))
+		if (gtrust_env_line(p + i, l, &nl, &why) == 0 &&
+		    (nl == 0 || nl >= l || p[i + nl] != '='))
 			abort();
 		i += l + 1;
 	}

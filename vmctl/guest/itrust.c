@@ -164,7 +164,8 @@ static int itrust_env_files(const struct itrust *t)
 			      "# agentgw: the sandbox CA and credential placeholders, as every\n"
 			      "# command agentgw runs gets them (rewritten at each boot)\n");
 	for (size_t i = 0; i < GTRUST_N_CA_VARS + t->nvars; i++) {
-		const char *kv = i < GTRUST_N_CA_VARS ? gtrust_ca_var(i) : t->vars[i - GTRUST_N_CA_VARS];
+		const char *kv =
+		    i < GTRUST_N_CA_VARS ? gtrust_ca_var(i) : t->vars[i - GTRUST_N_CA_VARS];
 		int nl = (int)strcspn(kv, "=");
 
 		if (i >= GTRUST_N_CA_VARS) {
@@ -227,7 +228,8 @@ int itrust_clear(char *why, size_t cap)
 	why[0] = 0;
 	if ((r = itrust_store_clean(&clean, &cl, why, cap)) < 0)
 		return r;
-	if (access(GTRUST_STORE, F_OK) == 0 && (r = itrust_write1(GTRUST_STORE, clean, (size_t)cl)) < 0)
+	if (access(GTRUST_STORE, F_OK) == 0 &&
+	    (r = itrust_write1(GTRUST_STORE, clean, (size_t)cl)) < 0)
 		snprintf(why, cap, "%s: %s", GTRUST_STORE, strerror(-r));
 	free(clean);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
