@@ -369,8 +369,9 @@ static int vm_slurp(const char *dir, const char *name, char *buf, size_t cap, si
 	return r;
 }
 
-/* Every line of the env file is one gtrust_env_line() allows, and not too many. */
-static int vm_env_check(const char *env, size_t n, char *err, size_t errcap)
+/* Every line of dir/env is one gtrust_env_line() allows (the error never shows
+ * a line: only its number and why), and not too many. */
+static int vm_env_check(const char *dir, const char *env, size_t n, char *err, size_t errcap)
 {
 	size_t i = 0, lines = 0, nl;
 	const char *why;
@@ -380,10 +381,10 @@ static int vm_env_check(const char *env, size_t n, char *err, size_t errcap)
 		size_t l = e ? (size_t)(e - env) - i : n - i;
 
 		if (l && gtrust_env_line(env + i, l, &nl, &why) < 0)
-			return agw_errf(err, errcap, -AGW_EINVAL, "guest env line %zu: %s",
+			return agw_errf(err, errcap, -AGW_EINVAL, "%s/env line %zu: %s", dir,
 					lines + 1, why);
 		if (l && ++lines > GTRUST_MAX_VARS)
-			return agw_errf(err, errcap, -AGW_ETOOBIG, "guest env: over %d variables",
+			return agw_errf(err, errcap, -AGW_ETOOBIG, "%s/env: over %d variables", dir,
 					GTRUST_MAX_VARS);
 		i += l + 1;
 	}
@@ -425,7 +426,7 @@ static int vm_guest_initrd(const char *base, const char *gdir, const char *state
 	r = vm_slurp(gdir, "env", env, sizeof(env) - 1, &env_len);
 	if (r < 0 && r != -ENOENT)
 		return agw_errf(err, errcap, r, "%s/env: %s", gdir, agw_strerror(r));
-	if ((r = vm_env_check(env, env_len, err, errcap)) < 0)
+	if ((r = vm_env_check(gdir, env, env_len, err, errcap)) < 0)
 		return r;
 	if (path_in(out, cap, state, "initrd") < 0)
 		return agw_errf(err, errcap, -AGW_ETOOBIG, "%s: path too long", state);
