@@ -8,7 +8,8 @@
 # python3, curl). Every exec has the CA variables and the placeholder; curl,
 # python3 (urllib) and node (https.get) trust a server whose certificate the
 # CA signed with no flag of their own, curl also through the system store
-# alone; the store and the bundle hold the CA once, the bundle first.
+# alone; the store and the bundle hold the CA once, the bundle first; on
+# Debian a login shell started with an empty environment gets them too.
 #
 # Part 2, through the gateway (needs its TLS inspection and `credentials:`;
 # SKIP, 77, when `agentgw policy check` refuses the key): the fake internet
@@ -111,6 +112,7 @@ for i in $(seq 50); do curl -so /dev/null https://localhost:8443/ 2>/dev/null &&
 curl -sfo /dev/null https://localhost:8443/ && echo "curl: trusted"
 env -u CURL_CA_BUNDLE -u SSL_CERT_FILE curl -sfo /dev/null https://localhost:8443/ && echo "curl-store: trusted"
 env -u CURL_CA_BUNDLE -u SSL_CERT_FILE curl -sfo /dev/null --cacert /etc/ssl/certs/ca-certificates.crt https://localhost:8443/ && echo "curl-store-file: trusted"
+[ -f /etc/profile.d/agentgw.sh ] && env -i bash -lc 'echo "login: $SSL_CERT_FILE $NODE_EXTRA_CA_CERTS $ECHO_API_KEY"'
 if command -v python3 >/dev/null && python3 -c 'import urllib.request' 2>/dev/null; then
 	python3 -c 'import urllib.request; urllib.request.urlopen("https://localhost:8443/", timeout=20).read(); print("python3: trusted")'
 fi
@@ -141,6 +143,8 @@ part1() {
 	for c in "$@"; do
 		check "$kind: $c trusts a server the sandbox CA signed" grep -qx "$c: trusted" "$out"
 	done
+	[ "$kind" = debian ] && check "$kind: a login shell's profile sets them too" \
+		grep -qx "login: /etc/agentgw/ca-bundle.pem /etc/agentgw/ca.pem $PH" "$out"
 	check "$kind: the initrd with the CA is gone once the guest is up" [ ! -e "$S/vm-$kind/initrd" ]
 	if [ "$fails" != 0 ]; then cat "$out" "$out.err"; fi
 }
