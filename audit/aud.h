@@ -97,6 +97,12 @@ int aud_writer_flush(struct aud_writer *w);
 bool aud_writer_healthy(const struct aud_writer *w);
 
 /*
+ * How full the queue is, in percent of the fuller of its two bounds (events
+ * and bytes), 0 for NULL. Takes the mutex briefly; never blocks on disk.
+ */
+unsigned aud_writer_fill_pct(struct aud_writer *w);
+
+/*
  * Delete the events older than before_us (unix microseconds) of every
  * sandbox, through the writer's connection, as aud_prune does. Synchronous.
  * Returns 0 with *rows deleted (may be NULL), or a negative code.

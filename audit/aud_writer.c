@@ -697,6 +697,19 @@ bool aud_writer_healthy(const struct aud_writer *w)
 	return w && !__atomic_load_n(&w->failing, __ATOMIC_ACQUIRE);
 }
 
+unsigned aud_writer_fill_pct(struct aud_writer *w)
+{
+	size_t ev, by;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	ev = w->count * 100 / AUD_QUEUE_EVENTS;
+	by = w->bytes / (AUD_QUEUE_BYTES / 100);
+	pthread_mutex_unlock(&w->mu);
+	return (unsigned)(ev > by ? ev : by);
+}
+
 void aud_writer_get_stats(struct aud_writer *w, struct aud_writer_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -47,6 +47,12 @@
 /* Under load the children's channels are read every SUP_CHILD_POLL_MS
  * instead of on every message (sup_child_wake). */
 #define SUP_CHILD_POLL_MS 5
+/* Backpressure (sup_audit_hold): above HIGH percent of the writer's queue
+ * the children's channels are not read until it is below LOW; a writer that
+ * stays above for STUCK_MS is treated as failing (children deny). */
+#define SUP_AUDIT_HIGH_PCT 75
+#define SUP_AUDIT_LOW_PCT 50
+#define SUP_AUDIT_STUCK_MS 2000
 
 struct sup_child {
 	struct sup *s;
@@ -56,6 +62,7 @@ struct sup_child {
 	bool ready;
 	uint64_t nrecv;	     /* messages received */
 	uint64_t poll_timer; /* reading on a timer (see sup_child_wake) */
+	bool held;	     /* not read: the writer's queue is too full */
 };
 
 /* A reload sent to the children: recorded as applied once each child it
@@ -85,6 +92,7 @@ struct sup {
 	int nflog_group;
 	bool fw_applied;
 	bool audit_ok;
+	int64_t hold_since_ms; /* children not read since (0: reading) */
 	int exit_code;
 	struct sup_child net, fs;
 	uint64_t health_timer;
@@ -360,6 +368,46 @@ static int sup_child_batch(struct sup *s, const uint8_t *buf, size_t len)
 	return r;
 }
 
+/*
+ * Backpressure: true while the children's channels must not be read
+ * because the writer's queue is above SUP_AUDIT_HIGH_PCT (until it is
+ * below SUP_AUDIT_LOW_PCT). Their messages then wait in the socket; a
+ * full socket makes the net child pause its intake (gateway/net/netd.c)
+ * instead of the writer refusing events and every child denying. Not while
+ * the writer fails (its refusals are spilled and the children deny, as
+ * before), and not for more than SUP_AUDIT_STUCK_MS in a row: a writer
+ * that does not drain by then is stuck, the channels are read again, the
+ * queue fills and the children are told to deny (sup_submit).
+ */
+static bool sup_audit_hold(struct sup *s)
+{
+	int64_t now = ev_now_ms(s->loop);
+	unsigned pct;
+
+	if (!s->w || !s->audit_ok) {
+		s->hold_since_ms = 0;
+		return false;
+	}
+	pct = aud_writer_fill_pct(s->w);
+	if (pct < (s->hold_since_ms ? SUP_AUDIT_LOW_PCT : SUP_AUDIT_HIGH_PCT)) {
+		if (s->hold_since_ms)
+			log_debug("audit writer caught up after %lld ms: reading the children",
+				  (long long)(now - s->hold_since_ms));
+		s->hold_since_ms = 0;
+		return false;
+	}
+	if (!s->hold_since_ms) {
+		s->hold_since_ms = now > 0 ? now : 1;
+		log_debug("audit writer queue %u%% full: children wait", pct);
+	} else if (now - s->hold_since_ms >= SUP_AUDIT_STUCK_MS) {
+		if (now - s->hold_since_ms < SUP_AUDIT_STUCK_MS + SUP_CHILD_POLL_MS)
+			log_warn("audit writer has not drained for %d ms: treating it as failing",
+				 SUP_AUDIT_STUCK_MS);
+		return false;
+	}
+	return true;
+}
+
 static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct sup *s = ctx;
@@ -368,10 +416,17 @@ static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ct
 
 	(void)loop;
 	(void)events;
+	c->held = false;
 	for (int i = 0; i < 256; i++) {
 		unsigned type;
 		size_t len;
-		int rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
+		int rc;
+
+		if (sup_audit_hold(s)) {
+			c->held = true; /* sup_child_poll looks again */
+			return;
+		}
+		rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
 
 		if (rc == -EAGAIN)
 			return;
@@ -474,7 +529,7 @@ static void sup_child_poll(struct ev_loop *loop, uint64_t id, void *ctx)
 	sup_child_cb(loop, c->fd, EV_READ, c->s);
 	if (c->fd < 0)
 		return;
-	if (c->nrecv != before)
+	if (c->nrecv != before || c->held)
 		c->poll_timer = ev_timer_add(loop, SUP_CHILD_POLL_MS, sup_child_poll, c);
 	if (!c->poll_timer)
 		ev_mod_fd(loop, c->fd, EV_READ);

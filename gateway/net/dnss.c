@@ -169,7 +169,10 @@ static void dnss_udp_flush(struct dnss *d)
 
 	if (!d->nout)
 		return;
-	netd_audit_flush(d->n);
+	/* Replies allowed while the audit channel was full (dnss_audit) wait
+	 * for their events to leave: the next pass after it drains. */
+	if (netd_audit_flush(d->n) && netd_audit_holding(d->n))
+		return;
 	for (size_t i = 0; i < d->nout; i++) {
 		iov[i].iov_base = d->out[i].buf;
 		iov[i].iov_len = d->out[i].len;
@@ -382,6 +385,11 @@ static void dnss_send(struct dnss *d, const struct sockaddr_storage *peer, sockl
 	}
 	if (d->nout == DNSS_UDP_BATCH)
 		dnss_udp_flush(d);
+	if (d->nout == DNSS_UDP_BATCH) { /* held replies: this one was denied */
+		sendto(d->udp_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		       (const struct sockaddr *)peer, plen);
+		return;
+	}
 	d->out[d->nout].peer = *peer;
 	d->out[d->nout].plen = plen;
 	d->out[d->nout].len = len;
@@ -455,7 +463,20 @@ static int dnss_audit(struct dnss_q *dq, const char *decision, const char *reaso
 	ev.reason = reason;
 	ev.src = src;
 	ev.detail = detail;
+	/* A UDP reply can wait in d->out for its event (dnss_udp_flush). */
+	if (!dq->tc && dq->d->out && dq->d->nout < DNSS_UDP_BATCH)
+		return netd_audit_action_held(dq->d->n, &ev);
 	return netd_audit_action(dq->d->n, &ev);
+}
+
+void dnss_intake(struct dnss *d, bool on)
+{
+	if (!d)
+		return;
+	if (d->udp_fd >= 0)
+		on ? ev_mod_fd(d->n->loop, d->udp_fd, EV_READ) : ev_pause_fd(d->n->loop, d->udp_fd);
+	if (d->tcp_fd >= 0)
+		on ? ev_mod_fd(d->n->loop, d->tcp_fd, EV_READ) : ev_pause_fd(d->n->loop, d->tcp_fd);
 }
 
 static void dnss_detail(const struct dnss_q *dq, const struct dns_rr *rr, size_t n,

@@ -34,5 +34,8 @@ struct dnss;
 int dnss_new(struct netd *n, int udp_fd, int tcp_fd, struct dnss **out);
 /* Stops, closes the sockets and connections, cancels lookups. NULL-safe. */
 void dnss_free(struct dnss *d);
+/* Stops (on false) or resumes reading UDP queries and accepting TCP
+ * connections; what comes meanwhile waits in the kernel. NULL-safe. */
+void dnss_intake(struct dnss *d, bool on);
 
 #endif

@@ -30,6 +30,7 @@
 #define NETD_DNSB_MAX 4096
 #define NETD_STATS_MS 10000
 #define NETD_LAZY_MS 10 /* longest wait of a batch without an action's event */
+#define NETD_BLOCK_MS 2000 /* longest pause of intake for a full audit channel */
 
 struct netd_drops {
 	struct netd *n;
@@ -92,12 +93,36 @@ void netd_event_init(struct aud_event *ev, const char *kind, const char *op)
  *    memory only: the pass runs no blocking call, and only the net child's
  *    death inside it (a crash) would lose that pass's events; the
  *    supervisor then sees the channel close and ends the sandbox;
- *  - if the socket is full (-EAGAIN) the batch is kept and retried when the
- *    socket is writable, and until it is gone every new action is denied
- *    (n->ipc_blocked), the same fail-closed rule as a failing writer; an
- *    event that does not fit at all denies its action as before.
+ *  - if the socket is full (-EAGAIN: the supervisor holds back because its
+ *    writer is behind) the batch is kept and retried when the socket is
+ *    writable; meanwhile (n->ipc_blocked) no new DNS query is read and no
+ *    connection accepted (netd_intake: they wait in the kernel), an action
+ *    that can wait for its event is held (netd_audit_action_held: a UDP
+ *    answer leaves after the batch) and any other is denied. After
+ *    NETD_BLOCK_MS (n->ipc_stuck) intake resumes and every new action is
+ *    denied, the same fail-closed rule as a failing writer; an event that
+ *    does not fit at all denies its action as before.
  * Without a batch (n->batch NULL: unit tests) each event is sent alone.
  */
+static void netd_intake(struct netd *n, bool on)
+{
+	dnss_intake(n->dnss, on);
+	prx_intake(n->prx, on);
+}
+
+static void netd_block_cb(struct ev_loop *loop, uint64_t id, void *ctx)
+{
+	struct netd *n = ctx;
+
+	(void)loop;
+	(void)id;
+	n->block_timer = 0;
+	n->ipc_stuck = true;
+	log_warn("audit channel full for %d ms: denying new actions until it drains",
+		 NETD_BLOCK_MS);
+	netd_intake(n, true);
+}
+
 int netd_audit_flush(struct netd *n)
 {
 	int rc;
@@ -114,15 +139,29 @@ int netd_audit_flush(struct netd *n)
 		if (n->ipc_blocked) {
 			n->ipc_blocked = false;
 			ev_mod_fd(n->loop, n->ipc_fd, EV_READ);
-			log_info("audit channel drained: new actions allowed again");
+			if (n->block_timer)
+				ev_timer_del(n->loop, n->block_timer);
+			n->block_timer = 0;
+			if (n->ipc_stuck)
+				log_info("audit channel drained: new actions allowed again");
+			else
+				netd_intake(n, true);
+			n->ipc_stuck = false;
 		}
 		return 0;
 	}
 	if (!n->ipc_blocked) {
 		n->ipc_blocked = true;
 		ev_mod_fd(n->loop, n->ipc_fd, EV_READ | EV_WRITE);
-		log_warn("audit channel full (%s): denying new actions until it drains",
-			 agw_strerror(rc));
+		n->block_timer = rc == -EAGAIN ? ev_timer_add(n->loop, NETD_BLOCK_MS, netd_block_cb, n) : 0;
+		if (n->block_timer) {
+			log_debug("audit channel full: intake paused until it drains");
+			netd_intake(n, false);
+		} else {
+			n->ipc_stuck = true;
+			log_warn("audit channel full (%s): denying new actions until it drains",
+				 agw_strerror(rc));
+		}
 	}
 	if (rc != -EAGAIN) { /* the supervisor is gone: the batch cannot leave */
 		n->batch->n = 0;
@@ -210,10 +249,16 @@ static void netd_mark_denied(struct aud_event *ev)
 	ev->reason = "audit unavailable: action denied";
 }
 
-int netd_audit_action(struct netd *n, struct aud_event *ev)
+bool netd_audit_holding(const struct netd *n)
+{
+	return n->ipc_blocked && !n->ipc_stuck;
+}
+
+static int netd_audit_action_do(struct netd *n, struct aud_event *ev, bool can_hold)
 {
 	bool goes_ahead = strcmp(ev->decision, "deny") && strcmp(ev->decision, "error");
-	bool ok = netd_audit_healthy(n);
+	bool held = can_hold && n->audit_ok && netd_audit_holding(n);
+	bool ok = held || netd_audit_healthy(n);
 
 	n->batch_urgent = true;
 	/* Fail closed: while the supervisor cannot write, nothing goes ahead.
@@ -227,7 +272,17 @@ int netd_audit_action(struct netd *n, struct aud_event *ev)
 		}
 		return -AGW_EFULL;
 	}
-	return netd_audit_healthy(n) ? 0 : -AGW_EFULL;
+	return ok && (held || netd_audit_healthy(n)) ? 0 : -AGW_EFULL;
+}
+
+int netd_audit_action(struct netd *n, struct aud_event *ev)
+{
+	return netd_audit_action_do(n, ev, false);
+}
+
+int netd_audit_action_held(struct netd *n, struct aud_event *ev)
+{
+	return netd_audit_action_do(n, ev, true);
 }
 
 /* ---- NFLOG drops ---- */
@@ -528,8 +583,15 @@ int netd_run(const struct netd_config *c)
 	rc = ev_run(n.loop);
 	code = rc ? 1 : 0;
 out:
-	prx_free(n.prx);
-	dnss_free(n.dnss);
+	{ /* no intake to pause or resume once they go */
+		struct prx *px = n.prx;
+		struct dnss *d = n.dnss;
+
+		n.prx = NULL;
+		n.dnss = NULL;
+		prx_free(px);
+		dnss_free(d);
+	}
 	netd_ask_free_all(&n);
 	if (drops.nl) {
 		netd_drop_summary(&drops);
@@ -543,6 +605,8 @@ out:
 		hostaddr_free(n.hostaddr);
 	}
 	netd_audit_flush(&n); /* the close rows of the sessions ended above */
+	if (n.block_timer)
+		ev_timer_del(n.loop, n.block_timer);
 	free(n.batch);
 	netd_pol_put(n.pol);
 	tlsi_free(n.tlsi);

@@ -71,7 +71,9 @@ struct netd {
 	int ipc_fd;
 	bool audit_ok; /* the supervisor says the audit writer works */
 	struct ipc_batch *batch; /* events of this loop pass (NULL: sent one by one) */
-	bool ipc_blocked;	 /* a batch waits for room in the socket: deny actions */
+	bool ipc_blocked;	 /* a batch waits for room in the socket: intake paused */
+	bool ipc_stuck;		 /* ...for longer than NETD_BLOCK_MS: deny actions */
+	uint64_t block_timer;	 /* ends the wait (ipc_stuck) */
 	bool batch_urgent;	 /* the batch holds an action's event: send before sleeping */
 	uint64_t lazy_timer;	 /* sends a batch of after-the-fact records */
 	struct res *res;
@@ -110,6 +112,16 @@ void netd_pol_put(struct netd_pol *p); /* NULL-safe */
  * unavailable: action denied" (ev is changed to say so); a deny stays a deny.
  */
 int netd_audit_action(struct netd *n, struct aud_event *ev);
+/*
+ * Like netd_audit_action, for an action the caller can hold until its event
+ * left: while the supervisor's socket is full (not longer than
+ * NETD_BLOCK_MS) it returns 0 once the event is in the batch, and the
+ * caller must not let the action take effect before netd_audit_flush
+ * returned 0 (dnss keeps the UDP reply). Never blocks.
+ */
+int netd_audit_action_held(struct netd *n, struct aud_event *ev);
+/* True while actions allowed by netd_audit_action_held must wait. */
+bool netd_audit_holding(const struct netd *n);
 /* Records an event for something that already happened (close, drop) or
  * was refused (nothing goes ahead: it may reach the supervisor up to 10 ms
  * later, with the next action's). Returns 0 or -AGW_EFULL; nothing to

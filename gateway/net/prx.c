@@ -1199,7 +1199,19 @@ static void prx_resume_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 
 	(void)id;
 	px->resume_timer = 0;
-	ev_mod_fd(loop, px->lfd, EV_READ);
+	if (!px->held)
+		ev_mod_fd(loop, px->lfd, EV_READ);
+}
+
+void prx_intake(struct prx *px, bool on)
+{
+	if (!px || px->lfd < 0 || px->held == !on)
+		return;
+	px->held = !on;
+	if (!on)
+		ev_pause_fd(px->n->loop, px->lfd);
+	else if (!px->resume_timer)
+		ev_mod_fd(px->n->loop, px->lfd, EV_READ);
 }
 
 static void prx_emfile(struct prx *px)

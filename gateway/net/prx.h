@@ -44,6 +44,9 @@ int prx_new(struct netd *n, int listen_fd, struct prx **out);
 /* Closes the listener and every session (close events are recorded).
  * NULL-safe. */
 void prx_free(struct prx *px);
+/* Stops (on false) or resumes accepting connections; they wait in the
+ * listener's backlog meanwhile. NULL-safe. */
+void prx_intake(struct prx *px, bool on);
 /* Sessions alive. */
 size_t prx_sessions(const struct prx *px);
 

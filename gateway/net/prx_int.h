@@ -145,6 +145,7 @@ struct prx {
 	struct sockaddr_storage laddr; /* the listener's address (family 0: wildcard) */
 	int spare_fd;
 	uint64_t resume_timer;
+	bool held; /* accepting paused: the audit channel is full (prx_intake) */
 	uint64_t emfile_count;
 	int64_t emfile_logged; /* ev ms of the last EMFILE warning */
 	struct prx_sess *sess;
