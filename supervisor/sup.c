@@ -93,6 +93,7 @@ struct sup {
 	bool fw_applied;
 	bool audit_ok;
 	int64_t hold_since_ms; /* children not read since (0: reading) */
+	bool draining;	       /* stopping: read all, wait for the writer instead */
 	int exit_code;
 	struct sup_child net, fs;
 	uint64_t health_timer;
@@ -389,6 +390,11 @@ static bool sup_audit_hold(struct sup *s)
 		return false;
 	}
 	pct = aud_writer_fill_pct(s->w);
+	if (s->draining) { /* blocking is fine now; spilling is not needed */
+		if (pct >= SUP_AUDIT_HIGH_PCT)
+			aud_writer_flush(s->w);
+		return false;
+	}
 	if (pct < (s->hold_since_ms ? SUP_AUDIT_LOW_PCT : SUP_AUDIT_HIGH_PCT)) {
 		if (s->hold_since_ms)
 			log_debug("audit writer caught up after %lld ms: reading the children",
@@ -1568,14 +1574,27 @@ void sup_set_stop_note(struct sup *s, const char *note)
 	snprintf(s->stop_note, sizeof(s->stop_note), "%s", note ? note : "");
 }
 
+/* Reads every message c sent (sup_child_cb stops after 256), waiting for
+ * the writer when its queue is full instead of holding (sup_audit_hold):
+ * a child held back by backpressure may have filled its socket. */
+static void sup_child_drain(struct sup *s, struct sup_child *c)
+{
+	uint64_t before;
+
+	s->draining = true;
+	do {
+		before = c->nrecv;
+		sup_child_cb(s->loop, c->fd, EV_READ, s);
+	} while (c->fd >= 0 && c->nrecv != before);
+	s->draining = false;
+}
+
 static void sup_reap_child(struct sup *s, struct sup_child *c)
 {
 	int st;
 
-	if (c->fd >= 0) {
-		/* Drain events still queued from the child. */
-		sup_child_cb(s->loop, c->fd, EV_READ, s);
-	}
+	if (c->fd >= 0) /* events still queued from the child */
+		sup_child_drain(s, c);
 	if (c->pid > 0) {
 		pid_t pid = c->pid;
 		bool gone = waitpid(pid, &st, WNOHANG) == pid;
@@ -1601,7 +1620,7 @@ static void sup_reap_child(struct sup *s, struct sup_child *c)
 		c->pid = 0;
 	}
 	if (c->fd >= 0) {
-		sup_child_cb(s->loop, c->fd, EV_READ, s); /* events sent while stopping */
+		sup_child_drain(s, c); /* events sent while stopping */
 		if (c->fd >= 0) {
 			ev_del_fd(s->loop, c->fd);
 			close(c->fd);

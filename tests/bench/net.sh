@@ -171,6 +171,10 @@ dnsperf_once() { # server [row] -> queries/s; with row, CPU per query to $W/row.
 		-l "$SECS" -c 4 -q 64 -t 2 2>&1)
 	[ -n "${2:-}" ] && cpu_per "$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")" \
 		"$t0" "$W/$2.cpuqps"
+	# the share of SERVFAIL answers (agentgw: denied, audit unavailable)
+	[ -n "${2:-}" ] && awk '/Queries completed:/ { c = $3 } /SERVFAIL/ { for (i = 1; i < NF; i++)
+		if ($i == "SERVFAIL") f = $(i + 1) } END { if (c) printf "%.1f\n", 100 * f / c }' \
+		<<<"$out" >>"$W/$2.sfail"
 	sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' <<<"$out"
 }
 
@@ -284,14 +288,14 @@ run_row() { # row
 	esac
 }
 
-declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps
+declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps res_sfail
 echo "  (wrk -t2 -c$CONNS ${SECS}s; dnsperf -c4 -q64 ${SECS}s; latency over $LAT_N new connections a run; median of $RUNS interleaved runs)"
 DNS_ROWS=
 for row in $ROWS; do
 	case $row in direct) DNS_ROWS="dnsmasq dnsmasq-nocache" ;; esac
 done
 for row in $ROWS $DNS_ROWS; do
-	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps; do : >"$W/$row.$m"; done
+	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps sfail; do : >"$W/$row.$m"; done
 done
 gw_rows=
 for ((run = 1; run <= RUNS; run++)); do
@@ -310,6 +314,7 @@ for row in $ROWS $DNS_ROWS; do
 	res_cpucps[$row]=$(median <"$W/$row.cpucps")
 	res_cpurps[$row]=$(median <"$W/$row.cpurps")
 	res_cpuqps[$row]=$(median <"$W/$row.cpuqps")
+	res_sfail[$row]=$(median <"$W/$row.sfail")
 done
 for row in $ROWS; do
 	[ -s "$W/$row.cps" ] || continue
@@ -324,8 +329,8 @@ for row in $ROWS; do
 			"$row" "${res_cpucps[$row]}" "${res_cpurps[$row]}"
 done
 for row in $DNS_ROWS agentgw agentgw-ref agentgw-shmaudit; do
-	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s  CPU per query %6s us\n' "$row" \
-		"${res_qps[$row]}" "${res_cpuqps[$row]:-n/a}"
+	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s  CPU per query %6s us  SERVFAIL %5s%%\n' \
+		"$row" "${res_qps[$row]}" "${res_cpuqps[$row]:-n/a}" "${res_sfail[$row]:-n/a}"
 done
 
 # ---- rows for the combined table (reference: direct / dnsmasq, same run)
