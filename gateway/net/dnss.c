@@ -59,6 +59,7 @@ struct dnss_udp_out {
 	struct sockaddr_storage peer;
 	socklen_t plen;
 	size_t len;
+	bool held; /* decided while the audit channel was full */
 	uint8_t buf[DNS_EDNS_SIZE];
 };
 
@@ -171,8 +172,20 @@ static void dnss_udp_flush(struct dnss *d)
 		return;
 	/* Replies allowed while the audit channel was full (dnss_audit) wait
 	 * for their events to leave: the next pass after it drains. */
-	if (netd_audit_flush(d->n) && netd_audit_holding(d->n))
-		return;
+	if (netd_audit_flush(d->n)) {
+		if (netd_audit_holding(d->n))
+			return;
+		/* Held past NETD_BLOCK_MS: those answers are dropped, never
+		 * sent before their events (the client asks again). */
+		size_t k = 0;
+
+		for (size_t i = 0; i < d->nout; i++)
+			if (!d->out[i].held)
+				d->out[k++] = d->out[i];
+		d->nout = k;
+		if (!k)
+			return;
+	}
 	for (size_t i = 0; i < d->nout; i++) {
 		iov[i].iov_base = d->out[i].buf;
 		iov[i].iov_len = d->out[i].len;
@@ -393,6 +406,7 @@ static void dnss_send(struct dnss *d, const struct sockaddr_storage *peer, sockl
 	d->out[d->nout].peer = *peer;
 	d->out[d->nout].plen = plen;
 	d->out[d->nout].len = len;
+	d->out[d->nout].held = netd_audit_holding(d->n);
 	memcpy(d->out[d->nout].buf, msg, len);
 	d->nout++;
 }

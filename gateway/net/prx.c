@@ -1303,7 +1303,7 @@ static void prx_accept_cb(struct ev_loop *loop, int lfd, unsigned events, void *
 
 	(void)loop;
 	(void)events;
-	for (int i = 0; i < 32; i++) {
+	for (int i = 0; i < 32 && !px->held; i++) {
 		struct sockaddr_storage src;
 		socklen_t sl = sizeof(src);
 		int fd = accept4(lfd, (struct sockaddr *)&src, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
