@@ -92,7 +92,7 @@ struct sup {
 	int nflog_group;
 	bool fw_applied;
 	bool audit_ok;
-	int64_t hold_since_ms; /* children not read since (0: reading) */
+	int64_t hold_since_ms; /* children not read since (0: reading, -1: stuck) */
 	bool draining;	       /* stopping: read all, wait for the writer instead */
 	int exit_code;
 	struct sup_child net, fs;
@@ -396,19 +396,22 @@ static bool sup_audit_hold(struct sup *s)
 		return false;
 	}
 	if (pct < (s->hold_since_ms ? SUP_AUDIT_LOW_PCT : SUP_AUDIT_HIGH_PCT)) {
-		if (s->hold_since_ms)
+		if (s->hold_since_ms > 0)
 			log_debug("audit writer caught up after %lld ms: reading the children",
 				  (long long)(now - s->hold_since_ms));
 		s->hold_since_ms = 0;
 		return false;
 	}
+	if (s->hold_since_ms < 0) /* stuck: read until it drains or fails */
+		return false;
 	if (!s->hold_since_ms) {
 		s->hold_since_ms = now > 0 ? now : 1;
 		log_debug("audit writer queue %u%% full: children wait", pct);
 	} else if (now - s->hold_since_ms >= SUP_AUDIT_STUCK_MS) {
-		if (now - s->hold_since_ms < SUP_AUDIT_STUCK_MS + SUP_CHILD_POLL_MS)
-			log_warn("audit writer has not drained for %d ms: treating it as failing",
-				 SUP_AUDIT_STUCK_MS);
+		log_warn("audit writer has not drained for %d ms: reading the children again, "
+			 "they deny once its queue is full",
+			 SUP_AUDIT_STUCK_MS);
+		s->hold_since_ms = -1;
 		return false;
 	}
 	return true;

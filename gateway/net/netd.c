@@ -110,6 +110,19 @@ static void netd_intake(struct netd *n, bool on)
 	prx_intake(n->prx, on);
 }
 
+/* Frees the proxy and the DNS server; netd_intake leaves them alone then
+ * (their frees may flush close records into a full channel). */
+static void netd_intake_free(struct netd *n)
+{
+	struct prx *px = n->prx;
+	struct dnss *d = n->dnss;
+
+	n->prx = NULL;
+	n->dnss = NULL;
+	prx_free(px);
+	dnss_free(d);
+}
+
 static void netd_block_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 {
 	struct netd *n = ctx;
@@ -153,7 +166,8 @@ int netd_audit_flush(struct netd *n)
 	if (!n->ipc_blocked) {
 		n->ipc_blocked = true;
 		ev_mod_fd(n->loop, n->ipc_fd, EV_READ | EV_WRITE);
-		n->block_timer = rc == -EAGAIN ? ev_timer_add(n->loop, NETD_BLOCK_MS, netd_block_cb, n) : 0;
+		n->block_timer =
+		    rc == -EAGAIN ? ev_timer_add(n->loop, NETD_BLOCK_MS, netd_block_cb, n) : 0;
 		if (n->block_timer) {
 			log_debug("audit channel full: intake paused until it drains");
 			netd_intake(n, false);
@@ -583,15 +597,7 @@ int netd_run(const struct netd_config *c)
 	rc = ev_run(n.loop);
 	code = rc ? 1 : 0;
 out:
-	{ /* no intake to pause or resume once they go */
-		struct prx *px = n.prx;
-		struct dnss *d = n.dnss;
-
-		n.prx = NULL;
-		n.dnss = NULL;
-		prx_free(px);
-		dnss_free(d);
-	}
+	netd_intake_free(&n);
 	netd_ask_free_all(&n);
 	if (drops.nl) {
 		netd_drop_summary(&drops);
