@@ -164,6 +164,24 @@ static int fuse_node_add(struct fuse_srv *f, uint32_t fid, struct fuse_node **ou
 	return 0;
 }
 
+/* With $AGENTGW_FUSE_OPS set, the request counts by opcode are logged every
+ * 8192 requests and when the connection ends (to see what a guest sends). */
+static void fuse_ops_log(const struct fuse_srv *f)
+{
+	char line[1024];
+	size_t n = 0;
+
+	if (!getenv("AGENTGW_FUSE_OPS"))
+		return;
+	for (unsigned i = 0; i < FUSE_SRV_OPS && n < sizeof(line) - 32; i++)
+		if (f->st.ops[i])
+			n += (size_t)snprintf(line + n, sizeof(line) - n, " %u:%llu", i,
+					      (unsigned long long)f->st.ops[i]);
+	line[n] = 0;
+	log_info("fs: virtio-fs requests %llu (negative lookups %llu), by opcode:%s",
+		 (unsigned long long)f->st.requests, (unsigned long long)f->st.neg_lookups, line);
+}
+
 static void fuse_node_drop(struct fuse_srv *f, struct fuse_node *n)
 {
 	struct fuse_node **pp;
@@ -223,6 +241,7 @@ void fuse_srv_free(struct fuse_srv *f)
 {
 	if (!f)
 		return;
+	fuse_ops_log(f);
 	for (unsigned b = 0; b < FUSE_SRV_BUCKETS; b++)
 		while (f->by_id[b]) {
 			struct fuse_node *n = f->by_id[b];
@@ -365,6 +384,30 @@ void fuse_unhash_child(struct fuse_srv *f, uint64_t parent, const char *name)
 		fuse_path_unlink(f, n);
 }
 
+/*
+ * LOOKUP. A name that does not exist is answered as an entry with node 0
+ * and the entry lifetime, which the guest keeps as a negative dentry for
+ * FUSE_SRV_TTL_MS (a plain ENOENT is not cached at all, so every stat or
+ * open(O_CREAT) of a new name would ask again). A denial stays an error:
+ * each one reaches the gateway and has its row.
+ */
+static int fuse_op_lookup(struct fuse_srv *f, const struct fuse_req *q, struct fuse_out *o)
+{
+	struct fuse_entry_out *e = fuse_put(o, sizeof(*e));
+	int err;
+
+	if (!e)
+		return ERANGE;
+	err = fuse_lookup(f, q->h.nodeid, q->name, q->name_len, e);
+	if (err != ENOENT)
+		return err;
+	memset(e, 0, sizeof(*e));
+	e->entry_valid = FUSE_SRV_TTL_MS / 1000;
+	e->entry_valid_nsec = (FUSE_SRV_TTL_MS % 1000) * 1000000u;
+	f->st.neg_lookups++;
+	return 0;
+}
+
 static int fuse_dispatch(struct fuse_srv *f, const struct fuse_req *q, struct fuse_out *o,
 			 bool *noreply)
 {
@@ -376,7 +419,7 @@ static int fuse_dispatch(struct fuse_srv *f, const struct fuse_req *q, struct fu
 	case FUSE_DESTROY:
 		return 0;
 	case FUSE_LOOKUP:
-		return fuse_reply_entry(f, q->h.nodeid, q->name, q->name_len, o);
+		return fuse_op_lookup(f, q, o);
 	case FUSE_FORGET: {
 		struct fuse_forget_in in;
 
@@ -455,6 +498,9 @@ size_t fuse_srv_handle(struct fuse_srv *f, const uint8_t *req, size_t len, uint8
 	rc = fuse_req_parse(req, len, &q);
 	if (rc < 0 && q.h.unique == 0)
 		return 0; /* not even a header to answer */
+	f->st.ops[AGW_MIN(q.h.opcode, FUSE_SRV_OPS - 1u)]++;
+	if ((f->st.requests & 8191u) == 0)
+		fuse_ops_log(f);
 	if (rc == -AGW_ENOTFOUND)
 		err = ENOSYS;
 	else if (rc < 0)

@@ -29,8 +29,12 @@
 struct p9_srv;
 struct fuse_srv;
 
+#define FUSE_SRV_OPS 64 /* opcodes counted one by one; larger ones in the last slot */
+
 struct fuse_srv_stats {
 	uint64_t requests, errors, nodes, handles;
+	uint64_t neg_lookups;       /* LOOKUPs answered with a cached negative entry */
+	uint64_t ops[FUSE_SRV_OPS]; /* requests by opcode */
 };
 
 /* New server on s (borrowed; must outlive it). Returns 0 and *out or

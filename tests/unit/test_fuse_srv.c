@@ -242,10 +242,16 @@ static void init(void)
 static int lookup(uint64_t parent, const char *name, struct fuse_entry_out *e)
 {
 	int err = call(enc(FUSE_LOOKUP, parent, NULL, 0, name, NULL, NULL, 0));
+	struct fuse_entry_out r;
 
-	if (!err && e)
-		memcpy(e, body(), sizeof(*e));
-	return err;
+	if (err)
+		return err;
+	memcpy(&r, body(), sizeof(r));
+	if (r.nodeid == 0)
+		return -ENOENT; /* a negative entry (test_negative_lookup) */
+	if (e)
+		*e = r;
+	return 0;
 }
 
 static int fopen_(uint64_t node, uint32_t flags, struct fuse_open_out *o)
@@ -469,6 +475,31 @@ static void test_create_write_rename_link(void **state)
 	assert_int_equal(call(enc(FUSE_UNLINK, s.nodeid, NULL, 0, "m.c", NULL, NULL, 0)), 0);
 	assert_non_null(find_ev("unlink", "src/m.c", "allow"));
 	assert_int_equal(lookup(s.nodeid, "m.c", NULL), -ENOENT);
+}
+
+/* A missing name is an entry with node 0 and the entry lifetime (the guest
+ * caches it as a negative dentry), not a bare ENOENT the guest cannot
+ * cache; a denied name stays an error with its row. */
+static void test_negative_lookup(void **state)
+{
+	struct fuse_entry_out e;
+	struct fuse_srv_stats st;
+
+	(void)state;
+	init();
+	assert_int_equal(call(enc(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "nope", NULL, NULL, 0)), 0);
+	assert_int_equal(T.outlen, sizeof(struct fuse_out_header) + sizeof(e));
+	memcpy(&e, body(), sizeof(e));
+	assert_int_equal(e.nodeid, 0);
+	assert_int_equal(e.entry_valid, FUSE_SRV_TTL_MS / 1000);
+	assert_int_equal(e.entry_valid_nsec, (FUSE_SRV_TTL_MS % 1000) * 1000000u);
+	fuse_srv_get_stats(T.f, &st);
+	assert_int_equal(st.neg_lookups, 1);
+	assert_int_equal(st.nodes, 1); /* no node for it */
+	assert_int_equal(st.ops[FUSE_LOOKUP], 1);
+	assert_int_equal(call(enc(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, ".env", NULL, NULL, 0)),
+			 -EACCES);
+	assert_non_null(find_ev("getattr", ".env", "deny"));
 }
 
 static void test_host_symlink_swap(void **state)
@@ -697,6 +728,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_before_init, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_nodes_and_forget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_negative_lookup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_env_denied_and_read_summed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_write_rename_link, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_host_symlink_swap, setup, teardown),
