@@ -165,7 +165,8 @@ static int fuse_node_add(struct fuse_srv *f, uint32_t fid, struct fuse_node **ou
 }
 
 /* With $AGENTGW_FUSE_OPS set, the request counts by opcode are logged every
- * 8192 requests and when the connection ends (to see what a guest sends). */
+ * 8192 requests and when the connection ends (to see what a guest sends; at warning
+ * level, which the supervisor's log keeps). */
 static void fuse_ops_log(const struct fuse_srv *f)
 {
 	char line[1024];
@@ -178,7 +179,7 @@ static void fuse_ops_log(const struct fuse_srv *f)
 			n += (size_t)snprintf(line + n, sizeof(line) - n, " %u:%llu", i,
 					      (unsigned long long)f->st.ops[i]);
 	line[n] = 0;
-	log_info("fs: virtio-fs requests %llu (negative lookups %llu), by opcode:%s",
+	log_warn("fs: virtio-fs requests %llu (negative lookups %llu), by opcode:%s",
 		 (unsigned long long)f->st.requests, (unsigned long long)f->st.neg_lookups, line);
 }
 
