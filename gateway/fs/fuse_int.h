@@ -36,6 +36,7 @@ struct fuse_srv {
 	uint32_t next_fid;
 	uint32_t minor;
 	bool inited;
+	uint64_t ops_every; /* $AGENTGW_FUSE_OPS: log the counts every N requests (0: never) */
 	struct fuse_srv_stats st;
 };
 

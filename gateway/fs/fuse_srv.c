@@ -164,15 +164,16 @@ static int fuse_node_add(struct fuse_srv *f, uint32_t fid, struct fuse_node **ou
 	return 0;
 }
 
-/* With $AGENTGW_FUSE_OPS set, the request counts by opcode are logged every
- * 8192 requests and when the connection ends (to see what a guest sends; at warning
- * level, which the supervisor's log keeps). */
+/* With $AGENTGW_FUSE_OPS=N set, the request counts by opcode are logged
+ * every N requests (any other value: 8192) and when the connection ends,
+ * to see what a guest's work sends; at warning level, which the
+ * supervisor's log keeps. */
 static void fuse_ops_log(const struct fuse_srv *f)
 {
 	char line[1024];
 	size_t n = 0;
 
-	if (!getenv("AGENTGW_FUSE_OPS"))
+	if (!f->ops_every)
 		return;
 	for (unsigned i = 0; i < FUSE_SRV_OPS && n < sizeof(line) - 32; i++)
 		if (f->st.ops[i])
@@ -214,6 +215,7 @@ int fuse_srv_new(struct p9_srv *s, struct fuse_srv **out)
 	struct fuse_srv *f = calloc(1, sizeof(*f));
 	struct p9_msg m = {.type = P9_TATTACH}, r;
 	struct fuse_node *root = NULL;
+	const char *ev;
 	int rc;
 
 	*out = NULL;
@@ -225,6 +227,11 @@ int fuse_srv_new(struct p9_srv *s, struct fuse_srv **out)
 		return rc;
 	}
 	f->next_fid = 2;
+	if ((ev = getenv("AGENTGW_FUSE_OPS")) && *ev) {
+		f->ops_every = strtoull(ev, NULL, 10);
+		if (f->ops_every == 0)
+			f->ops_every = 8192;
+	}
 	m.u.attach.fid = FUSE_ROOT_ID;
 	m.u.attach.afid = P9_NOFID;
 	m.u.attach.aname = (struct p9_str){"virtio-fs", 9};
@@ -500,7 +507,7 @@ size_t fuse_srv_handle(struct fuse_srv *f, const uint8_t *req, size_t len, uint8
 	if (rc < 0 && q.h.unique == 0)
 		return 0; /* not even a header to answer */
 	f->st.ops[AGW_MIN(q.h.opcode, FUSE_SRV_OPS - 1u)]++;
-	if ((f->st.requests & 8191u) == 0)
+	if (f->ops_every && f->st.requests % f->ops_every == 0)
 		fuse_ops_log(f);
 	if (rc == -AGW_ENOTFOUND)
 		err = ENOSYS;
