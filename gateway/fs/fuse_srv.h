@@ -33,7 +33,7 @@ struct fuse_srv;
 
 struct fuse_srv_stats {
 	uint64_t requests, errors, nodes, handles;
-	uint64_t neg_lookups;       /* LOOKUPs answered with a cached negative entry */
+	uint64_t neg_lookups;	    /* LOOKUPs answered with a cached negative entry */
 	uint64_t ops[FUSE_SRV_OPS]; /* requests by opcode */
 };
 
