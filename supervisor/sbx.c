@@ -26,6 +26,7 @@
 #include "vmctl/fw.h"
 #include "vmctl/redact.h"
 #include "supervisor/sbx.h"
+#include "supervisor/appr.h"
 #include "vmctl/tap.h"
 
 const char *sbx_run_dir(void)
@@ -210,8 +211,8 @@ const char *sbx_state_name(enum sbx_state s)
 void sbx_state_remove(const char *name)
 {
 	static const char *const files[] = {
-	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm/vfs.sock", "vm/root",
-	    "vm", SBX_SOCK, "info", "pid", "policy", "supervisor.log",
+	    "vm/console.log", "vm/qemu.log", "vm/ctl.sock", "vm/qmp.sock", "vm/vfs.sock", "vm/initrd",
+	    "vm/root", "vm", SBX_SOCK, APPR_SOCK, "info", "pid", "policy", "supervisor.log",
 	    /* the guest folder (supervisor/supguest.h), left by a killed supervisor */
 	    "guest/ca.pem", "guest/env", "guest"};
 	char path[512];
