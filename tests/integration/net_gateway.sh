@@ -57,10 +57,17 @@ gw_start "tcp:$PROXY_PORT udp:53" --proxy-port "$PROXY_PORT" -vv
 echo "== privileges"
 # The net child parses everything the guest sends: it must not be root.
 nobody=$(id -u nobody)
-netuids=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Uid:/ {print $2 "/" $3 "/" $4 "/" $5}' "/proc/$c/status"; done)
+# The child drops its privileges once set up (loading the TLS roots first),
+# which can come after the gateway says ready (slow under the sanitizers):
+# give it up to 10 s.
+for _ in $(seq 100); do
+	netuids=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Uid:/ {print $2 "/" $3 "/" $4 "/" $5}' "/proc/$c/status"; done)
+	seccomp=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Seccomp:/ {print $2}' "/proc/$c/status"; done | sort -u)
+	grep -qx "$nobody/$nobody/$nobody/$nobody" <<<"$netuids" && [ "$seccomp" = 2 ] && break
+	sleep 0.1
+done
 grep -qx "$nobody/$nobody/$nobody/$nobody" <<<"$netuids" && ok "the net child runs as nobody (uids $nobody)" ||
 	bad "no child of the supervisor runs as nobody: $netuids"
-seccomp=$(for c in $(pgrep -P "$GW_PID"); do awk '/^Seccomp:/ {print $2}' "/proc/$c/status"; done | sort -u)
 [ "$seccomp" = 2 ] && ok "the gateway's children run under a seccomp filter" ||
 	bad "children's seccomp modes: $seccomp"
 
