@@ -93,6 +93,8 @@ check "second up -d recorded supervisor and QEMU pids" [ -n "$sup" ] && [ -n "$q
 kill -9 "$sup"
 for _ in $(seq 50); do kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
 check "QEMU dies with the supervisor" sh -c "! kill -0 $qemu 2>/dev/null || grep -q Z /proc/$qemu/stat"
+# the last holder of the tap fd may exit a moment after QEMU (slow under the sanitizers)
+for _ in $(seq 50); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 || break; sleep 0.1; done
 check "the tap is gone: the guest has no path out" sh -c "! ip -n $ns link show $tap >/dev/null 2>&1"
 check "ps says dead" [ "$(agw ps --json | jq -r ".[] | select(.name == \"$name\") | .state")" = dead ]
 agw exec "$name" -- true </dev/null 2>/dev/null
