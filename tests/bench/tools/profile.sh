@@ -9,13 +9,18 @@
 #   LOAD=cps   wrk, one request per connection (new connections/s)
 #   LOAD=rps   wrk, keep-alive
 #   LOAD=dns   dnsperf, one allowed name
-# Env: BUILD, LOAD (cps), SECS (8), AUDIT (disk|shm), OUT (build/.../bench/profile)
+# PEER=haproxy: the same load and profile for HAProxy in TCP mode
+# (tests/bench/conf/haproxy.cfg, nft redirect as in net.sh; cps and rps).
+# Both print the context switches of the profiled processes per request.
+# Env: BUILD, LOAD (cps), SECS (8), AUDIT (disk|shm), OUT (build/.../bench/profile),
+# PEER (agentgw|haproxy)
 set -u
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib/topo.sh
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 LOAD=${LOAD:-cps}
+PEER=${PEER:-agentgw}
 SECS=${SECS:-8}
 AUDIT=${AUDIT:-disk}
 OUT=${OUT:-$PWD/$BUILD/bench/profile}
@@ -44,13 +49,34 @@ network:
   dns: { upstream: [$DNS_IP] }
 P
 db=$TOPO_DIR/audit.db
-if [ "$AUDIT" = shm ]; then SHM=$(mktemp -d /dev/shm/agw-prof.XXXXXX); db=$SHM/audit.db; fi
-ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
-	--audit "$db" --name "pf$TOPO_ID" --no-fs >"$TOPO_DIR/gw.log" 2>&1 &
-GW_PID=$!
-wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
-pids=$(pgrep -d, -f "pf$TOPO_ID") # the supervisor and its children (their argv names the sandbox)
-echo "agentgw pids: $pids"
+if [ "$PEER" = haproxy ]; then
+	sed -e "s|@DIR@|$TOPO_DIR|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@PORT@|3130|g" \
+		tests/bench/conf/haproxy.cfg >"$TOPO_DIR/haproxy.cfg"
+	ip netns exec "$NS_GW" haproxy -db -f "$TOPO_DIR/haproxy.cfg" >"$TOPO_DIR/gw.log" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 3130 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+	printf 'table ip agw_pf {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  iifname "%s" tcp dport 80 redirect to :3130\n }\n}\n' \
+		"$GUEST_IF" | in_gw nft -f -
+	pids=$GW_PID
+else
+	if [ "$AUDIT" = shm ]; then SHM=$(mktemp -d /dev/shm/agw-prof.XXXXXX); db=$SHM/audit.db; fi
+	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
+		--audit "$db" --name "pf$TOPO_ID" --no-fs >"$TOPO_DIR/gw.log" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 15001 10 && wait_udp "$NS_GW" "$GW_IP" 53 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+	pids=$(pgrep -d, -f "pf$TOPO_ID") # the supervisor and its children (their argv names the sandbox)
+fi
+echo "$PEER pids: $pids"
+# Context switches of every thread of the profiled processes.
+ctxsw() {
+	local p t n=0
+	for p in ${pids//,/ }; do
+		for t in /proc/"$p"/task/*/status; do
+			n=$((n + $(awk '/ctxt_switches/ {s += $2} END {print s + 0}' "$t" 2>/dev/null || echo 0)))
+		done
+	done
+	echo "$n"
+}
 echo "allowed.test A" >"$TOPO_DIR/q"
 case $LOAD in
 cps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" -H "Connection: close" "http://$ALLOWED_IP/small") ;;
@@ -58,12 +84,18 @@ rps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" "http://$ALLOWED_IP
 dns) load=(dnsperf -s "$GW_IP" -d "$TOPO_DIR/q" -l "$SECS" -c 4 -q 64 -t 2) ;;
 *) echo "LOAD: cps, rps or dns"; exit 2 ;;
 esac
-perf record -q -F 1999 -g -p "$pids" -o "$OUT/perf-$LOAD.data" -- sleep "$((SECS + 1))" 2>/dev/null &
+perf record -q -F 1999 -g -p "$pids" -o "$OUT/perf-$PEER-$LOAD.data" -- sleep "$((SECS + 1))" 2>/dev/null &
 perf_pid=$!
-ip netns exec "$NS_GUEST" "${load[@]}" | grep -E 'Requests/sec|Queries per second|errors'
+cs0=$(ctxsw)
+ip netns exec "$NS_GUEST" "${load[@]}" >"$TOPO_DIR/load.out"
+cs1=$(ctxsw)
+grep -E 'Requests/sec|Queries per second|errors' "$TOPO_DIR/load.out"
+done_n=$(awk '/requests in/ {print $1} /Queries completed/ {print $3}' "$TOPO_DIR/load.out")
+[ -n "$done_n" ] && [ "$done_n" -gt 0 ] &&
+	echo "context switches per request: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" 'BEGIN {printf "%.2f", (b - a) / n}')"
 wait "$perf_pid"
 echo "--- self time by process/thread"
-perf report -i "$OUT/perf-$LOAD.data" --no-children --sort pid --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
+perf report -i "$OUT/perf-$PEER-$LOAD.data" --no-children --sort pid --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
 echo "--- self time by symbol"
-perf report -i "$OUT/perf-$LOAD.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -${TOP:-40}
-echo "events in the audit database: $(sqlite3 "$db" 'SELECT count(*) FROM event' 2>/dev/null)"
+perf report -i "$OUT/perf-$PEER-$LOAD.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -${TOP:-40}
+[ "$PEER" = agentgw ] && echo "events in the audit database: $(sqlite3 "$db" 'SELECT count(*) FROM event' 2>/dev/null)"
