@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,22 @@ static const char aud_schema_v2[] =
     "  pruned_rows INTEGER NOT NULL,\n"
     "  pruned_before INTEGER NOT NULL,\n"
     "  pruned_at INTEGER NOT NULL);\n";
+
+/*
+ * Indexes are not part of the format (no version): set on every open for
+ * writing, after the migrations. event(kind, decision) of schema 1 made
+ * every insert find its place among a few long runs of equal keys: it cost
+ * the writer 40% of its rate (bench_audit: 243,000 -> 390,000 events/s
+ * without it). The question it served, "what was denied", is answered by
+ * a partial index that only denied rows enter (the denials view and the
+ * CLI's summaries name the same IN list, so SQLite uses it); a filter on
+ * kind alone, or on decision = 'allow', reads the table in order (what a
+ * summary over most rows does anyway).
+ */
+static const char aud_indexes[] =
+    "DROP INDEX IF EXISTS event_kind_decision;\n"
+    "CREATE INDEX IF NOT EXISTS event_denied ON event(sandbox_id, ts)\n"
+    "  WHERE decision IN ('deny', 'would_deny');\n";
 
 /* migrations[i] takes a database from user_version i to i + 1. */
 static const char *const aud_migrations[AUD_SCHEMA_VERSION] = {
@@ -204,11 +221,26 @@ static int aud_migrate(sqlite3 *db, const char *path)
 		if (rc < 0)
 			goto out;
 	}
+	rc = aud_exec(db, path, aud_indexes);
+	if (rc < 0)
+		goto out;
 	rc = aud_exec(db, path, "COMMIT");
 out:
 	if (rc < 0 && !sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+/*
+ * Before SQLite initialises (the first open in this process): no memory
+ * statistics, whose global mutex every allocation took (a twentieth of
+ * the writer's time, for numbers nothing reads).
+ */
+static pthread_once_t aud_sqlite_once = PTHREAD_ONCE_INIT;
+
+static void aud_sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE if already up: fine */
 }
 
 /* The parent directory must exist: we do not invent places to write to. */
@@ -323,6 +355,7 @@ int aud_db_open_rw(const char *path, sqlite3 **out)
 	rc = aud_check_parent(path);
 	if (rc < 0)
 		return rc;
+	pthread_once(&aud_sqlite_once, aud_sqlite_setup);
 	rc = sqlite3_open_v2(
 	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -394,6 +427,7 @@ int aud_db_open_ro(const char *path, struct aud_db **out, char *err, size_t errc
 				 strerror(-rc));
 		return rc;
 	}
+	pthread_once(&aud_sqlite_once, aud_sqlite_setup);
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errcap, "cannot open audit database %s: %s", path,
