@@ -292,6 +292,7 @@ static const int priv_common[] = {
 static const int priv_net[] = {
 	SYS_connect,
 	SYS_bind, /* c-ares binds when the policy names a local address */
+	SYS_pipe2, SYS_splice, /* the proxy's bulk downloads (prx_splice_in) */
 };
 
 #ifndef SYS_fchmodat2

@@ -17,7 +17,7 @@ pkgs=(
   umoci skopeo
   # integration tests: real clients and servers
   curl openssl dnsutils dnsmasq-base nginx-light netcat-openbsd diod
-  procps psmisc file iputils-ping jq
+  procps psmisc file iputils-ping jq strace
 )
 missing=()
 for p in "${pkgs[@]}"; do

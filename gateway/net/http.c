@@ -851,3 +851,18 @@ int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_
 	*used = i;
 	return 1;
 }
+
+uint64_t http_body_data_left(const struct http_body *b)
+{
+	return b->state == HTTP_BODY_LENGTH || b->state == HTTP_BODY_CHUNK_DATA ? b->remaining : 0;
+}
+
+int http_body_skip(struct http_body *b, uint64_t n)
+{
+	if (n > http_body_data_left(b))
+		return -AGW_EINVAL;
+	b->remaining -= n;
+	if (b->remaining == 0 && n > 0)
+		b->state = b->state == HTTP_BODY_LENGTH ? HTTP_BODY_DONE : HTTP_BODY_CHUNK_DATA_CR;
+	return b->state == HTTP_BODY_DONE;
+}

@@ -182,4 +182,14 @@ void http_body_init(struct http_body *b, const struct http_req *r);
  */
 int http_body_consume(struct http_body *b, const uint8_t *buf, size_t len, size_t *used);
 
+/* How many of the next body bytes are data that need no look to be framed
+ * (the rest of a Content-Length body or of a chunk's data); 0 when the
+ * next byte is framing (a chunk-size line, a CRLF, trailers) or the body
+ * is complete. */
+uint64_t http_body_data_left(const struct http_body *b);
+/* n such data bytes went by unread (n <= http_body_data_left): returns 1
+ * when they completed the body, 0 when more follows, -AGW_EINVAL when n
+ * is larger (nothing changed). */
+int http_body_skip(struct http_body *b, uint64_t n);
+
 #endif

@@ -116,6 +116,16 @@ static void prx_record_close(struct prx_sess *s)
 	netd_audit(s->px->n, &ev);
 }
 
+static void prx_pipe_close(struct prx_sess *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->pipe[i] >= 0) {
+			close(s->pipe[i]);
+			s->pipe[i] = -1;
+		}
+	s->pipe_len = 0;
+}
+
 void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 {
 	struct prx *px = s->px;
@@ -140,6 +150,7 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 		prx_rqi_flush(s, "connection closed before the response");
 		prx_close_fd(s, &s->cli);
 		prx_close_fd(s, &s->up);
+		prx_pipe_close(s);
 		if (!s->decided) {
 			/* Every connect attempt leaves a row, also a port probe
 			 * that closed before sending anything: nothing was
@@ -229,6 +240,7 @@ static void prx_sess_free(struct prx_sess *s)
 	free(s->cli.buf);
 	free(s->up.buf);
 	free(s->reply);
+	prx_pipe_close(s);
 	free(s);
 }
 
@@ -360,6 +372,76 @@ static int prx_write(struct prx_sess *s, struct prx_half *dst, struct prx_half *
 	return 0;
 }
 
+/*
+ * Splice (bulk downloads): plain TCP on both sides, in RELAY, after
+ * PRX_BUF bytes came down, with the buffer empty and what comes next
+ * needing no look (prx_resp_opaque). The pipe is made on first use.
+ */
+static bool prx_splice_ok(struct prx_sess *s)
+{
+	if (s->state != PRX_RELAY || s->no_splice || s->up.ssl || s->cli.ssl || s->vhold ||
+	    s->up.len || s->up.bytes < PRX_BUF || s->up.rd_eof || s->cli.wr_shut ||
+	    !prx_resp_opaque(s))
+		return false;
+	if (s->pipe[0] >= 0)
+		return true;
+	if (pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		s->pipe[0] = s->pipe[1] = -1;
+		s->no_splice = true;
+		return false;
+	}
+	fcntl(s->pipe[1], F_SETPIPE_SZ, PRX_PIPE_BYTES); /* a smaller one still works */
+	return true;
+}
+
+/* Moves upstream bytes into the pipe: like prx_read (count, 0 at EOF,
+ * -EAGAIN, -errno); -ENOSYS when splice cannot be used on these sockets
+ * (nothing moved: read instead). */
+static int prx_splice_in(struct prx_sess *s)
+{
+	uint64_t want = AGW_MIN(prx_resp_opaque(s), (uint64_t)PRX_PIPE_BYTES);
+	ssize_t r;
+
+	do
+		r = splice(s->up.fd, NULL, s->pipe[1], NULL, (size_t)want,
+			   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno == EINVAL) {
+			s->no_splice = true;
+			return -ENOSYS;
+		}
+		return errno == EAGAIN ? -EAGAIN : -errno;
+	}
+	if (r == 0) {
+		s->up.rd_eof = true;
+		return 0;
+	}
+	s->pipe_len += (size_t)r;
+	s->up.bytes += r;
+	s->last_ms = ev_now_ms(s->px->n->loop);
+	prx_resp_moved(s, (size_t)r);
+	return (int)r;
+}
+
+/* Sends what is in the pipe to the client. 0 or -errno (not EAGAIN). */
+static int prx_splice_out(struct prx_sess *s)
+{
+	while (s->pipe_len) {
+		ssize_t w = splice(s->pipe[0], NULL, s->cli.fd, NULL, s->pipe_len,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		s->pipe_len -= (size_t)w;
+		s->last_ms = ev_now_ms(s->px->n->loop);
+	}
+	return 0;
+}
+
 static size_t prx_limit(const struct prx_sess *s)
 {
 	return s->http || s->guarded ? s->cli.fwd : s->cli.len;
@@ -381,6 +463,8 @@ static bool prx_can_read(const struct prx_sess *s, const struct prx_half *h)
 {
 	size_t need = h->ssl ? TLSI_REC_PLAIN + (h == &s->cli ? PRX_INJECT_ROOM : 0) : 1;
 
+	if (h == &s->up && s->pipe_len) /* the pipe goes out first */
+		return false;
 	return !h->rd_eof && PRX_BUF - (h->len - h->off) >= need;
 }
 
@@ -411,7 +495,10 @@ void prx_pump(struct prx_sess *s)
 		if (s->cli.rd_eof && s->cli.off == s->cli.len && !s->up.wr_shut)
 			prx_shut_wr(&s->up);
 	}
-	if (s->up.buf && prx_write(s, &s->cli, &s->up, prx_up_limit(s))) {
+	/* The pipe holds upstream's bytes that came before anything in the
+	 * buffer (it is filled only while the buffer is empty). */
+	if ((s->pipe_len && prx_splice_out(s)) ||
+	    (s->up.buf && !s->pipe_len && prx_write(s, &s->cli, &s->up, prx_up_limit(s)))) {
 		prx_kill(s, "client write failed");
 		return;
 	}
@@ -420,7 +507,7 @@ void prx_pump(struct prx_sess *s)
 	 * be sent. */
 	if ((s->http || s->guarded) && s->up.rd_eof && s->cli.off == s->cli.fwd)
 		s->cli.off = s->cli.len = s->cli.fwd = 0;
-	up_drained = !s->up.buf || s->up.off == prx_up_limit(s);
+	up_drained = (!s->up.buf || s->up.off == prx_up_limit(s)) && !s->pipe_len;
 	if (s->state == PRX_DRAIN) {
 		/* The 403 follows once every approved request is answered
 		 * (or upstream closed). */
@@ -1123,13 +1210,20 @@ static void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 	}
 	if (s->state != PRX_RELAY && s->state != PRX_DRAIN)
 		return;
-	if ((events & (EV_READ | EV_ERROR)) || s->up.xwant) {
-		rc = prx_read(s, &s->up);
+	if (((events & (EV_READ | EV_ERROR)) || s->up.xwant) && !s->pipe_len) {
+		bool spliced = prx_splice_ok(s);
+
+		rc = spliced ? prx_splice_in(s) : -ENOSYS;
+		if (rc == -ENOSYS) {
+			spliced = false;
+			rc = prx_read(s, &s->up);
+		}
 		if (rc < 0 && rc != -EAGAIN) {
 			prx_kill(s, "upstream reset");
 			return;
 		}
-		if (rc > 0 && prx_tls_resp_leak(s, s->up.buf + s->up.len - rc, (size_t)rc))
+		if (rc > 0 && !spliced &&
+		    prx_tls_resp_leak(s, s->up.buf + s->up.len - rc, (size_t)rc))
 			return;
 		prx_resp_advance(s);
 		if (s->state == PRX_DEAD)
@@ -1255,6 +1349,7 @@ static void prx_accept_one(struct prx *px, int fd, const struct sockaddr_storage
 	s->px = px;
 	s->cli.fd = fd;
 	s->up.fd = -1;
+	s->pipe[0] = s->pipe[1] = -1;
 	s->via = "none";
 	s->cred = -1;
 	s->start_us = agw_mono_us();

@@ -28,6 +28,7 @@
 #include "netd.h"
 
 #define PRX_BUF 65536	 /* per direction */
+#define PRX_PIPE_BYTES (256 * 1024) /* splice pipe for bulk downloads (asked; may get less) */
 #define PRX_PEEK_MS 5000 /* first bytes */
 #define PRX_RESOLVE_MS 10000
 #define PRX_CONNECT_MS 10000

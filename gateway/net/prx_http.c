@@ -505,6 +505,27 @@ void prx_resp_advance(struct prx_sess *s)
 		prx_http_advance(s);
 }
 
+uint64_t prx_resp_opaque(const struct prx_sess *s)
+{
+	if (!s->http || s->rstate == PRX_R_RAW)
+		return UINT64_MAX;
+	if (s->rstate == PRX_R_BODY)
+		return http_body_data_left(&s->rbody);
+	return 0;
+}
+
+void prx_resp_moved(struct prx_sess *s, size_t n)
+{
+	if (!s->http || s->rstate != PRX_R_BODY)
+		return;
+	if (s->rqi && s->rq_n)
+		s->rqi[s->rq_head].down += (int64_t)n;
+	if (http_body_skip(&s->rbody, n) == 1) {
+		prx_rq_pop(s);
+		s->rstate = PRX_R_HEAD;
+	}
+}
+
 bool prx_resp_done(const struct prx_sess *s)
 {
 	return s->http && s->rq_n == 0 && s->rstate == PRX_R_HEAD && s->up.fwd == s->up.len &&

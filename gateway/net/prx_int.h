@@ -129,6 +129,13 @@ struct prx_sess {
 	size_t vtail_len;
 	size_t vhold; /* upstream bytes at the end held back: they begin a value */
 	char cur_method[16], cur_path[512]; /* the request whose body is sent */
+	/* Bulk downloads: upstream's bytes go to the client through this
+	 * pipe with splice (no copy through the buffer) once PRX_BUF bytes
+	 * came down and while nothing needs to read them (prx_resp_opaque);
+	 * pipe_len bytes are in it, sent before anything else. */
+	int pipe[2];
+	size_t pipe_len;
+	bool no_splice; /* the pipe or splice failed: the buffer only */
 	bool decided;  /* a connect event was recorded (allow or not) */
 	bool opened;   /* an allowing connect event was recorded: record the close */
 	unsigned nreq; /* HTTP requests sent upstream */
@@ -204,6 +211,13 @@ void prx_http_peek(struct prx_sess *s, bool final);
 void prx_http_advance(struct prx_sess *s);
 /* Follows response framing in the upstream's buffer past up.fwd. */
 void prx_resp_advance(struct prx_sess *s);
+/* How many of upstream's next bytes the relay may pass without reading
+ * them (splice): the data left in the response body being forwarded,
+ * everything once responses are not tracked (raw) or outside HTTP mode,
+ * nothing while a response head or chunk framing is next. */
+uint64_t prx_resp_opaque(const struct prx_sess *s);
+/* n such bytes were passed: follows the framing past them. */
+void prx_resp_moved(struct prx_sess *s, size_t n);
 /* Every request sent upstream has its complete response in the buffer. */
 bool prx_resp_done(const struct prx_sess *s);
 /* Ends the session with a 403 after whatever upstream already sent. */

@@ -19,7 +19,8 @@
 #               file; ":memory:" is refused, it needs WAL), so this row shows
 #               what the disk writes cost, and direct is the "audit off" bound
 # Metrics: new connections/s (wrk -H "Connection: close", 100-byte
-# response), keep-alive requests/s (wrk), one 64 MiB download MB/s (curl),
+# response), keep-alive requests/s (wrk), 64 MiB downloads MB/s (curl, the
+# median of BULK_N in a row),
 # connection latency p50/p99 (curl time_total of LAT_N sequential requests,
 # each on a new connection; connect + request + response). The added
 # latency is the row's figure minus direct's (printed as +x). DNS:
@@ -38,7 +39,7 @@
 #   agentgw-ref  the agentgw row with another build, $AGENTGW_REF (an older
 #               commit's binary): before/after comparisons in one run
 # Env: BUILD, RUNS (5), SECS per wrk/dnsperf run (3), CONNS wrk connections
-# (16), LAT_N (200), ROWS (space-separated subset of the rows above),
+# (16), LAT_N (200), BULK_N 64 MiB downloads per run (5, their median), ROWS (space-separated subset of the rows above),
 # AGENTGW_REF (the agentgw-ref row's binary), BENCH_KEEP (a folder that
 # gets every run's figures: <row>.<metric>, one line per run, in run order).
 set -u
@@ -52,6 +53,7 @@ RUNS=${RUNS:-5}
 SECS=${SECS:-3}
 CONNS=${CONNS:-16}
 LAT_N=${LAT_N:-200}
+BULK_N=${BULK_N:-5}
 ROWS=${ROWS:-direct haproxy squid tinyproxy agentgw agentgw-shmaudit}
 [ -x "$AGENTGW" ] || { echo "SKIP: build first ($AGENTGW)"; exit 77; }
 for t in wrk curl dnsperf nft; do
@@ -156,8 +158,10 @@ measure_once() { # row
 	# shellcheck disable=SC2046
 	wrk_once $(wrk_target small) >>"$W/$row.rps"
 	cpu_per "$WRK_N" "$t0" "$W/$row.cpurps"
-	v=$(curl_g -o /dev/null -w '%{speed_download}' "$URL_HOST/big") &&
-		awk -v b="$v" 'BEGIN { printf "%.1f\n", b / 1e6 }' >>"$W/$row.mbps"
+	# BULK_N downloads in a row (one ~60 ms download alone is at the
+	# mercy of one scheduling hiccup): the run's figure is their median
+	curl_g -o /dev/null -w '%{speed_download}\n' "$URL_HOST/big?[1-$BULK_N]" |
+		awk '{ printf "%.1f\n", $1 / 1e6 }' | median >>"$W/$row.mbps"
 	# LAT_N sequential requests, one new connection each, in one curl
 	# process: time_total = connect + request + response + close
 	curl_g -H "Connection: close" -H "Proxy-Connection: close" \

@@ -134,6 +134,7 @@ $([ $port = 443 ] && printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s
 		location = /big { }
 		location = /small { }
 		location /files/ { }
+		location /gz/ { alias $TOPO_DIR/www/files/; gzip on; gzip_types *; gzip_min_length 1; }
 		location / { return 404 "$name not found\n"; }
 	}
 EOF

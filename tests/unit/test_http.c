@@ -610,6 +610,42 @@ static void test_chunk_limits(void **state)
 	fail_msg("trailers were never limited");
 }
 
+/* Data bytes passed unread (the proxy's splice): the framing goes on
+ * exactly where reading them would have left it. */
+static void test_body_skip(void **state)
+{
+	struct http_req r = {.content_length = 10};
+	struct http_body b;
+	size_t used;
+
+	(void)state;
+	http_body_init(&b, &r);
+	assert_int_equal(http_body_data_left(&b), 10);
+	assert_int_equal(http_body_skip(&b, 11), -AGW_EINVAL); /* more than is left: nothing */
+	assert_int_equal(http_body_data_left(&b), 10);
+	assert_int_equal(http_body_skip(&b, 4), 0);
+	assert_int_equal(http_body_data_left(&b), 6);
+	assert_int_equal(http_body_skip(&b, 6), 1);
+	assert_int_equal(http_body_data_left(&b), 0);
+	assert_int_equal(http_body_skip(&b, 0), 1); /* complete stays complete */
+	/* Chunked: only chunk data may be skipped; the CRLF and the next size
+	 * line are read. */
+	r.content_length = -1;
+	r.chunked = true;
+	http_body_init(&b, &r);
+	assert_int_equal(http_body_data_left(&b), 0); /* a size line comes first */
+	assert_int_equal(http_body_consume(&b, (const uint8_t *)"a\r\nxy", 5, &used), 0);
+	assert_int_equal(http_body_data_left(&b), 8);
+	assert_int_equal(http_body_skip(&b, 8), 0);
+	assert_int_equal(http_body_data_left(&b), 0);
+	assert_int_equal(http_body_consume(&b, (const uint8_t *)"\r\n0\r\n\r\nGET", 10, &used), 1);
+	assert_int_equal(used, 7);
+	/* Skipping where framing is next changes nothing. */
+	http_body_init(&b, &r);
+	assert_int_equal(http_body_skip(&b, 1), -AGW_EINVAL);
+	assert_int_equal(http_body_consume(&b, (const uint8_t *)"1\r\nz\r\n0\r\n\r\n", 11, &used), 1);
+}
+
 static void test_body_framing(void **state)
 {
 	struct http_req r = {.content_length = -1};
@@ -936,6 +972,7 @@ int main(void)
 	    cmocka_unit_test(test_chunked_table),
 	    cmocka_unit_test(test_chunk_limits),
 	    cmocka_unit_test(test_body_framing),
+	    cmocka_unit_test(test_body_skip),
 	    cmocka_unit_test(test_looks_like_http),
 	    cmocka_unit_test(test_path_decode),
 	    cmocka_unit_test(test_path_decode_limits),

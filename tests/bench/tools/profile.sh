@@ -9,6 +9,7 @@
 #   LOAD=cps   wrk, one request per connection (new connections/s)
 #   LOAD=rps   wrk, keep-alive
 #   LOAD=dns   dnsperf, one allowed name
+#   LOAD=bulk  curl, 64 MiB downloads one after the other
 # PEER=haproxy: the same load and profile for HAProxy in TCP mode
 # (tests/bench/conf/haproxy.cfg, nft redirect as in net.sh; cps and rps).
 # Both print the context switches of the profiled processes per request.
@@ -82,7 +83,9 @@ case $LOAD in
 cps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" -H "Connection: close" "http://$ALLOWED_IP/small") ;;
 rps) load=(wrk -t2 -c16 -d"${SECS}s" -H "Host: allowed.test" "http://$ALLOWED_IP/small") ;;
 dns) load=(dnsperf -s "$GW_IP" -d "$TOPO_DIR/q" -l "$SECS" -c 4 -q 64 -t 2) ;;
-*) echo "LOAD: cps, rps or dns"; exit 2 ;;
+bulk) load=(bash -c 'end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
+	curl -s -o /dev/null -w "%{speed_download}\n" -H "Host: allowed.test" "http://$2/big"; done' - "$SECS" "$ALLOWED_IP") ;;
+*) echo "LOAD: cps, rps, dns or bulk"; exit 2 ;;
 esac
 perf record -q -F 1999 -g -p "$pids" -o "$OUT/perf-$PEER-$LOAD.data" -- sleep "$((SECS + 1))" 2>/dev/null &
 perf_pid=$!
@@ -90,6 +93,8 @@ cs0=$(ctxsw)
 ip netns exec "$NS_GUEST" "${load[@]}" >"$TOPO_DIR/load.out"
 cs1=$(ctxsw)
 grep -E 'Requests/sec|Queries per second|errors' "$TOPO_DIR/load.out"
+[ "$LOAD" = bulk ] && echo "downloads: $(wc -l <"$TOPO_DIR/load.out"), median $(sort -n "$TOPO_DIR/load.out" |
+	awk '{v[NR] = $1} END {printf "%.0f MB/s", v[int((NR + 1) / 2)] / 1e6}')"
 done_n=$(awk '/requests in/ {print $1} /Queries completed/ {print $3}' "$TOPO_DIR/load.out")
 [ -n "$done_n" ] && [ "$done_n" -gt 0 ] &&
 	echo "context switches per request: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" 'BEGIN {printf "%.2f", (b - a) / n}')"
