@@ -89,15 +89,32 @@ bulk) load=(bash -c 'end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
 esac
 perf record -q -F 1999 -g -p "$pids" -o "$OUT/perf-$PEER-$LOAD.data" -- sleep "$((SECS + 1))" 2>/dev/null &
 perf_pid=$!
+# user and system CPU ticks of every thread: "tid comm utime stime"
+ticks() {
+	local p t
+	for p in ${pids//,/ }; do
+		for t in /proc/"$p"/task/*; do
+			awk -v t="${t##*/}" '{sub(/^[^)]*\) /, ""); print t, $12, $13}' "$t"/stat 2>/dev/null |
+				sed "s/^/$(tr -d ' ' <"$t"/comm) /"
+		done
+	done
+}
+ticks >"$TOPO_DIR/ticks0"
 cs0=$(ctxsw)
 ip netns exec "$NS_GUEST" "${load[@]}" >"$TOPO_DIR/load.out"
 cs1=$(ctxsw)
+ticks >"$TOPO_DIR/ticks1"
 grep -E 'Requests/sec|Queries per second|errors' "$TOPO_DIR/load.out"
 [ "$LOAD" = bulk ] && echo "downloads: $(wc -l <"$TOPO_DIR/load.out"), median $(sort -n "$TOPO_DIR/load.out" |
 	awk '{v[NR] = $1} END {printf "%.0f MB/s", v[int((NR + 1) / 2)] / 1e6}')"
 done_n=$(awk '/requests in/ {print $1} /Queries completed/ {print $3}' "$TOPO_DIR/load.out")
 [ -n "$done_n" ] && [ "$done_n" -gt 0 ] &&
-	echo "context switches per request: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" 'BEGIN {printf "%.2f", (b - a) / n}')"
+	echo "context switches per request: $(awk -v a="$cs0" -v b="$cs1" -v n="$done_n" 'BEGIN {printf "%.2f", (b - a) / n}')" &&
+	echo "CPU per request by thread (us, user + system):" &&
+	awk -v n="$done_n" -v hz="$(getconf CLK_TCK)" 'NR == FNR {u[$2] = $3; s[$2] = $4; next}
+		{du = ($3 - u[$2]) * 1e6 / hz / n; ds = ($4 - s[$2]) * 1e6 / hz / n; tu += du; ts += ds
+		 if (du + ds > 0) printf "  %-16s %6.1f + %6.1f\n", $1 "/" $2, du, ds}
+		END {printf "  %-16s %6.1f + %6.1f\n", "total", tu, ts}' "$TOPO_DIR/ticks0" "$TOPO_DIR/ticks1"
 wait "$perf_pid"
 echo "--- self time by process/thread"
 perf report -i "$OUT/perf-$PEER-$LOAD.data" --no-children --sort pid --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
