@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,4 +151,41 @@ int agw_write_file(const char *path, const char *text, unsigned mode)
 	if (rc)
 		unlink(tmp);
 	return rc;
+}
+
+static int agw_int_cmp(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void agw_close_span(unsigned lo, unsigned hi)
+{
+	if (lo > hi)
+		return;
+	if (syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	for (unsigned fd = lo; fd <= hi && fd < 4096; fd++)
+		close((int)fd);
+}
+
+void agw_close_fds_except(const int *keep, size_t n)
+{
+	int k[16];
+	size_t m = 0;
+	unsigned lo = 3;
+
+	for (size_t i = 0; i < n && m < AGW_ARRAY_LEN(k); i++)
+		if (keep[i] > 2)
+			k[m++] = keep[i];
+	qsort(k, m, sizeof(k[0]), agw_int_cmp);
+	for (size_t i = 0; i < m; i++) {
+		if ((unsigned)k[i] < lo)
+			continue; /* a duplicate */
+		if ((unsigned)k[i] > lo)
+			agw_close_span(lo, (unsigned)k[i] - 1);
+		lo = (unsigned)k[i] + 1;
+	}
+	agw_close_span(lo, ~0u);
 }

@@ -46,6 +46,15 @@ int64_t agw_mono_us(void);
  */
 int agw_write_all(int fd, const void *buf, size_t n);
 /*
+ * Closes every file descriptor from 3 up except those in keep (n entries;
+ * negative ones and 0-2 ignored, at most 16): for a child just forked,
+ * which must not hold what its parent holds (its epoll set, the audit
+ * database, another child's channel, a tap). Never fails: without
+ * close_range (Linux < 5.9) it closes 3..4095 one by one.
+ */
+void agw_close_fds_except(const int *keep, size_t n);
+
+/*
  * Writes text (NUL-terminated) to path through path.tmp.<pid> and a rename,
  * so a reader sees the old file or the new one, never half of it; the file
  * gets mode (umask aside: fchmod). Returns 0 or -errno / -AGW_ETOOBIG.

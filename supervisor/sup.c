@@ -546,14 +546,16 @@ static void sup_child_poll(struct ev_loop *loop, uint64_t id, void *ctx)
 
 /*
  * Fork child c with a socketpair to it. In the child: returns 0 and its end
- * in *fd, with the supervisor's ends of the other children closed, logging
- * as c->role and a SIGTERM when the supervisor dies. In the supervisor:
- * records pid and fd in c and returns 1. -errno when it cannot.
+ * in *fd, with every other file descriptor closed but stdio and the nkeep
+ * in keep (its listeners): not the supervisor's epoll set, the audit
+ * database, the other child's channel or anything a later version opens
+ * before forking; logging as c->role and a SIGTERM when the supervisor
+ * dies. In the supervisor: records pid and fd in c and returns 1. -errno
+ * when it cannot.
  */
-static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
+static int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
 {
-	struct sup_child *other = c == &s->net ? &s->fs : &s->net;
-	int sv[2], rc;
+	int sv[2], rc, k[8];
 	pid_t pid;
 
 	rc = ipc_pair(sv);
@@ -567,9 +569,10 @@ static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
 		return rc;
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		if (other->fd >= 0)
-			close(other->fd);
+		k[0] = sv[1];
+		for (size_t i = 0; i < nkeep && i + 1 < AGW_ARRAY_LEN(k); i++)
+			k[i + 1] = keep[i];
+		agw_close_fds_except(k, AGW_MIN(nkeep + 1, AGW_ARRAY_LEN(k)));
 		log_init(c->role, log_get_level());
 		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
 		setpgid(0, 0); /* the terminal's ^C is for the supervisor, which stops us */
@@ -584,7 +587,8 @@ static int sup_spawn(struct sup *s, struct sup_child *c, int *fd)
 
 static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 {
-	int fd, rc = sup_spawn(s, &s->net, &fd);
+	const int keep[] = {udp, tcp, pfd};
+	int fd, rc = sup_spawn(&s->net, &fd, keep, AGW_ARRAY_LEN(keep));
 
 	if (rc == 0) {
 		struct netd_config nc = {.ipc_fd = fd,
@@ -720,7 +724,8 @@ static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol, struct fsd_a
 
 static int sup_fork_fs(struct sup *s, int lfd, int vfd)
 {
-	int fd, rc = sup_spawn(s, &s->fs, &fd);
+	const int keep[] = {lfd, vfd};
+	int fd, rc = sup_spawn(&s->fs, &fd, keep, AGW_ARRAY_LEN(keep));
 
 	if (rc == 0) {
 		struct sup_fsctx f = {.fd = fd};

@@ -9,6 +9,8 @@
 #       taking policies after 64 while every reload row said allow). A
 #       stopped (SIGSTOP) fs child makes `policy reload` exit 1 and the row
 #       an error; 16 unanswered reloads make the next one refused.
+#   each child holds only its own files (nothing inherited from the
+#       supervisor: its epoll set, the audit database, a pipe)
 #   10: kill -9 of the net child, then of the fs child: the gateway stops
 #       (fails closed), says which child died of which signal on stderr, and
 #       the lifecycle/stop row carries that reason (decision error).
@@ -56,6 +58,19 @@ start_gw "$TOPO_DIR/gw1.log"
 	bad "before: secret.txt: $(gcat secret.txt)"
 code=$(in_guest curl -s -o /dev/null --max-time 8 -w '%{http_code}' --resolve "other.test:80:$OTHER_IP" http://other.test/)
 [ "$code" = 403 ] && ok "before: other.test refused" || bad "before: other.test gave $code"
+
+# Each child holds its own files only: one epoll set (its loop's, not the
+# supervisor's, which it could change), nothing of the audit database,
+# no pipe or file the supervisor's own parent gave it beyond stdio.
+for kid in $(pgrep -P "$GW_PID"); do
+	fds=$(for f in /proc/"$kid"/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && readlink "$f"; done)
+	ne=$(grep -c 'anon_inode:\[eventpoll\]' <<<"$fds")
+	nd=$(grep -c 'audit\.db' <<<"$fds")
+	np=$(grep -c '^pipe:\|gw1\.log' <<<"$fds")
+	[ "$ne" = 1 ] && [ "$nd" = 0 ] && [ "$np" = 0 ] &&
+		ok "child $kid inherits nothing: 1 epoll set, no audit database, no pipe or log beyond stdio" ||
+		bad "child $kid: $ne epoll sets, $nd audit database files, $np pipes/logs: $(tr '\n' ' ' <<<"$fds")"
+done
 for i in $(seq 1 70); do
 	write_policy "$i" "$([ "$i" = 70 ] && echo 1 || echo 0)"
 	"$AGENTGW" policy reload "$NAME" >/dev/null || bad "policy reload $i failed"
