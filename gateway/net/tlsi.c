@@ -588,7 +588,9 @@ ssize_t tlsi_write(SSL *ssl, const void *buf, size_t len, unsigned *want)
 
 void tlsi_shutdown(SSL *ssl)
 {
-	if (ssl && SSL_is_init_finished(ssl))
+	if (!ssl) /* plain TCP: every proxied connection's half-close comes here */
+		return;
+	if (SSL_is_init_finished(ssl))
 		SSL_shutdown(ssl);
 	ERR_clear_error();
 }
