@@ -5,6 +5,11 @@
  * in the socketpair until the loop runs. Every message from a child is
  * validated (ipc_event_decode); a child that sends anything else is killed
  * and the sandbox stops, failing closed.
+ *
+ * This file is the core: helpers, the children's channels, forking the net
+ * child, signals and timers, the state directory and the lifecycle. The
+ * fs child's side is in sup_fs.c, policy reloads in sup_reload.c, the
+ * approvals glue in sup_appr.c (what they share: sup_int.h).
  */
 #include "sup.h"
 
@@ -30,7 +35,6 @@
 #include "gateway/fs/fsd_vu.h"
 #include "gateway/net/netd.h"
 #include "ipc.h"
-#include "json.h"
 #include "log.h"
 #include "priv.h"
 #include "vmctl/fw.h"
@@ -38,12 +42,10 @@
 #include "supervisor/dfeed.h"
 #include "supervisor/spill.h"
 #include "supervisor/supguest.h"
+#include "sup_int.h"
 
 #define SUP_HEALTH_MS 200
 #define SUP_SPILL_FILE "audit-spill.bin"
-#define SUP_RELOADS_PENDING 16 /* reloads sent and not yet answered by every child */
-#define SUP_RELOAD_ACK_MS 5000
-#define SUP_RELOAD_FILE "reload"
 /* Under load the children's channels are read every SUP_CHILD_POLL_MS
  * instead of on every message (sup_child_wake). */
 #define SUP_CHILD_POLL_MS 5
@@ -53,73 +55,6 @@
 #define SUP_AUDIT_HIGH_PCT 75
 #define SUP_AUDIT_LOW_PCT 50
 #define SUP_AUDIT_STUCK_MS 2000
-
-struct sup_child {
-	struct sup *s;
-	const char *role;
-	pid_t pid;
-	int fd; /* our end of the socketpair */
-	bool ready;
-	uint64_t nrecv;	     /* messages received */
-	uint64_t poll_timer; /* reading on a timer (see sup_child_wake) */
-	bool held;	     /* not read: the writer's queue is too full */
-};
-
-/* A reload sent to the children: recorded as applied once each child it
- * went to answered that it applied exactly this policy (IPC_POLICY_APPLIED;
- * children answer updates in order), as an error on a refusal or after
- * SUP_RELOAD_ACK_MS without an answer. */
-struct sup_reload_wait {
-	char sha[65];
-	char detail[256];
-	bool expect[2], answered[2]; /* [0] net, [1] fs */
-	bool recorded;		     /* its row is written (an error) */
-	int64_t deadline_ms;
-};
-
-struct sup {
-	struct ev_loop *loop;
-	char name[FW_NAME_MAX + 1];
-	char iface[IF_NAMESIZE];
-	char policy_path[PATH_MAX];
-	char basedir[PATH_MAX];
-	char state_dir[PATH_MAX];
-	struct pol *pol;
-	struct aud_writer *w;
-	int64_t sandbox_id;
-	struct in_addr gw_addr, guest_addr;
-	uint16_t dns_port, proxy_port, p9_port;
-	int nflog_group;
-	bool fw_applied;
-	bool audit_ok;
-	int64_t hold_since_ms; /* children not read since (0: reading, -1: stuck) */
-	bool draining;	       /* stopping: read all, wait for the writer instead */
-	int exit_code;
-	struct sup_child net, fs;
-	uint64_t health_timer;
-	struct ipc_event *ev_buf;
-	struct spill *spill; /* events the writer refused, oldest first */
-	uint64_t lost;	     /* events neither the writer nor the spill took */
-	struct sup_reload_wait waits[SUP_RELOADS_PENDING];
-	size_t nwaits;
-	unsigned reload_seq;   /* outcomes written to <state dir>/reload */
-	char stop_reason[192]; /* why the sandbox stopped abnormally ("" if it did not) */
-	bool stop_weak;	       /* only "closed its channel" so far: an exit status says more */
-	bool stopping;	       /* asked to stop: children going away now is no failure */
-	char stop_note[64];     /* why a normal stop happened ("interrupted"), or "" */
-	struct appr *appr;	/* pending approvals and their socket (NULL: none) */
-	struct sup_session_rule *session; /* rules `approve ... session` added, in order */
-	size_t nsession;
-	struct dfeed *dfeed; /* the guest's denials feed, or NULL */
-	struct supguest guest; /* CA and credentials until the net child has them */
-};
-
-/* A rule added for the sandbox's life: appended to the file's policy on
- * every (re)load, never written to the file. */
-struct sup_session_rule {
-	bool fs;
-	char *rule, *comment;
-};
 
 /* ---- helpers ---- */
 
@@ -200,8 +135,8 @@ static int sup_submit(struct sup *s, const struct aud_event *ev)
 	return -AGW_EFULL;
 }
 
-static void sup_event(struct sup *s, const char *kind, const char *op, const char *target,
-		      const char *decision, const char *reason, const char *detail)
+void sup_event(struct sup *s, const char *kind, const char *op, const char *target,
+	       const char *decision, const char *reason, const char *detail)
 {
 	struct aud_event ev = {0};
 
@@ -217,25 +152,6 @@ static void sup_event(struct sup *s, const char *kind, const char *op, const cha
 	ev.detail = detail;
 	ev.bytes_up = ev.bytes_down = ev.duration_us = -1;
 	sup_submit(s, &ev);
-}
-
-/*
- * policy/text: the text of a policy being loaded by a reload, so the log
- * keeps what each sha256 in the reload rows stood for (the sandbox row
- * holds only the first policy's text). Cut to fit the detail cap.
- */
-static void sup_policy_text_event(struct sup *s, const struct pol *p)
-{
-	size_t cap = AUD_DETAIL_MAX - 64, n;
-	char *d = malloc(AUD_DETAIL_MAX);
-
-	if (!d)
-		return;
-	n = (size_t)snprintf(d, cap, "{\"sha256\":\"%s\",\"text\":\"", pol_sha256(p));
-	n += json_esc_str(d + n, cap - n, pol_text(p));
-	snprintf(d + n, AUD_DETAIL_MAX - n, "\"%s}", n + 1 >= cap ? ",\"cut\":true" : "");
-	sup_event(s, "policy", "text", s->policy_path, "allow", NULL, d);
-	free(d);
 }
 
 static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
@@ -310,9 +226,6 @@ static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
 	s->exit_code = 1;
 	ev_stop(s->loop);
 }
-
-static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf,
-			     size_t len);
 
 /* A child's IPC_ASK. Without an approvals server (no state dir) the ask is
  * denied at once. Returns -AGW_EPROTO for a bad message. */
@@ -553,7 +466,7 @@ static void sup_child_poll(struct ev_loop *loop, uint64_t id, void *ctx)
  * dies. In the supervisor: records pid and fd in c and returns 1. -errno
  * when it cannot.
  */
-static int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
+int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
 {
 	int sv[2], rc, k[8];
 	pid_t pid;
@@ -606,160 +519,6 @@ static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
 	}
 	return rc < 0 ? rc : 0;
 }
-
-/* The fs server borrows its policy until the next swap: the one handed
- * over last (cur) is in use, the one before (prev) is free to go once a
- * newer one has been handed over, so at most two are ever kept. */
-struct sup_fsctx {
-	int fd;
-	bool audit_failing; /* the supervisor said the writer fails */
-	struct pol *cur, *prev;
-};
-
-static int sup_fs_emit(void *ctx, const struct aud_event *ev)
-{
-	struct sup_fsctx *f = ctx;
-	static uint8_t buf[IPC_PAYLOAD_MAX];
-	size_t len;
-	int rc = ipc_event_encode(ev, buf, sizeof(buf), &len);
-
-	if (!rc)
-		rc = ipc_send(f->fd, IPC_AUDIT_EVENT, buf, len, NULL, 0);
-	/* Fail closed like the net child: deny while the writer fails. */
-	return rc || f->audit_failing ? -AGW_EFULL : 0;
-}
-
-/* The writer's state as the supervisor last told it (IPC_AUDIT_STATE). */
-static bool sup_fs_audit_ok(void *ctx)
-{
-	const struct sup_fsctx *f = ctx;
-
-	return !f->audit_failing;
-}
-
-/* fsd's ask: an IPC_ASK to the supervisor. Paths it could not show
- * (controls, too long) are denied at once. */
-static int sup_fs_ask(void *ctx, uint32_t id, const char *path, unsigned acc, const char *rule)
-{
-	struct sup_fsctx *f = ctx;
-	struct ipc_ask q = {.id = id, .kind = IPC_ASK_FS, .access = (uint8_t)acc};
-	uint8_t buf[IPC_ASK_SUBJECT_MAX + 64];
-	size_t len, n = strlen(path);
-
-	if (!ipc_ask_subject_ok(IPC_ASK_FS, path))
-		return -AGW_EINVAL;
-	memcpy(q.subject, path, n + 1);
-	snprintf(q.rule, sizeof(q.rule), "%s", rule ? rule : "");
-	if (ipc_ask_encode(&q, buf, sizeof(buf), &len) ||
-	    ipc_send(f->fd, IPC_ASK, buf, len, NULL, 0))
-		return -AGW_EFULL;
-	return 0;
-}
-
-static int sup_fs_ctl(void *ctx, int fd, const struct pol **newpol, struct fsd_answer *ans)
-{
-	struct sup_fsctx *f = ctx;
-	static uint8_t buf[IPC_PAYLOAD_MAX];
-	uint8_t ack[IPC_POLICY_ACK_LEN];
-	struct ipc_policy *ip;
-	unsigned type;
-	size_t len;
-	int rc = ipc_recv(fd, &type, buf, sizeof(buf), &len, NULL, NULL);
-
-	if (rc == -EAGAIN)
-		return 0;
-	if (rc)
-		return -1;
-	if (type == IPC_AUDIT_STATE && len == 1) {
-		f->audit_failing = buf[0] != 1;
-		return 0;
-	}
-	if (type == IPC_ASK_ANSWER) {
-		struct ipc_answer a;
-
-		if (ipc_answer_decode(buf, len, &a))
-			return 0;
-		ans->have = true;
-		ans->id = a.id;
-		ans->allow = a.allow;
-		ans->approval = a.approval;
-		if (a.allow)
-			snprintf(ans->why, sizeof(ans->why), "approved (%s) by %s",
-				 ipc_scope_str(a.scope), a.who);
-		else if (a.scope == IPC_SCOPE_TIMEOUT)
-			snprintf(ans->why, sizeof(ans->why), "%s",
-				 a.reason[0] ? a.reason : "approval timed out");
-		else
-			snprintf(ans->why, sizeof(ans->why), "denied by %s%s%.100s", a.who,
-				 a.reason[0] ? ": " : "", a.reason);
-		return 0;
-	}
-	if (type != IPC_POLICY_UPDATE)
-		return 0;
-	ip = malloc(sizeof(*ip));
-	if (ip && ipc_policy_decode(buf, len, ip) == 0) {
-		struct pol_errors errs = {0};
-		struct pol *p = NULL;
-
-		if (pol_load_buf(ip->path, ip->text, ip->text_len,
-				 ip->basedir[0] ? ip->basedir : NULL, &p, &errs) == 0) {
-			/* fsd swaps to p as soon as we return, before any
-			 * other request: prev is no longer referenced. */
-			pol_free(f->prev);
-			f->prev = f->cur;
-			f->cur = p;
-			*newpol = p;
-		} else {
-			log_error("policy update rejected: %s",
-				  errs.n && errs.v[0].msg ? errs.v[0].msg : "cannot load");
-		}
-		pol_errors_free(&errs);
-	}
-	free(ip);
-	ipc_policy_ack_encode(*newpol != NULL, *newpol ? pol_sha256(*newpol) : NULL, ack);
-	if (ipc_send(fd, IPC_POLICY_APPLIED, ack, sizeof(ack), NULL, 0))
-		log_warn("cannot answer the policy update");
-	return 0;
-}
-
-static int sup_fork_fs(struct sup *s, int lfd, int vfd)
-{
-	const int keep[] = {lfd, vfd};
-	int fd, rc = sup_spawn(&s->fs, &fd, keep, AGW_ARRAY_LEN(keep));
-
-	if (rc == 0) {
-		struct sup_fsctx f = {.fd = fd};
-		char peer[INET_ADDRSTRLEN] = "";
-		struct fsd_config fc = {0};
-
-		if (s->guest_addr.s_addr)
-			inet_ntop(AF_INET, &s->guest_addr, peer, sizeof(peer));
-		fc.listen_fd = lfd;
-		fc.vu_fd = vfd;
-		fc.allow_peer = peer[0] ? peer : NULL;
-		fc.pol = s->pol;
-		fc.emit = sup_fs_emit;
-		fc.emit_ctx = &f;
-		fc.audit_ok = sup_fs_audit_ok;
-		fc.owner_uid = (uid_t)-1;
-		fc.owner_gid = (gid_t)-1;
-		fc.ctl_fd = fd;
-		fc.on_ctl = sup_fs_ctl;
-		fc.ctl_ctx = &f;
-		fc.ask = sup_fs_ask;
-		/* A workspace with a non-root owner is served as that owner; a
-		 * root-owned one by PRIV_FS_ID with three capabilities. */
-		fc.drop_to_owner = true;
-		ipc_send(fd, IPC_READY, NULL, 0, NULL, 0);
-		rc = fsd_run(&fc);
-		if (rc)
-			log_error("fs server: %s", agw_strerror(rc));
-		_exit(rc ? 1 : 0);
-	}
-	return rc < 0 ? rc : 0;
-}
-
-static void sup_reload_overdue(struct sup *s);
 
 /* ---- signals and timers ---- */
 
@@ -814,380 +573,9 @@ static void sup_health_cb(struct ev_loop *loop, uint64_t id, void *ctx)
 	s->health_timer = ev_timer_add(loop, SUP_HEALTH_MS, sup_health_cb, s);
 }
 
-/* ---- reload ---- */
-
-static void sup_write_file(const char *dir, const char *name, const char *text);
-
-/*
- * Records a reload's outcome for `agentgw policy reload`, which waits for
- * it: "<seq> <sha256 or -> allow" or "... error <reason>", replaced
- * atomically, seq counting up so every outcome is a new line.
- */
-static void sup_reload_outcome(struct sup *s, const char *sha, const char *reason)
-{
-	char line[320];
-
-	if (!s->state_dir[0])
-		return;
-	snprintf(line, sizeof(line), "%u %s %s%s%s\n", ++s->reload_seq, sha && sha[0] ? sha : "-",
-		 reason ? "error" : "allow", reason ? " " : "", reason ? reason : "");
-	sup_write_file(s->state_dir, "reload.tmp", line);
-	{
-		char a[PATH_MAX + 16], b[PATH_MAX + 16];
-
-		snprintf(a, sizeof(a), "%s/reload.tmp", s->state_dir);
-		snprintf(b, sizeof(b), "%s/%s", s->state_dir, SUP_RELOAD_FILE);
-		if (rename(a, b) < 0)
-			log_warn("cannot write %s: %s", b, strerror(errno));
-	}
-}
-
-/*
- * The policy file with the session rules appended (the sandbox's policy):
- * loaded as pol_load_file does. A session rule that no longer fits (the
- * file changed shape) is dropped with a warning.
- */
-static int sup_load_policy(struct sup *s, struct pol **out, struct pol_errors *errs)
-{
-	struct pol *p = NULL;
-	char *text = NULL, msg[300];
-	int rc = pol_load_file(s->policy_path, &p, errs);
-
-	*out = NULL;
-	if (rc || !s->nsession) {
-		*out = p;
-		return rc;
-	}
-	if (!(text = strdup(pol_text(p)))) {
-		pol_free(p);
-		return -AGW_ENOMEM;
-	}
-	pol_free(p);
-	p = NULL;
-	for (size_t i = 0; i < s->nsession; i++) {
-		char *t2 = NULL;
-
-		if (pol_text_add_rule(text, s->session[i].fs, s->session[i].rule,
-				      s->session[i].comment, &t2, msg, sizeof(msg))) {
-			log_warn("session rule %s no longer fits the policy: %s",
-				 s->session[i].rule, msg);
-			continue;
-		}
-		free(text);
-		text = t2;
-	}
-	rc = pol_load_buf(s->policy_path, text, strlen(text), s->basedir, out, errs);
-	free(text);
-	return rc;
-}
-
-int sup_reload(struct sup *s)
-{
-	struct pol_errors errs = {0};
-	struct pol *p = NULL;
-	static uint8_t buf[IPC_PAYLOAD_MAX];
-	struct sup_child *cs[] = {&s->net, &s->fs};
-	struct sup_reload_wait *w;
-	char why[160];
-	size_t len;
-	int rc;
-
-	rc = sup_load_policy(s, &p, &errs);
-	if (rc) {
-		char detail[256];
-
-		for (size_t i = 0; i < errs.n; i++)
-			log_error("%s:%d:%d: %s", errs.v[i].file ? errs.v[i].file : s->policy_path,
-				  errs.v[i].line, errs.v[i].col, errs.v[i].msg);
-		log_error("policy reload rejected (%s); the old policy stays", agw_strerror(rc));
-		snprintf(detail, sizeof(detail), "{\"errors\":%zu,\"kept_sha256\":\"%s\"}", errs.n,
-			 pol_sha256(s->pol));
-		sup_event(s, "policy", "reload", s->policy_path, "error",
-			  errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc), detail);
-		sup_reload_outcome(s, NULL,
-				   errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
-		pol_errors_free(&errs);
-		return rc;
-	}
-	pol_errors_free(&errs);
-	/* The fs child keeps the directory it was started on (it holds its fd);
-	 * so does the policy, whatever the file (or `up --workspace`) said. */
-	if (pol_workspace(s->pol) && pol_workspace(p))
-		pol_set_workspace(p, pol_workspace(s->pol));
-	rc = ipc_policy_encode(s->policy_path, s->basedir, pol_text(p), strlen(pol_text(p)), buf,
-			       sizeof(buf), &len);
-	if (rc) {
-		log_error("policy reload: policy too large to send (%s)", agw_strerror(rc));
-		sup_event(s, "policy", "reload", s->policy_path, "error", "policy too large", NULL);
-		sup_reload_outcome(s, pol_sha256(p), "policy too large");
-		pol_free(p);
-		return rc;
-	}
-	if (s->nwaits == SUP_RELOADS_PENDING) {
-		log_error("policy reload refused: %d reloads still wait for the children",
-			  SUP_RELOADS_PENDING);
-		sup_event(s, "policy", "reload", s->policy_path, "error",
-			  "earlier reloads not yet applied by the children", NULL);
-		sup_reload_outcome(s, pol_sha256(p),
-				   "earlier reloads not yet applied by the children");
-		pol_free(p);
-		return -AGW_EFULL;
-	}
-	w = &s->waits[s->nwaits];
-	memset(w, 0, sizeof(*w));
-	snprintf(w->sha, sizeof(w->sha), "%s", pol_sha256(p));
-	snprintf(w->detail, sizeof(w->detail),
-		 "{\"sha256\":\"%s\",\"old_sha256\":\"%s\",\"name\":\"%s\"}", pol_sha256(p),
-		 pol_sha256(s->pol), pol_name(p));
-	w->deadline_ms = ev_now_ms(s->loop) + SUP_RELOAD_ACK_MS;
-	sup_policy_text_event(s, p);
-	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
-		if (cs[i]->fd < 0)
-			continue;
-		rc = ipc_send(cs[i]->fd, IPC_POLICY_UPDATE, buf, len, NULL, 0);
-		if (rc) {
-			/* Never claim what did not happen: this reload is an
-			 * error, whatever the other child does with it. */
-			snprintf(why, sizeof(why), "not delivered to the %s child: %s", cs[i]->role,
-				 agw_strerror(rc));
-			log_error("policy reload %s", why);
-			sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
-			if (!w->recorded)
-				sup_reload_outcome(s, w->sha, why);
-			w->recorded = true;
-			continue;
-		}
-		w->expect[i] = true;
-	}
-	if (w->expect[0] || w->expect[1])
-		s->nwaits++;
-	else if (!w->recorded) {
-		sup_event(s, "policy", "reload", s->policy_path, "error", "no child to apply it",
-			  w->detail);
-		sup_reload_outcome(s, w->sha, "no child to apply it");
-	}
-	log_info("policy %s (%.12s) sent to the children", pol_name(p), pol_sha256(p));
-	pol_free(s->pol);
-	s->pol = p;
-	return 0;
-}
-
-/* Drops the oldest waits every child has answered. */
-static void sup_reload_pop(struct sup *s)
-{
-	while (s->nwaits) {
-		struct sup_reload_wait *w = &s->waits[0];
-
-		if ((w->expect[0] && !w->answered[0]) || (w->expect[1] && !w->answered[1]))
-			return;
-		if (!w->recorded) {
-			sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, w->detail);
-			sup_reload_outcome(s, w->sha, NULL);
-			log_info("policy reloaded: %.12s applied by the children", w->sha);
-		}
-		memmove(&s->waits[0], &s->waits[1], --s->nwaits * sizeof(s->waits[0]));
-	}
-}
-
-/* A child's IPC_POLICY_APPLIED: answers its oldest unanswered wait. Returns
- * 0, or -AGW_EPROTO when malformed or nothing waits for it. */
-static int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf,
-			     size_t len)
-{
-	size_t ci = c == &s->net ? 0 : 1;
-	struct sup_reload_wait *w = NULL;
-	char sha[65];
-	bool applied;
-
-	if (ipc_policy_ack_decode(buf, len, &applied, sha))
-		return -AGW_EPROTO;
-	for (size_t i = 0; i < s->nwaits && !w; i++)
-		if (s->waits[i].expect[ci] && !s->waits[i].answered[ci])
-			w = &s->waits[i];
-	if (!w)
-		return -AGW_EPROTO;
-	w->answered[ci] = true;
-	if ((!applied || strcmp(sha, w->sha)) && !w->recorded) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "the %s child did not apply it (%s)", c->role,
-			 applied ? "it runs another policy" : "rejected");
-		log_error("policy reload %.12s: %s", w->sha, why);
-		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
-		sup_reload_outcome(s, w->sha, why);
-		w->recorded = true;
-	}
-	sup_reload_pop(s);
-	return 0;
-}
-
-/* Waits past their deadline become error rows (late answers still count
- * for the order). */
-static void sup_reload_overdue(struct sup *s)
-{
-	int64_t now = ev_now_ms(s->loop);
-	char why[160];
-
-	for (size_t i = 0; i < s->nwaits; i++) {
-		struct sup_reload_wait *w = &s->waits[i];
-
-		if (w->recorded || now < w->deadline_ms)
-			continue;
-		snprintf(why, sizeof(why), "not applied by the %s child within %d ms",
-			 w->expect[0] && !w->answered[0] ? "net" : "fs", SUP_RELOAD_ACK_MS);
-		log_error("policy reload %.12s: %s", w->sha, why);
-		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
-		sup_reload_outcome(s, w->sha, why);
-		w->recorded = true;
-	}
-}
-
-/* ---- approvals ---- */
-
-static int sup_appr_answer(void *ctx, int child, const struct ipc_answer *a)
-{
-	struct sup *s = ctx;
-	struct sup_child *c = child == 0 ? &s->net : &s->fs;
-	uint8_t out[64 + IPC_ASK_WHO_MAX + IPC_ASK_REASON_MAX];
-	size_t n;
-	int rc;
-
-	if (c->fd < 0)
-		return -EPIPE;
-	rc = ipc_answer_encode(a, out, sizeof(out), &n);
-	if (!rc)
-		rc = ipc_send(c->fd, IPC_ASK_ANSWER, out, n, NULL, 0);
-	return rc;
-}
-
-static void sup_appr_emit(void *ctx, const struct aud_event *ev)
-{
-	sup_emit(ctx, ev);
-}
-
-static unsigned sup_appr_timeout(void *ctx)
-{
-	struct sup *s = ctx;
-
-	return pol_ask_timeout(s->pol);
-}
-
-static bool sup_appr_allowed(void *ctx, const struct appr_item *it)
-{
-	struct sup *s = ctx;
-	struct pol_decision d;
-
-	if (it->q.kind == IPC_ASK_DNS)
-		pol_check_dns_name(s->pol, it->q.subject, &d);
-	else if (it->q.kind == IPC_ASK_CONNECT)
-		pol_check_host(s->pol, it->q.subject, it->q.port, &d);
-	else
-		pol_check_fs(s->pol, it->q.subject, it->q.access, &d);
-	return d.verdict == POL_ALLOW;
-}
-
-/* Replaces path with text, keeping its mode and owner (a temporary file
- * beside it, renamed over it). Returns 0 or -errno. Blocks. */
-static int sup_write_policy(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 16];
-	struct stat st;
-	size_t n = strlen(text);
-	int fd, rc = 0;
-
-	if (stat(path, &st) < 0)
-		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s.agentgw-tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, n) != (ssize_t)n || fchmod(fd, st.st_mode & 07777) < 0 ||
-	    fchown(fd, st.st_uid, st.st_gid) < 0 || fsync(fd) < 0)
-		rc = -errno ? -errno : -EIO;
-	close(fd);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
-static int sup_appr_add_rule(void *ctx, const struct appr_item *it, bool always, const char *rule,
-			     const char *comment, char *msg, size_t cap)
-{
-	struct sup *s = ctx;
-	bool fs = it->q.kind == IPC_ASK_FS;
-	struct pol_errors errs = {0};
-	struct pol *p = NULL;
-	char *text = NULL;
-	int rc;
-
-	if (fs && !pol_workspace(s->pol)) {
-		snprintf(msg, cap, "the policy has no filesystem section");
-		return -AGW_EINVAL;
-	}
-	if (always) {
-		/* The file as it is now (it may have been edited since the
-		 * start), plus the rule; it must load as it will be read. */
-		rc = pol_load_file(s->policy_path, &p, &errs);
-		if (rc) {
-			snprintf(msg, cap,
-				 "the policy file %s does not load now (%s); fix it first",
-				 s->policy_path,
-				 errs.n && errs.v[0].msg ? errs.v[0].msg : agw_strerror(rc));
-			goto out;
-		}
-		rc = pol_text_add_rule(pol_text(p), fs, rule, comment, &text, msg, cap);
-		if (rc)
-			goto out;
-		rc = sup_write_policy(s->policy_path, text);
-		if (rc) {
-			snprintf(msg, cap, "cannot write %s: %s", s->policy_path, agw_strerror(rc));
-			goto out;
-		}
-		log_info("approval %u: rule %s written to %s", it->id, rule, s->policy_path);
-	} else {
-		struct sup_session_rule *v =
-		    realloc(s->session, (s->nsession + 1) * sizeof(*s->session));
-
-		if (!v) {
-			rc = -AGW_ENOMEM;
-			snprintf(msg, cap, "out of memory");
-			goto out;
-		}
-		s->session = v;
-		v[s->nsession].fs = fs;
-		v[s->nsession].rule = strdup(rule);
-		v[s->nsession].comment = strdup(comment ? comment : "");
-		if (!v[s->nsession].rule || !v[s->nsession].comment) {
-			free(v[s->nsession].rule);
-			free(v[s->nsession].comment);
-			rc = -AGW_ENOMEM;
-			snprintf(msg, cap, "out of memory");
-			goto out;
-		}
-		s->nsession++;
-	}
-	rc = sup_reload(s);
-	if (rc) {
-		if (!always) {
-			s->nsession--;
-			free(s->session[s->nsession].rule);
-			free(s->session[s->nsession].comment);
-		}
-		snprintf(msg, cap, "the policy with the new rule was not applied (%s)",
-			 agw_strerror(rc));
-	}
-out:
-	pol_errors_free(&errs);
-	pol_free(p);
-	free(text);
-	return rc;
-}
-
 /* ---- state dir ---- */
 
-static void sup_write_file(const char *dir, const char *name, const char *text)
+void sup_write_file(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX + 16];
 	int fd;
