@@ -3,6 +3,7 @@
  * libFuzzer target for the HTTP request head parser and body framing:
  * walks pipelined requests the way the proxy does, and checks that body
  * framing gives the same boundary whether the bytes come at once or split,
+ * or with the data bytes skipped unread as the proxy's splice does,
  * that every accepted path decodes to one without dot segments, controls
  * or backslashes, and that the sniffers never read past the input.
  */
@@ -43,6 +44,44 @@ static void http_fuzz_path(const char *path)
 		if ((n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.'))
 			__builtin_trap();
 	}
+}
+
+/*
+ * The proxy's splice path: data bytes passed unread with http_body_skip
+ * (as many as http_body_data_left allows, up to 7 at a time), framing
+ * bytes consumed one by one. The body must end where consuming it whole
+ * ends it. Returns that end, or -1 when the body does not end in buf or
+ * its framing is refused.
+ */
+static int64_t http_fuzz_skip_walk(const struct http_req *r, const uint8_t *buf, size_t len)
+{
+	struct http_body b;
+	size_t i = 0, used;
+	int rc = 0;
+
+	http_body_init(&b, r);
+	if (b.state == HTTP_BODY_DONE)
+		return 0;
+	while (i < len) {
+		uint64_t k = http_body_data_left(&b);
+
+		if (k) {
+			k = k < 7 ? k : 7;
+			k = k < len - i ? k : len - i;
+			rc = http_body_skip(&b, k);
+			i += (size_t)k;
+		} else {
+			rc = http_body_consume(&b, buf + i, 1, &used);
+			if (rc < 0)
+				return -1;
+			i += used;
+			if (rc == 0 && used != 1)
+				__builtin_trap();
+		}
+		if (rc == 1)
+			return (int64_t)i;
+	}
+	return -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,6 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			used2 += used2b;
 		}
 		if (r1 != r2 || (r1 == 1 && used1 != used2) || used1 > rest)
+			__builtin_trap();
+		if (http_fuzz_skip_walk(&r, data + off, rest) != (r1 == 1 ? (int64_t)used1 : -1))
 			__builtin_trap();
 		if (r1 != 1)
 			break;
