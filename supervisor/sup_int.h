@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Inside the supervisor, shared by its files: sup.c is the core (helpers,
- * the children's channels, forking the net child, signals and timers, the
- * state directory, the lifecycle), sup_fs.c the fs child's side of its
- * channel (forked from the supervisor, it runs fsd_run), sup_reload.c
- * policy reloads and the children's answers to them, and sup_appr.c the
- * glue between the approvals server (appr.h) and the supervisor. Nothing
- * here is used outside supervisor/sup*.c. Everything runs on the
- * supervisor's loop, except sup_fork_fs's child.
+ * forking the net child, signals and timers, the state directory, the
+ * lifecycle), sup_chan.c reads the children's channels, sup_fs.c the fs
+ * child's side of its channel (forked from the supervisor, it runs
+ * fsd_run), sup_reload.c policy reloads and the children's answers to
+ * them, and sup_appr.c the glue between the approvals server (appr.h) and
+ * the supervisor. Nothing here is used outside supervisor/sup*.c.
+ * Everything runs on the supervisor's loop, except sup_fork_fs's child.
  */
 #ifndef AGW_SUP_INT_H
 #define AGW_SUP_INT_H
@@ -111,6 +111,28 @@ int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep);
 /* Writes text to dir/name (created 0644 or truncated); a failure is only
  * logged. Blocks. */
 void sup_write_file(const char *dir, const char *name, const char *text);
+/* Hands ev to the audit writer; when it refuses, the children are told to
+ * deny and ev goes to the spill file (see sup.c). ev is copied. Returns 0,
+ * or -AGW_EFULL when ev is lost. Blocks only when ev goes to the spill
+ * file. */
+int sup_submit(struct sup *s, const struct aud_event *ev);
+/* Records (printf-style) why the sandbox stops, unless a reason is already
+ * recorded; a precise reason (weak false) replaces a weak one. */
+void sup_set_stop_reason(struct sup *s, bool weak, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* sup_chan.c: the children's channels. */
+
+/* The ev_add_fd callback of a child's channel fd (ctx is the struct sup):
+ * reads its messages, then keeps reading on a timer while more come. A
+ * child that sends anything unexpected is killed and the loop stopped.
+ * Holds back while the audit writer's queue is high. Blocks only when an
+ * event goes to the spill file. */
+void sup_child_wake(struct ev_loop *loop, int fd, unsigned events, void *ctx);
+/* Reads every message child c sent (c->fd open), waiting for the audit
+ * writer when its queue is full instead of holding back; for a child
+ * that is stopping. Blocks on the writer. */
+void sup_child_drain(struct sup *s, struct sup_child *c);
 
 /* sup_fs.c: the fs child. */
 
