@@ -31,11 +31,7 @@
 #include "gateway/fs/fuse_srv.h"
 #include "gateway/fs/p9_srv.h"
 #include "policies/pol.h"
-
-struct rec {
-	char op[24], target[512], decision[16], detail[256];
-	int64_t up, down;
-};
+#include "test_fs_util.h"
 
 struct tc {
 	char ws[64];
@@ -43,8 +39,7 @@ struct tc {
 	struct pol *pol;
 	struct p9_srv *srv;
 	struct fuse_srv *f;
-	struct rec ev[256];
-	size_t nev;
+	struct tfs_log log;
 	uint64_t unique;
 	uint8_t req[8192];
 	uint8_t out[FUSE_SRV_MAX_WRITE + 4096];
@@ -56,57 +51,9 @@ static struct tc T;
 static int rec_emit(void *ctx, const struct aud_event *ev)
 {
 	struct tc *t = ctx;
-	struct rec *r;
 
-	if (t->nev >= AGW_ARRAY_LEN(t->ev))
-		return 0;
-	r = &t->ev[t->nev++];
-	snprintf(r->op, sizeof(r->op), "%s", ev->op ? ev->op : "");
-	snprintf(r->target, sizeof(r->target), "%s", ev->target ? ev->target : "");
-	snprintf(r->decision, sizeof(r->decision), "%s", ev->decision ? ev->decision : "");
-	snprintf(r->detail, sizeof(r->detail), "%s", ev->detail ? ev->detail : "");
-	r->up = ev->bytes_up;
-	r->down = ev->bytes_down;
+	(void)tfs_log_add(&t->log, ev);
 	return 0;
-}
-
-static size_t count_ev(const char *op, const char *target, const char *decision)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < T.nev; i++)
-		n += !strcmp(T.ev[i].op, op) && (!target || !strcmp(T.ev[i].target, target)) &&
-		     (!decision || !strcmp(T.ev[i].decision, decision));
-	return n;
-}
-
-static const struct rec *find_ev(const char *op, const char *target, const char *decision)
-{
-	for (size_t i = 0; i < T.nev; i++)
-		if (!strcmp(T.ev[i].op, op) && !strcmp(T.ev[i].target, target) &&
-		    !strcmp(T.ev[i].decision, decision))
-			return &T.ev[i];
-	return NULL;
-}
-
-static void put_file(const char *rel, const char *text)
-{
-	char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void mk(const char *rel)
-{
-	char p[256];
-
-	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
-	assert_int_equal(mkdir(p, 0755), 0);
 }
 
 /* examples/claude-code.yaml's filesystem rules, enforced */
@@ -119,38 +66,23 @@ static const char RULES[] = "  allow:\n"
 
 static int setup(void **state)
 {
-	char pol[2048];
-	struct pol_errors errs = {0};
 	struct p9_srv_config cfg = {0};
-	struct stat st;
-	int n;
 
 	(void)state;
 	memset(&T, 0, sizeof(T));
-	snprintf(T.ws, sizeof(T.ws), "/tmp/agw-fuse-XXXXXX");
-	assert_non_null(mkdtemp(T.ws));
-	mk("src");
-	mk(".git");
-	mk(".git/hooks");
-	put_file("README", "readme\n");
-	put_file(".env", "SECRET=1\n");
-	put_file("src/a.c", "int a;\n");
-	put_file(".git/config", "orig\n");
-	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: t\nmode: enforce\nfilesystem:\n  workspace: %s\n%s", T.ws,
-		     RULES);
-	assert_int_equal(pol_load_buf("t.yaml", pol, (size_t)n, "/", &T.pol, &errs), 0);
-	pol_errors_free(&errs);
-	T.root = open(T.ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	assert_true(T.root >= 0);
-	assert_int_equal(fstat(T.root, &st), 0);
-	cfg.root_fd = T.root;
+	tfs_ws_make(T.ws, sizeof(T.ws), "fuse");
+	tfs_ws_mkdir(T.ws, "src");
+	tfs_ws_mkdir(T.ws, ".git");
+	tfs_ws_mkdir(T.ws, ".git/hooks");
+	tfs_ws_put(T.ws, "README", "readme\n");
+	tfs_ws_put(T.ws, ".env", "SECRET=1\n");
+	tfs_ws_put(T.ws, "src/a.c", "int a;\n");
+	tfs_ws_put(T.ws, ".git/config", "orig\n");
+	T.pol = tfs_pol_load("enforce", T.ws, RULES);
+	T.root = tfs_root_open(T.ws, &cfg);
 	cfg.pol = T.pol;
 	cfg.emit = rec_emit;
 	cfg.emit_ctx = &T;
-	cfg.sandbox_id = 7;
-	cfg.owner_uid = st.st_uid;
-	cfg.owner_gid = st.st_gid;
 	assert_int_equal(p9_srv_new(&cfg, &T.srv), 0);
 	assert_int_equal(fuse_srv_new(T.srv, &T.f), 0);
 	return 0;
@@ -158,15 +90,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	fuse_srv_free(T.f);
 	p9_srv_free(T.srv);
 	pol_free(T.pol);
 	close(T.root);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", T.ws);
-	assert_int_equal(system(cmd), 0);
+	tfs_ws_remove(T.ws);
 	return 0;
 }
 
@@ -319,7 +248,7 @@ static void test_lookup_nodes_and_forget(void **state)
 	assert_int_equal(st.nodes, 1);
 	assert_int_equal(lookup(FUSE_ROOT_ID, "README", NULL), 0);
 	/* no rows for allowed lookups */
-	assert_int_equal(count_ev("getattr", NULL, NULL), 0);
+	assert_int_equal(tfs_log_count(&T.log, "getattr", NULL, NULL), 0);
 }
 
 static void test_env_denied_and_read_summed(void **state)
@@ -327,12 +256,12 @@ static void test_env_denied_and_read_summed(void **state)
 	struct fuse_entry_out e;
 	struct fuse_open_out o;
 	struct fuse_read_in rd = {.size = 4096};
-	const struct rec *r;
+	const struct tfs_rec *r;
 
 	(void)state;
 	init();
 	assert_int_equal(lookup(FUSE_ROOT_ID, ".env", NULL), -EACCES);
-	assert_non_null(find_ev("getattr", ".env", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "getattr", ".env", "deny"));
 	assert_int_equal(lookup(FUSE_ROOT_ID, "README", &e), 0);
 	assert_int_equal(fopen_(e.nodeid, O_RDONLY, &o), 0);
 	rd.fh = o.fh;
@@ -341,9 +270,9 @@ static void test_env_denied_and_read_summed(void **state)
 	assert_memory_equal(body(), "readme\n", 7);
 	rd.offset = 3;
 	assert_int_equal(call(enc(FUSE_READ, e.nodeid, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
-	assert_null(find_ev("read", "README", "allow")); /* one row, at release */
+	assert_null(tfs_log_find(&T.log, "read", "README", "allow")); /* one row, at release */
 	release(e.nodeid, o.fh);
-	r = find_ev("read", "README", "allow");
+	r = tfs_log_find(&T.log, "read", "README", "allow");
 	assert_non_null(r);
 	assert_int_equal(r->down, 11);
 	/* the largest read is answered whole: a short one would be EOF */
@@ -392,7 +321,7 @@ static void test_create_write_rename_link(void **state)
 	struct fuse_rename_in rn;
 	struct fuse_link_in li;
 	struct fuse_open_out op;
-	const struct rec *r;
+	const struct tfs_rec *r;
 	char p[256], buf[16] = "";
 	FILE *fp;
 
@@ -408,8 +337,8 @@ static void test_create_write_rename_link(void **state)
 	assert_int_equal(call(enc(FUSE_WRITE, c.nodeid, &wi, sizeof(wi), NULL, NULL, "hello", 5)),
 			 0);
 	release(c.nodeid, op.fh);
-	assert_non_null(find_ev("create", "src/n.c", "allow"));
-	r = find_ev("write", "src/n.c", "allow");
+	assert_non_null(tfs_log_find(&T.log, "create", "src/n.c", "allow"));
+	r = tfs_log_find(&T.log, "write", "src/n.c", "allow");
 	assert_non_null(r);
 	assert_int_equal(r->up, 5);
 	snprintf(p, sizeof(p), "%s/src/n.c", T.ws);
@@ -423,8 +352,9 @@ static void test_create_write_rename_link(void **state)
 	rn.newdir = g.nodeid;
 	assert_int_equal(
 	    call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "config", NULL, 0)), -EACCES);
-	assert_int_equal(count_ev("rename", NULL, "deny"), 1); /* names the failed step */
-	assert_int_equal(count_ev("rename", NULL, "allow"), 0);
+	assert_int_equal(tfs_log_count(&T.log, "rename", NULL, "deny"),
+			 1); /* names the failed step */
+	assert_int_equal(tfs_log_count(&T.log, "rename", NULL, "allow"), 0);
 	/* a plant in .git/hooks */
 	assert_int_equal(call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "hooks", NULL, 0)),
 			 -EACCES);
@@ -436,7 +366,7 @@ static void test_create_write_rename_link(void **state)
 		li.oldnodeid = cf.nodeid;
 		assert_int_equal(
 		    call(enc(FUSE_LINK, s.nodeid, &li, sizeof(li), "y", NULL, NULL, 0)), -EACCES);
-		assert_int_equal(count_ev("link", NULL, "allow"), 0);
+		assert_int_equal(tfs_log_count(&T.log, "link", NULL, "allow"), 0);
 	}
 	/* an allowed rename moves the node: the old name is gone, the new works */
 	{
@@ -446,13 +376,13 @@ static void test_create_write_rename_link(void **state)
 		rn.newdir = s.nodeid;
 		assert_int_equal(
 		    call(enc(FUSE_RENAME, s.nodeid, &rn, sizeof(rn), "n.c", "m.c", NULL, 0)), 0);
-		assert_non_null(find_ev("rename", "src/n.c", "allow"));
+		assert_non_null(tfs_log_find(&T.log, "rename", "src/n.c", "allow"));
 		assert_int_equal(lookup(s.nodeid, "n.c", NULL), -ENOENT);
 		assert_int_equal(lookup(s.nodeid, "m.c", &n2), 0);
 		assert_int_equal(n2.nodeid, c.nodeid); /* the same node, renamed */
 		assert_int_equal(fopen_(c.nodeid, O_RDONLY, &o2), 0);
 		release(c.nodeid, o2.fh);
-		assert_non_null(find_ev("read", "src/m.c", "allow"));
+		assert_non_null(tfs_log_find(&T.log, "read", "src/m.c", "allow"));
 	}
 	/* RENAME2 flags 9P cannot honour are refused, not ignored */
 	{
@@ -469,11 +399,11 @@ static void test_create_write_rename_link(void **state)
 		assert_int_equal(
 		    call(enc(FUSE_MKNOD, s.nodeid, &mi, sizeof(mi), "dev", NULL, NULL, 0)),
 		    -EACCES);
-		assert_non_null(find_ev("mknod", "src/dev", "deny"));
+		assert_non_null(tfs_log_find(&T.log, "mknod", "src/dev", "deny"));
 	}
 	/* unlink, then the name is gone */
 	assert_int_equal(call(enc(FUSE_UNLINK, s.nodeid, NULL, 0, "m.c", NULL, NULL, 0)), 0);
-	assert_non_null(find_ev("unlink", "src/m.c", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "unlink", "src/m.c", "allow"));
 	assert_int_equal(lookup(s.nodeid, "m.c", NULL), -ENOENT);
 }
 
@@ -499,7 +429,7 @@ static void test_negative_lookup(void **state)
 	assert_int_equal(st.ops[FUSE_LOOKUP], 1);
 	assert_int_equal(call(enc(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, ".env", NULL, NULL, 0)),
 			 -EACCES);
-	assert_non_null(find_ev("getattr", ".env", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "getattr", ".env", "deny"));
 }
 
 static void test_host_symlink_swap(void **state)
@@ -519,8 +449,9 @@ static void test_host_symlink_swap(void **state)
 	assert_int_equal(symlink("/etc", p), 0);
 	assert_int_equal(lookup(s.nodeid, "passwd", NULL), -EACCES);
 	assert_int_equal(fopen_(a.nodeid, O_RDONLY, &o), -EACCES);
-	assert_true(count_ev("walk", NULL, "deny") + count_ev("open", NULL, "deny") +
-			count_ev("getattr", NULL, "deny") >=
+	assert_true(tfs_log_count(&T.log, "walk", NULL, "deny") +
+			tfs_log_count(&T.log, "open", NULL, "deny") +
+			tfs_log_count(&T.log, "getattr", NULL, "deny") >=
 		    2);
 	/* a symlink itself is looked up, never followed */
 	{
@@ -548,11 +479,11 @@ static void test_readdirplus(void **state)
 	assert_int_equal(
 	    call(enc(FUSE_OPENDIR, FUSE_ROOT_ID, &oi, sizeof(oi), NULL, NULL, NULL, 0)), 0);
 	memcpy(&o, body(), sizeof(o));
-	nev0 = T.nev;
+	nev0 = T.log.nev;
 	rd.fh = o.fh;
 	assert_int_equal(
 	    call(enc(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rd, sizeof(rd), NULL, NULL, NULL, 0)), 0);
-	assert_int_equal(T.nev, nev0); /* a listing writes no row per name */
+	assert_int_equal(T.log.nev, nev0); /* a listing writes no row per name */
 	for (off = sizeof(struct fuse_out_header); off < T.outlen;) {
 		struct fuse_direntplus d;
 		char name[64];
@@ -587,7 +518,7 @@ static void test_readdirplus(void **state)
 		    call(enc(FUSE_RELEASEDIR, FUSE_ROOT_ID, &ri, sizeof(ri), NULL, NULL, NULL, 0)),
 		    0);
 	}
-	assert_non_null(find_ev("readdir", ".", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "readdir", ".", "allow"));
 }
 
 static void test_keep_cache_only_while_unchanged(void **state)
@@ -607,7 +538,7 @@ static void test_keep_cache_only_while_unchanged(void **state)
 	assert_true(o.open_flags & FOPEN_KEEP_CACHE);
 	release(e.nodeid, o.fh);
 	/* the host changes the file (even keeping its size and mtime) */
-	put_file("README", "README\n");
+	tfs_ws_put(T.ws, "README", "README\n");
 	snprintf(p, sizeof(p), "%s/README", T.ws);
 	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 	assert_int_equal(fopen_(e.nodeid, O_RDONLY, &o), 0);
@@ -631,23 +562,15 @@ static int rec_ask(void *ctx, uint32_t *id, const char *path, unsigned acc, cons
 /* Over virtio-fs nothing waits for a person: an ask is a deny, with its row. */
 static void test_ask_is_deny(void **state)
 {
-	char pol[512];
-	struct pol_errors errs = {0};
 	struct p9_srv_config cfg = {0};
-	struct pol *p = NULL;
+	struct pol *p;
 	struct fuse_entry_out e;
 	struct fuse_open_out o;
-	int n;
 
 	(void)state;
 	fuse_srv_free(T.f);
 	p9_srv_free(T.srv);
-	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: t\nmode: ask\nfilesystem:\n  workspace: %s\n  allow:\n"
-		     "    - { path: \"**\", access: [read] }\n",
-		     T.ws);
-	assert_int_equal(pol_load_buf("t.yaml", pol, (size_t)n, "/", &p, &errs), 0);
-	pol_errors_free(&errs);
+	p = tfs_pol_load("ask", T.ws, "  allow:\n    - { path: \"**\", access: [read] }\n");
 	cfg.root_fd = T.root;
 	cfg.pol = p;
 	cfg.emit = rec_emit;
@@ -661,7 +584,7 @@ static void test_ask_is_deny(void **state)
 	assert_int_equal(lookup(FUSE_ROOT_ID, "README", &e), 0);
 	assert_int_equal(fopen_(e.nodeid, O_WRONLY, &o), -EACCES);
 	assert_int_equal(asked, 0);
-	assert_int_equal(count_ev("open", "README", "deny"), 1);
+	assert_int_equal(tfs_log_count(&T.log, "open", "README", "deny"), 1);
 	fuse_srv_free(T.f);
 	T.f = NULL;
 	p9_srv_free(T.srv);

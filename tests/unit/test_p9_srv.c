@@ -28,11 +28,7 @@
 #include "gateway/fs/p9_msg.h"
 #include "gateway/fs/p9_srv.h"
 #include "policies/pol.h"
-
-struct rec {
-	char op[24], target[512], decision[16], rule[48], reason[128], detail[256];
-	int64_t up, down;
-};
+#include "test_fs_util.h"
 
 struct tc {
 	char ws[64];
@@ -40,8 +36,7 @@ struct tc {
 	struct pol *pol;
 	struct p9_srv *srv;
 	struct p9_conn *c;
-	struct rec ev[512];
-	size_t nev;
+	struct tfs_log log;
 	bool fail_emit;	   /* the sink refuses: nothing recorded */
 	bool sink_failing; /* like the supervisor's: recorded (spilled), but failing */
 	uint16_t tag;
@@ -50,30 +45,14 @@ struct tc {
 
 static struct tc T;
 
-static void cpy(char *dst, size_t cap, const char *s)
-{
-	snprintf(dst, cap, "%s", s ? s : "");
-}
-
 static int rec_emit(void *ctx, const struct aud_event *ev)
 {
 	struct tc *t = ctx;
-	struct rec *r;
 
 	if (t->fail_emit)
 		return -AGW_EFULL;
 	assert_string_equal(ev->kind, "fs");
-	if (t->nev >= AGW_ARRAY_LEN(t->ev))
-		return t->sink_failing ? -AGW_EFULL : 0;
-	r = &t->ev[t->nev++];
-	cpy(r->op, sizeof(r->op), ev->op);
-	cpy(r->target, sizeof(r->target), ev->target);
-	cpy(r->decision, sizeof(r->decision), ev->decision);
-	cpy(r->rule, sizeof(r->rule), ev->rule);
-	cpy(r->reason, sizeof(r->reason), ev->reason);
-	cpy(r->detail, sizeof(r->detail), ev->detail);
-	r->up = ev->bytes_up;
-	r->down = ev->bytes_down;
+	(void)tfs_log_add(&t->log, ev);
 	return t->sink_failing ? -AGW_EFULL : 0;
 }
 
@@ -82,35 +61,6 @@ static bool rec_audit_ok(void *ctx)
 	const struct tc *t = ctx;
 
 	return !t->sink_failing && !t->fail_emit;
-}
-
-static const struct rec *find_ev(const char *op, const char *target, const char *decision)
-{
-	for (size_t i = 0; i < T.nev; i++)
-		if (!strcmp(T.ev[i].op, op) && (!target || !strcmp(T.ev[i].target, target)) &&
-		    !strcmp(T.ev[i].decision, decision))
-			return &T.ev[i];
-	return NULL;
-}
-
-static void put_file(const char *rel, const char *text)
-{
-	char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
-	f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void mk(const char *rel)
-{
-	char p[256];
-
-	snprintf(p, sizeof(p), "%s/%s", T.ws, rel);
-	assert_int_equal(mkdir(p, 0755), 0);
 }
 
 static const char RULES_DEFAULT[] =
@@ -138,46 +88,27 @@ static const char RULES_CLAUDE[] =
 
 static int start_rules(const char *mode, unsigned max_fids, const char *rules, bool with_ok)
 {
-	char pol[4096];
-	struct pol_errors errs = {0};
 	struct p9_srv_config cfg = {0};
-	struct stat st;
-	int n, rc;
 
 	memset(&T, 0, sizeof(T));
-	snprintf(T.ws, sizeof(T.ws), "/tmp/agw-p9-XXXXXX");
-	assert_non_null(mkdtemp(T.ws));
-	mk("src");
-	mk("pub");
-	mk("pub/d");
-	mk("drop");
-	mk("drop/box");
-	put_file("README", "readme\n");
-	put_file(".env", "SECRET=1\n");
-	put_file("src/a.c", "int a;\n");
-	put_file("pub/d/f", "data\n");
+	tfs_ws_make(T.ws, sizeof(T.ws), "p9");
+	tfs_ws_mkdir(T.ws, "src");
+	tfs_ws_mkdir(T.ws, "pub");
+	tfs_ws_mkdir(T.ws, "pub/d");
+	tfs_ws_mkdir(T.ws, "drop");
+	tfs_ws_mkdir(T.ws, "drop/box");
+	tfs_ws_put(T.ws, "README", "readme\n");
+	tfs_ws_put(T.ws, ".env", "SECRET=1\n");
+	tfs_ws_put(T.ws, "src/a.c", "int a;\n");
+	tfs_ws_put(T.ws, "pub/d/f", "data\n");
 	if (geteuid() == 0)
 		assert_int_equal(chown(T.ws, 65534, 65534), 0);
-	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: t\nmode: %s\nfilesystem:\n  workspace: %s\n%s", mode, T.ws,
-		     rules);
-	rc = pol_load_buf("t.yaml", pol, (size_t)n, "/", &T.pol, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s:%d:%d: %s\n", errs.v[i].file, errs.v[i].line, errs.v[i].col,
-			errs.v[i].msg);
-	pol_errors_free(&errs);
-	assert_int_equal(rc, 0);
-	T.root = open(T.ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	assert_true(T.root >= 0);
-	assert_int_equal(fstat(T.root, &st), 0);
-	cfg.root_fd = T.root;
+	T.pol = tfs_pol_load(mode, T.ws, rules);
+	T.root = tfs_root_open(T.ws, &cfg);
 	cfg.pol = T.pol;
 	cfg.emit = rec_emit;
 	cfg.emit_ctx = &T;
 	cfg.audit_ok = with_ok ? rec_audit_ok : NULL;
-	cfg.sandbox_id = 7;
-	cfg.owner_uid = st.st_uid;
-	cfg.owner_gid = st.st_gid;
 	cfg.max_fids = max_fids;
 	assert_int_equal(p9_srv_new(&cfg, &T.srv), 0);
 	assert_int_equal(p9_conn_new(T.srv, "10.0.0.2:1234", &T.c), 0);
@@ -191,15 +122,12 @@ static int start(const char *mode, unsigned max_fids)
 
 static int stop(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	p9_conn_free(T.c);
 	p9_srv_free(T.srv);
 	pol_free(T.pol);
 	close(T.root);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", T.ws);
-	assert_int_equal(system(cmd), 0);
+	tfs_ws_remove(T.ws);
 	return 0;
 }
 
@@ -404,9 +332,9 @@ static void test_read_allowed_and_summed(void **state)
 	assert_string_equal(buf, "readme\n");
 	assert_int_equal(rd(1, 3, buf, sizeof(buf)), 4);
 	assert_int_equal(rd(1, 7, buf, sizeof(buf)), 0);
-	assert_null(find_ev("read", "README", "allow")); /* summed at clunk */
+	assert_null(tfs_log_find(&T.log, "read", "README", "allow")); /* summed at clunk */
 	assert_int_equal(clunk(1), 0);
-	const struct rec *e = find_ev("read", "README", "allow");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "read", "README", "allow");
 	assert_non_null(e);
 	assert_int_equal(e->down, 11);
 	assert_int_equal(e->up, 0);
@@ -421,7 +349,7 @@ static void test_env_denied_and_audited(void **state)
 	session();
 	assert_int_equal(walk(0, 1, ".env"), 0); /* walking reveals nothing more than readdir */
 	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
-	const struct rec *e = find_ev("open", ".env", "deny");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "open", ".env", "deny");
 	assert_non_null(e);
 	assert_string_equal(e->rule, "filesystem.deny[0]");
 	/* getattr is a read too */
@@ -429,12 +357,12 @@ static void test_env_denied_and_audited(void **state)
 	t.u.getattr.fid = 1;
 	t.u.getattr.mask = P9_GETATTR_BASIC;
 	assert_int_equal(rpc(&t, &r), -EACCES);
-	assert_non_null(find_ev("getattr", ".env", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "getattr", ".env", "deny"));
 	/* and a .env deeper down */
-	put_file("src/.env", "X=1\n");
+	tfs_ws_put(T.ws, "src/.env", "X=1\n");
 	assert_int_equal(walk(0, 2, "src/.env"), 0);
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
-	assert_non_null(find_ev("open", "src/.env", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "open", "src/.env", "deny"));
 }
 
 static void test_create_write_owner(void **state)
@@ -448,9 +376,9 @@ static void test_create_write_owner(void **state)
 	assert_int_equal(lcreate(1, "new.c", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
 	assert_int_equal(wr(1, 0, "hello"), 5);
 	assert_int_equal(wr(1, 5, " world"), 6);
-	assert_non_null(find_ev("create", "src/new.c", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "create", "src/new.c", "allow"));
 	assert_int_equal(clunk(1), 0);
-	const struct rec *e = find_ev("write", "src/new.c", "allow");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "write", "src/new.c", "allow");
 	assert_non_null(e);
 	assert_int_equal(e->up, 11);
 	snprintf(p, sizeof(p), "%s/src/new.c", T.ws);
@@ -470,7 +398,7 @@ static void test_create_write_owner(void **state)
 	/* creating at the root is not allowed (read only there) */
 	assert_int_equal(walk(0, 3, ""), 0);
 	assert_int_equal(lcreate(3, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EACCES);
-	assert_non_null(find_ev("create", "x", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "create", "x", "deny"));
 	assert_false(exists("x"));
 	/* opening README for writing is denied */
 	assert_int_equal(walk(0, 4, "README"), 0);
@@ -483,7 +411,7 @@ static void test_walk_dotdot_escape(void **state)
 	(void)state;
 	session();
 	assert_int_equal(walk(0, 1, ".."), -EACCES);
-	assert_non_null(find_ev("walk", "..", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "walk", "..", "deny"));
 	/* src/.. is the root; src/../.. would be above it: partial walk */
 	assert_int_equal(walk(0, 2, "src/.."), 0);
 	assert_int_equal(walk(0, 3, "src/../.."), 2);
@@ -501,7 +429,7 @@ static void test_walk_dotdot_escape(void **state)
 	assert_int_equal(walk(0, 5, "src/./."), 0);
 	assert_int_equal(lopen(5, P9_DOTL_RDONLY), 0);
 	assert_int_equal(clunk(5), 0);
-	assert_non_null(find_ev("readdir", "src", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "readdir", "src", "allow"));
 	t.u.walk.wname[0] = (struct p9_str){"a\0b", 3};
 	assert_int_equal(rpc(&t, &r), -EINVAL);
 	assert_int_equal(lcreate(2, "..", P9_DOTL_WRONLY), -EINVAL);
@@ -516,10 +444,10 @@ static void test_symlink_escapes(void **state)
 	session();
 	assert_int_equal(walk(0, 1, "src"), 0);
 	assert_int_equal(symlink9(1, "etc", "/etc"), 0);
-	assert_non_null(find_ev("symlink", "src/etc", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "symlink", "src/etc", "allow"));
 	/* walking through it stops at the link */
 	assert_int_equal(walk(0, 2, "src/etc/passwd"), 2);
-	assert_non_null(find_ev("walk", "src/etc/passwd", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "walk", "src/etc/passwd", "deny"));
 	/* the link itself can be read as a link, never opened through */
 	assert_int_equal(walk(0, 3, "src/etc"), 0);
 	t.u.fid.fid = 3;
@@ -552,7 +480,7 @@ static void test_host_symlink_swap_under_fid(void **state)
 	assert_int_equal(rename(a, b), 0);
 	assert_int_equal(symlink("/etc", a), 0);
 	assert_int_equal(lopen(1, P9_DOTL_RDONLY), -EACCES);
-	assert_non_null(find_ev("open", "pub/d/f", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "open", "pub/d/f", "deny"));
 }
 
 static void test_rename_dir_under_fid(void **state)
@@ -564,24 +492,24 @@ static void test_rename_dir_under_fid(void **state)
 	assert_int_equal(walk(0, 3, "drop"), 0);
 	/* pub/d -> pub/e: the rules below are the same, so it moves ... */
 	assert_int_equal(renameat9(2, "d", 2, "e"), 0);
-	const struct rec *e = find_ev("rename", "pub/d", "allow");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "rename", "pub/d", "allow");
 	assert_non_null(e);
 	assert_non_null(strstr(e->detail, "pub/e"));
 	assert_true(exists("pub/e/f"));
 	/* ... and the fid now names pub/e/f */
 	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
 	assert_int_equal(clunk(1), 0);
-	assert_non_null(find_ev("read", "pub/e/f", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "read", "pub/e/f", "allow"));
 	/* into drop/ (create-only, read denied) the rules below change: refused */
 	assert_int_equal(renameat9(2, "e", 3, "d"), -EACCES);
-	e = find_ev("rename", "pub/e", "deny");
+	e = tfs_log_find(&T.log, "rename", "pub/e", "deny");
 	assert_non_null(e);
 	assert_non_null(strstr(e->reason, "below the source and below the target"));
 	assert_true(exists("pub/e/f"));
-	mk("drop/d");
+	tfs_ws_mkdir(T.ws, "drop/d");
 	/* renaming out of drop needs delete there: denied */
 	assert_int_equal(renameat9(3, "d", 2, "d"), -EACCES);
-	assert_non_null(find_ev("rename", "drop/d", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "rename", "drop/d", "deny"));
 	/* renaming README (no delete) is denied, and onto .env too */
 	assert_int_equal(renameat9(0, "README", 2, "R"), -EACCES);
 	assert_int_equal(walk(0, 4, "src"), 0);
@@ -656,7 +584,7 @@ static void test_overlong_fid_path(void **state)
 static void test_link_rules(void **state)
 {
 	struct p9_msg t = {.type = P9_TLINK}, r;
-	const struct rec *e;
+	const struct tfs_rec *e;
 
 	(void)state;
 	session();
@@ -668,7 +596,7 @@ static void test_link_rules(void **state)
 	t.u.link.name = str("env-alias");
 	assert_int_equal(rpc(&t, &r), -EACCES);
 	assert_false(exists("src/env-alias"));
-	e = find_ev("link", "src/env-alias", "deny");
+	e = tfs_log_find(&T.log, "link", "src/env-alias", "deny");
 	assert_non_null(e);
 	assert_non_null(strstr(e->detail, "\"from\":\".env\""));
 	/* a writable alias of the read-only README: denied */
@@ -689,14 +617,14 @@ static void test_link_rules(void **state)
 	t.u.link.dfid = 1;
 	t.u.link.name = str("../../x");
 	assert_int_equal(rpc(&t, &r), -EINVAL);
-	assert_non_null(find_ev("link", "src/../../x", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "link", "src/../../x", "deny"));
 	/* within src it works */
 	assert_int_equal(walk(0, 4, "src/a.c"), 0);
 	t.u.link.fid = 4;
 	t.u.link.name = str("a2.c");
 	assert_int_equal(rpc(&t, &r), 0);
 	assert_true(exists("src/a2.c"));
-	assert_non_null(find_ev("link", "src/a2.c", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "link", "src/a2.c", "allow"));
 }
 
 static void test_metadata_ops(void **state)
@@ -720,7 +648,7 @@ static void test_metadata_ops(void **state)
 	t.u.setattr.fid = 1;
 	t.u.setattr.valid = P9_SETATTR_SIZE;
 	assert_int_equal(rpc(&t, &r), -EACCES);
-	assert_non_null(find_ev("setattr", "README", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "setattr", "README", "deny"));
 	/* setattr in src: truncate and chmod (set-id bits dropped) */
 	assert_int_equal(walk(0, 2, "src/a.c"), 0);
 	t.u.setattr.fid = 2;
@@ -730,7 +658,7 @@ static void test_metadata_ops(void **state)
 	t.u.setattr.mode = 04600;
 	t.u.setattr.mtime_sec = 1000000000;
 	assert_int_equal(rpc(&t, &r), 0);
-	assert_non_null(find_ev("setattr", "src/a.c", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "setattr", "src/a.c", "allow"));
 	snprintf(p, sizeof(p), "%s/src/a.c", T.ws);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_size, 3);
@@ -744,14 +672,14 @@ static void test_metadata_ops(void **state)
 	t.u.mkdir.mode = 0755;
 	assert_int_equal(rpc(&t, &r), 0);
 	assert_int_equal(r.u.qid.type, P9_QTDIR);
-	assert_non_null(find_ev("mkdir", "src/sub", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "mkdir", "src/sub", "allow"));
 	t.u.mkdir.dfid = 0;
 	assert_int_equal(rpc(&t, &r), -EACCES);
 	assert_int_equal(unlinkat9(3, "sub", 0), -EISDIR);
 	assert_int_equal(unlinkat9(3, "sub", P9_AT_REMOVEDIR), 0);
-	assert_non_null(find_ev("rmdir", "src/sub", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "rmdir", "src/sub", "allow"));
 	assert_int_equal(unlinkat9(0, "README", 0), -EACCES);
-	assert_non_null(find_ev("unlink", "README", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "unlink", "README", "deny"));
 	assert_true(exists("README"));
 	assert_int_equal(unlinkat9(3, "nothere", 0), -ENOENT);
 	/* Tremove clunks the fid even when denied */
@@ -762,7 +690,7 @@ static void test_metadata_ops(void **state)
 	t.u.fid.fid = 2;
 	assert_int_equal(rpc(&t, &r), 0);
 	assert_false(exists("src/a.c"));
-	assert_non_null(find_ev("unlink", "src/a.c", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "unlink", "src/a.c", "allow"));
 	/* mknod: never */
 	t = (struct p9_msg){.type = P9_TMKNOD};
 	t.u.mknod.dfid = 3;
@@ -771,7 +699,7 @@ static void test_metadata_ops(void **state)
 	t.u.mknod.major = 1;
 	t.u.mknod.minor = 3;
 	assert_int_equal(rpc(&t, &r), -EACCES);
-	assert_non_null(find_ev("mknod", "src/null", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "mknod", "src/null", "deny"));
 	assert_false(exists("src/null"));
 	/* statfs, fsync, lock, getlock, xattr, flush, auth */
 	t = (struct p9_msg){.type = P9_TSTATFS};
@@ -854,11 +782,11 @@ static void test_readdir(void **state)
 	assert_true(readme && env && src);
 	assert_int_equal(entries, 7); /* . .. README .env src pub drop */
 	assert_int_equal(clunk(1), 0);
-	assert_non_null(find_ev("readdir", ".", "allow"));
+	assert_non_null(tfs_log_find(&T.log, "readdir", ".", "allow"));
 	/* a directory you cannot read: drop/box (create only) */
 	assert_int_equal(walk(0, 2, "drop/box"), 0);
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
-	assert_non_null(find_ev("readdir", "drop/box", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "readdir", "drop/box", "deny"));
 	/* reading a directory fid as a file, readdir on a file */
 	assert_int_equal(walk(0, 3, "README"), 0);
 	assert_int_equal(lopen(3, P9_DOTL_RDONLY), 0);
@@ -883,7 +811,7 @@ static void test_version_and_msize(void **state)
 	/* after a refused version, anything else closes the connection */
 	t.u.fid.fid = 0;
 	assert_int_equal(rpc(&t, &r), -AGW_EPROTO);
-	assert_non_null(find_ev("protocol", NULL, "error"));
+	assert_non_null(tfs_log_find(&T.log, "protocol", NULL, "error"));
 	/* a second connection is independent; Tversion resets its fids */
 	assert_int_equal(p9_conn_new(T.srv, "10.0.0.2:2", &c2), 0);
 	session_on(c2);
@@ -914,7 +842,7 @@ static void test_malformed_closes(void **state)
 	assert_int_equal(p9_conn_new(T.srv, "p", &c2), 0);
 	session_on(c2);
 	assert_int_equal(p9_conn_input(c2, badwalk, sizeof(badwalk)), -AGW_EPROTO);
-	assert_non_null(find_ev("protocol", NULL, "error"));
+	assert_non_null(tfs_log_find(&T.log, "protocol", NULL, "error"));
 	p9_conn_free(c2);
 	/* unknown type in a good frame: Rlerror, connection stays */
 	static const uint8_t unk[] = {7, 0, 0, 0, 200, 5, 0};
@@ -957,20 +885,20 @@ static void test_audit_mode(void **state)
 	assert_int_equal(lopen(1, P9_DOTL_RDONLY), 0);
 	assert_int_equal(rd(1, 0, buf, sizeof(buf)), 9);
 	assert_int_equal(clunk(1), 0);
-	const struct rec *e = find_ev("read", ".env", "would_deny");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "read", ".env", "would_deny");
 	assert_non_null(e);
 	assert_int_equal(e->down, 9);
-	assert_null(find_ev("open", ".env", "deny"));
+	assert_null(tfs_log_find(&T.log, "open", ".env", "deny"));
 	/* creating at the root goes ahead, audited as would_deny */
 	assert_int_equal(walk(0, 2, ""), 0);
 	assert_int_equal(lcreate(2, "x", P9_DOTL_WRONLY | P9_DOTL_CREATE), 0);
-	assert_non_null(find_ev("create", "x", "would_deny"));
+	assert_non_null(tfs_log_find(&T.log, "create", "x", "would_deny"));
 	assert_true(exists("x"));
 	/* a directory move that changes the rules below goes ahead as would_deny */
 	assert_int_equal(walk(0, 3, "pub"), 0);
 	assert_int_equal(walk(0, 4, "drop"), 0);
 	assert_int_equal(renameat9(3, "d", 4, "d"), 0);
-	e = find_ev("rename", "pub/d", "would_deny");
+	e = tfs_log_find(&T.log, "rename", "pub/d", "would_deny");
 	assert_non_null(e);
 	assert_non_null(strstr(e->reason, "below the source and below the target"));
 	assert_true(exists("drop/d/f"));
@@ -996,7 +924,7 @@ static void test_fail_closed(void **state)
 	assert_true(exists("src/a.c"));
 	assert_int_equal(walk(0, 2, "README"), 0);
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
-	size_t before = T.nev;
+	size_t before = T.log.nev;
 	struct p9_srv_stats st;
 	p9_srv_get_stats(T.srv, &st);
 	assert_true(st.emit_failures >= 3);
@@ -1004,13 +932,13 @@ static void test_fail_closed(void **state)
 	 * refused), then operations go on */
 	T.fail_emit = false;
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), -EACCES);
-	assert_non_null(find_ev("open", "README", "error"));
+	assert_non_null(tfs_log_find(&T.log, "open", "README", "error"));
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
 	assert_int_equal(rd(2, 0, buf, sizeof(buf)), 7);
 	/* the refused open is an error row; then the open and read go ahead */
-	for (size_t i = before; i < T.nev; i++)
-		if (!strcmp(T.ev[i].op, "open"))
-			assert_string_equal(T.ev[i].decision, "error");
+	for (size_t i = before; i < T.log.nev; i++)
+		if (!strcmp(T.log.ev[i].op, "open"))
+			assert_string_equal(T.log.ev[i].decision, "error");
 }
 
 /*
@@ -1030,7 +958,7 @@ static void test_failing_sink_records_refusals(void **state)
 	assert_int_equal(walk(0, 1, "src"), 0);
 	assert_int_equal(walk(0, 2, "README"), 0);
 	assert_int_equal(walk(0, 3, "src/a.c"), 0);
-	before = T.nev;
+	before = T.log.nev;
 	T.sink_failing = true;
 	assert_int_equal(lcreate(1, "n.c", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EACCES);
 	assert_int_equal(unlinkat9(1, "a.c", 0), -EACCES);
@@ -1042,14 +970,14 @@ static void test_failing_sink_records_refusals(void **state)
 	assert_int_equal(unlinkat9(0, "README", 0), -EACCES); /* denied by policy anyway */
 	assert_false(exists("src/n.c"));
 	assert_true(exists("src/a.c"));
-	assert_true(T.nev >= before + 6);
-	for (size_t i = before; i < T.nev; i++) {
-		if (strcmp(T.ev[i].decision, "error") && strcmp(T.ev[i].decision, "deny"))
+	assert_true(T.log.nev >= before + 6);
+	for (size_t i = before; i < T.log.nev; i++) {
+		if (strcmp(T.log.ev[i].decision, "error") && strcmp(T.log.ev[i].decision, "deny"))
 			fail_msg("event %zu %s %s recorded as %s while the audit fails", i,
-				 T.ev[i].op, T.ev[i].target, T.ev[i].decision);
+				 T.log.ev[i].op, T.log.ev[i].target, T.log.ev[i].decision);
 	}
-	assert_non_null(find_ev("create", "src/n.c", "error"));
-	assert_non_null(find_ev("unlink", "README", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "create", "src/n.c", "error"));
+	assert_non_null(tfs_log_find(&T.log, "unlink", "README", "deny"));
 	/* healthy again: actions go ahead at once */
 	T.sink_failing = false;
 	assert_int_equal(lopen(2, P9_DOTL_RDONLY), 0);
@@ -1061,7 +989,7 @@ static void test_refusals_have_rows(void **state)
 {
 	struct p9_msg t = {.type = P9_TSETATTR}, r;
 	char longname[300];
-	const struct rec *e;
+	const struct tfs_rec *e;
 
 	(void)state;
 	session();
@@ -1070,21 +998,22 @@ static void test_refusals_have_rows(void **state)
 	t.u.setattr.valid = P9_SETATTR_UID;
 	t.u.setattr.uid = 4242;
 	assert_int_equal(rpc(&t, &r), -EPERM);
-	e = find_ev("setattr", "src/a.c", "deny");
+	e = tfs_log_find(&T.log, "setattr", "src/a.c", "deny");
 	assert_non_null(e);
 	assert_non_null(strstr(e->detail, "4242"));
 	assert_int_equal(walk(0, 2, "src"), 0);
 	assert_int_equal(lcreate(2, "..", P9_DOTL_WRONLY | P9_DOTL_CREATE), -EINVAL);
-	assert_non_null(find_ev("create", "src/..", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "create", "src/..", "deny"));
 	assert_int_equal(renameat9(2, "a.c", 2, "x/y"), -EINVAL);
-	assert_non_null(find_ev("rename", "src/x/y", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "rename", "src/x/y", "deny"));
 	memset(longname, 'n', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
 	assert_int_equal(lcreate(2, longname, P9_DOTL_WRONLY | P9_DOTL_CREATE), -ENAMETOOLONG);
-	e = find_ev("create", NULL, "deny");
+	e = tfs_log_find(&T.log, "create", NULL, "deny");
 	bool found = false;
-	for (size_t i = 0; i < T.nev; i++)
-		if (!strncmp(T.ev[i].target, "src/nnnn", 8) && strstr(T.ev[i].target, "..."))
+	for (size_t i = 0; i < T.log.nev; i++)
+		if (!strncmp(T.log.ev[i].target, "src/nnnn", 8) &&
+		    strstr(T.log.ev[i].target, "..."))
 			found = true;
 	assert_true(found);
 	(void)e;
@@ -1217,38 +1146,38 @@ static void test_rename_link_battery(void **state)
 	(void)state;
 	stop(NULL);
 	start_rules("enforce", 0, RULES_CLAUDE, false);
-	mk(".git");
-	mk(".git/hooks");
-	mk("g2");
-	mk("g2/hooks");
-	mk("proj");
-	mk("src/a");
-	put_file(".git/config", "orig\n");
-	put_file("g2/hooks/pre-commit", "evil\n");
-	put_file("cfg", "evil\n");
-	put_file("src/x", "x\n");
-	put_file("src/a/f", "f\n");
-	put_file("proj/.env", "S=1\n");
+	tfs_ws_mkdir(T.ws, ".git");
+	tfs_ws_mkdir(T.ws, ".git/hooks");
+	tfs_ws_mkdir(T.ws, "g2");
+	tfs_ws_mkdir(T.ws, "g2/hooks");
+	tfs_ws_mkdir(T.ws, "proj");
+	tfs_ws_mkdir(T.ws, "src/a");
+	tfs_ws_put(T.ws, ".git/config", "orig\n");
+	tfs_ws_put(T.ws, "g2/hooks/pre-commit", "evil\n");
+	tfs_ws_put(T.ws, "cfg", "evil\n");
+	tfs_ws_put(T.ws, "src/x", "x\n");
+	tfs_ws_put(T.ws, "src/a/f", "f\n");
+	tfs_ws_put(T.ws, "proj/.env", "S=1\n");
 	session();
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cases); i++) {
 		const struct bcase *b = &cases[i];
-		size_t before = T.nev;
+		size_t before = T.log.nev;
 		int rc = battery_do(b, &nextfid);
 
 		if (rc != b->want)
 			fail_msg("case %zu (%d %s -> %s): got %d, want %d", i, b->op, b->from,
 				 b->to ? b->to : "", rc, b->want);
-		for (size_t k = before; k < T.nev; k++) {
-			if (b->want && !strcmp(T.ev[k].decision, "allow"))
-				fail_msg("case %zu: refused, yet an allow row %s %s", i, T.ev[k].op,
-					 T.ev[k].target);
+		for (size_t k = before; k < T.log.nev; k++) {
+			if (b->want && !strcmp(T.log.ev[k].decision, "allow"))
+				fail_msg("case %zu: refused, yet an allow row %s %s", i,
+					 T.log.ev[k].op, T.log.ev[k].target);
 		}
 		if (b->deny_target) {
 			bool found = false;
 
-			for (size_t k = before; k < T.nev; k++)
-				found |= !strcmp(T.ev[k].decision, "deny") &&
-					 !strcmp(T.ev[k].target, b->deny_target);
+			for (size_t k = before; k < T.log.nev; k++)
+				found |= !strcmp(T.log.ev[k].decision, "deny") &&
+					 !strcmp(T.log.ev[k].target, b->deny_target);
 			if (!found)
 				fail_msg("case %zu: no deny row for %s", i, b->deny_target);
 		}
@@ -1267,7 +1196,7 @@ static void test_rename_link_battery(void **state)
 	/* a file with another name made on the host (here the protected
 	 * .git/hooks/keep): writing, truncating or chmod through the writable
 	 * name is refused, reading is not */
-	put_file(".git/hooks/keep", "keep\n");
+	tfs_ws_put(T.ws, ".git/hooks/keep", "keep\n");
 	{
 		char a[256], b[256];
 
@@ -1277,7 +1206,7 @@ static void test_rename_link_battery(void **state)
 	}
 	assert_int_equal(walk(0, 201, "src/keep-alias"), 0);
 	assert_int_equal(lopen(201, P9_DOTL_WRONLY), -EACCES);
-	const struct rec *e = find_ev("open", "src/keep-alias", "deny");
+	const struct tfs_rec *e = tfs_log_find(&T.log, "open", "src/keep-alias", "deny");
 	assert_non_null(e);
 	assert_non_null(strstr(e->reason, "other hard links"));
 	assert_non_null(strstr(e->detail, "\"nlink\":2"));
@@ -1291,7 +1220,7 @@ static void test_rename_link_battery(void **state)
 	ts.u.setattr.valid = P9_SETATTR_MODE;
 	ts.u.setattr.mode = 0755;
 	assert_int_equal(rpc(&ts, &rs), -EACCES);
-	assert_non_null(find_ev("setattr", "src/keep-alias", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "setattr", "src/keep-alias", "deny"));
 	assert_non_null(slurp(".git/hooks/keep", buf, sizeof(buf)));
 	assert_string_equal(buf, "keep\n");
 	assert_true(exists("src/b/f"));
@@ -1329,7 +1258,7 @@ static int truncate9(uint32_t fid, uint64_t size)
 static void test_quota(void **state)
 {
 	char big[128], p[256];
-	const struct rec *e;
+	const struct tfs_rec *e;
 	struct stat st;
 
 	(void)state;
@@ -1342,7 +1271,7 @@ static void test_quota(void **state)
 	big[50] = 'x';
 	big[30] = 0;
 	assert_int_equal(wr(1, 50, big), -ENOSPC); /* 108 > 100 */
-	e = find_ev("write", "src/n", "deny");
+	e = tfs_log_find(&T.log, "write", "src/n", "deny");
 	assert_non_null(e);
 	assert_string_equal(e->reason, "workspace quota");
 	assert_non_null(strstr(e->detail, "\"max_bytes\":100"));
@@ -1357,7 +1286,7 @@ static void test_quota(void **state)
 	assert_int_equal(wr(1, 0, big), 10); /* overwriting does not grow */
 	assert_int_equal(wr(1, 72, "y"), -ENOSPC);
 	assert_int_equal(truncate9(1, 200), -ENOSPC);
-	assert_non_null(find_ev("setattr", "src/n", "deny"));
+	assert_non_null(tfs_log_find(&T.log, "setattr", "src/n", "deny"));
 	assert_int_equal(truncate9(1, 60), 0); /* shrinking is fine: 88 */
 	assert_int_equal(wr(1, 60, "0123456789ab"), 12);
 	assert_int_equal(wr(1, 72, "y"), -ENOSPC);
@@ -1369,7 +1298,7 @@ static void test_quota(void **state)
 	assert_int_equal(walk(0, 3, "src"), 0);
 	assert_int_equal(lcreate(3, "c", P9_DOTL_WRONLY | P9_DOTL_CREATE), -ENOSPC);
 	assert_false(exists("src/c"));
-	e = find_ev("create", "src/c", "deny");
+	e = tfs_log_find(&T.log, "create", "src/c", "deny");
 	assert_non_null(e);
 	assert_string_equal(e->reason, "workspace quota");
 	/* removing gives room back: 72 bytes and one entry */
