@@ -9,15 +9,11 @@
  * vhost-user message decoder and, as a fake guest memory holding a
  * descriptor table, to the chain walker. The folder is removed at exit.
  */
-#include <fcntl.h>
-#include <ftw.h>
 #include <linux/fuse.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agw.h"
 #include "audit/aud.h"
@@ -25,69 +21,16 @@
 #include "gateway/fs/fuse_srv.h"
 #include "gateway/fs/p9_srv.h"
 #include "gateway/fs/vu.h"
-#include "log.h"
 #include "policies/pol.h"
+
+#include "fuzz_fs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct pol *fz_pol;
-static int fz_root = -1;
-static char fz_ws[] = "/tmp/agw-fuzz-fuse-XXXXXX";
 static uint8_t fz_out[FUSE_SRV_MAX_WRITE + 8192];
-
-static int fz_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
-static void fz_cleanup(void)
-{
-	nftw(fz_ws, fz_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int fz_emit(void *ctx, const struct aud_event *ev)
-{
-	(void)ctx;
-	return ev->op && ev->decision ? 0 : -1;
-}
-
-static void fz_init(void)
-{
-	char *ws = fz_ws, pol[512];
-	struct pol_errors errs = {0};
-	FILE *f;
-	int n;
-
-	if (fz_root >= 0 || !mkdtemp(ws))
-		return;
-	atexit(fz_cleanup);
-	log_set_level(LOG_LVL_ERROR);
-	n = snprintf(pol, sizeof(pol),
-		     "version: 1\nname: fuzz\nfilesystem:\n  workspace: %s\n  allow:\n"
-		     "    - { path: \"**\", access: [read] }\n"
-		     "    - { path: \"sub/**\", access: [read, write, create, delete] }\n",
-		     ws);
-	if (pol_load_buf("fuzz.yaml", pol, (size_t)n, "/", &fz_pol, &errs) < 0)
-		fz_pol = NULL;
-	pol_errors_free(&errs);
-	fz_root = open(ws, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	snprintf(pol, sizeof(pol), "%s/sub", ws);
-	mkdir(pol, 0755);
-	snprintf(pol, sizeof(pol), "%s/file", ws);
-	f = fopen(pol, "w");
-	if (f) {
-		fputs("content\n", f);
-		fclose(f);
-	}
-}
 
 static void fz_session(const uint8_t *data, size_t size)
 {
-	struct p9_srv_config cfg = {0};
 	struct p9_srv *srv = NULL;
 	struct fuse_srv *fs = NULL;
 	uint8_t init[sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in)];
@@ -95,14 +38,7 @@ static void fz_session(const uint8_t *data, size_t size)
 	struct fuse_init_in in = {.major = 7, .minor = 36, .flags = FUSE_DO_READDIRPLUS};
 	size_t off = 0;
 
-	if (!fz_pol || fz_root < 0)
-		return;
-	cfg.root_fd = fz_root;
-	cfg.pol = fz_pol;
-	cfg.emit = fz_emit;
-	cfg.owner_uid = (uid_t)-1;
-	cfg.owner_gid = (gid_t)-1;
-	if (p9_srv_new(&cfg, &srv) < 0)
+	if (fzfs_srv_new(0, &srv) < 0)
 		return;
 	if (fuse_srv_new(srv, &fs) < 0) {
 		p9_srv_free(srv);
@@ -152,7 +88,7 @@ static void fz_ring(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fz_init();
+	fzfs_init("fuse");
 	fz_ring(data, size);
 	fz_session(data, size);
 	return 0;
