@@ -37,15 +37,7 @@ P
 gw_start tcp:564 -vv
 cat9() { in_guest timeout 25 diodcat -t 25 -s "$GW_IP:564" -a / "$1" 2>&1; }
 approvals() { "$AGENTGW" approvals --json "$NAME"; }
-pending() { # subject -> id (waits up to 10 s)
-	local id
-	for _ in $(seq 100); do
-		id=$(approvals 2>/dev/null | jq -r --arg s "$1" '.[] | select(.kind == "fs" and .subject == $s) | .id' | head -1)
-		[ -n "$id" ] && { echo "$id"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+pending() { approval_wait fs "$1" 10; } # subject -> id (waits up to 10 s)
 
 [ "$(cat9 docs/README)" = readme ] && ok "docs/README read without asking" || bad "docs/README not readable"
 

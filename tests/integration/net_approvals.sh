@@ -33,16 +33,7 @@ gcurl() { in_guest curl -sS --max-time 20 --cacert "$TOPO_CA" "$@"; }
 approvals() { "$AGENTGW" approvals --json "$NAME"; }
 
 # pending KIND SUBJECT: waits up to 10 s for that action to wait; prints its id.
-pending() {
-	local id
-	for _ in $(seq 100); do
-		id=$(approvals 2>/dev/null | jq -r --arg k "$1" --arg s "$2" \
-			'.[] | select(.kind == $k and .subject == $s) | .id' | head -1)
-		[ -n "$id" ] && { echo "$id"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+pending() { approval_wait "$1" "$2" 10; }
 
 gw_start "tcp:$PROXY_PORT udp:53" --proxy-port "$PROXY_PORT" -vv
 

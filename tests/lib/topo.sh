@@ -34,6 +34,7 @@
 #   gw_start "tcp:15001 udp:53" -vv   # GW_PID; waits for those listeners
 #   ok "what"; bad "what"; sql QUERY; expect_sql "what" QUERY
 #   sql_poll 3 QUERY && ok "($n rows)"   # waits up to 60 steps for >= 3
+#   id=$(approval_wait connect host:443)  # with the test's approvals()
 #   gw_stop; gw_finish 30        # log tail and exit 1 on failures
 
 TOPO_ID=${TOPO_ID:-$$}
@@ -411,6 +412,22 @@ expect_sql() {
 	sql_poll 1 "$2" && { ok "audit: $1"; return 0; }
 	bad "audit: $1"
 	sql "SELECT kind,op,target,decision,rule,reason,detail FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
+	return 1
+}
+
+# approval_wait KIND SUBJECT [SECONDS]: prints the id of the first pending
+# approval of KIND (dns, connect, fs...) for SUBJECT in the output of the
+# test's own `approvals` function (`agentgw approvals --json NAME`, run as
+# the test reaches its sandbox), polling every 0.1 s up to SECONDS (default
+# 10). Returns 1 when none came.
+approval_wait() {
+	local id
+	for _ in $(seq $((${3:-10} * 10))); do
+		id=$(approvals 2>/dev/null | jq -r --arg k "$1" --arg s "$2" \
+			'.[] | select(.kind == $k and .subject == $s) | .id' | head -1)
+		[ -n "$id" ] && { echo "$id"; return 0; }
+		sleep 0.1
+	done
 	return 1
 }
 
