@@ -20,26 +20,8 @@ e2e_require sqlite3 curl jq
 
 . tests/lib/topo.sh
 
-NAME=ap$TOPO_ID
-NAME=${NAME:0:12}
-UP=0
 ASK_TIMEOUT=10
-cleanup() {
-	if [ "$UP" = 1 ]; then
-		ip netns exec "$NS_GW" timeout 60 "$AGENTGW" down "$NAME" >/dev/null 2>&1
-	fi
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-S=$TOPO_DIR/sbx
-WS=$S/ws
-DB=$S/audit.db
-export AGENTGW_RUN_DIR=$S/run
-mkdir -p "$WS" "$AGENTGW_RUN_DIR"
-e2e_image "$S"
+e2e_topo_sandbox ap
 cp "$TOPO_CA" "$WS/ca.pem"
 cat >"$S/p.yaml" <<YAML
 version: 1
@@ -62,42 +44,13 @@ YAML
 
 agw() { ip netns exec "$NS_GW" timeout 120 "$AGENTGW" "$@"; }
 g() { agw exec "$NAME" -- "$@" </dev/null 2>&1; }
-sql() { sqlite3 -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
-audit() { # description, WHERE: polls up to 5 s
-	local n
-	for _ in $(seq 100); do
-		n=$(sql "SELECT count(*) FROM event WHERE $2")
-		[ "${n:-0}" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
-		sleep 0.05
-	done
-	bad "audit: $1 (no row where $2)"
-	sql "SELECT kind,op,target,decision,rule,reason FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
-	return 1
-}
 approvals() { agw approvals --json "$NAME"; }
 # pending KIND SUBJECT: waits up to 30 s (TCG guests are slow); prints the id.
-pending() {
-	local id
-	for _ in $(seq 300); do
-		id=$(approvals 2>/dev/null | jq -r --arg k "$1" --arg s "$2" \
-			'.[] | select(.kind == $k and .subject == $s) | .id' | head -1)
-		[ -n "$id" ] && { echo "$id"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+pending() { approval_wait "$1" "$2" 30; }
 CURL="curl -sS --max-time 60 --cacert /workspace/ca.pem"
 
 echo "== up -d"
-out=$(agw up -d --policy "$S/p.yaml" --name "$NAME" --workspace "$WS" 2>"$S/up.err")
-if [ $? = 0 ] && [ "$out" = "$NAME" ]; then
-	UP=1
-	ok "up -d ready"
-else
-	bad "up -d failed: $out"
-	cat "$S/up.err"
-	exit 1
-fi
+e2e_up --workspace "$WS"
 
 echo "== approve once: curl https://newhost.test/ succeeds"
 g $CURL https://newhost.test/ >"$S/c1" &
@@ -105,7 +58,7 @@ c1=$!
 if id=$(pending dns newhost.test); then
 	ok "the DNS question waits as approval $id"
 	agw approve "$id" once --sandbox "$NAME" >/dev/null || bad "approve $id once failed"
-	audit "dns query under approval:$id" "kind='dns' AND op='query' AND target='newhost.test' AND decision='allow' AND rule='approval:$id'"
+	e2e_audit "dns query under approval:$id" "kind='dns' AND op='query' AND target='newhost.test' AND decision='allow' AND rule='approval:$id'"
 else bad "dns newhost.test never waited: $(approvals)"; fi
 if id=$(pending connect newhost.test:443); then
 	ok "the connection waits as approval $id"
@@ -114,8 +67,8 @@ else bad "connect newhost.test:443 never waited: $(approvals)"; fi
 wait $c1
 [ "$(cat "$S/c1")" = other.test ] && ok "curl https://newhost.test/ (verified with the test CA) succeeded" ||
 	bad "curl https://newhost.test/ gave '$(cat "$S/c1")'"
-audit "approval row: allow, approval:$id, who" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='allow' AND rule='approval:$id' AND reason LIKE 'approved (once) by root%'"
-audit "net connect under approval:$id" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='allow' AND rule='approval:$id'"
+e2e_audit "approval row: allow, approval:$id, who" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='allow' AND rule='approval:$id' AND reason LIKE 'approved (once) by root%'"
+e2e_audit "net connect under approval:$id" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='allow' AND rule='approval:$id'"
 
 # Each fetch by name asks the DNS question again (once approved one query);
 # --resolve skips it, so the next steps ask only about the connection.
@@ -128,8 +81,8 @@ if id=$(pending connect newhost.test:443); then
 	agw deny "$id" --reason "not in this task" --sandbox "$NAME" >/dev/null || bad "deny $id failed"
 else bad "second connection never waited"; fi
 wait $c2 && bad "curl got through a deny: $(cat "$S/c2")" || ok "curl https://newhost.test/ refused after deny"
-audit "deny row with the reason" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='deny' AND rule='approval:$id' AND reason LIKE '%: not in this task'"
-audit "net connect deny under approval:$id" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='deny' AND rule='approval:$id'"
+e2e_audit "deny row with the reason" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='deny' AND rule='approval:$id' AND reason LIKE '%: not in this task'"
+e2e_audit "net connect deny under approval:$id" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='deny' AND rule='approval:$id'"
 
 echo "== no answer: refused after ask_timeout ($ASK_TIMEOUT s)"
 t0=$(date +%s)
@@ -137,14 +90,14 @@ g $CURL $RES https://newhost.test/ >"$S/c3" && bad "curl got through without an 
 	ok "curl https://newhost.test/ refused without an answer"
 t=$(($(date +%s) - t0))
 [ $t -ge $((ASK_TIMEOUT - 1)) ] && ok "after ${t} s" || bad "refused after ${t} s, before ask_timeout"
-audit "timeout row" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='deny' AND reason='approval timed out'"
+e2e_audit "timeout row" "kind='net' AND op='approval' AND target='newhost.test:443' AND decision='deny' AND reason='approval timed out'"
 
 echo "== an explicit deny is never offered"
 g $CURL $RES https://evil.test/ >/dev/null && bad "evil.test got through" || ok "evil.test refused"
 st=$(g dig +time=5 +tries=1 evil.test A | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
 [ "$st" = NXDOMAIN ] && ok "dig evil.test in the guest -> NXDOMAIN at once" || bad "dig evil.test status '$st'"
 [ "$(approvals)" = "[]" ] && ok "nothing offered for approval" || bad "pending: $(approvals)"
-[ "$(sql "SELECT count(*) FROM event WHERE op='approval' AND target LIKE 'evil.test%'")" = 0 ] &&
+[ "$(e2e_sql "SELECT count(*) FROM event WHERE op='approval' AND target LIKE 'evil.test%'")" = 0 ] &&
 	ok "audit: no approval row for evil.test" || bad "audit: approval rows for evil.test"
 
 echo "== always: a rule in the policy file"
@@ -160,10 +113,10 @@ grep -q '{ host: "newhost.test", ports: \[443\] }' "$S/p.yaml" && ok "policy fil
 grep -q "# added by \`agentgw approve $id always\`: root (uid 0), 20" "$S/p.yaml" && ok "with who and when" ||
 	bad "no who/when comment"
 "$AGENTGW" policy check "$S/p.yaml" >/dev/null && ok "policy check accepts the written file" || bad "policy check rejects it"
-audit "policy reloaded" "kind='policy' AND op='reload' AND decision='allow'"
+e2e_audit "policy reloaded" "kind='policy' AND op='reload' AND decision='allow'"
 body=$(g $CURL https://newhost.test/)
 [ "$body" = other.test ] && ok "next fetch (DNS and connection) passes without asking" || bad "next fetch gave '$body'"
-audit "next connect decided by the written rule" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='allow' AND rule='network.allow[1]'"
+e2e_audit "next connect decided by the written rule" "kind='net' AND op='connect' AND target='newhost.test:443' AND decision='allow' AND rule='network.allow[1]'"
 [ "$(approvals)" = "[]" ] && ok "nothing pending at the end" || bad "pending at the end: $(approvals)"
 
 echo "== down"

@@ -18,24 +18,7 @@ e2e_require sqlite3 curl dig
 
 . tests/lib/topo.sh
 
-NAME=dn$TOPO_ID
-NAME=${NAME:0:12}
-UP=0
-cleanup() {
-	if [ "$UP" = 1 ]; then
-		ip netns exec "$NS_GW" timeout 60 "$AGENTGW" down "$NAME" >/dev/null 2>&1
-	fi
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-S=$TOPO_DIR/sbx
-DB=$S/audit.db
-export AGENTGW_RUN_DIR=$S/run
-mkdir -p "$S/ws" "$AGENTGW_RUN_DIR"
-e2e_image "$S"
+e2e_topo_sandbox dn
 cat >"$S/p.yaml" <<YAML
 version: 1
 name: e2e-denials
@@ -55,7 +38,6 @@ YAML
 
 agw() { ip netns exec "$NS_GW" timeout 120 "$AGENTGW" "$@"; }
 g() { agw exec "$NAME" -- "$@" </dev/null 2>&1; }
-sql() { sqlite3 -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
 # feed_has WHAT PATTERN: polls the guest's denials file up to 5 s for PATTERN.
 feed_has() {
 	local t0=$(date +%s%3N)
@@ -70,16 +52,8 @@ feed_has() {
 }
 
 echo "== up -d"
-out=$(agw up -d --policy "$S/p.yaml" --name "$NAME" 2>"$S/up.err")
-if [ $? = 0 ] && [ "$out" = "$NAME" ]; then
-	UP=1
-	ok "up -d"
-else
-	cat "$S/up.err"
-	bad "up -d failed: $out"
-	exit 1
-fi
-SID=$(sql "SELECT id FROM sandbox WHERE name='$NAME'")
+e2e_up
+SID=$(e2e_sql "SELECT id FROM sandbox WHERE name='$NAME'")
 
 echo "== DNS: the EDE in the guest, the line in its feed"
 out=$(g dig +time=3 +tries=1 evil.test A)
@@ -99,7 +73,7 @@ echo "== only this sandbox's rows"
 BENCH=$PWD/$BUILD/bench/bench_audit
 if [ -x "$BENCH" ]; then
 	"$BENCH" -n 300 --db "$DB" --keep >/dev/null
-	other=$(sql "SELECT COUNT(*) FROM event e JOIN sandbox s ON s.id = e.sandbox_id WHERE s.name LIKE 'bench%' AND decision = 'deny'")
+	other=$(e2e_sql "SELECT COUNT(*) FROM event e JOIN sandbox s ON s.id = e.sandbox_id WHERE s.name LIKE 'bench%' AND decision = 'deny'")
 	sleep 1
 	n=$(g cat /run/agentgw/denials | grep -c 'api[0-9]*\.example\.com\|src/module')
 	[ "${other:-0}" -gt 0 ] && [ "$n" = 0 ] &&
@@ -114,7 +88,7 @@ before=$(g cat /run/agentgw/denials | wc -l)
 g sh -c 'i=0; while [ $i -lt 400 ]; do echo "f$i.evil.test"; i=$((i+1)); done >/tmp/names; dig +time=2 +tries=1 -f /tmp/names A >/dev/null'
 sleep 2
 lines=$(g cat /run/agentgw/denials | wc -l)
-rows=$(sql "SELECT COUNT(*) FROM event WHERE sandbox_id = $SID AND kind = 'dns' AND target LIKE 'f%.evil.test' AND decision = 'deny'")
+rows=$(e2e_sql "SELECT COUNT(*) FROM event WHERE sandbox_id = $SID AND kind = 'dns' AND target LIKE 'f%.evil.test' AND decision = 'deny'")
 [ "$rows" = 400 ] && ok "400 denied queries, 400 audit rows" || bad "audit rows for the flood: $rows"
 new=$((lines - before))
 if g cat /run/agentgw/denials | grep -q '^{"dropped":[0-9]*}$'; then
@@ -131,10 +105,4 @@ cp "$AGENTGW_RUN_DIR/$NAME/supervisor.log" "$S/supervisor.log" 2>/dev/null
 agw down "$NAME" && UP=0
 check "audit verify: every chain sound" "$AGENTGW" audit verify --db "$DB"
 
-if [ "$fails" != 0 ]; then
-	echo "--- supervisor log (tail)"
-	tail -n 40 "$S/supervisor.log" 2>/dev/null
-	echo "$fails check(s) failed"
-	exit 1
-fi
-echo "all checks passed"
+e2e_finish "$S/supervisor.log"

@@ -14,6 +14,13 @@
 #
 #   e2e_debian_image DIR            # the shared Debian test image as DIR/images/names/e2e-debian
 #
+# One sandbox on the shared topology (tests/lib/topo.sh, sourced after this):
+#   e2e_topo_sandbox dn             # topo_up, NAME, S, WS, DB, run dir, image; EXIT: down, topo_down
+#   e2e_on_exit() { ...; }          # optional: the test's own clean-up, run first on exit
+#   e2e_up --workspace "$WS"        # `up -d --policy $S/p.yaml` in $NS_GW; UP=1, or exit 1
+#   e2e_sql QUERY; e2e_audit "what" WHERE   # the audit database $DB
+#   e2e_finish "$S/supervisor.log"  # with failures, that log's tail first
+#
 # Sets BUILD, AGENTGW and fails (count of failed checks).
 
 BUILD=${BUILD:-build}
@@ -116,7 +123,90 @@ check() { # description, command...
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
+# e2e_finish [LOG]: "all checks passed", or with failed checks the last 40
+# lines of LOG (when given), the count, and exit 1.
 e2e_finish() {
-	[ "$fails" = 0 ] || { echo "$fails checks failed"; exit 1; }
+	if [ "$fails" != 0 ]; then
+		if [ -n "${1:-}" ]; then
+			echo "--- $(basename "$1") (tail)"
+			tail -n 40 "$1" 2>/dev/null
+		fi
+		echo "$fails checks failed"
+		exit 1
+	fi
 	echo "all checks passed"
+}
+
+# e2e_topo_sandbox PREFIX: the head of a test of one sandbox on the shared
+# topology (source tests/lib/topo.sh first): topo_up (SKIPs without root),
+# the sandbox's name NAME=PREFIX$TOPO_ID (cut to 12 characters), UP=0, its
+# folder S=$TOPO_DIR/sbx with the workspace WS=$S/ws (made here), the run
+# dir AGENTGW_RUN_DIR=$S/run (exported) and the pinned image (e2e_image),
+# and DB=$S/audit.db for the policy's `audit: { database: audit.db }`. The
+# EXIT trap is e2e_topo_cleanup; INT, TERM and HUP exit 1 (through it).
+e2e_topo_sandbox() {
+	NAME=$1$TOPO_ID
+	NAME=${NAME:0:12}
+	UP=0
+	topo_up
+	trap e2e_topo_cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	S=$TOPO_DIR/sbx
+	WS=$S/ws
+	DB=$S/audit.db
+	export AGENTGW_RUN_DIR=$S/run
+	mkdir -p "$WS" "$AGENTGW_RUN_DIR"
+	e2e_image "$S"
+}
+
+# e2e_topo_cleanup: the EXIT trap of e2e_topo_sandbox: the test's own
+# e2e_on_exit when it defines one, `agentgw down $E2E_DOWN_FLAGS NAME` in
+# $NS_GW while UP=1 (E2E_DOWN_FLAGS: e.g. --rm), then topo_down.
+e2e_topo_cleanup() {
+	declare -F e2e_on_exit >/dev/null && e2e_on_exit
+	if [ "${UP:-0}" = 1 ]; then
+		# shellcheck disable=SC2086 # E2E_DOWN_FLAGS is a list of flags
+		ip netns exec "$NS_GW" timeout 60 "$AGENTGW" down ${E2E_DOWN_FLAGS:-} "$NAME" >/dev/null 2>&1
+	fi
+	topo_down
+}
+
+# e2e_up [FLAG...]: `agentgw up -d --policy $S/p.yaml --name $NAME FLAG...`
+# in $NS_GW (cut off after 120 s), stderr in $S/up.err. When it prints the
+# name: UP=1, E2E_UP_MS (the milliseconds to ready) and ok. Else bad, the
+# errors, and exit 1 (the EXIT trap cleans up).
+e2e_up() {
+	local out rc t0
+	t0=$(date +%s%3N)
+	out=$(ip netns exec "$NS_GW" timeout 120 "$AGENTGW" up -d --policy "$S/p.yaml" --name "$NAME" "$@" \
+		2>"$S/up.err")
+	rc=$?
+	E2E_UP_MS=$(($(date +%s%3N) - t0))
+	if [ "$rc" = 0 ] && [ "$out" = "$NAME" ]; then
+		UP=1
+		ok "up -d ready in $E2E_UP_MS ms"
+		return 0
+	fi
+	bad "up -d failed (exit $rc, output '$out')"
+	cat "$S/up.err"
+	exit 1
+}
+
+# e2e_sql QUERY: the result of QUERY on the audit database $DB, waiting up
+# to 3 s for the writer's lock (nothing on error).
+e2e_sql() { sqlite3 -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
+
+# e2e_audit DESCRIPTION WHERE: polls $DB up to E2E_AUDIT_WAIT seconds
+# (default 5) for an event row matching WHERE: ok "audit: DESCRIPTION", else
+# bad with the latest 6 rows, and returns 1.
+e2e_audit() {
+	local n
+	for _ in $(seq $((${E2E_AUDIT_WAIT:-5} * 20))); do
+		n=$(e2e_sql "SELECT count(*) FROM event WHERE $2")
+		[ "${n:-0}" -ge 1 ] 2>/dev/null && { ok "audit: $1"; return 0; }
+		sleep 0.05
+	done
+	bad "audit: $1 (no row where $2)"
+	e2e_sql "SELECT kind,op,target,decision,rule,reason FROM event ORDER BY id DESC LIMIT 6" | sed 's/^/     /'
+	return 1
 }
