@@ -29,23 +29,12 @@ cd "$(dirname "$0")/../.." || exit 1
 e2e_require sqlite3 mmdebstrap mkfs.ext4 python3 openssl curl
 . tests/lib/topo.sh
 
-NAME=cr$TOPO_ID
-NAME=${NAME:0:12}
-UP=0
-cleanup() {
-	[ "$UP" = 1 ] && ip netns exec "$NS_GW" timeout 60 "$AGENTGW" down --rm "$NAME" >/dev/null 2>&1
-	[ -n "${ECHO_PID:-}" ] && kill "$ECHO_PID" "${BAD_PID:-}" 2>/dev/null
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-S=$TOPO_DIR/sbx
-export AGENTGW_RUN_DIR=$S/run AGENTGW_STATE_DIR=$S/state
-mkdir -p "$S/ws" "$AGENTGW_RUN_DIR" "$S/guest"
-chown 1000:1000 "$S/ws"
-e2e_image "$S"
+E2E_DOWN_FLAGS=--rm
+e2e_on_exit() { [ -n "${ECHO_PID:-}" ] && kill "$ECHO_PID" "${BAD_PID:-}" 2>/dev/null; }
+e2e_topo_sandbox cr
+export AGENTGW_STATE_DIR=$S/state
+mkdir -p "$S/guest"
+chown 1000:1000 "$WS"
 # The Debian test image with curl beside node and python3, in the shared cache.
 DEB_PACKAGES=$E2E_DEBIAN_PACKAGES,curl
 t0=$(date +%s.%N)
@@ -248,10 +237,8 @@ filesystem:
 audit:
   database: audit.db
 YAML
-DB=$S/audit.db
 agw() { ip netns exec "$NS_GW" timeout 300 "$AGENTGW" "$@"; }
 g() { agw exec "$NAME" -w /home/agent -- sh -c "$1" </dev/null 2>&1; }
-sql() { sqlite3 -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
 
 t0=$(date +%s.%N)
 AGW_E2E_SECRET=$SECRET agw up -d --policy "$S/p.yaml" --name "$NAME" >/dev/null 2>"$S/up.err"
@@ -294,7 +281,7 @@ check "placeholder in the body: denied" [ "$(cat "$S/leak3")" = 403 ]
 check "the upstream got none of the three" sh -c "[ \$(grep -c '/v1/x' '$S/echo.log') = 0 ] && ! grep -q Bearer '$S/echo.log'"
 sleep 1
 check "audit: three credential leak denials" \
-	[ "$(sql "select count(*) from event where decision='deny' and (reason like '%leak%' or reason like '%credential%' or reason like '%placeholder%')")" -ge 3 ]
+	[ "$(e2e_sql "select count(*) from event where decision='deny' and (reason like '%leak%' or reason like '%credential%' or reason like '%placeholder%')")" -ge 3 ]
 
 # A path outside the rule: 403 with a JSON body, and an audit row.
 g 'curl -s -w "\n%{http_code}" https://late.test/admin' >"$S/path.out"
@@ -302,15 +289,15 @@ check "a path outside the rule: 403" [ "$(tail -1 "$S/path.out")" = 403 ]
 check "with a JSON body naming the reason" \
 	python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().rsplit("\n",1)[0]); assert "reason" in d' "$S/path.out"
 check "audit: the denied HTTPS request" \
-	[ "$(sql "select count(*) from event where decision='deny' and target like '%late.test%' and (target like '%/admin%' or detail like '%/admin%')")" -ge 1 ]
+	[ "$(e2e_sql "select count(*) from event where decision='deny' and target like '%late.test%' and (target like '%/admin%' or detail like '%/admin%')")" -ge 1 ]
 check "audit: http rows for the allowed requests" \
-	[ "$(sql "select count(*) from event where kind='http' and decision='allow' and target like '%late.test%'")" -ge 3 ]
+	[ "$(e2e_sql "select count(*) from event where kind='http' and decision='allow' and target like '%late.test%'")" -ge 3 ]
 
 # An upstream whose certificate does not verify.
 g 'curl -s -o /dev/null -w "%{http_code}" https://other.test:8443/v1/x' >"$S/bad.out"
 check "an upstream that does not verify is refused" [ "$(cat "$S/bad.out")" != 200 ]
 check "it got no request" [ ! -s "$S/bad.log" ]
-check "audit: the refusal" [ "$(sql "select count(*) from event where decision='deny' and target like 'other.test%'")" -ge 1 ]
+check "audit: the refusal" [ "$(e2e_sql "select count(*) from event where decision='deny' and target like 'other.test%'")" -ge 1 ]
 
 # exec -e still overrides what agentgw sets.
 out=$(agw exec "$NAME" -e SSL_CERT_FILE=/tmp/mine -- printenv SSL_CERT_FILE 2>&1)

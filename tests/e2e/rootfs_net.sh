@@ -12,23 +12,10 @@ cd "$(dirname "$0")/../.." || exit 1
 e2e_require sqlite3 mmdebstrap mkfs.ext4 git python3 curl
 . tests/lib/topo.sh
 
-NAME=rn$TOPO_ID
-NAME=${NAME:0:12}
-UP=0
-cleanup() {
-	[ "$UP" = 1 ] && ip netns exec "$NS_GW" timeout 60 "$AGENTGW" down --rm "$NAME" >/dev/null 2>&1
-	topo_down
-}
-topo_up
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-S=$TOPO_DIR/sbx
-DB=$S/audit.db
-export AGENTGW_RUN_DIR=$S/run AGENTGW_STATE_DIR=$S/state
-mkdir -p "$S/ws" "$AGENTGW_RUN_DIR"
-chown 1000:1000 "$S/ws"
-e2e_image "$S"
+E2E_DOWN_FLAGS=--rm
+e2e_topo_sandbox rn
+export AGENTGW_STATE_DIR=$S/state
+chown 1000:1000 "$WS"
 e2e_debian_image "$S"
 
 # The fake internet's files: a git repository (dumb HTTP), an npm registry
@@ -79,7 +66,6 @@ audit:
 YAML
 agw() { ip netns exec "$NS_GW" timeout 180 "$AGENTGW" "$@"; }
 g() { agw exec "$NAME" -w /home/agent -- sh -c "$1" </dev/null 2>&1; }
-sql() { sqlite3 -cmd '.timeout 3000' "$DB" "$1" 2>/dev/null; }
 # last WHAT WANT OUTPUT: the output's last line is WANT, else show it all.
 last() {
 	if [ "$(printf '%s\n' "$3" | tail -1)" = "$2" ]; then ok "$1"; else bad "$1"; printf '%s\n' "$3" | tail -20; fi
@@ -114,7 +100,7 @@ last "pip install from an allowed index" hello-pip "$out"
 t1=$(date +%s.%N)
 echo "time: git clone + npm install + pip install $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s"
 
-check "audit: other.test denied at DNS" [ "$(sql "select count(*) from event where kind='dns' and target='other.test' and decision='deny'")" -ge 3 ]
-check "audit: allowed.test connections allowed" [ "$(sql "select count(*) from event where kind='net' and op='connect' and target='allowed.test:80' and decision='allow'")" -ge 3 ]
-check "audit: the clone ran as an exec" [ "$(sql "select count(*) from event where kind='exec' and target like '%git clone -q http://allowed.test%'")" -ge 1 ]
+check "audit: other.test denied at DNS" [ "$(e2e_sql "select count(*) from event where kind='dns' and target='other.test' and decision='deny'")" -ge 3 ]
+check "audit: allowed.test connections allowed" [ "$(e2e_sql "select count(*) from event where kind='net' and op='connect' and target='allowed.test:80' and decision='allow'")" -ge 3 ]
+check "audit: the clone ran as an exec" [ "$(e2e_sql "select count(*) from event where kind='exec' and target like '%git clone -q http://allowed.test%'")" -ge 1 ]
 e2e_finish
