@@ -113,6 +113,31 @@ static inline void tfs_ws_mkdir(const char *ws, const char *rel)
 	assert_int_equal(mkdir(p, 0755), 0);
 }
 
+/*
+ * Seed ws from a NULL-terminated list, in order: "dir/" makes the folder
+ * dir, "path=text" writes text to the file path (the first '=' ends the
+ * path). E.g. {"src/", "src/a.c=int a;\n", NULL}.
+ */
+static inline void tfs_ws_seed(const char *ws, const char *const *entries)
+{
+	for (; *entries; entries++) {
+		const char *e = *entries, *eq = strchr(e, '=');
+		size_t n = strlen(e);
+		char rel[128];
+
+		if (!eq && n && e[n - 1] == '/') {
+			assert_true(n - 1 < sizeof(rel));
+			snprintf(rel, sizeof(rel), "%.*s", (int)(n - 1), e);
+			tfs_ws_mkdir(ws, rel);
+			continue;
+		}
+		assert_non_null(eq);
+		assert_true((size_t)(eq - e) < sizeof(rel));
+		snprintf(rel, sizeof(rel), "%.*s", (int)(eq - e), e);
+		tfs_ws_put(ws, rel, eq + 1);
+	}
+}
+
 /* Remove the workspace made by tfs_ws_make and all below it. */
 static inline void tfs_ws_remove(const char *ws)
 {

@@ -71,13 +71,9 @@ static int setup(void **state)
 	(void)state;
 	memset(&T, 0, sizeof(T));
 	tfs_ws_make(T.ws, sizeof(T.ws), "fuse");
-	tfs_ws_mkdir(T.ws, "src");
-	tfs_ws_mkdir(T.ws, ".git");
-	tfs_ws_mkdir(T.ws, ".git/hooks");
-	tfs_ws_put(T.ws, "README", "readme\n");
-	tfs_ws_put(T.ws, ".env", "SECRET=1\n");
-	tfs_ws_put(T.ws, "src/a.c", "int a;\n");
-	tfs_ws_put(T.ws, ".git/config", "orig\n");
+	tfs_ws_seed(T.ws, (const char *const[]){"src/", ".git/", ".git/hooks/", "README=readme\n",
+						".env=SECRET=1\n", "src/a.c=int a;\n",
+						".git/config=orig\n", NULL});
 	T.pol = tfs_pol_load("enforce", T.ws, RULES);
 	T.root = tfs_root_open(T.ws, &cfg);
 	cfg.pol = T.pol;

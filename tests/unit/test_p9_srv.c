@@ -92,15 +92,9 @@ static int start_rules(const char *mode, unsigned max_fids, const char *rules, b
 
 	memset(&T, 0, sizeof(T));
 	tfs_ws_make(T.ws, sizeof(T.ws), "p9");
-	tfs_ws_mkdir(T.ws, "src");
-	tfs_ws_mkdir(T.ws, "pub");
-	tfs_ws_mkdir(T.ws, "pub/d");
-	tfs_ws_mkdir(T.ws, "drop");
-	tfs_ws_mkdir(T.ws, "drop/box");
-	tfs_ws_put(T.ws, "README", "readme\n");
-	tfs_ws_put(T.ws, ".env", "SECRET=1\n");
-	tfs_ws_put(T.ws, "src/a.c", "int a;\n");
-	tfs_ws_put(T.ws, "pub/d/f", "data\n");
+	tfs_ws_seed(T.ws, (const char *const[]){"src/", "pub/", "pub/d/", "drop/", "drop/box/",
+						"README=readme\n", ".env=SECRET=1\n",
+						"src/a.c=int a;\n", "pub/d/f=data\n", NULL});
 	if (geteuid() == 0)
 		assert_int_equal(chown(T.ws, 65534, 65534), 0);
 	T.pol = tfs_pol_load(mode, T.ws, rules);
@@ -1146,18 +1140,10 @@ static void test_rename_link_battery(void **state)
 	(void)state;
 	stop(NULL);
 	start_rules("enforce", 0, RULES_CLAUDE, false);
-	tfs_ws_mkdir(T.ws, ".git");
-	tfs_ws_mkdir(T.ws, ".git/hooks");
-	tfs_ws_mkdir(T.ws, "g2");
-	tfs_ws_mkdir(T.ws, "g2/hooks");
-	tfs_ws_mkdir(T.ws, "proj");
-	tfs_ws_mkdir(T.ws, "src/a");
-	tfs_ws_put(T.ws, ".git/config", "orig\n");
-	tfs_ws_put(T.ws, "g2/hooks/pre-commit", "evil\n");
-	tfs_ws_put(T.ws, "cfg", "evil\n");
-	tfs_ws_put(T.ws, "src/x", "x\n");
-	tfs_ws_put(T.ws, "src/a/f", "f\n");
-	tfs_ws_put(T.ws, "proj/.env", "S=1\n");
+	tfs_ws_seed(T.ws, (const char *const[]){
+			      ".git/", ".git/hooks/", "g2/", "g2/hooks/", "proj/", "src/a/",
+			      ".git/config=orig\n", "g2/hooks/pre-commit=evil\n", "cfg=evil\n",
+			      "src/x=x\n", "src/a/f=f\n", "proj/.env=S=1\n", NULL});
 	session();
 	for (size_t i = 0; i < AGW_ARRAY_LEN(cases); i++) {
 		const struct bcase *b = &cases[i];
