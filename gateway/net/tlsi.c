@@ -491,10 +491,12 @@ SSL *tlsi_server(struct tlsi *t, const char *name, int fd, const uint8_t *pre, s
 SSL *tlsi_client(struct tlsi *t, const char *name, int fd)
 {
 	SSL *ssl = SSL_new(t->cctx);
+	char sni[256]; /* SSL_set_tlsext_host_name's macro casts const away */
 
 	if (!ssl)
 		return NULL;
-	if (SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, name) != 1 ||
+	snprintf(sni, sizeof(sni), "%s", name);
+	if (SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, sni) != 1 ||
 	    SSL_set1_host(ssl, name) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();
