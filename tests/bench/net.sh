@@ -9,6 +9,8 @@
 #               nftables table (the reference and the limit)
 #   haproxy     HAProxy in TCP mode, transparent: nft redirect + SO_ORIGINAL_DST
 #               (conf/haproxy.cfg)
+#   haproxy1    the same with one thread (nbthread 1), as agentgw runs one
+#               event loop per sandbox (not in the default ROWS)
 #   squid       squid in intercept mode, HTTP only (conf/squid.conf)
 #   tinyproxy   explicit forward proxy, the client uses it (conf/tinyproxy.conf)
 #   agentgw     `agentgw gateway --iface gw0 --policy P --audit DB --no-fs`:
@@ -227,12 +229,14 @@ run_row() { # row
 		start_dnsmasq --cache-size=0 && dnsperf_once "$GW_IP" dnsmasq-nocache >>"$W/dnsmasq-nocache.qps"
 		stop_srv
 		;;
-	haproxy)
+	haproxy | haproxy1)
 		command -v haproxy >/dev/null || { echo "  haproxy: not installed"; return; }
-		fill "$CONF/haproxy.cfg" 3130 >"$W/haproxy.cfg"
+		# haproxy1: one thread, as agentgw's one event loop per sandbox
+		fill "$CONF/haproxy.cfg" 3130 |
+			if [ "$row" = haproxy1 ]; then sed '/^global/a\	nbthread 1'; else cat; fi >"$W/haproxy.cfg"
 		ip netns exec "$NS_GW" haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 &
 		SRV_PID=$!
-		if wait_port "$NS_GW" "$GW_IP" 3130 10 && redirect_on 3130; then measure_once haproxy
+		if wait_port "$NS_GW" "$GW_IP" 3130 10 && redirect_on 3130; then measure_once "$row"
 		else cat "$W/haproxy.log"; fi
 		redirect_off
 		stop_srv
