@@ -803,10 +803,13 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 		goto out;
 	}
 	if (u.runner == 0) {
-		close(p[0]);
-		close(dp[1]);
-		if (u.ready_fd >= 0)
-			close(u.ready_fd);
+		/* Only its report pipe, the denials feed and the tap for QEMU:
+		 * none of the supervisor's (its epoll sets, the audit database,
+		 * the children's channels), and no copy of the tap beyond this
+		 * one, so the tap goes when QEMU and the runner do. */
+		const int keep[] = {p[1], dp[0], tap_fd};
+
+		agw_close_fds_except(keep, AGW_ARRAY_LEN(keep));
 		/* The /30's index: unique among live sandboxes, so is QEMU's jail uid. */
 		uint32_t slot = (ntohl(guest.s_addr) >> 2) % (JAIL_SLOT_ANY - 1) + 1;
 
