@@ -46,3 +46,17 @@ bench_latency() {
 	awk '{i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; a[NR]=$1} END {if (NR) print a[i]}' \
 		"$dir/$row.lat" >>"$dir/$row.p99"
 }
+
+# bench_haproxy_start TABLE: HAProxy in TCP mode in the gw namespace
+# (conf/haproxy.cfg, port 3130, log $TOPO_DIR/gw.log) with an nft table
+# TABLE redirecting the guest's port 80 to it, as net.sh sets it up; for
+# the tools/ scripts. Sets GW_PID; exits 1 when it does not come up.
+bench_haproxy_start() {
+	sed -e "s|@DIR@|$TOPO_DIR|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@PORT@|3130|g" \
+		tests/bench/conf/haproxy.cfg >"$TOPO_DIR/haproxy.cfg"
+	ip netns exec "$NS_GW" haproxy -db -f "$TOPO_DIR/haproxy.cfg" >"$TOPO_DIR/gw.log" 2>&1 &
+	GW_PID=$!
+	wait_port "$NS_GW" "$GW_IP" 3130 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
+	printf 'table ip %s {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  iifname "%s" tcp dport 80 redirect to :3130\n }\n}\n' \
+		"$1" "$GUEST_IF" | in_gw nft -f -
+}

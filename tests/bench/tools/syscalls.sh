@@ -17,6 +17,7 @@
 set -u
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib/topo.sh
+. tests/bench/lib.sh
 BUILD=${BUILD:-build}
 AGENTGW=${AGENTGW:-$PWD/$BUILD/agentgw}
 N=${N:-500}
@@ -43,13 +44,7 @@ network:
   dns: { upstream: [$DNS_IP] }
 P
 if [ "$PEER" = haproxy ]; then
-	sed -e "s|@DIR@|$TOPO_DIR|g" -e "s|@GW_IP@|$GW_IP|g" -e "s|@PORT@|3130|g" \
-		tests/bench/conf/haproxy.cfg >"$TOPO_DIR/haproxy.cfg"
-	ip netns exec "$NS_GW" haproxy -db -f "$TOPO_DIR/haproxy.cfg" >"$TOPO_DIR/gw.log" 2>&1 &
-	GW_PID=$!
-	wait_port "$NS_GW" "$GW_IP" 3130 10 || { cat "$TOPO_DIR/gw.log"; exit 1; }
-	printf 'table ip agw_sc {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  iifname "%s" tcp dport 80 redirect to :3130\n }\n}\n' \
-		"$GUEST_IF" | in_gw nft -f -
+	bench_haproxy_start agw_sc
 	PIDS=$GW_PID
 else
 	ip netns exec "$NS_GW" "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$TOPO_DIR/policy.yaml" \
