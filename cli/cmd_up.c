@@ -821,6 +821,10 @@ static int up_main(int argc, char **argv, struct cli_exec_opts *xo)
 	p[1] = -1;
 	close(dp[0]);
 	dp[0] = -1;
+	/* the runner's copy is QEMU's: ours would keep the tap (and its
+	 * addresses) alive after QEMU is gone */
+	close(tap_fd);
+	tap_fd = -1;
 	sup_set_denials_fd(u.sup, dp[1]);
 	dp[1] = -1;
 	u.pipe_r = p[0];

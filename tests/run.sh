@@ -52,7 +52,12 @@ for suite in integration e2e; do
 		echo "== $name (log: $logdir/${name//\//_}.log)"
 		timeout --kill-after=10 900 bash "$t" >"$logdir/${name//\//_}.log" 2>&1
 		rc=$?
-		if [ "$rc" != 0 ]; then tail -n 40 "$logdir/${name//\//_}.log"; fi
+		if [ "$rc" != 0 ]; then
+			# The failed checks first (CI keeps only part of the output),
+			# then the log's end.
+			grep -a -A 6 -m 10 '^FAIL' "$logdir/${name//\//_}.log" | sed 's/^/  | /'
+			tail -n 40 "$logdir/${name//\//_}.log"
+		fi
 		record "$name" "$rc"
 	done
 done

@@ -39,7 +39,8 @@ check "up -d returns 0 and prints the name" [ "$rc" = 0 ] && [ "$out" = "$name" 
 check "a second up of the same name is refused" sh -c "! ip netns exec $ns '$AGENTGW' up -d --policy '$tmp/p.yaml' --name $name 2>/dev/null"
 # Nothing of the supervisor's in the processes it forks: the VM runner
 # keeps the tap (for QEMU) but not the audit database; the gateway
-# children hold neither (gw_children.sh checks their files in detail).
+# children hold neither, and the supervisor lets go of the tap after the
+# fork (gw_children.sh checks their files in detail).
 fdlist() { for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null; }
 sup=$(cat "$AGENTGW_RUN_DIR/$name/pid" 2>/dev/null)
 runner=$(sed -n 's/^runner=//p' "$AGENTGW_RUN_DIR/$name/info" 2>/dev/null)
@@ -55,6 +56,8 @@ kids_no_tap() {
 }
 check "the VM runner holds the tap and nothing of the audit database" runner_fds_ok
 check "no gateway child holds the tap ($kids)" kids_no_tap
+check "the supervisor holds no tap (the runner's copy is QEMU's)" \
+	sh -c "[ -n '$sup' ] && [ -d /proc/$sup/fd ] && ! ls -l /proc/$sup/fd | grep -q /dev/net/tun"
 agw ps >"$tmp/ps"
 check "ps shows it running with its guest address and accelerator" \
 	grep -Eq "^$name +running .* 10\.77\.[0-9]+\.[0-9]+ +(tcg|kvm) " "$tmp/ps"

@@ -339,10 +339,21 @@ gw_test_init() {
 # command put before agentgw inside the namespace (split on blanks), e.g.
 # GW_WRAP="prlimit --nofile=48". WAITS lists the listeners on $GW_IP to wait
 # for, 10 s each: "tcp:PORT udp:PORT ...". When one does not come up, prints
-# the log and exits 1.
+# the log and exits 1. Then waits for the supervisor's new sandbox row in
+# $DB (up to 10 s): it comes after the retention pruning.
+# gw_started: how many sandbox rows named $NAME the audit database holds
+# (0 without a database; never creates one).
+gw_started() {
+	local n=
+	[ -f "$DB" ] && n=$(sqlite3 -cmd '.timeout 2000' "file:$DB?mode=ro" \
+		"SELECT count(*) FROM sandbox WHERE name = '$NAME'" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 gw_start() {
-	local waits=$1 log=${GW_LOG:-$TOPO_DIR/gw.log} w
+	local waits=$1 log=${GW_LOG:-$TOPO_DIR/gw.log} w started
 	shift
+	started=$(gw_started)
 	# shellcheck disable=SC2086,SC2153 # GW_WRAP is a command line; the test sets NAME
 	ip netns exec "$NS_GW" ${GW_WRAP:-} "$AGENTGW" gateway --iface "$GUEST_IF" --policy "$POL" \
 		--audit "$DB" --name "$NAME" "$@" >>"$log" 2>&1 &
@@ -358,6 +369,16 @@ gw_start() {
 			exit 1
 		}
 	done
+	# The listeners are bound before the supervisor has its audit database
+	# (retention applied): wait for its sandbox row too.
+	for _ in $(seq 200); do
+		[ "$(gw_started)" -gt "$started" ] && return 0
+		kill -0 "$GW_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$log"
+	echo "gateway did not report it started"
+	exit 1
 }
 
 # gw_stop: stops the gateway of GW_PID if any (SIGTERM, up to 5 s, then
