@@ -27,12 +27,16 @@ static void gateway_usage(FILE *f)
 {
 	fprintf(f, "usage: agentgw gateway --iface IF --policy FILE [--audit DB] [--name N]\n"
 		   "                       [--dns-port P] [--proxy-port P] [--guest-addr A]\n"
-		   "                       [--nflog-group G] [--no-fs] [-v]\n\n"
+		   "                       [--nflog-group G] [--net-workers N] [--no-fs] [-v]\n\n"
 		   "Enforces FILE on the sandbox behind interface IF (a veth or tap with an\n"
 		   "IPv4 address): installs the nftables table, serves DNS and the transparent\n"
 		   "proxy on IF's address, records every action in the audit database.\n"
 		   "Runs in the foreground until SIGINT/SIGTERM; SIGHUP or\n"
-		   "'agentgw policy reload N' re-reads FILE.\n");
+		   "'agentgw policy reload N' re-reads FILE.\n"
+		   "--net-workers N: N processes (1-%d) accept the sandbox's connections,\n"
+		   "each with its own event loop (default: one per CPU, at most %d); the\n"
+		   "first also serves DNS.\n",
+		SUP_NET_MAX, SUP_NET_WORKERS_AUTO);
 }
 
 static int gateway_port(const char *s, uint16_t *out)
@@ -68,6 +72,7 @@ int cmd_gateway(int argc, char **argv)
 	    {"guest-addr", required_argument, NULL, 'g'},
 	    {"nflog-group", required_argument, NULL, 'G'},
 	    {"no-fs", no_argument, NULL, 'F'},
+	    {"net-workers", required_argument, NULL, 'W'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -120,6 +125,18 @@ int cmd_gateway(int argc, char **argv)
 		case 'F':
 			c.no_fs = true;
 			break;
+		case 'W': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end || v < 1 || v > SUP_NET_MAX) {
+				fprintf(stderr, "agentgw gateway: bad --net-workers '%s' (1-%d)\n",
+					optarg, SUP_NET_MAX);
+				return CLI_USAGE;
+			}
+			c.net_workers = (unsigned)v;
+			break;
+		}
 		case 'v':
 			verbose++;
 			break;

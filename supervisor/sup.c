@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@
 #include "audit/aud.h"
 #include "gateway/fs/fsd.h"
 #include "gateway/fs/fsd_vu.h"
+#include "gateway/net/dnsb.h"
 #include "gateway/net/netd.h"
 #include "ipc.h"
 #include "log.h"
@@ -148,9 +150,10 @@ void sup_event(struct sup *s, const char *kind, const char *op, const char *targ
 
 static void sup_broadcast(struct sup *s, unsigned type, const void *buf, size_t len)
 {
-	struct sup_child *cs[] = {&s->net, &s->fs};
+	struct sup_child *cs[SUP_KIDS_MAX];
+	size_t k = sup_kids(s, cs);
 
-	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++)
+	for (size_t i = 0; i < k; i++)
 		if (cs[i]->fd >= 0 && ipc_send(cs[i]->fd, type, buf, len, NULL, 0))
 			log_warn("cannot send %s to the %s child", ipc_type_str(type), cs[i]->role);
 }
@@ -206,8 +209,8 @@ static void sup_child_status(const struct sup_child *c, pid_t pid, int st, char 
  * in *fd, with every other file descriptor closed but stdio and the nkeep
  * in keep (its listeners): not the supervisor's epoll set, the audit
  * database, the other child's channel or anything a later version opens
- * before forking; logging as c->role and a SIGTERM when the supervisor
- * dies. In the supervisor: records pid and fd in c and returns 1. -errno
+ * before forking; logging as c->role, named agentgw-<role> (ps, pgrep -x)
+ * and a SIGTERM when the supervisor dies. In the supervisor: records pid and fd in c and returns 1. -errno
  * when it cannot.
  */
 int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
@@ -231,6 +234,13 @@ int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
 			k[i + 1] = keep[i];
 		agw_close_fds_except(k, AGW_MIN(nkeep + 1, AGW_ARRAY_LEN(k)));
 		log_init(c->role, log_get_level());
+		{
+			/* ps and pgrep -x tell them apart: agentgw-net, agentgw-net1, agentgw-fs */
+			char comm[16];
+
+			snprintf(comm, sizeof(comm), "agentgw-%s", c->role);
+			prctl(PR_SET_NAME, comm);
+		}
 		prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the supervisor */
 		setpgid(0, 0); /* the terminal's ^C is for the supervisor, which stops us */
 		*fd = sv[1];
@@ -242,25 +252,70 @@ int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
 	return 1;
 }
 
-static int sup_fork_net(struct sup *s, int udp, int tcp, int pfd)
+/* want, or (0) one per online CPU up to SUP_NET_WORKERS_AUTO; 1 to
+ * SUP_NET_MAX. */
+static unsigned sup_net_workers(unsigned want)
 {
-	const int keep[] = {udp, tcp, pfd};
-	int fd, rc = sup_spawn(&s->net, &fd, keep, AGW_ARRAY_LEN(keep));
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (rc == 0) {
-		struct netd_config nc = {.ipc_fd = fd,
-					 .dns_udp_fd = udp,
-					 .dns_tcp_fd = tcp,
-					 .proxy_fd = pfd,
-					 .nflog_group = s->nflog_group,
-					 .pol = s->pol,
-					 .policy_path = s->policy_path,
-					 .drop_user = PRIV_USER_DEFAULT,
-					 .ca = s->guest.ca,
-					 .creds = s->guest.creds};
+	if (!want)
+		want = cpus > 0 ? (unsigned)AGW_MIN(cpus, SUP_NET_WORKERS_AUTO) : 1;
+	return AGW_MAX(1u, AGW_MIN(want, (unsigned)SUP_NET_MAX));
+}
 
-		_exit(netd_run(&nc));
+/*
+ * Forks the net workers: each its own process and loop on the shared proxy
+ * listener; worker 0 also serves DNS and reads NFLOG. The DNS bindings
+ * worker 0 records are in memory every worker maps (dnsb_new_shared), so a
+ * connection any worker accepts is judged by the same bindings.
+ */
+static int sup_fork_net(struct sup *s, unsigned workers, int udp, int tcp, int pfd)
+{
+	int rc = dnsb_new_shared(NETD_DNSB_MAX, &s->dnsb);
+	long *conns = mmap(NULL, sizeof(*conns), PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (conns == MAP_FAILED) {
+		dnsb_free(s->dnsb);
+		s->dnsb = NULL;
+		return -AGW_ENOMEM;
 	}
+	if (rc) {
+		munmap(conns, sizeof(*conns));
+		return rc;
+	}
+	s->nnet = 0;
+	for (unsigned i = 0; i < workers; i++) {
+		const int keep[] = {pfd, udp, tcp};
+		int fd;
+
+		rc = sup_spawn(&s->net[i], &fd, keep, i ? 1 : AGW_ARRAY_LEN(keep));
+		if (rc == 0) {
+			struct netd_config nc = {.ipc_fd = fd,
+						 .dns_udp_fd = i ? -1 : udp,
+						 .dns_tcp_fd = i ? -1 : tcp,
+						 .proxy_fd = pfd,
+						 .nflog_group = i ? -1 : s->nflog_group,
+						 .worker = i,
+						 .workers = workers,
+						 .dnsb = s->dnsb,
+						 .conns = conns,
+						 .pol = s->pol,
+						 .policy_path = s->policy_path,
+						 .drop_user = PRIV_USER_DEFAULT,
+						 .ca = s->guest.ca,
+						 .creds = s->guest.creds};
+
+			_exit(netd_run(&nc));
+		}
+		if (rc < 0)
+			break;
+		s->nnet++;
+	}
+	/* the workers have it; nothing of the guest's in the supervisor */
+	dnsb_free(s->dnsb);
+	s->dnsb = NULL;
+	munmap(conns, sizeof(*conns));
 	return rc < 0 ? rc : 0;
 }
 
@@ -286,12 +341,13 @@ static void sup_on_hup(struct ev_loop *loop, int signo, void *ctx)
 static void sup_on_chld(struct ev_loop *loop, int signo, void *ctx)
 {
 	struct sup *s = ctx;
-	struct sup_child *cs[] = {&s->net, &s->fs};
+	struct sup_child *cs[SUP_KIDS_MAX];
+	size_t k = sup_kids(s, cs);
 	char why[160];
 	int st;
 
 	(void)signo;
-	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
+	for (size_t i = 0; i < k; i++) {
 		if (cs[i]->pid <= 0 || waitpid(cs[i]->pid, &st, WNOHANG) != cs[i]->pid)
 			continue;
 		sup_child_status(cs[i], cs[i]->pid, st, why, sizeof(why));
@@ -404,10 +460,19 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 		return -AGW_ENOMEM;
 	}
 	s->pol = c->pol;
-	s->net.role = "net";
+	s->nnet = 1;
+	for (size_t i = 0; i < SUP_NET_MAX; i++) {
+		/* log lines say which worker: net, net1, net2... */
+		static const char *const roles[SUP_NET_MAX] = {"net",  "net1", "net2", "net3",
+							       "net4", "net5", "net6", "net7"};
+
+		s->net[i].role = roles[i];
+		s->net[i].s = s;
+		s->net[i].fd = -1;
+	}
 	s->fs.role = "fs";
-	s->net.s = s->fs.s = s;
-	s->net.fd = s->fs.fd = -1;
+	s->fs.s = s;
+	s->fs.fd = -1;
 	s->audit_ok = true;
 	s->ev_buf = malloc(sizeof(*s->ev_buf));
 	if (!s->ev_buf) {
@@ -487,7 +552,7 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	rc = supguest_make(&s->guest, s->name, s->state_dir, s->pol, err, errcap);
 	if (rc)
 		goto out;
-	rc = sup_fork_net(s, udp, tcp, pfd);
+	rc = sup_fork_net(s, sup_net_workers(c->net_workers), udp, tcp, pfd);
 	supguest_release(&s->guest);
 	if (rc) {
 		snprintf(err, errcap, "cannot start the net child: %s", agw_strerror(rc));
@@ -581,8 +646,9 @@ int sup_new(const struct sup_config *c, struct sup **out, char *err, size_t errc
 	}
 	sup_event(s, "lifecycle", "start", s->iface, "allow", NULL, NULL);
 
-	if ((rc = ev_add_fd(s->loop, s->net.fd, EV_READ, sup_child_wake, s)) ||
-	    (s->fs.fd >= 0 && (rc = ev_add_fd(s->loop, s->fs.fd, EV_READ, sup_child_wake, s)))) {
+	for (size_t i = 0; i < s->nnet && !rc; i++)
+		rc = ev_add_fd(s->loop, s->net[i].fd, EV_READ, sup_child_wake, s);
+	if (rc || (s->fs.fd >= 0 && (rc = ev_add_fd(s->loop, s->fs.fd, EV_READ, sup_child_wake, s)))) {
 		snprintf(err, errcap, "event loop: %s", agw_strerror(rc));
 		goto out;
 	}
@@ -662,12 +728,13 @@ int64_t sup_sandbox_id(const struct sup *s)
  * the reason names its signal or status, not just the closed channel. */
 static void sup_settle_reason(struct sup *s)
 {
-	struct sup_child *cs[] = {&s->net, &s->fs};
+	struct sup_child *cs[SUP_KIDS_MAX];
+	size_t nk = sup_kids(s, cs);
 	char why[160];
 	int st;
 
 	for (int i = 0; i < 50 && s->stop_weak; i++) {
-		for (size_t k = 0; k < AGW_ARRAY_LEN(cs); k++) {
+		for (size_t k = 0; k < nk; k++) {
 			if (cs[k]->pid <= 0 || waitpid(cs[k]->pid, &st, WNOHANG) != cs[k]->pid)
 				continue;
 			sup_child_status(cs[k], cs[k]->pid, st, why, sizeof(why));
@@ -764,7 +831,8 @@ void sup_free(struct sup *s)
 	appr_free(s->appr); /* pending asks are denied while the children listen */
 	s->appr = NULL;
 	if (s->loop) {
-		sup_reap_child(s, &s->net);
+		for (size_t i = 0; i < s->nnet; i++)
+			sup_reap_child(s, &s->net[i]);
 		sup_reap_child(s, &s->fs);
 	}
 	/* On stderr of `up` and `gateway` (supervisor.log when detached). */

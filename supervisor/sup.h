@@ -32,6 +32,8 @@
 #define SUP_DNS_PORT 53
 #define SUP_PROXY_PORT 15001
 #define SUP_P9_PORT 564
+#define SUP_NET_MAX 8	       /* net workers per sandbox */
+#define SUP_NET_WORKERS_AUTO 4 /* ...by default: one per CPU up to this */
 
 struct sup_config {
 	const char *name;	   /* sandbox name, [a-z0-9_-]{1,32} */
@@ -45,6 +47,10 @@ struct sup_config {
 	uint16_t proxy_port;	   /* 0: SUP_PROXY_PORT */
 	uint16_t p9_port;	   /* 0: SUP_P9_PORT (used only with a filesystem section) */
 	int nflog_group;	   /* < 0: derived from the name */
+	/* Net workers, processes with their own event loop sharing the proxy
+	 * listener (the first also serves DNS), at most SUP_NET_MAX; 0: one
+	 * per online CPU, at most SUP_NET_WORKERS_AUTO. */
+	unsigned net_workers;
 	bool no_fs;		   /* do not start the fs child */
 	/* Serve the workspace over virtio-fs on this unix socket path (the
 	 * supervisor binds it; QEMU's vhost-user-fs-device connects) instead

@@ -23,12 +23,12 @@
 int sup_appr_answer(void *ctx, int child, const struct ipc_answer *a)
 {
 	struct sup *s = ctx;
-	struct sup_child *c = child == 0 ? &s->net : &s->fs;
+	struct sup_child *c = sup_kid(s, child);
 	uint8_t out[64 + IPC_ASK_WHO_MAX + IPC_ASK_REASON_MAX];
 	size_t n;
 	int rc;
 
-	if (c->fd < 0)
+	if (!c || c->fd < 0)
 		return -EPIPE;
 	rc = ipc_answer_encode(a, out, sizeof(out), &n);
 	if (!rc)

@@ -50,11 +50,11 @@ static void sup_kill_child(struct sup *s, struct sup_child *c, const char *why)
 static int sup_on_ask(struct sup *s, struct sup_child *c, const uint8_t *buf, size_t len)
 {
 	struct ipc_ask q;
-	int child = c == &s->net ? 0 : 1;
+	int child = sup_kid_index(s, c);
 
 	if (ipc_ask_decode(buf, len, &q))
 		return -AGW_EPROTO;
-	if ((q.kind == IPC_ASK_FS) != (child == 1))
+	if ((q.kind == IPC_ASK_FS) != (c == &s->fs))
 		return -AGW_EPROTO;
 	if (!s->appr) {
 		struct ipc_answer ans = {.id = q.id, .scope = IPC_SCOPE_TIMEOUT};
@@ -151,7 +151,7 @@ static bool sup_audit_hold(struct sup *s)
 static void sup_child_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct sup *s = ctx;
-	struct sup_child *c = fd == s->net.fd ? &s->net : &s->fs;
+	struct sup_child *c = sup_kid_by_fd(s, fd);
 	static uint8_t buf[IPC_PAYLOAD_MAX];
 
 	(void)loop;
@@ -247,7 +247,7 @@ static void sup_child_poll(struct ev_loop *loop, uint64_t id, void *ctx);
 void sup_child_wake(struct ev_loop *loop, int fd, unsigned events, void *ctx)
 {
 	struct sup *s = ctx;
-	struct sup_child *c = fd == s->net.fd ? &s->net : &s->fs;
+	struct sup_child *c = sup_kid_by_fd(s, fd);
 
 	sup_child_cb(loop, fd, events, s);
 	if (c->fd != fd || c->poll_timer)

@@ -23,6 +23,7 @@
 #include "supervisor/supguest.h"
 #include "vmctl/fw.h"
 
+#define SUP_KIDS_MAX (SUP_NET_MAX + 1) /* the net workers, then the fs child */
 #define SUP_RELOADS_PENDING 16 /* reloads sent and not yet answered by every child */
 #define SUP_RELOAD_FILE "reload"
 
@@ -48,7 +49,7 @@ struct sup_child {
 struct sup_reload_wait {
 	char sha[65];
 	char detail[256];
-	bool expect[2], answered[2]; /* [0] net, [1] fs */
+	bool expect[SUP_KIDS_MAX], answered[SUP_KIDS_MAX]; /* sup_kid_index */
 	bool recorded;		     /* its row is written (an error) */
 	int64_t deadline_ms;
 };
@@ -71,7 +72,9 @@ struct sup {
 	int64_t hold_since_ms; /* children not read since (0: reading, -1: stuck) */
 	bool draining;	       /* stopping: read all, wait for the writer instead */
 	int exit_code;
-	struct sup_child net, fs;
+	struct sup_child net[SUP_NET_MAX], fs; /* net[0] serves DNS */
+	size_t nnet;			       /* net workers started (1 until then) */
+	struct dnsb *dnsb;		       /* DNS bindings the workers share */
 	uint64_t health_timer;
 	struct ipc_event *ev_buf;
 	struct spill *spill; /* events the writer refused, oldest first */
@@ -169,5 +172,41 @@ bool sup_appr_allowed(void *ctx, const struct appr_item *it);
  * code with the reason in msg[cap]. Blocks on the policy file. */
 int sup_appr_add_rule(void *ctx, const struct appr_item *it, bool always, const char *rule,
 		      const char *comment, char *msg, size_t cap);
+
+/* The children, net workers first, then the fs child: fills cs (room for
+ * SUP_KIDS_MAX) and returns the count. */
+static inline size_t sup_kids(struct sup *s, struct sup_child **cs)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nnet; i++)
+		cs[k++] = &s->net[i];
+	cs[k++] = &s->fs;
+	return k;
+}
+
+/* c's index: its approvals' child number and its reload slot (net worker
+ * i is i, the fs child SUP_NET_MAX). */
+static inline int sup_kid_index(const struct sup *s, const struct sup_child *c)
+{
+	return c == &s->fs ? SUP_NET_MAX : (int)(c - s->net);
+}
+
+/* The child of index i (sup_kid_index), or NULL. */
+static inline struct sup_child *sup_kid(struct sup *s, int i)
+{
+	if (i == SUP_NET_MAX)
+		return &s->fs;
+	return i >= 0 && (size_t)i < s->nnet ? &s->net[i] : NULL;
+}
+
+/* The child whose channel is fd. */
+static inline struct sup_child *sup_kid_by_fd(struct sup *s, int fd)
+{
+	for (size_t i = 0; i < s->nnet; i++)
+		if (s->net[i].fd == fd)
+			return &s->net[i];
+	return &s->fs;
+}
 
 #endif

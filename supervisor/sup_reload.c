@@ -108,7 +108,9 @@ int sup_reload(struct sup *s)
 	struct pol_errors errs = {0};
 	struct pol *p = NULL;
 	static uint8_t buf[IPC_PAYLOAD_MAX];
-	struct sup_child *cs[] = {&s->net, &s->fs};
+	struct sup_child *cs[SUP_KIDS_MAX];
+	size_t k = sup_kids(s, cs);
+	bool sent = false;
 	struct sup_reload_wait *w;
 	char why[160];
 	size_t len;
@@ -163,7 +165,7 @@ int sup_reload(struct sup *s)
 		 pol_sha256(s->pol), pol_name(p));
 	w->deadline_ms = ev_now_ms(s->loop) + SUP_RELOAD_ACK_MS;
 	sup_policy_text_event(s, p);
-	for (size_t i = 0; i < AGW_ARRAY_LEN(cs); i++) {
+	for (size_t i = 0; i < k; i++) {
 		if (cs[i]->fd < 0)
 			continue;
 		rc = ipc_send(cs[i]->fd, IPC_POLICY_UPDATE, buf, len, NULL, 0);
@@ -179,9 +181,10 @@ int sup_reload(struct sup *s)
 			w->recorded = true;
 			continue;
 		}
-		w->expect[i] = true;
+		w->expect[sup_kid_index(s, cs[i])] = true;
+		sent = true;
 	}
-	if (w->expect[0] || w->expect[1])
+	if (sent)
 		s->nwaits++;
 	else if (!w->recorded) {
 		sup_event(s, "policy", "reload", s->policy_path, "error", "no child to apply it",
@@ -194,13 +197,22 @@ int sup_reload(struct sup *s)
 	return 0;
 }
 
+/* The first child w went to that has not answered it, or NULL. */
+static const struct sup_child *sup_reload_missing(struct sup *s, const struct sup_reload_wait *w)
+{
+	for (int i = 0; i < SUP_KIDS_MAX; i++)
+		if (w->expect[i] && !w->answered[i])
+			return sup_kid(s, i);
+	return NULL;
+}
+
 /* Drops the oldest waits every child has answered. */
 static void sup_reload_pop(struct sup *s)
 {
 	while (s->nwaits) {
 		struct sup_reload_wait *w = &s->waits[0];
 
-		if ((w->expect[0] && !w->answered[0]) || (w->expect[1] && !w->answered[1]))
+		if (sup_reload_missing(s, w))
 			return;
 		if (!w->recorded) {
 			sup_event(s, "policy", "reload", s->policy_path, "allow", NULL, w->detail);
@@ -215,7 +227,7 @@ static void sup_reload_pop(struct sup *s)
  * 0, or -AGW_EPROTO when malformed or nothing waits for it. */
 int sup_reload_answer(struct sup *s, const struct sup_child *c, const uint8_t *buf, size_t len)
 {
-	size_t ci = c == &s->net ? 0 : 1;
+	size_t ci = (size_t)sup_kid_index(s, c);
 	struct sup_reload_wait *w = NULL;
 	char sha[65];
 	bool applied;
@@ -251,11 +263,13 @@ void sup_reload_overdue(struct sup *s)
 
 	for (size_t i = 0; i < s->nwaits; i++) {
 		struct sup_reload_wait *w = &s->waits[i];
+		const struct sup_child *m;
 
 		if (w->recorded || now < w->deadline_ms)
 			continue;
+		m = sup_reload_missing(s, w);
 		snprintf(why, sizeof(why), "not applied by the %s child within %d ms",
-			 w->expect[0] && !w->answered[0] ? "net" : "fs", SUP_RELOAD_ACK_MS);
+			 m ? m->role : "?", SUP_RELOAD_ACK_MS);
 		log_error("policy reload %.12s: %s", w->sha, why);
 		sup_event(s, "policy", "reload", s->policy_path, "error", why, w->detail);
 		sup_reload_outcome(s, w->sha, why);

@@ -27,7 +27,6 @@
 #include "res.h"
 #include "tlsi.h"
 
-#define NETD_DNSB_MAX 4096
 #define NETD_STATS_MS 10000
 #define NETD_LAZY_MS 10 /* longest wait of a batch without an action's event */
 #define NETD_BLOCK_MS 2000 /* longest pause of intake for a full audit channel */
@@ -535,8 +534,12 @@ int netd_run(const struct netd_config *c)
 		log_error("resolver: %s", agw_strerror(rc));
 		goto out;
 	}
-	rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb);
-	if (rc)
+	n.conns = c->conns ? c->conns : &n.conns_own;
+	n.worker = c->worker;
+	n.workers = c->workers ? c->workers : 1;
+	if (c->dnsb)
+		n.dnsb = c->dnsb;
+	else if ((rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb)))
 		goto out;
 	/* Fail closed: without the list, the gateway host could be dialled. */
 	rc = hostaddr_new(&n.hostaddr);

@@ -30,6 +30,8 @@ struct tlsi_ca;
 struct cred_set;
 struct ipc_batch;
 
+#define NETD_DNSB_MAX 4096 /* DNS bindings kept */
+
 struct netd_config {
 	int ipc_fd;		 /* SOCK_SEQPACKET to the supervisor */
 	int dns_udp_fd;		 /* bound UDP socket, or -1 */
@@ -41,6 +43,9 @@ struct netd_config {
 	const char *drop_user;	 /* once set up: become this user, seccomp (NULL: stay) */
 	struct tlsi_ca *ca;	 /* the sandbox CA (NULL: no inspection); netd_run owns it */
 	struct cred_set *creds;	 /* credentials (NULL: none); netd_run owns them */
+	unsigned worker, workers; /* this net worker's index, of how many (0 of 1: alone) */
+	struct dnsb *dnsb;	  /* DNS bindings shared with the other workers (NULL: own) */
+	long *conns;		  /* proxy sessions of all workers, shared memory (NULL: own) */
 };
 
 struct netd_pol {
@@ -84,6 +89,9 @@ struct netd {
 	void *nlog;		   /* the NFLOG reader, when there is one */
 	struct tlsi *tlsi;	   /* TLS inspection (NULL: unavailable) */
 	struct cred_set *creds;	   /* credentials to inject (NULL: none) */
+	unsigned worker, workers;  /* see netd_config */
+	long *conns;		   /* open proxy sessions, all workers (network.max_conns) */
+	long conns_own;		   /* ...when alone */
 	uint64_t stats[NETD_ST_LAST];
 	struct netd_ask *asks; /* open asks to the supervisor (netd_ask.c) */
 	uint32_t ask_next;

@@ -167,6 +167,7 @@ void prx_set_state(struct prx_sess *s, enum prx_state st, const char *why)
 		if (s->next)
 			s->next->prev = s->prev;
 		px->nsess--;
+		__atomic_sub_fetch(px->n->conns, 1, __ATOMIC_RELAXED);
 		s->prev = NULL;
 		s->next = px->dead;
 		px->dead = s;
@@ -907,7 +908,7 @@ static void prx_decide_addr_as(struct prx_sess *s, const char *via, bool first_s
 {
 	struct netd *n = s->px->n;
 	const uint8_t *a;
-	const char *names[16];
+	char names[16][DNSB_NAME_MAX + 1];
 	int family = s->odst.ss_family;
 	size_t k;
 	enum addr_class cls;
@@ -929,7 +930,8 @@ static void prx_decide_addr_as(struct prx_sess *s, const char *via, bool first_s
 				s->via = "binding";
 				s->guarded = true;
 				s->first_seen = first_seen;
-				snprintf(s->name, sizeof(s->name), "%s", names[i]);
+				snprintf(s->name, sizeof(s->name), "%.*s", (int)sizeof(s->name) - 1,
+					 names[i]);
 				break;
 			}
 		}
@@ -1339,6 +1341,7 @@ static void prx_accept_one(struct prx *px, int fd, const struct sockaddr_storage
 {
 	struct netd *n = px->n;
 	struct prx_sess *s;
+	long total;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -1362,6 +1365,7 @@ static void prx_accept_one(struct prx *px, int fd, const struct sockaddr_storage
 		px->sess->prev = s;
 	px->sess = s;
 	px->nsess++;
+	total = __atomic_add_fetch(n->conns, 1, __ATOMIC_RELAXED);
 	n->stats[NETD_ST_CONNS]++;
 	s->state = PRX_PEEK;
 	if (prx_orig_dst(px, fd, &s->odst)) {
@@ -1376,7 +1380,8 @@ static void prx_accept_one(struct prx *px, int fd, const struct sockaddr_storage
 	    ntohs(s->odst.ss_family == AF_INET ? ((struct sockaddr_in *)&s->odst)->sin_port
 					       : ((struct sockaddr_in6 *)&s->odst)->sin6_port);
 	snprintf(s->target, sizeof(s->target), "%s", s->odst_s);
-	if (px->nsess > pol_max_conns(s->pol->p)) {
+	/* the limit is the sandbox's: every worker's sessions count */
+	if ((size_t)total > pol_max_conns(s->pol->p)) {
 		s->dec.verdict = POL_DENY;
 		prx_deny(s, "connection limit reached");
 		return;

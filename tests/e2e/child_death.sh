@@ -16,8 +16,9 @@ e2e_netns cd
 e2e_policy e2e-child-death
 q() { sqlite3 -cmd '.timeout 2000' "$tmp/audit.db" "$1" 2>/dev/null; }
 sup_pid() { cat "$AGENTGW_RUN_DIR/$1/pid" 2>/dev/null; }
-# the net child is the supervisor's first child, the fs child its second
-child_of() { pgrep -P "$1" | sort -n | sed -n "$2p"; }
+# child_of SUP ROLE: the supervisor's child by its name (agentgw-net is the
+# first net worker, agentgw-fs the fs child)
+child_of() { pgrep -P "$1" -x "agentgw-$2"; }
 wait_ready() { # name: until the guest runs commands
 	local i
 	for i in $(seq 600); do
@@ -36,7 +37,7 @@ ip netns exec "$ns" timeout 300 "$AGENTGW" up --policy "$tmp/p.yaml" --name "$na
 up=$!
 if wait_ready "$name"; then
 	sup=$(sup_pid "$name")
-	net=$(child_of "$sup" 1)
+	net=$(child_of "$sup" net)
 	kill -KILL "$net"
 	for _ in $(seq 300); do kill -0 "$up" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$up" 2>/dev/null; then
@@ -62,7 +63,7 @@ name=cf$$
 if ip netns exec "$ns" timeout 300 "$AGENTGW" up -d --policy "$tmp/p.yaml" --name "$name" \
 	>/dev/null 2>"$tmp/up2.err" && wait_ready "$name"; then
 	sup=$(sup_pid "$name")
-	fs=$(child_of "$sup" 2)
+	fs=$(child_of "$sup" fs)
 	kill -KILL "$fs"
 	for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
 	check "the supervisor stops after its fs child was killed" sh -c "! kill -0 $sup 2>/dev/null"
@@ -80,7 +81,7 @@ name=cs$$
 if ip netns exec "$ns" timeout 300 "$AGENTGW" up -d --policy "$tmp/p.yaml" --name "$name" \
 	>/dev/null 2>"$tmp/up3.err" && wait_ready "$name"; then
 	sup=$(sup_pid "$name")
-	net=$(child_of "$sup" 1)
+	net=$(child_of "$sup" net)
 	kill -SYS "$net"
 	for _ in $(seq 300); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
 	check "the supervisor stops after its net child died of SIGSYS" sh -c "! kill -0 $sup 2>/dev/null"

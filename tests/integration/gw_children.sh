@@ -48,6 +48,10 @@ P
 	} >"$POL"
 }
 start_gw() { GW_LOG=$1 gw_start "tcp:564 tcp:53" -v; } # log-file
+# child_on PORT: the pid of the gateway child listening on TCP PORT
+child_on() {
+	ip netns exec "$NS_GW" ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2
+}
 gcat() { in_guest diodcat -t 5 -s "$GW_IP:564" -a / "$1" 2>&1; }
 reloads() { sql "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"; }
 
@@ -93,7 +97,7 @@ body=$(in_guest curl -sS --max-time 8 http://other.test/)
 	bad "net child: other.test gave '$body'"
 
 echo "== a child that does not answer: the reload is not claimed"
-fs=$(pgrep -P "$GW_PID" | sort -n | sed -n 2p)
+fs=$(child_on 564)
 kill -STOP "$fs"
 write_policy 71 0
 out=$("$AGENTGW" policy reload "$NAME" 2>&1)
@@ -145,10 +149,8 @@ for child in net fs; do
 	prev=$(sql "SELECT ifnull(max(id), 0) FROM sandbox")
 	start_gw "$TOPO_DIR/gw-$child.log"
 	sid=$(new_sid "$prev")
-	# the children are the supervisor's only child processes; the net child
-	# is forked first
-	kids=$(pgrep -P "$GW_PID" | sort -n)
-	if [ "$child" = net ]; then pid=$(head -n1 <<<"$kids"); else pid=$(sed -n 2p <<<"$kids"); fi
+	# the first net worker serves DNS (port 53), the fs child 9P (564)
+	if [ "$child" = net ]; then pid=$(child_on 53); else pid=$(child_on 564); fi
 	[ -n "$pid" ] || { bad "$child child not found"; continue; }
 	kill -KILL "$pid"
 	for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.05; done

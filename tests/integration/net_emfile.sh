@@ -27,8 +27,9 @@ P
 GW_WRAP="prlimit --nofile=48" gw_start tcp:15001 -v
 in_guest dig +short allowed.test >/dev/null
 
-# 60 silent connections to a bound address: each waits in the peek state
-for i in $(seq 60); do
+# 120 silent connections to a bound address: each waits in the peek state
+# (more than every net worker together can hold: one per CPU, 48 fds each)
+for i in $(seq 120); do
 	(sleep 4 | in_guest nc -w5 "$ALLOWED_IP" 80 >/dev/null 2>&1) &
 	pids+=($!)
 done

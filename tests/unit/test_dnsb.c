@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for the DNS bindings table: lookups both ways, expiry,
- * refresh of an existing binding, and eviction of the oldest when full.
+ * refresh of an existing binding, and eviction of the oldest when full;
+ * a shared table seen across fork (what a worker adds, another reads).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,7 +26,7 @@ static void test_both_ways(void **state)
 {
 	struct dnsb *b = NULL;
 	uint8_t out[4][16];
-	const char *names[4];
+	char names[4][DNSB_NAME_MAX + 1];
 
 	(void)state;
 	assert_int_equal(dnsb_new(0, &b), -AGW_EINVAL);
@@ -50,7 +53,7 @@ static void test_expiry_and_refresh(void **state)
 {
 	struct dnsb *b = NULL;
 	uint8_t out[4][16];
-	const char *names[4];
+	char names[4][DNSB_NAME_MAX + 1];
 
 	(void)state;
 	assert_int_equal(dnsb_new(8, &b), 0);
@@ -98,12 +101,49 @@ static void test_eviction(void **state)
 	dnsb_free(b);
 }
 
+/* Two processes add to one shared table at once: every binding is there
+ * afterwards, nothing lost to a race, and the parent reads the child's. */
+static void test_shared(void **state)
+{
+	struct dnsb *b = NULL;
+	uint8_t out[4][16], a[16] = {0};
+	char names[2][DNSB_NAME_MAX + 1], name[32];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(dnsb_new_shared(0, &b), -AGW_EINVAL);
+	assert_int_equal(dnsb_new_shared(4096, &b), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "%s%d.test", pid ? "p" : "c", i);
+		a[0] = pid ? 1 : 2;
+		a[2] = (uint8_t)(i >> 8);
+		a[3] = (uint8_t)i;
+		dnsb_add(b, name, AF_INET, a, 100);
+	}
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(dnsb_count(b), 2000);
+	assert_int_equal(dnsb_addrs(b, "c999.test", AF_INET, 0, out, 4), 1);
+	assert_int_equal(out[0][0], 2);
+	a[0] = 2;
+	a[2] = 0;
+	a[3] = 7;
+	assert_int_equal(dnsb_names(b, AF_INET, a, 0, names, 2), 1);
+	assert_string_equal(names[0], "c7.test");
+	dnsb_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_both_ways),
 	    cmocka_unit_test(test_expiry_and_refresh),
 	    cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
