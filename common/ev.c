@@ -30,6 +30,7 @@ struct ev_fd {
 	unsigned mask;	/* what the owner wants */
 	unsigned kmask; /* what the kernel has (a superset of mask; see ev_pause_fd) */
 	bool used;
+	bool excl; /* EV_EXCLUSIVE: no EPOLL_CTL_MOD, only ADD and DEL */
 	uint32_t gen;
 	ev_fd_cb *cb;
 	void *ctx;
@@ -174,7 +175,9 @@ int ev_add_fd(struct ev_loop *loop, int fd, unsigned mask, ev_fd_cb *cb, void *c
 	if (e->used)
 		return -AGW_EINVAL;
 	e->gen++;
-	ee.events = ev_epoll_mask(mask);
+	e->excl = (mask & EV_EXCLUSIVE) && (mask & (EV_READ | EV_WRITE)) == EV_READ;
+	/* EPOLLEXCLUSIVE takes no EPOLLRDHUP (EINVAL): a listener needs none */
+	ee.events = e->excl ? EPOLLIN | EPOLLEXCLUSIVE : ev_epoll_mask(mask);
 	ee.data.u64 = ev_pack(fd, e->gen);
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ee) < 0)
 		return -errno;
@@ -193,8 +196,16 @@ static int ev_sync_fd(struct ev_loop *l, int fd, struct ev_fd *e)
 
 	ee.events = ev_epoll_mask(e->mask);
 	ee.data.u64 = ev_pack(fd, e->gen);
-	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ee) < 0)
+	if (e->excl) {
+		/* an exclusive registration cannot be modified: out and in */
+		ee.events = EPOLLIN | EPOLLEXCLUSIVE;
+		if (!e->mask && e->kmask && epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			return -errno;
+		if (e->mask && !e->kmask && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee) < 0)
+			return -errno;
+	} else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ee) < 0) {
 		return -errno;
+	}
 	e->kmask = e->mask;
 	return 0;
 }

@@ -19,6 +19,10 @@
 #define EV_READ 0x1u
 #define EV_WRITE 0x2u
 #define EV_ERROR 0x4u /* delivered only: EPOLLERR/EPOLLHUP seen */
+/* ev_add_fd only, with EV_READ: of the loops (processes) that watch the
+ * same file (a shared listener), one is woken per event (EPOLLEXCLUSIVE),
+ * not all. Pausing it removes it from the kernel's set; resuming adds it. */
+#define EV_EXCLUSIVE 0x8u
 
 struct ev_loop;
 

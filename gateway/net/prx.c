@@ -1456,7 +1456,8 @@ int prx_new(struct netd *n, int listen_fd, struct prx **out)
 	px->lfd = listen_fd;
 	px->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	prx_listen_addr(px);
-	rc = ev_add_fd(n->loop, listen_fd, EV_READ, prx_accept_cb, px);
+	/* the net workers share the listener: one is woken per connection */
+	rc = ev_add_fd(n->loop, listen_fd, EV_READ | EV_EXCLUSIVE, prx_accept_cb, px);
 	if (!rc)
 		rc = ev_before_sleep(n->loop, prx_reap, px);
 	if (rc) {

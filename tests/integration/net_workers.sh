@@ -4,11 +4,13 @@
 # with their own event loops accept from the one proxy listener; the first
 # also serves DNS. Real clients in the guest namespace:
 #   - two net processes, both confined (uid nobody, seccomp), each logging
-#     as itself (net, net1), and both accept connections (40 in a row);
+#     as itself (net, net1), and both accept connections (200, 16 at once:
+#     one worker is woken per connection, the second when the first is
+#     busy);
 #   - the DNS bindings are shared: after `dig allowed.test` (answered by
-#     worker 0) 40 connections by address carrying neither TLS nor HTTP are
-#     allowed "via binding" whichever worker took them (each after a dig:
-#     the test DNS answers with TTL 0);
+#     worker 0) 40 connections at once by address, carrying neither TLS nor
+#     HTTP, are allowed "via binding" whichever worker took them (each after
+#     a dig: the test DNS answers with TTL 0);
 #   - network.max_connections is the sandbox's, not a worker's: with 6 held
 #     open (spread over both workers) the 7th is refused;
 #   - a policy reload is applied by both workers (one applied row), the
@@ -17,7 +19,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
 
-gw_test_init curl dig sqlite3 pgrep nc
+gw_test_init curl dig sqlite3 pgrep nc xargs
 
 NAME=nw$TOPO_ID
 export AGENTGW_RUN_DIR=$TOPO_DIR/run
@@ -43,25 +45,26 @@ for k in $kids; do
 	[ "$(awk '/^Uid:/ {print $2}' "$st")" = 65534 ] && [ "$(awk '/^Seccomp:/ {print $2}' "$st")" = 2 ] &&
 		ok "worker $k: uid nobody, seccomp filter" || bad "worker $k: $(grep -E '^(Uid|Seccomp):' "$st" | tr '\n' ' ')"
 done
-for i in $(seq 40); do
-	in_guest curl -s -o /dev/null --max-time 5 --resolve "allowed.test:80:$ALLOWED_IP" -H "Connection: close" \
-		"http://allowed.test/?$i"
-done
+# one worker is woken per connection (EPOLLEXCLUSIVE), the first idle one:
+# the second takes connections when the first is busy, so 16 at once
+seq 200 | in_guest xargs -P 16 -I{} curl -s -o /dev/null --max-time 5 \
+	--resolve "allowed.test:80:$ALLOWED_IP" -H "Connection: close" "http://allowed.test/?{}"
 n0=$(grep -c 'agentgw\[net\] debug: proxy .* peek -> ' "$TOPO_DIR/gw.log")
 n1=$(grep -c 'agentgw\[net1\] debug: proxy .* peek -> ' "$TOPO_DIR/gw.log")
-[ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && [ $((n0 + n1)) = 40 ] &&
-	ok "40 connections: $n0 taken by net, $n1 by net1" || bad "connections per worker: net $n0, net1 $n1"
+[ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && [ $((n0 + n1)) = 200 ] &&
+	ok "200 connections, 16 at once: $n0 taken by net, $n1 by net1" || bad "connections per worker: net $n0, net1 $n1"
 
 echo "== DNS bindings shared by the workers"
 a=$(in_guest dig +short +time=3 +tries=1 allowed.test A)
 [ "$a" = "$ALLOWED_IP" ] && ok "dig allowed.test: $a" || bad "dig allowed.test gave '$a'"
 before=$(grep -c 'agentgw\[net1\] debug: proxy .* peek -> ' "$TOPO_DIR/gw.log")
-for i in $(seq 40); do
-	# the test DNS answers with TTL 0: bind again (worker 0 answers)
-	in_guest dig +short +time=3 +tries=1 allowed.test A >/dev/null
-	# neither TLS nor HTTP: only the binding can allow it; nginx answers 400
-	printf 'hello %s\r\n\r\n' "$i" | in_guest timeout 5 nc -q 2 "$ALLOWED_IP" 80 >/dev/null 2>&1
-done
+# 40 at once, each after its own dig (the test DNS answers with TTL 0;
+# worker 0 answers); neither TLS nor HTTP: only the binding can allow them,
+# and nginx answers 400
+in_guest bash -c 'for i in $(seq 40); do
+	(dig +short +time=3 +tries=1 allowed.test A >/dev/null
+	 printf "hello %s\r\n\r\n" "$i" | timeout 5 nc -q 2 '"$ALLOWED_IP"' 80 >/dev/null 2>&1) &
+done; wait'
 after=$(grep -c 'agentgw\[net1\] debug: proxy .* peek -> ' "$TOPO_DIR/gw.log")
 expect_n() { # description expected query
 	local n

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -330,6 +331,61 @@ static void test_lazy_narrow(void **state)
 	ev_free(l);
 }
 
+static void on_accept(struct ev_loop *l, int fd, unsigned events, void *ctx)
+{
+	struct rec *r = ctx;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK);
+
+	(void)l;
+	assert_true(events & EV_READ);
+	if (c >= 0) {
+		close(c);
+		r->hits++;
+	}
+}
+
+/* EV_EXCLUSIVE (a listener shared by the net workers): delivered, and
+ * paused and resumed by removing and adding it (no EPOLL_CTL_MOD). */
+static void test_exclusive(void **state)
+{
+	struct ev_loop *l = NULL;
+	struct rec r = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int lfd, c;
+
+	(void)state;
+	assert_int_equal(ev_new(&l), 0);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+	assert_int_equal(ev_add_fd(l, lfd, EV_READ | EV_EXCLUSIVE, on_accept, &r), 0);
+	for (int round = 0; round < 3; round++) {
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+		/* paused (exactly, then lazily): nothing delivered */
+		if (round == 1)
+			assert_int_equal(ev_mod_fd(l, lfd, 0), 0);
+		if (round == 2)
+			assert_int_equal(ev_pause_fd(l, lfd), 0);
+		if (round) {
+			assert_true(ev_timer_add(l, 30, on_timer_stop, NULL) != 0);
+			assert_int_equal(ev_run(l), 0);
+			assert_int_equal(r.hits, round);
+			assert_int_equal(ev_mod_fd(l, lfd, EV_READ), 0);
+		}
+		assert_true(ev_timer_add(l, 30, on_timer_stop, NULL) != 0);
+		assert_int_equal(ev_run(l), 0);
+		assert_int_equal(r.hits, round + 1);
+		close(c);
+	}
+	ev_del_fd(l, lfd);
+	close(lfd);
+	ev_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +393,7 @@ int main(void)
 	    cmocka_unit_test(test_timers),	  cmocka_unit_test(test_timer_many),
 	    cmocka_unit_test(test_signals),	  cmocka_unit_test(test_hooks),
 	    cmocka_unit_test(test_write_and_mod), cmocka_unit_test(test_lazy_narrow),
+	    cmocka_unit_test(test_exclusive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
