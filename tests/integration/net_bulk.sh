@@ -38,11 +38,9 @@ head -c $((3 << 20)) /dev/urandom >"$TOPO_DIR/www/files/r3"
 S40=$(sha256sum <"$TOPO_DIR/www/files/r40" | cut -d' ' -f1)
 S3=$(sha256sum <"$TOPO_DIR/www/files/r3" | cut -d' ' -f1)
 gw_start "tcp:15001 udp:53"
-NETPID=$(pgrep -f "agentgw.*$NAME" | while read -r p; do
-	[ "$(cut -d' ' -f4 /proc/"$p"/stat)" = "$GW_PID" ] && ls -l /proc/"$p"/fd 2>/dev/null | grep -q 'socket' &&
-		grep -q ':0035' /proc/"$p"/net/udp 2>/dev/null && echo "$p"
-done | head -1)
-nfds() { ls /proc/"$NETPID"/fd 2>/dev/null | wc -l; }
+# the net workers (one per CPU): any of them may take a download
+NETPID=$(pgrep -P "$GW_PID" -x 'agentgw-net[0-9]*' | tr '\n' ' ')
+nfds() { local p; for p in $NETPID; do ls /proc/"$p"/fd 2>/dev/null; done | wc -l; }
 RES=(--resolve "allowed.test:80:$ALLOWED_IP" --resolve "allowed.test:443:$ALLOWED_IP")
 gc() { in_guest curl -sS --max-time 30 "${RES[@]}" "$@"; }
 # the baseline once the net child is fully set up (under the sanitizers it
@@ -52,7 +50,8 @@ sql_poll 1 "SELECT count(*) FROM event WHERE kind = 'net' AND op = 'close'" 0.1
 fd0=$(nfds)
 ST=
 if command -v strace >/dev/null && [ -n "$NETPID" ]; then
-	strace -f -e trace=splice -o "$TOPO_DIR/splice.trace" -p "$NETPID" 2>/dev/null &
+	# shellcheck disable=SC2046 # one -p per worker
+	strace -f -e trace=splice -o "$TOPO_DIR/splice.trace" $(printf -- '-p %s ' $NETPID) 2>/dev/null &
 	ST=$!
 	sleep 0.5
 fi
@@ -118,6 +117,6 @@ n=$(sql "SELECT count(*) FROM event WHERE kind = 'http' AND op = 'request' AND d
 [ "$n" = 9 ] && ok "audit: 9 allowed request rows" || bad "allowed request rows: $n"
 expect_sql "the denied request" "SELECT count(*) FROM event WHERE kind = 'http' AND decision = 'deny' AND target LIKE '%/admin%'"
 for _ in $(seq 50); do [ "$(nfds)" -le "$fd0" ] && break; sleep 0.1; done
-[ -n "$NETPID" ] && [ "$(nfds)" -le "$fd0" ] && ok "the net child's open files back to $fd0" ||
-	bad "net child (pid '$NETPID') has $(nfds) open files, $fd0 before"
+[ -n "$NETPID" ] && [ "$(nfds)" -le "$fd0" ] && ok "the net workers' open files back to $fd0" ||
+	bad "net workers (pids '$NETPID') have $(nfds) open files, $fd0 before"
 gw_finish 30
