@@ -76,20 +76,24 @@ wrk_once() { # extra wrk args...; prints requests/s
 	fi
 	sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out"
 }
+# netcpu PID...: their user + system clock ticks together
+# shellcheck disable=SC2086
+netcpu() { [ $# -gt 0 ] && for p in "$@"; do cat "/proc/$p/stat"; done | awk '{ t += $14 + $15 } END { print t + 0 }'; }
 measure_once() { # row
 	local row=$1 net cpu0
 	CUR_ROW=$row
 	wrk_once -H "Connection: close" >>"$W/$row.cps"
 	wrk_once >>"$W/$row.rps"
-	net=$([ -n "$SRV_PID" ] && pgrep -P "$SRV_PID" | head -n1)
-	cpu0=$([ -n "$net" ] && awk '{print $14 + $15}' "/proc/$net/stat")
+	# the net workers (one per CPU): a connection may go to any of them
+	net=$([ -n "$SRV_PID" ] && pgrep -P "$SRV_PID" -x 'agentgw-net[0-9]*' | tr '\n' ' ')
+	cpu0=$(netcpu $net)
 	timeout 120 ip netns exec "$NS_GUEST" curl -sS --max-time 60 --no-sessionid --cacert "$CACERT" \
 		"${HDR[@]}" -H "Connection: close" -w '\t%{http_code}\t%{time_total}\n' \
 		"https://$H/small?[1-$LAT_N]" >"$W/$row.lat.raw"
 	# the net child's CPU per new connection (clock ticks -> ms): what
 	# the gateway itself spends, whatever the machine's load
-	[ -n "$net" ] && awk -v a="$cpu0" -v n="$LAT_N" -v hz="$(getconf CLK_TCK)" \
-		'{ printf "%.3f\n", ($14 + $15 - a) * 1000 / hz / n }' "/proc/$net/stat" >>"$W/$row.cpu"
+	[ -n "$net" ] && awk -v a="$cpu0" -v b="$(netcpu $net)" -v n="$LAT_N" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.3f\n", (b - a) * 1000 / hz / n }' >>"$W/$row.cpu"
 	bench_latency "$W" "$row" "$LAT_N"
 }
 

@@ -21,7 +21,7 @@ network:
   dns: { upstream: [$DNS_IP] }
 P
 gw_start tcp:53 --no-fs -v
-netpid() { pgrep -P "$GW_PID" | head -n1; }
+netpid() { pgrep -P "$GW_PID" -x agentgw-net; } # worker 0 serves DNS
 NET_PID=$(netpid)
 
 cat >"$TOPO_DIR/pipe.py" <<'PY'
