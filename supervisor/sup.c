@@ -210,8 +210,8 @@ static void sup_child_status(const struct sup_child *c, pid_t pid, int st, char 
  * in keep (its listeners): not the supervisor's epoll set, the audit
  * database, the other child's channel or anything a later version opens
  * before forking; logging as c->role, named agentgw-<role> (ps, pgrep -x)
- * and a SIGTERM when the supervisor dies. In the supervisor: records pid and fd in c and returns 1. -errno
- * when it cannot.
+ * and a SIGTERM when the supervisor dies. In the supervisor: records pid
+ * and fd in c and returns 1. -errno when it cannot.
  */
 int sup_spawn(struct sup_child *c, int *fd, const int *keep, size_t nkeep)
 {
