@@ -11,10 +11,11 @@
 #     worker 0) 40 connections at once by address, carrying neither TLS nor
 #     HTTP, are allowed "via binding" whichever worker took them (each after
 #     a dig: the test DNS answers with TTL 0);
-#   - network.max_connections is the sandbox's, not a worker's: with 6 held
-#     open (spread over both workers) the 7th is refused;
-#   - a policy reload is applied by both workers (one applied row), the
-#     audit rows are exact, and kill -9 of worker 1 stops the gateway.
+#   - network.max_connections is the sandbox's, not a worker's: reloaded to
+#     6 (both workers apply it), with 6 held open (spread over both
+#     workers) the 7th is refused;
+#   - reloads are applied by both workers (two applied rows), and kill -9
+#     of worker 1 stops the gateway.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/topo.sh
@@ -31,11 +32,18 @@ network:
     - host: allowed.test
       ports: [80, 443]
   dns: { upstream: [$DNS_IP] }
-  max_connections: 6
+  max_connections: 100
 P
 gw_start "tcp:15001 udp:53" --no-fs --net-workers 2 -vv
 
 echo "== two workers"
+# each drops to nobody and confines itself once its sockets are open
+for _ in $(seq 600); do
+	[ "$(grep -c 'agentgw\[net1\?\] debug: net child ready' "$TOPO_DIR/gw.log")" = 2 ] && break
+	sleep 0.05
+done
+[ "$(grep -c 'agentgw\[net1\?\] debug: net child ready' "$TOPO_DIR/gw.log")" = 2 ] &&
+	ok "both workers ready" || bad "workers ready: $(grep 'child ready' "$TOPO_DIR/gw.log" | tr '\n' ' ')"
 kids=$(pgrep -P "$GW_PID" | tr '\n' ' ')
 set -- $kids
 [ "$#" = 2 ] && [ "$(pgrep -P "$GW_PID" -x agentgw-net)" = "$1" ] && [ "$(pgrep -P "$GW_PID" -x agentgw-net1)" = "$2" ] &&
@@ -80,6 +88,10 @@ expect_n "connections allowed via binding" 40 \
 	bad "net1 took none of the 40 address-only connections"
 
 echo "== max_connections counts every worker's sessions"
+# a reload to 6 (applied by both workers before the next connection)
+sed -i 's/max_connections: 100/max_connections: 6/' "$POL"
+"$AGENTGW" policy reload "$NAME" >/dev/null 2>"$TOPO_DIR/reload.err" &&
+	ok "policy reload to max_connections: 6: applied" || bad "policy reload: $(cat "$TOPO_DIR/reload.err")"
 # 6 silent connections hold every slot (they wait in the peek state)
 holders=()
 for i in $(seq 6); do
@@ -99,7 +111,7 @@ echo "== a reload reaches both workers"
 sed -i 's/max_connections: 6/max_connections: 7/' "$POL"
 "$AGENTGW" policy reload "$NAME" >/dev/null 2>"$TOPO_DIR/reload.err" &&
 	ok "policy reload: applied" || bad "policy reload: $(cat "$TOPO_DIR/reload.err")"
-expect_n "applied reload rows" 1 "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"
+expect_n "applied reload rows" 2 "SELECT count(*) FROM event WHERE kind='policy' AND op='reload' AND decision='allow'"
 
 echo "== a dead worker stops the gateway (fails closed)"
 w1=$(pgrep -P "$GW_PID" -x agentgw-net1)
