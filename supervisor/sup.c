@@ -271,13 +271,13 @@ static unsigned sup_net_workers(unsigned want)
  */
 static int sup_fork_net(struct sup *s, unsigned workers, int udp, int tcp, int pfd)
 {
-	int rc = dnsb_new_shared(NETD_DNSB_MAX, &s->dnsb);
+	struct dnsb *dnsb;
+	int rc = dnsb_new_shared(NETD_DNSB_MAX, &dnsb);
 	long *conns = mmap(NULL, sizeof(*conns), PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (conns == MAP_FAILED) {
-		dnsb_free(s->dnsb);
-		s->dnsb = NULL;
+		dnsb_free(dnsb);
 		return -AGW_ENOMEM;
 	}
 	if (rc) {
@@ -296,9 +296,7 @@ static int sup_fork_net(struct sup *s, unsigned workers, int udp, int tcp, int p
 						 .dns_tcp_fd = i ? -1 : tcp,
 						 .proxy_fd = pfd,
 						 .nflog_group = i ? -1 : s->nflog_group,
-						 .worker = i,
-						 .workers = workers,
-						 .dnsb = s->dnsb,
+						 .dnsb = dnsb,
 						 .conns = conns,
 						 .pol = s->pol,
 						 .policy_path = s->policy_path,
@@ -313,8 +311,7 @@ static int sup_fork_net(struct sup *s, unsigned workers, int udp, int tcp, int p
 		s->nnet++;
 	}
 	/* the workers have it; nothing of the guest's in the supervisor */
-	dnsb_free(s->dnsb);
-	s->dnsb = NULL;
+	dnsb_free(dnsb);
 	munmap(conns, sizeof(*conns));
 	return rc < 0 ? rc : 0;
 }

@@ -74,7 +74,6 @@ struct sup {
 	int exit_code;
 	struct sup_child net[SUP_NET_MAX], fs; /* net[0] serves DNS */
 	size_t nnet;			       /* net workers started (1 until then) */
-	struct dnsb *dnsb;		       /* DNS bindings the workers share */
 	uint64_t health_timer;
 	struct ipc_event *ev_buf;
 	struct spill *spill; /* events the writer refused, oldest first */

@@ -535,8 +535,6 @@ int netd_run(const struct netd_config *c)
 		goto out;
 	}
 	n.conns = c->conns ? c->conns : &n.conns_own;
-	n.worker = c->worker;
-	n.workers = c->workers ? c->workers : 1;
 	if (c->dnsb)
 		n.dnsb = c->dnsb;
 	else if ((rc = dnsb_new(NETD_DNSB_MAX, &n.dnsb)))

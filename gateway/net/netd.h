@@ -43,7 +43,6 @@ struct netd_config {
 	const char *drop_user;	 /* once set up: become this user, seccomp (NULL: stay) */
 	struct tlsi_ca *ca;	 /* the sandbox CA (NULL: no inspection); netd_run owns it */
 	struct cred_set *creds;	 /* credentials (NULL: none); netd_run owns them */
-	unsigned worker, workers; /* this net worker's index, of how many (0 of 1: alone) */
 	struct dnsb *dnsb;	  /* DNS bindings shared with the other workers (NULL: own) */
 	long *conns;		  /* proxy sessions of all workers, shared memory (NULL: own) */
 };
@@ -89,7 +88,6 @@ struct netd {
 	void *nlog;		   /* the NFLOG reader, when there is one */
 	struct tlsi *tlsi;	   /* TLS inspection (NULL: unavailable) */
 	struct cred_set *creds;	   /* credentials to inject (NULL: none) */
-	unsigned worker, workers;  /* see netd_config */
 	long *conns;		   /* open proxy sessions, all workers (network.max_conns) */
 	long conns_own;		   /* ...when alone */
 	uint64_t stats[NETD_ST_LAST];
