@@ -332,6 +332,15 @@ gw_test_init() {
 	POL=$TOPO_DIR/policy.yaml
 }
 
+# gw_started: how many sandbox rows named $NAME the audit database holds
+# (0 without a database; never creates one; unlike sql, which would).
+gw_started() {
+	local n=
+	[ -f "$DB" ] && n=$(sqlite3 -cmd '.timeout 2000' "file:$DB?mode=ro" \
+		"SELECT count(*) FROM sandbox WHERE name = '$NAME'" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 # gw_start WAITS [FLAG...]: starts `agentgw gateway --iface $GUEST_IF
 # --policy $POL --audit $DB --name $NAME FLAG...` in the gw namespace in the
 # background, output appended to $GW_LOG (default $TOPO_DIR/gw.log). GW_PID
@@ -341,15 +350,6 @@ gw_test_init() {
 # for, 10 s each: "tcp:PORT udp:PORT ...". When one does not come up, prints
 # the log and exits 1. Then waits for the supervisor's new sandbox row in
 # $DB (up to 10 s): it comes after the retention pruning.
-# gw_started: how many sandbox rows named $NAME the audit database holds
-# (0 without a database; never creates one).
-gw_started() {
-	local n=
-	[ -f "$DB" ] && n=$(sqlite3 -cmd '.timeout 2000' "file:$DB?mode=ro" \
-		"SELECT count(*) FROM sandbox WHERE name = '$NAME'" 2>/dev/null)
-	echo "${n:-0}"
-}
-
 gw_start() {
 	local waits=$1 log=${GW_LOG:-$TOPO_DIR/gw.log} w started
 	shift
