@@ -778,19 +778,27 @@ void sup_set_stop_note(struct sup *s, const char *note)
 	snprintf(s->stop_note, sizeof(s->stop_note), "%s", note ? note : "");
 }
 
+/* Takes the events still queued from a child, then asks it to stop. A
+ * child that is already gone keeps the status of its own death. */
+static void sup_term_child(struct sup *s, struct sup_child *c)
+{
+	if (c->fd >= 0)
+		sup_child_drain(s, c);
+	if (c->pid > 0)
+		kill(c->pid, SIGTERM);
+}
+
+/* Waits for a child sup_term_child asked to stop (up to 3 s, then
+ * SIGKILL) and closes its channel after the events it sent meanwhile. */
 static void sup_reap_child(struct sup *s, struct sup_child *c)
 {
 	int st;
 
-	if (c->fd >= 0) /* events still queued from the child */
-		sup_child_drain(s, c);
 	if (c->pid > 0) {
 		pid_t pid = c->pid;
-		bool gone = waitpid(pid, &st, WNOHANG) == pid;
+		bool gone = false;
 		char why[160];
 
-		if (!gone)
-			kill(pid, SIGTERM);
 		for (int i = 0; !gone && i < 300; i++) {
 			if (waitpid(pid, &st, WNOHANG) == pid)
 				gone = true;
@@ -827,10 +835,14 @@ void sup_free(struct sup *s)
 	s->stopping = true;
 	appr_free(s->appr); /* pending asks are denied while the children listen */
 	s->appr = NULL;
-	if (s->loop) {
-		for (size_t i = 0; i < s->nnet; i++)
-			sup_reap_child(s, &s->net[i]);
-		sup_reap_child(s, &s->fs);
+	if (s->loop) { /* every child is told first: they stop side by side */
+		struct sup_child *kids[SUP_KIDS_MAX];
+		size_t nk = sup_kids(s, kids);
+
+		for (size_t i = 0; i < nk; i++)
+			sup_term_child(s, kids[i]);
+		for (size_t i = 0; i < nk; i++)
+			sup_reap_child(s, kids[i]);
 	}
 	/* On stderr of `up` and `gateway` (supervisor.log when detached). */
 	if (s->stop_reason[0])
