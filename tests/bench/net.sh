@@ -70,7 +70,7 @@ cleanup() {
 	stop_srv
 	[ -n "$SHM" ] && rm -rf "$SHM"
 	# every run's figures, one file per row and metric, for per-run ratios
-	[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$W"/*.{cps,rps,mbps,p50,p99,qps,cpu*} "$BENCH_KEEP"/ 2>/dev/null
+	[ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$W"/*.{cps,rps,mbps,p50,p99,qps,cpu*,sys*,mach*} "$BENCH_KEEP"/ 2>/dev/null
 	topo_down
 }
 topo_up
@@ -109,21 +109,36 @@ redirect_off() { in_gw nft delete table ip agw_bench 2>/dev/null; return 0; }
 
 # ---- measurements; PROXY_OPT is set for the explicit proxy
 PROXY_OPT=()
-# CPU ticks (utime+stime) of the proxy under test: SRV_PID and its children.
-srv_ticks() {
+# CPU ticks of the proxy under test, SRV_PID and its children: utime+stime,
+# or with "sys" stime alone (the kernel's share: system calls, and the
+# TCP/IP work softirqs do in the proxy's context).
+srv_ticks() { # [sys]
 	local p t=0 v
 	[ -n "$SRV_PID" ] || { echo 0; return; }
 	for p in "$SRV_PID" $(pgrep -P "$SRV_PID"); do
-		v=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat" 2>/dev/null) && t=$((t + ${v:-0}))
+		v=$(awk -v s="${1:-}" '{sub(/^.*\) /, ""); print (s == "sys" ? 0 : $12) + $13}' \
+			"/proc/$p/stat" 2>/dev/null) && t=$((t + ${v:-0}))
 	done
 	echo "$t"
 }
-# cpu_per N T0 OUT: microseconds of proxy CPU per operation since T0 ticks
+# Busy CPU ticks of the whole machine (every CPU: user, nice, system, irq,
+# softirq; not steal): client, server, proxy and the kernel's network work.
+mach_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# cpu_per N T0 OUT [TICKS-CMD]: microseconds of proxy CPU (or of what
+# TICKS-CMD counts) per operation since T0 ticks
 cpu_per() {
 	local t1
-	[ -n "$SRV_PID" ] && [ "${1:-0}" -gt 0 ] 2>/dev/null || return 0
-	t1=$(srv_ticks)
+	[ "${1:-0}" -gt 0 ] 2>/dev/null || return 0
+	[ -n "$SRV_PID" ] || [ "${4:-srv_ticks}" = mach_ticks ] || return 0
+	t1=$(${4:-srv_ticks})
 	awk -v n="$1" -v d="$((t1 - $2))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f\n", d * 1e6 / hz / n }' >>"$3"
+}
+# cpu_all N T0 TS0 TM0 ROW KIND: the proxy's CPU, its system share and the
+# machine's busy CPU per operation, to ROW.cpuKIND, .sysKIND, .machKIND
+cpu_all() {
+	cpu_per "$1" "$2" "$W/$5.cpu$6"
+	cpu_per "$1" "$3" "$W/$5.sys$6" "srv_ticks sys"
+	cpu_per "$1" "$4" "$W/$5.mach$6" mach_ticks
 }
 WRK_N=0
 wrk_once() { # extra wrk args...; prints requests/s, total requests in WRK_N
@@ -150,20 +165,23 @@ curl_g() { # curl in the guest, against allowed.test (via the proxy if any)
 
 # One run of every net metric for a row; appends to $W/<row>.<metric>.
 measure_once() { # row
-	local row=$1 v t0
+	local row=$1 v t0 ts0 tm0
 	CUR_ROW=$row
-	t0=$(srv_ticks)
+	t0=$(srv_ticks) ts0=$(srv_ticks sys) tm0=$(mach_ticks)
 	# shellcheck disable=SC2046
 	wrk_once -H "Connection: close" $(wrk_target small) >>"$W/$row.cps"
-	cpu_per "$WRK_N" "$t0" "$W/$row.cpucps"
-	t0=$(srv_ticks)
+	cpu_all "$WRK_N" "$t0" "$ts0" "$tm0" "$row" cps
+	t0=$(srv_ticks) ts0=$(srv_ticks sys) tm0=$(mach_ticks)
 	# shellcheck disable=SC2046
 	wrk_once $(wrk_target small) >>"$W/$row.rps"
-	cpu_per "$WRK_N" "$t0" "$W/$row.cpurps"
+	cpu_all "$WRK_N" "$t0" "$ts0" "$tm0" "$row" rps
 	# BULK_N downloads in a row (one ~60 ms download alone is at the
 	# mercy of one scheduling hiccup): the run's figure is their median
+	t0=$(srv_ticks) ts0=$(srv_ticks sys)
 	curl_g -o /dev/null -w '%{speed_download}\n' "$URL_HOST/big?[1-$BULK_N]" |
 		awk '{ printf "%.1f\n", $1 / 1e6 }' | median >>"$W/$row.mbps"
+	cpu_per "$((BULK_N * 67))" "$t0" "$W/$row.cpumb" # per MB (64 MiB = 67 MB)
+	cpu_per "$((BULK_N * 67))" "$ts0" "$W/$row.sysmb" "srv_ticks sys"
 	# LAT_N sequential requests, one new connection each, in one curl
 	# process: time_total = connect + request + response + close
 	curl_g -H "Connection: close" -H "Proxy-Connection: close" \
@@ -296,14 +314,17 @@ run_row() { # row
 	esac
 }
 
-declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps res_sfail
+declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps res_sfail \
+	res_syscps res_sysrps res_machcps res_machrps res_cpumb res_sysmb
 echo "  (wrk -t2 -c$CONNS ${SECS}s; dnsperf -c4 -q64 ${SECS}s; latency over $LAT_N new connections a run; median of $RUNS interleaved runs)"
 DNS_ROWS=
 for row in $ROWS; do
 	case $row in direct) DNS_ROWS="dnsmasq dnsmasq-nocache" ;; esac
 done
 for row in $ROWS $DNS_ROWS; do
-	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps sfail; do : >"$W/$row.$m"; done
+	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps sfail syscps sysrps machcps machrps cpumb sysmb; do
+		: >"$W/$row.$m"
+	done
 done
 gw_rows=
 for ((run = 1; run <= RUNS; run++)); do
@@ -323,6 +344,12 @@ for row in $ROWS $DNS_ROWS; do
 	res_cpurps[$row]=$(median <"$W/$row.cpurps")
 	res_cpuqps[$row]=$(median <"$W/$row.cpuqps")
 	res_sfail[$row]=$(median <"$W/$row.sfail")
+	res_syscps[$row]=$(median <"$W/$row.syscps")
+	res_sysrps[$row]=$(median <"$W/$row.sysrps")
+	res_machcps[$row]=$(median <"$W/$row.machcps")
+	res_machrps[$row]=$(median <"$W/$row.machrps")
+	res_cpumb[$row]=$(median <"$W/$row.cpumb")
+	res_sysmb[$row]=$(median <"$W/$row.sysmb")
 done
 for row in $ROWS; do
 	[ -s "$W/$row.cps" ] || continue
@@ -336,13 +363,50 @@ for row in $ROWS; do
 		printf '  %-17s proxy CPU per new connection %6s us, per keep-alive request %6s us\n' \
 			"$row" "${res_cpucps[$row]}" "${res_cpurps[$row]}"
 done
+ok() { [ -n "${1:-}" ] && [ "$1" != n/a ]; }
+for row in $ROWS; do
+	ok "${res_machcps[$row]:-}" || continue
+	printf '  %-17s machine CPU per new connection %6s us (proxy %s, its system share %s; busy %s%%); per keep-alive request %6s us (proxy %s, system %s)\n' \
+		"$row" "${res_machcps[$row]}" "${res_cpucps[$row]:-n/a}" "${res_syscps[$row]:-n/a}" \
+		"$(awk -v m="${res_machcps[$row]}" -v r="${res_cps[$row]}" -v n="$(nproc)" 'BEGIN { printf "%.0f", m * r / 1e4 / n }')" \
+		"${res_machrps[$row]}" "${res_cpurps[$row]:-n/a}" "${res_sysrps[$row]:-n/a}"
+done
+# The CPU budget (issue 16's "why it cannot go lower"). Where the proxy, the
+# client and the server share the machine's cores and keep them busy (the
+# "busy" share above), rates go inversely with the machine's CPU per
+# operation. 1.1x HAProxy's rate needs the machine to spend 1/1.1 of what it
+# spends with HAProxy: the proxy may cost HAProxy's CPU minus 1/11 of the
+# machine's (the budget). What is left of it once the row's own system CPU
+# (system calls, and the TCP/IP work softirqs do in its context) is paid is
+# the room for everything it does in user space.
+budget() { # what key row
+	local row=$3 hm="res_mach$2[haproxy]" hc="res_cpu$2[haproxy]" rs="res_sys$2[$3]" rc="res_cpu$2[$3]"
+	ok "${!hm:-}" && ok "${!hc:-}" && ok "${!rs:-}" && ok "${!rc:-}" || return 0
+	awk -v what="$1" -v row="$row" -v m="${!hm}" -v c="${!hc}" -v s="${!rs}" -v t="${!rc}" 'BEGIN {
+		b = c - m * (1 - 1 / 1.1)
+		printf "  %-17s 1.1x haproxy needs <= %.1f us per %s; its system CPU is %.1f: %.1f us left for user space, where it spends %.1f\n",
+			row, b, what, s, b - s, t - s
+	}'
+}
+for row in $ROWS; do
+	case $row in direct | haproxy) continue ;; esac
+	budget "new connection" cps "$row"
+	budget "keep-alive request" rps "$row"
+done
+# Bulk: one stream is not CPU-bound the way many connections are (the
+# machine is not kept busy), so no budget: the proxy's CPU per MB, which
+# splice lowers, and its system share.
+for row in $ROWS; do
+	ok "${res_cpumb[$row]:-}" || continue
+	printf '  %-17s 64 MiB downloads: proxy CPU per MB %s us (system %s)\n' "$row" "${res_cpumb[$row]}" \
+		"${res_sysmb[$row]:-n/a}"
+done
 for row in $DNS_ROWS agentgw agentgw-ref agentgw-shmaudit; do
 	[ -n "${res_qps[$row]:-}" ] && printf '  %-17s DNS queries/s %8s  CPU per query %6s us  SERVFAIL %5s%%\n' \
 		"$row" "${res_qps[$row]}" "${res_cpuqps[$row]:-n/a}" "${res_sfail[$row]:-n/a}"
 done
 
 # ---- rows for the combined table (reference: direct / dnsmasq, same run)
-ok() { [ -n "${1:-}" ] && [ "$1" != n/a ]; }
 for row in $ROWS; do
 	ok "${res_cps[$row]:-}" || continue
 	bench_row net "$row" "new connections/s" 1/s "${res_cps[$row]}" direct "${res_cps[direct]:-}"
