@@ -36,7 +36,10 @@
 # CPU time (/proc utime+stime, children included) during each wrk/dnsperf
 # run divided by the requests or queries it served; on a loaded machine it
 # is steadier than throughput (another process's load slows every row but
-# costs the proxy no CPU). Every load is bounded in time; nothing is
+# costs the proxy no CPU). Also per operation: the proxy's system share of
+# that CPU, the whole machine's busy CPU (client, server and proxy), and
+# from them the budget a proxy has for 1.1x HAProxy's rate on this machine
+# (see "The CPU budget" below). Every load is bounded in time; nothing is
 # asserted.
 #   agentgw-ref  the agentgw row with another build, $AGENTGW_REF (an older
 #               commit's binary): before/after comparisons in one run
@@ -419,6 +422,13 @@ for row in $ROWS; do
 	ok "${res_cpucps[$row]:-}" || continue
 	bench_row net "$row" "CPU per new connection" us "${res_cpucps[$row]}" haproxy "${res_cpucps[haproxy]:-}"
 	bench_row net "$row" "CPU per keep-alive request" us "${res_cpurps[$row]}" haproxy "${res_cpurps[haproxy]:-}"
+	ok "${res_syscps[$row]:-}" &&
+		bench_row net "$row" "system CPU per new connection" us "${res_syscps[$row]}" haproxy "${res_syscps[haproxy]:-}"
+done
+for row in $ROWS; do
+	ok "${res_machcps[$row]:-}" || continue
+	bench_row net "$row" "machine CPU per new connection" us "${res_machcps[$row]}" haproxy "${res_machcps[haproxy]:-}"
+	bench_row net "$row" "machine CPU per keep-alive request" us "${res_machrps[$row]}" haproxy "${res_machrps[haproxy]:-}"
 done
 for row in dnsmasq dnsmasq-nocache agentgw agentgw-ref agentgw-shmaudit; do
 	ok "${res_qps[$row]:-}" || continue
