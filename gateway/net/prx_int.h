@@ -168,6 +168,19 @@ void prx_pump(struct prx_sess *s);
 /* Records ev: -EACCES for a denial, 0 when the action may go on,
  * -AGW_EFULL when the audit path fails (the action is then denied too). */
 int prx_audit(struct prx_sess *s, struct aud_event *ev);
+/* Records the connection's connect row (once per session). Returns as
+ * prx_audit. */
+int prx_audit_connect(struct prx_sess *s, const char *decision, const char *reason);
+/* The upstream socket's event callback (registered by prx_connect). */
+void prx_up_cb(struct ev_loop *loop, int fd, unsigned events, void *ctx);
+/* Sets TCP_NODELAY on a connected or listening socket (errors ignored). */
+void prx_nodelay(int fd);
+
+/* Sends len bytes of buf on h (TLS when h->ssl). Returns the count,
+ * -EAGAIN or a negative error. */
+ssize_t prx_send(struct prx_half *h, const void *buf, size_t len);
+
+/* prx_decide.c: from the first bytes to a connected upstream. */
 /* Records the connect decision and refuses: a 403 in HTTP mode, a TLS
  * access_denied alert after a ClientHello, else the connection is closed. */
 void prx_deny(struct prx_sess *s, const char *reason);
@@ -178,12 +191,20 @@ void prx_decide_name(struct prx_sess *s, const char *name, const char *via,
 /* Is the original destination allowed by a cidr rule (for TLS or HTTP
  * without a usable name: nothing but the address was asked for)? */
 bool prx_cidr_allows(struct prx_sess *s);
-/* Decides on the original destination alone (see prx.c). */
+/* Decides on the original destination alone (see prx_decide.c). */
 void prx_decide_addr(struct prx_sess *s, const char *via);
-
-/* Sends len bytes of buf on h (TLS when h->ssl). Returns the count,
- * -EAGAIN or a negative error. */
-ssize_t prx_send(struct prx_half *h, const void *buf, size_t len);
+/* The peek (PRX_PEEK): decides once the client's first bytes say what the
+ * connection is. final: no more bytes will come before the decision
+ * (deadline, EOF, full buffer). */
+void prx_peek_decide(struct prx_sess *s, bool final);
+/* A guarded connection (decided on a DNS binding): checks the client's
+ * bytes past fwd before they may go upstream; ends the connection on TLS
+ * or HTTP found late. */
+void prx_guard_advance(struct prx_sess *s);
+/* Dials the next usable address; false when none is left. */
+bool prx_dial_next(struct prx_sess *s);
+/* Upstream's TCP is up: TLS handshakes (inspect) or RELAY. */
+void prx_connected(struct prx_sess *s);
 
 /* prx_tls.c: inspected TLS. */
 /* Starts both handshakes once upstream's TCP is up (inspect sessions). */
