@@ -197,6 +197,31 @@ _topo_dnsmasq() {
 		--address=/#/ || return 1
 }
 
+# _topo_sweep: removes the namespaces of earlier runs that were killed
+# before their trap could run (their dnsmasq and nginx would stay up
+# forever): /run/agw-topo/ID names each run's owner, the test's shell; the
+# namespaces of an owner that is gone go, with what runs in them. An owner
+# pid now used by another process keeps its namespaces (the safe side).
+_topo_sweep() {
+	local f id owner ns
+	for f in /run/agw-topo/*; do
+		[ -f "$f" ] || continue
+		owner=$(head -n1 "$f" 2>/dev/null)
+		case "$owner" in '' | *[!0-9]*) continue ;; esac
+		kill -0 "$owner" 2>/dev/null && continue
+		id=${f##*/}
+		for ns in "agw-guest-$id" "agw-gw-$id" "agw-net-$id"; do
+			if [ -e "/run/netns/$ns" ]; then
+				ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+				ip netns del "$ns" 2>/dev/null
+			fi
+			rm -rf "/etc/netns/$ns"
+		done
+		rm -f "$f"
+		echo "topo: removed the namespaces of run $id, which ended without cleaning up" >&2
+	done
+}
+
 topo_up() {
 	if [ "$(id -u)" != 0 ]; then
 		echo "SKIP: needs root"
@@ -209,6 +234,7 @@ topo_up() {
 			exit 77
 		fi
 	done
+	_topo_sweep
 	TOPO_DIR=$(mktemp -d /tmp/agw-topo-XXXXXX) || exit 1
 	TOPO_CA=$TOPO_DIR/ca.pem
 	export TOPO_DIR TOPO_CA
@@ -218,6 +244,7 @@ topo_up() {
 	ip netns add "$NS_GW" || _topo_die "cannot create $NS_GW"
 	ip netns add "$NS_NET" || _topo_die "cannot create $NS_NET"
 	mkdir -p "/etc/netns/$NS_GUEST" "/etc/netns/$NS_GW"
+	mkdir -p /run/agw-topo && echo "$$" >"/run/agw-topo/$TOPO_ID" # its owner, for _topo_sweep
 	echo "nameserver $GW_IP" >"/etc/netns/$NS_GUEST/resolv.conf"
 	echo "nameserver $DNS_IP" >"/etc/netns/$NS_GW/resolv.conf"
 
@@ -287,6 +314,7 @@ topo_down() {
 		fi
 		rm -rf "/etc/netns/$ns"
 	done
+	rm -f "/run/agw-topo/$TOPO_ID"
 	if [ -n "${TOPO_DIR:-}" ] && [ -d "$TOPO_DIR" ]; then
 		if [ "${KEEP_TOPO:-0}" = 1 ]; then
 			echo "topo: kept $TOPO_DIR" >&2
