@@ -129,6 +129,12 @@ int agw_errf(char *err, size_t cap, int code, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, cap, fmt, ap);
 		va_end(ap);
+		/* Messages quote what they were given (a manifest's media
+		 * type, a tag, a path): a newline or an escape sequence in it
+		 * must not become a second line or drive the terminal. */
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return code;
 }

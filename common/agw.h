@@ -70,6 +70,8 @@ int agw_which(const char *name, char *buf, size_t cap);
 /*
  * Format an error message into err (when err is not NULL and cap > 0) and
  * return code, for `return agw_errf(err, cap, -AGW_EPARSE, "...", ...);`.
+ * The message is one line: control bytes (below 0x20, and 0x7f), also
+ * those of the values it quotes, become '?'.
  */
 int agw_errf(char *err, size_t cap, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

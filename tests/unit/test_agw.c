@@ -49,6 +49,20 @@ static const struct agw_pct_case agw_pct_cases[] = {
     {"41", 2, -1},   {"x%41", 4, -1}, {"%+1", 3, -1},  {"%-1", 3, -1},
 };
 
+/* An error quoting what it was given stays one line, escape-free. */
+static void test_errf_one_line(void **state)
+{
+	char err[64];
+
+	(void)state;
+	assert_int_equal(agw_errf(err, sizeof(err), -AGW_EPARSE, "type '%s'", "a\nb\033[2Jc\x7f\td"),
+			 -AGW_EPARSE);
+	assert_string_equal(err, "type 'a?b?[2Jc??d'");
+	assert_int_equal(agw_errf(err, sizeof(err), -AGW_EINVAL, "caf\xc3\xa9 %d", 7), -AGW_EINVAL);
+	assert_string_equal(err, "caf\xc3\xa9 7"); /* UTF-8 stays */
+	assert_int_equal(agw_errf(NULL, 0, -AGW_ETOOBIG, "x"), -AGW_ETOOBIG);
+}
+
 static void test_pct_byte(void **state)
 {
 	(void)state;
@@ -84,6 +98,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hexval_every_byte),
+	    cmocka_unit_test(test_errf_one_line),
 	    cmocka_unit_test(test_pct_byte),
 	    cmocka_unit_test(test_pct_byte_every_pair),
 	};
