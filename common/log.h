@@ -2,7 +2,9 @@
 /*
  * Logging to stderr with a level, the process role and a timestamp. One line
  * per call, written with a single write(2) so lines from children do not
- * interleave. Never blocks for long (stderr may be a pipe).
+ * interleave; control bytes in the message (a quoted name with a newline or
+ * an escape sequence) are written as '?'. Never blocks for long (stderr may
+ * be a pipe).
  */
 #ifndef AGW_LOG_H
 #define AGW_LOG_H
