@@ -10,7 +10,8 @@
 # /opt/opq holds only fresh.txt, commands run as agent. The same layout
 # saved as a 'docker save' archive builds and boots too (skopeo). Broken
 # layouts fail with one specific line: not an OCI layout, no such tag,
-# missing blob, digest mismatch, unsupported media type.
+# missing blob, digest mismatch, unsupported media type; a media type with a
+# newline and an escape sequence is shown on that one line as '?'.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/e2e.sh
@@ -86,6 +87,19 @@ cp "$tmp/m2.json" "$tmp/oci-zst/blobs/sha256/$hm2"
 sed "s/$hm\",\"size\":[0-9]*/$hm2\",\"size\":$(size "$tmp/m2.json")/" "$oci/index.json" >"$tmp/oci-zst/index.json"
 oci_bad b5 "$tmp/oci-zst:v1"
 check "unsupported layer type: says so" grep -q "layer 2: unsupported media type '$L+zstd'" "$tmp/bad.err"
+# A hostile layout: a media type holding a newline and an escape sequence
+# (JSON \n and \u001b) must not reach the terminal as a second line or as
+# a control sequence: one line, each control byte shown as '?'.
+cp -al "$oci" "$tmp/oci-esc"
+rm "$tmp/oci-esc/index.json"
+sed "s#$L\",\"digest\":\"sha256:$h2#$L\\\\nforged\\\\u001b[2J\",\"digest\":\"sha256:$h2#" "$tmp/manifest.json" >"$tmp/m3.json"
+hm3=$(sha256sum "$tmp/m3.json" | cut -d' ' -f1)
+cp "$tmp/m3.json" "$tmp/oci-esc/blobs/sha256/$hm3"
+sed "s/$hm\",\"size\":[0-9]*/$hm3\",\"size\":$(size "$tmp/m3.json")/" "$oci/index.json" >"$tmp/oci-esc/index.json"
+oci_bad b6 "$tmp/oci-esc:v1"
+check "control bytes in a media type: one line, fails" one_line
+check "control bytes in a media type: shown as '?'" grep -qF "unsupported media type '$L?forged?[2J'" "$tmp/bad.err"
+check "control bytes in a media type: no escape byte printed" sh -c '! grep -q "$(printf "\033")" "$1"' - "$tmp/bad.err"
 check "no broken image got a name" sh -c "! ls '$tmp/images/names' | grep -q '^b[0-9]'"
 
 # ---- build and boot ----
