@@ -317,17 +317,18 @@ run_row() { # row
 	esac
 }
 
+# Every per-run figure: $W/<row>.<metric>, one line per run; res_<metric>[row]
+# is its median.
+METRICS="cps rps mbps p50 p99 qps cpucps cpurps cpuqps sfail syscps sysrps machcps machrps cpumb sysmb"
 declare -A res_cps res_rps res_mbps res_p50 res_p99 res_qps res_cpucps res_cpurps res_cpuqps res_sfail \
-	res_syscps res_sysrps res_machcps res_machrps res_cpumb res_sysmb
+	res_syscps res_sysrps res_machcps res_machrps res_cpumb res_sysmb # one per metric, by name for shellcheck
 echo "  (wrk -t2 -c$CONNS ${SECS}s; dnsperf -c4 -q64 ${SECS}s; latency over $LAT_N new connections a run; median of $RUNS interleaved runs)"
 DNS_ROWS=
 for row in $ROWS; do
 	case $row in direct) DNS_ROWS="dnsmasq dnsmasq-nocache" ;; esac
 done
 for row in $ROWS $DNS_ROWS; do
-	for m in cps rps mbps p50 p99 qps cpucps cpurps cpuqps sfail syscps sysrps machcps machrps cpumb sysmb; do
-		: >"$W/$row.$m"
-	done
+	for m in $METRICS; do : >"$W/$row.$m"; done
 done
 gw_rows=
 for ((run = 1; run <= RUNS; run++)); do
@@ -337,22 +338,8 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 [ -n "$gw_rows" ] && echo "  (agentgw audit rows in the last run's database: $gw_rows)"
 for row in $ROWS $DNS_ROWS; do
-	res_cps[$row]=$(median <"$W/$row.cps")
-	res_rps[$row]=$(median <"$W/$row.rps")
-	res_mbps[$row]=$(median <"$W/$row.mbps")
-	res_p50[$row]=$(median <"$W/$row.p50")
-	res_p99[$row]=$(median <"$W/$row.p99")
-	res_qps[$row]=$(median <"$W/$row.qps" | awk '$1 != "n/a" { printf "%.0f\n", $1 }')
-	res_cpucps[$row]=$(median <"$W/$row.cpucps")
-	res_cpurps[$row]=$(median <"$W/$row.cpurps")
-	res_cpuqps[$row]=$(median <"$W/$row.cpuqps")
-	res_sfail[$row]=$(median <"$W/$row.sfail")
-	res_syscps[$row]=$(median <"$W/$row.syscps")
-	res_sysrps[$row]=$(median <"$W/$row.sysrps")
-	res_machcps[$row]=$(median <"$W/$row.machcps")
-	res_machrps[$row]=$(median <"$W/$row.machrps")
-	res_cpumb[$row]=$(median <"$W/$row.cpumb")
-	res_sysmb[$row]=$(median <"$W/$row.sysmb")
+	for m in $METRICS; do printf -v "res_${m}[$row]" '%s' "$(median <"$W/$row.$m")"; done
+	res_qps[$row]=$(awk '$1 != "n/a" { printf "%.0f\n", $1 }' <<<"${res_qps[$row]}")
 done
 for row in $ROWS; do
 	[ -s "$W/$row.cps" ] || continue
