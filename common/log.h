@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Logging to stderr with a level, the process role and a timestamp. One line
+ * Logging to stderr with a level and the process role. One line
  * per call, written with a single write(2) so lines from children do not
  * interleave; control bytes in the message (a quoted name with a newline or
  * an escape sequence) are written as '?'. Never blocks for long (stderr may
