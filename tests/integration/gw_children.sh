@@ -66,6 +66,16 @@ code=$(in_guest curl -s -o /dev/null --max-time 8 -w '%{http_code}' --resolve "o
 # Each child holds its own files only: one epoll set (its loop's, not the
 # supervisor's, which it could change), nothing of the audit database,
 # no pipe or file the supervisor's own parent gave it beyond stdio.
+# Looked at once every child has its loop: under the sanitizers a second
+# net worker can still be reading the CA bundle when the listeners are up.
+for _ in $(seq 100); do
+	ready=1
+	for kid in $(pgrep -P "$GW_PID"); do
+		ls -l /proc/"$kid"/fd/ 2>/dev/null | grep -q 'anon_inode:\[eventpoll\]' || ready=0
+	done
+	[ "$ready" = 1 ] && break
+	sleep 0.1
+done
 for kid in $(pgrep -P "$GW_PID"); do
 	fds=$(for f in /proc/"$kid"/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && readlink "$f"; done)
 	ne=$(grep -c 'anon_inode:\[eventpoll\]' <<<"$fds")
